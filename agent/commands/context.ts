@@ -1,0 +1,36 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Settings, TransferSettings } from '../config.ts';
+import type { Log } from '../log.ts';
+import { makeS3Client } from '../s3/client.ts';
+import { addContentMd5, PartDigests } from '../s3/integrity.ts';
+
+/** What every command gets from the entry point. */
+export interface CommandContext {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  log: Log;
+  /** Aborted on the first SIGINT/SIGTERM: stop the solver and downloads, still upload. */
+  stop: AbortSignal;
+  /** Aborted on the second signal: stop transfers too. */
+  hardStop: AbortSignal;
+}
+
+export interface S3Handle {
+  client: S3Client;
+  digests: PartDigests;
+}
+
+/** One client sized for every request the transfer settings can have in flight. */
+export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv): S3Handle {
+  const client = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
+  const digests = new PartDigests();
+  addContentMd5(client, digests);
+  return { client, digests };
+}
+
+/** Exit code for a signal name: 128 + its number. */
+export function signalExit(sig: string | undefined): number {
+  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return 128 + (sig && n[sig] ? n[sig] : 15);
+}

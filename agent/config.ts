@@ -1,0 +1,187 @@
+import { homedir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bool, list, parseSize, positiveInt, str, type FlagSpec, type ParsedArgs } from './args.ts';
+import { usageError } from './errors.ts';
+import { asPrefix, parseS3Uri, type S3Uri } from './uri.ts';
+import { readVarsFile } from './vars.ts';
+
+/** How ferry talks to S3; knows nothing of zips or MPI. */
+export interface S3Settings {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** An AWS config/credentials file uploaded with the job (never uploaded back, never logged). */
+  awsConfigFile?: string;
+  /** Attempts per request, including the first (SDK standard retry mode). */
+  maxAttempts: number;
+}
+
+export interface TransferSettings {
+  /** Files uploaded or downloaded at once. */
+  filesInFlight: number;
+  /** Parts of one file in flight at once. */
+  partsPerFile: number;
+  /**
+   * Multipart part size; files smaller than this go in one PutObject.
+   * Memory bound: transfer buffers hold at most filesInFlight × partsPerFile × partSize bytes
+   * (defaults 8 × 4 × 8 MiB = 256 MiB).
+   */
+  partSize: number;
+}
+
+export interface MpiSettings {
+  enabled: boolean;
+  np: number;
+  /** Launcher command or path. */
+  mpirun: string;
+  extraArgs: string[];
+  hostfile?: string;
+}
+
+export interface RunConfig {
+  inputs: S3Uri[];
+  output: S3Uri;
+  workdir: string;
+  solver: string[];
+  mpi: MpiSettings;
+  uploadAll: boolean;
+  keep: boolean;
+  s3: S3Settings;
+  transfer: TransferSettings;
+}
+
+export const S3_FLAGS: FlagSpec[] = [
+  { name: 'endpoint', kind: 'string' },
+  { name: 'region', kind: 'string' },
+  { name: 'profile', kind: 'string' },
+  { name: 'aws-config', kind: 'string' },
+  { name: 'retries', kind: 'string' },
+  { name: 'concurrency', kind: 'string' },
+  { name: 'part-concurrency', kind: 'string' },
+  { name: 'part-size', kind: 'string' },
+  { name: 'help', kind: 'bool' },
+];
+
+export const RUN_FLAGS: FlagSpec[] = [
+  ...S3_FLAGS,
+  { name: 'input', kind: 'multi' },
+  { name: 'output', kind: 'string' },
+  { name: 'vars', kind: 'string' },
+  { name: 'workdir', kind: 'string' },
+  { name: 'np', kind: 'string' },
+  { name: 'mpirun', kind: 'string' },
+  { name: 'mpi-arg', kind: 'multi' },
+  { name: 'mpi', kind: 'bool' },
+  { name: 'hostfile', kind: 'string' },
+  { name: 'upload-all', kind: 'bool' },
+  { name: 'keep', kind: 'bool' },
+];
+
+type Env = Record<string, string | undefined>;
+
+export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
+  const awsConfig = str(p, 'aws-config');
+  const file = awsConfig === undefined ? undefined : resolve(cwd, awsConfig);
+  if (file !== undefined && !existsSync(file)) {
+    throw usageError(`--aws-config file not found: ${file}`, 'upload the AWS config file as a job input and pass its name');
+  }
+  const retries = str(p, 'retries');
+  return Object.freeze({
+    endpoint: str(p, 'endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
+    region: str(p, 'region'),
+    profile: str(p, 'profile'),
+    awsConfigFile: file,
+    maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries'),
+  });
+}
+
+export function transferSettings(p: ParsedArgs): TransferSettings {
+  const c = str(p, 'concurrency');
+  const pc = str(p, 'part-concurrency');
+  const ps = str(p, 'part-size');
+  const partSize = ps === undefined ? 8 * 1024 * 1024 : parseSize(ps, '--part-size');
+  if (partSize < 5 * 1024 * 1024) {
+    throw usageError(`--part-size must be at least 5MiB (the S3 minimum for multipart parts), got '${ps}'`);
+  }
+  return Object.freeze({
+    filesInFlight: c === undefined ? 8 : positiveInt(c, '--concurrency'),
+    partsPerFile: pc === undefined ? 4 : positiveInt(pc, '--part-concurrency'),
+    partSize,
+  });
+}
+
+/** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
+export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
+  const varsPath = str(p, 'vars');
+  const vars = varsPath === undefined ? new Map<string, string>() : readVarsFile(resolve(cwd, varsPath));
+  const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
+
+  const inputFlags = list(p, 'input');
+  const inputText = inputFlags.length > 0 ? inputFlags : [pick(undefined, 's3_input')].filter((x): x is string => !!x);
+  if (inputText.length === 0) {
+    throw usageError(
+      'no input given',
+      'pass --input s3://BUCKET/KEY.zip, set the environment variable s3_input, or give --vars FILE with an s3_input= line',
+    );
+  }
+  const outputText = pick(str(p, 'output'), 's3_output');
+  if (!outputText) {
+    throw usageError(
+      'no output given',
+      'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, or give --vars FILE with an s3_output= line',
+    );
+  }
+  const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseS3Uri(t, 'input'));
+  const output = asPrefix(parseS3Uri(outputText, 'output'));
+
+  const solver = p.rest;
+  if (solver.length === 0) {
+    throw usageError('no solver command given', 'put the solver after the options, e.g. ferry run --aws-config config -- converge super');
+  }
+
+  const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) {
+    throw usageError(`--workdir is not a directory: ${workdir}`);
+  }
+
+  const npText = str(p, 'np') ?? (env.RESCALE_CORES_PER_SLOT || undefined);
+  const np = npText === undefined ? 8 : positiveInt(npText, str(p, 'np') ? '--np' : 'RESCALE_CORES_PER_SLOT');
+  const hostfileFlag = str(p, 'hostfile');
+  const home = env.HOME || safeHomedir();
+  const platformMachinefile = home ? join(home, 'machinefile') : undefined;
+  let hostfile: string | undefined;
+  if (hostfileFlag !== undefined) {
+    hostfile = resolve(cwd, hostfileFlag);
+    if (!existsSync(hostfile)) throw usageError(`--hostfile not found: ${hostfile}`);
+  } else if (platformMachinefile && existsSync(platformMachinefile)) {
+    hostfile = platformMachinefile;
+  }
+
+  return Object.freeze({
+    inputs,
+    output,
+    workdir,
+    solver,
+    mpi: Object.freeze({
+      enabled: bool(p, 'mpi') ?? true,
+      np,
+      mpirun: str(p, 'mpirun') ?? 'mpirun',
+      extraArgs: list(p, 'mpi-arg'),
+      hostfile,
+    }),
+    uploadAll: bool(p, 'upload-all') ?? false,
+    keep: bool(p, 'keep') ?? false,
+    s3: s3Settings(p, env, cwd),
+    transfer: transferSettings(p),
+  });
+}
+
+function safeHomedir(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
+}
+

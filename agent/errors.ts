@@ -1,0 +1,85 @@
+// Every failure ferry reports is a FerryError: what failed, on which target, what to do about it,
+// and the sysexits code the process ends with. The codes are part of the CLI contract (README).
+
+export const EXIT = {
+  ok: 0,
+  usage: 64, // EX_USAGE: bad flags, missing s3_input/s3_output, bad URI
+  dataErr: 65, // EX_DATAERR: invalid or hostile input archive
+  noInput: 66, // EX_NOINPUT: input object or bucket not found
+  unavailable: 69, // EX_UNAVAILABLE: endpoint or proxy unreachable after retries
+  cantCreate: 73, // EX_CANTCREAT: an upload failed or could not be verified
+  ioErr: 74, // EX_IOERR: local I/O error (disk full, permissions on the run dir)
+  noPerm: 77, // EX_NOPERM: access denied, bad credentials, proxy authentication
+} as const;
+
+export type Phase = 'usage' | 'config' | 'download' | 'extract' | 'solve' | 'upload' | 'verify' | 'wipe';
+
+export interface FerryErrorInit {
+  phase: Phase;
+  /** What the operation was acting on: an s3:// URI, a local path, a zip entry. */
+  target?: string;
+  /** One sentence the user can act on. */
+  hint?: string;
+  exitCode: number;
+  cause?: unknown;
+}
+
+export class FerryError extends Error {
+  readonly phase: Phase;
+  readonly target?: string;
+  readonly hint?: string;
+  readonly exitCode: number;
+
+  constructor(message: string, init: FerryErrorInit) {
+    super(message, { cause: init.cause });
+    this.name = 'FerryError';
+    this.phase = init.phase;
+    this.target = init.target;
+    this.hint = init.hint;
+    this.exitCode = init.exitCode;
+  }
+
+  /** The text printed for the user: `phase: message (target)` plus the hint on its own line. */
+  render(): string {
+    const where = this.target ? ` (${this.target})` : '';
+    const hint = this.hint ? `\n  hint: ${this.hint}` : '';
+    return `${this.phase}: ${this.message}${where}${hint}`;
+  }
+}
+
+export function usageError(message: string, hint?: string): FerryError {
+  return new FerryError(message, { phase: 'usage', exitCode: EXIT.usage, hint });
+}
+
+/** Node's own error code (ENOENT, ENOSPC…) when there is one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const LOCAL_IO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOENT']);
+
+/** Wraps a local file-system failure (disk full, permissions…) as exit 74. */
+export function localIoError(err: unknown, phase: Phase, target: string): FerryError {
+  if (err instanceof FerryError) return err;
+  const code = errnoCode(err);
+  const hint =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'the disk holding the run directory is full: free space or use a node with a larger scratch disk'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'the run directory is not writable by this user: check its permissions or choose --workdir'
+        : undefined;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new FerryError(`local I/O failed: ${msg}`, { phase, target, hint, exitCode: EXIT.ioErr, cause: err });
+}
+
+export function isLocalIoError(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code !== undefined && LOCAL_IO.has(code) && (err as { syscall?: string }).syscall !== undefined;
+}
+
+/** True when the error is the run being cancelled (a signal), which is never printed as a failure. */
+export function isAbort(err: unknown): boolean {
+  const name = (err as { name?: string } | null)?.name;
+  return name === 'AbortError' || errnoCode(err) === 'ABORT_ERR';
+}

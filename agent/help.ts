@@ -1,0 +1,77 @@
+export const MAIN_HELP = `ferry: move a DOE run's input from S3, run the solver under MPI, put outputs back, verified.
+
+Usage:
+  ferry run [options] [--] SOLVER [ARGS...]   download input, run SOLVER under mpirun, upload, wipe
+  ferry get [options] URI DIR                 download (and extract) only
+  ferry put [options] DIR URI                 upload (and verify) only
+  ferry --version | --help | COMMAND --help
+
+Examples:
+  ./ferry run --aws-config config -- converge super
+  s3_input=s3://my-simulation-data/input/hsdi.zip s3_output=s3://my-simulation-data/output/hsdi/ ./ferry run -- converge super
+  ferry get s3://my-simulation-data/input/hsdi.zip ./case
+  ferry put ./results s3://my-simulation-data/output/hsdi/
+
+S3 options (all commands):
+  --aws-config FILE       AWS config/credentials file with the keys ([default] or --profile);
+                          without it the SDK's default chain (env, ~/.aws, instance role)
+  --profile NAME          profile in that file (default: AWS_PROFILE, else default)
+  --endpoint URL          S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+                          or endpoint_url in the config file); implies path-style addressing
+  --region NAME           default: AWS_REGION, config file, else us-east-1
+  --retries N             attempts per request, including the first (default 5)
+  --concurrency N         files in flight (default 8)
+  --part-concurrency N    parts of one file in flight (default 4)
+  --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
+                          memory bound: concurrency x part-concurrency x part-size (default 256 MiB)
+
+Exit codes: the solver's own code when ferry succeeded; else
+  64 usage  65 invalid or hostile input archive  66 input not found  69 endpoint or proxy unreachable
+  73 an upload failed or could not be verified  74 local I/O error  77 access denied / bad credentials
+  128+N killed by signal N
+`;
+
+export const RUN_HELP = `Usage: ferry run [options] [--] SOLVER [ARGS...]
+
+Downloads the input into the run directory (a .zip is extracted), runs SOLVER under
+mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
+each upload (size + ETag), and only then empties the run directory (ferry.log stays).
+
+Options:
+  --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
+                     default: env s3_input; may repeat
+  --output URI       s3://b/prefix/ for outputs (default: env s3_output)
+  --vars FILE        key=value file (# comments, optional quotes) with s3_input / s3_output;
+                     its values win over the environment, flags win over it
+  --workdir DIR      run directory (default: current directory)
+  --np N             MPI ranks (default: env RESCALE_CORES_PER_SLOT, else 8)
+  --mpirun PATH      launcher (default: mpirun on PATH)
+  --mpi-arg ARG      extra launcher argument (repeatable)
+  --no-mpi           run SOLVER directly, without a launcher
+  --hostfile FILE    machinefile (default: $HOME/machinefile when it exists)
+  --upload-all       upload every file in the run directory, like 'aws s3 sync .'
+                     (the --aws-config file and ferry itself are never uploaded)
+  --keep             do not empty the run directory after the upload
+  plus the S3 options of ferry --help
+
+Examples:
+  ./ferry run --aws-config config -- converge super
+  ./ferry run --vars vars.txt --aws-config config --np 16 -- converge super
+  ./ferry run --input s3://b/input/case.zip --output s3://b/output/case/ --no-mpi -- ./run.sh
+`;
+
+export const GET_HELP = `Usage: ferry get [options] URI DIR
+
+  s3://b/k.zip       extracted into DIR
+  s3://b/k           saved as DIR/<last part of the key>
+  s3://b/prefix/     every object under it, relative paths kept (zips extracted)
+Options: the S3 options of ferry --help.
+Example: ferry get --aws-config config s3://my-simulation-data/input/hsdi.zip ./hsdi
+`;
+
+export const PUT_HELP = `Usage: ferry put [options] DIR URI
+
+Uploads every file under DIR: DIR/a/b goes to <URI>a/b. Each upload is verified (size + ETag).
+Options: the S3 options of ferry --help.
+Example: ferry put --aws-config config ./results s3://my-simulation-data/output/hsdi/
+`;

@@ -1,0 +1,77 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Settings } from '../config.ts';
+import { usageError } from '../errors.ts';
+import { readProfileFile } from './credentials.ts';
+
+/** Connect timeout and whole-request timeout (a silent server must not hang the run). */
+const CONNECT_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 120_000;
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * One S3 client for the whole run. `sockets` must cover every request in flight
+ * (files in flight × parts per file): the SDK queues silently past maxSockets.
+ */
+export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): S3Client {
+  const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
+  let credentials: S3ClientConfig['credentials'];
+  let fileRegion: string | undefined;
+  let fileEndpoint: string | undefined;
+  if (s.awsConfigFile) {
+    const { settings } = readProfileFile(s.awsConfigFile, profile);
+    fileRegion = settings.region;
+    fileEndpoint = settings.endpointUrl;
+    if (settings.accessKeyId && settings.secretAccessKey) {
+      credentials = {
+        accessKeyId: settings.accessKeyId,
+        secretAccessKey: settings.secretAccessKey,
+        sessionToken: settings.sessionToken,
+      };
+    } else if (settings.accessKeyId || settings.secretAccessKey) {
+      throw usageError(
+        `profile '${profile}' in ${s.awsConfigFile} has only one of aws_access_key_id / aws_secret_access_key`,
+        'add both keys to the profile',
+      );
+    } else {
+      // Role, SSO or credential_process profiles: let the SDK's own chain read this file.
+      env.AWS_CONFIG_FILE = s.awsConfigFile;
+      env.AWS_SHARED_CREDENTIALS_FILE = s.awsConfigFile;
+      env.AWS_PROFILE = profile;
+    }
+  }
+  const endpoint = s.endpoint ?? fileEndpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) {
+    throw usageError(`endpoint '${endpoint}' is not an http(s) URL`, 'write it as https://host[:port] or http://127.0.0.1:9000');
+  }
+  const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? fileRegion ?? 'us-east-1';
+  const agentOpts = { keepAlive: true, maxSockets: sockets };
+  const config: S3ClientConfig = {
+    region,
+    credentials,
+    maxAttempts: s.maxAttempts,
+    retryMode: 'standard',
+    followRegionRedirects: true,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+      httpAgent: new HttpAgent(agentOpts),
+      httpsAgent: new HttpsAgent(agentOpts),
+    }),
+  };
+  if (endpoint !== undefined) {
+    // S3-compatible servers (Ceph RGW, MinIO): path-style addressing, and no aws-chunked
+    // trailing checksums (Ceph 16 answers 411). Integrity is sent as Content-MD5 instead.
+    Object.assign(config, {
+      endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+  return new S3Client(config);
+}

@@ -1,0 +1,116 @@
+import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import { formatUri, type S3Uri } from '../uri.ts';
+
+export interface RemoteObject {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+export interface DownloadOptions {
+  /** Bytes per ranged GET. */
+  partSize: number;
+  /** Ranged GETs in flight for this object. Memory: a few socket buffers per GET, not partSize. */
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Called with each chunk's length as bytes arrive. */
+  onBytes?: (n: number) => void;
+}
+
+export async function headObject(client: S3Client, u: S3Uri, signal?: AbortSignal): Promise<RemoteObject> {
+  const h = await client.send(new HeadObjectCommand({ Bucket: u.bucket, Key: u.key }), { abortSignal: signal });
+  return { key: u.key, size: h.ContentLength ?? 0, etag: h.ETag ?? '' };
+}
+
+/** Every object under a prefix (directory markers ending in '/' left out), in key order. */
+export async function listPrefix(client: S3Client, u: S3Uri, signal?: AbortSignal): Promise<RemoteObject[]> {
+  const out: RemoteObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: u.bucket, Prefix: u.key, ContinuationToken: token }),
+      { abortSignal: signal },
+    );
+    for (const o of page.Contents ?? []) {
+      if (o.Key && !o.Key.endsWith('/')) out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/**
+ * Downloads one object into `dest` with parallel ranged GETs written positionally into a
+ * preallocated temp file, renamed into place only when every byte arrived. Each GET carries
+ * If-Match on the ETag, so an object replaced mid-download fails instead of mixing versions.
+ * The temp file is removed on failure.
+ */
+export async function downloadObject(
+  client: S3Client,
+  u: S3Uri,
+  obj: RemoteObject,
+  dest: string,
+  opts: DownloadOptions,
+): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = `${dest}.ferry-part`;
+  const fh = await open(tmp, 'w');
+  try {
+    if (obj.size > 0) await fh.truncate(obj.size);
+    const limit = pLimit(opts.concurrency);
+    const ranges: Array<[number, number]> = [];
+    for (let start = 0; start < obj.size; start += opts.partSize) {
+      ranges.push([start, Math.min(obj.size, start + opts.partSize) - 1]);
+    }
+    const inner = new AbortController();
+    const onAbort = () => inner.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const results = await Promise.allSettled(
+        ranges.map(([a, b]) =>
+          limit(async () => {
+            inner.signal.throwIfAborted();
+            const res = await client.send(
+              new GetObjectCommand({ Bucket: u.bucket, Key: obj.key, Range: `bytes=${a}-${b}`, IfMatch: obj.etag || undefined }),
+              { abortSignal: inner.signal },
+            );
+            const body = res.Body as Readable;
+            let pos = a;
+            try {
+              for await (const chunk of body as AsyncIterable<Buffer>) {
+                if (pos + chunk.length > b + 1) throw new Error(`server sent more bytes than asked for range ${a}-${b}`);
+                await fh.write(chunk, 0, chunk.length, pos);
+                pos += chunk.length;
+                opts.onBytes?.(chunk.length);
+              }
+            } finally {
+              body.destroy();
+            }
+            if (pos !== b + 1) {
+              throw Object.assign(new Error(`range ${a}-${b} of ${formatUri(u)} ended early at byte ${pos}`), { code: 'ECONNRESET' });
+            }
+          }).catch((err) => {
+            inner.abort(err);
+            throw err;
+          }),
+        ),
+      );
+      // Every GET has settled (no write can land after close); report the first real failure.
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw inner.signal.reason ?? failed.reason;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      limit.clearQueue();
+    }
+    await fh.close();
+    await rename(tmp, dest);
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

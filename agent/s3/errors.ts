@@ -1,0 +1,109 @@
+import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED',
+]);
+const AUTH_CODES = new Set([
+  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired',
+  'AllAccessDisabled', 'AccountProblem', 'InvalidClientTokenId', 'CredentialsProviderError',
+]);
+
+interface SdkError {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+}
+
+export function httpStatus(err: unknown): number | undefined {
+  const e = err as SdkError | null;
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+}
+
+function sdkCode(err: unknown): string {
+  const e = err as SdkError | null;
+  return e?.Code ?? e?.name ?? '';
+}
+
+export function isNotFound(err: unknown): boolean {
+  const c = sdkCode(err);
+  return c === 'NoSuchKey' || c === 'NotFound' || c === 'NoSuchBucket' || httpStatus(err) === 404;
+}
+
+function isNetwork(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = errnoCode(e);
+    if (code && NETWORK_CODES.has(code)) return true;
+    const name = (e as SdkError).name;
+    if (name === 'TimeoutError' || name === 'RequestTimeout') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Turns an SDK or network error into a FerryError that says what failed, on which bucket/key,
+ * and what to do. `op` is the operation in words ("download", "upload", "list").
+ */
+export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; target: string; endpoint?: string }): FerryError {
+  if (err instanceof FerryError) return err;
+  const code = sdkCode(err);
+  const status = httpStatus(err);
+  const detail = (err as SdkError | null)?.message ?? String(err);
+  const base = { phase: ctx.phase, target: ctx.target, cause: err };
+  const where = ctx.endpoint ?? 'the S3 endpoint';
+
+  if (status === 407 || (status === 401 && code !== 'Unauthorized')) {
+    return new FerryError(`${ctx.op} failed: the HTTP proxy refused our credentials (HTTP ${status})`, {
+      ...base,
+      exitCode: EXIT.noPerm,
+      hint: 'put the proxy user and password in the proxy URL: HTTPS_PROXY=http://USER:PASSWORD@host:port (percent-encode special characters)',
+    });
+  }
+  if (code === 'NoSuchBucket') {
+    return new FerryError(`${ctx.op} failed: the bucket does not exist`, {
+      ...base,
+      exitCode: ctx.phase === 'download' ? EXIT.noInput : EXIT.cantCreate,
+      hint: 'check the bucket name in the URI and that --endpoint/--region point at the server holding it',
+    });
+  }
+  if (isNotFound(err)) {
+    return new FerryError(`${ctx.op} failed: no such object`, {
+      ...base,
+      exitCode: ctx.phase === 'download' ? EXIT.noInput : EXIT.cantCreate,
+      hint: 'check the key (keys are case-sensitive; a prefix must end with /)',
+    });
+  }
+  if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException') {
+    return new FerryError(`${ctx.op} failed: the bucket is in another region (${code})`, {
+      ...base,
+      exitCode: EXIT.noPerm,
+      hint: 'pass --region with the bucket\'s region, or set region= in the AWS config file',
+    });
+  }
+  if (AUTH_CODES.has(code) || status === 403) {
+    const hint =
+      code === 'InvalidAccessKeyId'
+        ? 'the access key id is unknown to this server: check aws_access_key_id in the config file and the endpoint'
+        : code === 'SignatureDoesNotMatch'
+          ? 'the secret key is wrong: check aws_secret_access_key in the config file (and that the clock is right)'
+          : ctx.phase === 'download'
+            ? 'the credentials may not read this key, or the key does not exist and the policy lacks s3:ListBucket (S3 then answers 403, not 404): check both'
+            : 'the credentials may not write here: the policy needs s3:PutObject (and multipart actions) on the output prefix';
+    return new FerryError(`${ctx.op} failed: access denied (${code || `HTTP ${status}`})`, { ...base, exitCode: EXIT.noPerm, hint });
+  }
+  if (isNetwork(err) || (status !== undefined && status >= 500)) {
+    return new FerryError(`${ctx.op} failed: ${where} did not answer after retries (${errnoCode(err) ?? code ?? status}: ${detail})`, {
+      ...base,
+      exitCode: EXIT.unavailable,
+      hint: 'check --endpoint / AWS_ENDPOINT_URL, the network, and HTTPS_PROXY; then re-run the same row',
+    });
+  }
+  return new FerryError(`${ctx.op} failed: ${code ? `${code}: ` : ''}${detail}`, {
+    ...base,
+    exitCode: ctx.phase === 'download' ? EXIT.unavailable : EXIT.cantCreate,
+  });
+}
