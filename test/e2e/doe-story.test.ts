@@ -1,0 +1,164 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { expectedOutputs } from '../helpers/solver.ts';
+
+// The user's story: bucket my-simulation-data holds input/hsdi.zip and input/pintle.zip; the
+// platform runs both DOE rows at once, each in its own directory on an 8-core slot, with ferry's
+// command line, the rendered vars and the uploaded `config` (the only source of credentials).
+const BUCKET = 'my-simulation-data';
+const s3 = inject('s3');
+const admin = adminClient(s3);
+
+const CASES = {
+  hsdi: { steps: 6, volumeKiB: 12288 },
+  pintle: { steps: 4, volumeKiB: 0 },
+} as const;
+
+function platformEnv(row: { s3_input: string; s3_output: string }, home: string): Record<string, string> {
+  return cleanEnv({
+    PATH: `${inject('solverDir')}:${process.env.PATH}`,
+    HOME: home,
+    RESCALE_CORES_PER_SLOT: '8',
+    s3_input: row.s3_input,
+    s3_output: row.s3_output,
+  });
+}
+
+describe('ferry run --aws-config config -- converge super (two DOE rows at once)', () => {
+  const runs: Record<string, { dir: string; exitCode: number; all: string }> = {};
+
+  beforeAll(async () => {
+    await ensureBucket(admin, BUCKET);
+    await emptyPrefix(admin, BUCKET, '');
+    const zips = tempDir('zips');
+    for (const c of Object.keys(CASES)) await putBytes(admin, BUCKET, `input/${c}.zip`, readFileSync(zipCase(c, zips)));
+    const csv = `s3_input,s3_output\n${Object.keys(CASES).map((c) => `s3://${BUCKET}/input/${c}.zip,s3://${BUCKET}/output/${c}/`).join('\n')}\n`;
+    const rows = csv.trim().split('\n').slice(1).map((l) => ({ s3_input: l.split(',')[0], s3_output: l.split(',')[1] }));
+    const home = tempDir('home');
+    await Promise.all(
+      rows.map(async (row, i) => {
+        const name = Object.keys(CASES)[i];
+        const dir = tempDir(`slot-${name}`);
+        writeAwsConfig(dir, s3);
+        const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env: platformEnv(row, home) });
+        runs[name] = { dir, exitCode: r.exitCode, all: r.all };
+      }),
+    );
+  });
+
+  it('exits 0 for both rows', () => {
+    expect(runs.hsdi.exitCode, runs.hsdi.all).toBe(0);
+    expect(runs.pintle.exitCode, runs.pintle.all).toBe(0);
+  });
+
+  it('uploads exactly the solver outputs, byte for byte, under each row\'s prefix', async () => {
+    for (const [name, c] of Object.entries(CASES)) {
+      const expected = expectedOutputs(name, 8, c.steps, c.volumeKiB);
+      const listed = await listAll(admin, BUCKET, `output/${name}/`);
+      expect([...listed.keys()].sort()).toEqual([...expected.keys()].map((k) => `output/${name}/${k}`).sort());
+      for (const [rel, bytes] of expected) {
+        const got = await getBytes(admin, BUCKET, `output/${name}/${rel}`);
+        expect(got.equals(bytes), `${name}/${rel}`).toBe(true);
+      }
+    }
+  });
+
+  it('uploads no input file, no config and no log', async () => {
+    const all = [...(await listAll(admin, BUCKET, 'output/')).keys()];
+    expect(all.filter((k) => /inputs\.in|surface\.dat|species\.dat|boundary\.in|spray\.in|config|ferry\.log/.test(k))).toEqual([]);
+  });
+
+  it('leaves only ferry.log in each run directory', () => {
+    expect(readdirSync(runs.hsdi.dir)).toEqual(['ferry.log']);
+    expect(readdirSync(runs.pintle.dir)).toEqual(['ferry.log']);
+  });
+
+  it('streams the solver\'s progress lines into ferry\'s output and the run log', () => {
+    expect(runs.hsdi.all).toContain('Cycle 6 of 6');
+    expect(runs.pintle.all).toContain('Cycle 4 of 4');
+    const log = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
+    expect(log).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
+    expect(log).toContain('Cycle 6 of 6');
+    expect(log).toContain('-np 8');
+  });
+});
+
+describe('solver failures and bad runs', () => {
+  beforeAll(async () => {
+    await ensureBucket(admin, BUCKET);
+    const zips = tempDir('zips');
+    await putBytes(admin, BUCKET, 'input/pintle.zip', readFileSync(zipCase('pintle', zips)));
+  });
+  const home = tempDir('home');
+
+  it('a solver that exits 3: ferry exits 3 and the outputs are still uploaded', async () => {
+    await emptyPrefix(admin, BUCKET, 'output/failing/');
+    const dir = tempDir('slot-fail');
+    writeAwsConfig(dir, s3);
+    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/failing/` }, home);
+    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super', '--exit', '3'], { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(3);
+    const listed = await listAll(admin, BUCKET, 'output/failing/');
+    expect(listed.get('output/failing/output/summary.out')).toBe(expectedOutputs('pintle', 8, 4, 0).get('output/summary.out')!.length);
+    expect(listed.size).toBe(9);
+  });
+
+  it('reads s3_input / s3_output from a rendered --vars file', async () => {
+    await emptyPrefix(admin, BUCKET, 'output/vars/');
+    const dir = tempDir('slot-vars');
+    writeAwsConfig(dir, s3);
+    writeFileSync(join(dir, 'vars.txt'), `# rendered by the platform\ns3_input="s3://${BUCKET}/input/pintle.zip"\ns3_output = s3://${BUCKET}/output/vars/\n`);
+    const r = await ferry(['run', '--vars', 'vars.txt', '--aws-config', 'config', '--np', '2', '--', 'converge', 'super'], { cwd: dir, env: platformEnv({ s3_input: '', s3_output: '' }, home) });
+    expect(r.exitCode, r.all).toBe(0);
+    const listed = await listAll(admin, BUCKET, 'output/vars/');
+    expect([...listed.keys()].sort()).toEqual(['output/vars/output/rank_0.out', 'output/vars/output/rank_1.out', 'output/vars/output/summary.out']);
+  });
+
+  it('missing s3_output: exit 64 naming both the flag and the variable, nothing downloaded', async () => {
+    const dir = tempDir('slot-noout');
+    writeAwsConfig(dir, s3);
+    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: '' }, home);
+    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toContain('--output');
+    expect(r.stderr).toContain('s3_output');
+    expect(readdirSync(dir)).toEqual(['config']);
+  });
+
+  it('input key missing: exit 66 naming the key', async () => {
+    const dir = tempDir('slot-nokey');
+    writeAwsConfig(dir, s3);
+    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/nope.zip`, s3_output: `s3://${BUCKET}/output/nope/` }, home);
+    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(66);
+    expect(r.stderr).toContain(`s3://${BUCKET}/input/nope.zip`);
+  });
+
+  it('wrong secret key: exit 77, the secret is not printed, nothing deleted', async () => {
+    const dir = tempDir('slot-badkey');
+    writeAwsConfig(dir, s3, { accessKey: s3.accessKey, secretKey: 'wrong-secret-DO-NOT-PRINT' });
+    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/badkey/` }, home);
+    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(77);
+    expect(r.stderr).toMatch(/secret key is wrong|access denied/);
+    expect(r.all).not.toContain('wrong-secret-DO-NOT-PRINT');
+    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry.log']);
+  });
+
+  it('--upload-all mirrors the run directory but never uploads config, ferry.log or ferry itself', async () => {
+    await emptyPrefix(admin, BUCKET, 'output/all/');
+    const dir = tempDir('slot-all');
+    writeAwsConfig(dir, s3);
+    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/all/` }, home);
+    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'], { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(0);
+    const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()].map((k) => k.slice('output/all/'.length)).sort();
+    expect(keys).toEqual(['inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
+    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
+  });
+
+  afterAll(() => admin.destroy());
+});

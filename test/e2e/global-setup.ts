@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ROOT, type S3Env } from '../helpers/env.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    s3: S3Env;
+    solverDir: string;
+  }
+}
+
+/** Builds the MPI stand-in for CONVERGE, starts the S3 server unless one answers, stops what it started. */
+export default function setup(project: TestProject) {
+  const server = join(ROOT, 'scripts/s3-server');
+  const bin = join(ROOT, '.build/bin');
+  mkdirSync(bin, { recursive: true });
+  execFileSync('mpicc', ['-O2', '-o', join(bin, 'converge'), join(ROOT, 'fixtures/solver/fake-converge.c')], { stdio: 'inherit' });
+
+  let started = false;
+  try {
+    execFileSync(server, ['status'], { stdio: 'ignore' });
+  } catch {
+    execFileSync(server, ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    started = true;
+  }
+  const text = execFileSync(server, ['env'], { encoding: 'utf8' });
+  const vars = Object.fromEntries([...text.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  project.provide('s3', {
+    endpoint: vars.FERRY_TEST_S3_ENDPOINT,
+    accessKey: vars.FERRY_TEST_S3_ACCESS_KEY,
+    secretKey: vars.FERRY_TEST_S3_SECRET_KEY,
+    accessKey2: vars.FERRY_TEST_S3_ACCESS_KEY2,
+    secretKey2: vars.FERRY_TEST_S3_SECRET_KEY2,
+    kind: vars.FERRY_TEST_S3_KIND,
+  });
+  project.provide('solverDir', bin);
+  return () => {
+    if (started && !process.env.FERRY_TEST_KEEP_SERVER) execFileSync(server, ['stop'], { stdio: 'inherit' });
+  };
+}

@@ -1,0 +1,57 @@
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { S3Env } from './env.ts';
+
+/** An admin client for arranging and checking test data (not ferry's code path). */
+export function adminClient(s3: S3Env, keys: { accessKey: string; secretKey: string } = s3): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: keys.accessKey, secretAccessKey: keys.secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+export async function ensureBucket(c: S3Client, bucket: string): Promise<void> {
+  try {
+    await c.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+  }
+}
+
+export async function listAll(c: S3Client, bucket: string, prefix = ''): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const r = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) out.set(o.Key!, o.Size ?? 0);
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export async function emptyPrefix(c: S3Client, bucket: string, prefix: string): Promise<void> {
+  const keys = [...(await listAll(c, bucket, prefix)).keys()];
+  for (let i = 0; i < keys.length; i += 1000) {
+    await c.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+  }
+}
+
+export async function putBytes(c: S3Client, bucket: string, key: string, body: Buffer | string): Promise<void> {
+  await c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+export async function getBytes(c: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await r.Body!.transformToByteArray());
+}

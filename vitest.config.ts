@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests need nothing; the end-to-end suite starts a real S3 server (Ceph RGW
+// or MinIO, or uses FERRY_TEST_S3_ENDPOINT), builds the MPI fixture solver, and runs bin/ferry
+// (or FERRY_BIN) as a user would.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
