@@ -1,16 +1,28 @@
-import { EXIT, FerryError, isAbort } from './errors.ts';
-import { MAIN_HELP } from './help.ts';
+import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
+import { parseArgs } from './args.ts';
+import { RUN_FLAGS, S3_FLAGS } from './config.ts';
+import { GET_HELP, MAIN_HELP, PUT_HELP, RUN_HELP } from './help.ts';
 import { Log } from './log.ts';
 import { versionLine } from './version.ts';
-import { signalExit, type CommandContext } from './commands/context.ts';
+import type { CommandContext } from './commands/context.ts';
 
 type Command = (ctx: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./commands/run.ts')).runCommand,
-  get: async () => (await import('./commands/get.ts')).getCommand,
-  put: async () => (await import('./commands/put.ts')).putCommand,
+// Commands load lazily: --version and --help never pay for the S3 SDK, unzipper or execa.
+const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; flags: typeof S3_FLAGS }> = {
+  run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
+  get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: S3_FLAGS },
+  put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
 };
+
+/** `--help` among the command's own options (not among the solver's arguments). */
+function wantsHelp(cmd: string, argv: string[]): boolean {
+  try {
+    return parseArgs(argv, COMMANDS[cmd].flags, cmd === 'run').flags.get('help') === true;
+  } catch {
+    return false; // the command itself reports the usage error
+  }
+}
 
 /** Runs one ferry command and returns the process exit code; never throws. */
 export async function main(argv: string[], log = new Log()): Promise<number> {
@@ -23,10 +35,14 @@ export async function main(argv: string[], log = new Log()): Promise<number> {
     (cmd === undefined ? process.stderr : process.stdout).write(MAIN_HELP);
     return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
-  const load = COMMANDS[cmd];
-  if (!load) {
+  const entry = COMMANDS[cmd];
+  if (!entry) {
     log.error(`usage: unknown command '${cmd}'\n  hint: commands are run, get, put; see ferry --help`);
     return EXIT.usage;
+  }
+  if (wantsHelp(cmd, rest)) {
+    process.stdout.write(entry.help);
+    return EXIT.ok;
   }
 
   const stop = new AbortController();
@@ -43,8 +59,8 @@ export async function main(argv: string[], log = new Log()): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const command = await load();
-    return await command({ argv: rest, env: process.env, cwd: process.cwd(), log, stop: stop.signal, hardStop: hardStop.signal });
+    const command = await entry.load();
+    return await command({ argv: rest, env: { ...process.env }, cwd: process.cwd(), log, stop: stop.signal, hardStop: hardStop.signal });
   } catch (err) {
     if (stop.signal.aborted && (isAbort(err) || !(err instanceof FerryError))) {
       const sig = (stop.signal.reason as { signal?: string }).signal;

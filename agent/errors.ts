@@ -83,3 +83,9 @@ export function isAbort(err: unknown): boolean {
   const name = (err as { name?: string } | null)?.name;
   return name === 'AbortError' || errnoCode(err) === 'ABORT_ERR';
 }
+
+/** Exit code for a signal name: 128 + its number (143 for SIGTERM). */
+export function signalExit(sig: string | undefined): number {
+  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return 128 + (sig && n[sig] ? n[sig] : 15);
+}

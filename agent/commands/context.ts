@@ -28,9 +28,3 @@ export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.Process
   addContentMd5(client, digests);
   return { client, digests };
 }
-
-/** Exit code for a signal name: 128 + its number. */
-export function signalExit(sig: string | undefined): number {
-  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
-  return 128 + (sig && n[sig] ? n[sig] : 15);
-}

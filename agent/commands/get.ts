@@ -3,17 +3,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, localIoError, usageError } from '../errors.ts';
-import { GET_HELP } from '../help.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { parseS3Uri } from '../uri.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 
 export async function getCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, S3_FLAGS, false);
-  if (p.flags.get('help')) {
-    process.stdout.write(GET_HELP);
-    return EXIT.ok;
-  }
   if (p.positionals.length !== 2) throw usageError(`ferry get takes URI DIR, got ${p.positionals.length} argument(s)`, 'e.g. ferry get s3://bucket/input/case.zip ./case');
   const uri = parseS3Uri(p.positionals[0], 'URI');
   const dir = resolve(ctx.cwd, p.positionals[1]);

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
-import { PUT_HELP } from '../help.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { uploadTree } from '../phases/upload.ts';
 import { asPrefix, parseS3Uri } from '../uri.ts';
@@ -11,10 +10,6 @@ import { s3Handle, type CommandContext } from './context.ts';
 
 export async function putCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, S3_FLAGS, false);
-  if (p.flags.get('help')) {
-    process.stdout.write(PUT_HELP);
-    return EXIT.ok;
-  }
   if (p.positionals.length !== 2) throw usageError(`ferry put takes DIR URI, got ${p.positionals.length} argument(s)`, 'e.g. ferry put ./results s3://bucket/output/case/');
   const dir = resolve(ctx.cwd, p.positionals[0]);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`);

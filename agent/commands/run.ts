@@ -2,8 +2,7 @@ import { realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { RUN_FLAGS, runConfig, type RunConfig } from '../config.ts';
-import { EXIT, FerryError, localIoError } from '../errors.ts';
-import { RUN_HELP } from '../help.ts';
+import { EXIT, FerryError, localIoError, signalExit } from '../errors.ts';
 import { buildLaunch } from '../mpi/launch.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
@@ -12,7 +11,7 @@ import { uploadTree } from '../phases/upload.ts';
 import { wipeRunDir } from '../phases/wipe.ts';
 import { formatUri } from '../uri.ts';
 import { versionLine } from '../version.ts';
-import { s3Handle, signalExit, type CommandContext } from './context.ts';
+import { s3Handle, type CommandContext } from './context.ts';
 
 export const RUN_LOG = 'ferry.log';
 const GRACE_MS = 60_000;
@@ -37,10 +36,6 @@ function neverUpload(cfg: RunConfig, env: NodeJS.ProcessEnv): Set<string> {
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, RUN_FLAGS, true);
-  if (p.flags.get('help')) {
-    process.stdout.write(RUN_HELP);
-    return EXIT.ok;
-  }
   const cfg = runConfig(p, ctx.env, ctx.cwd);
   const { log } = ctx;
   try {

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { homedir } from 'node:os';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
@@ -17,6 +18,7 @@ type Env = Record<string, string | undefined>;
  * (files in flight × parts per file): the SDK queues silently past maxSockets.
  */
 export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): S3Client {
+  ensureHome();
   const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
   let credentials: S3ClientConfig['credentials'];
   let fileRegion: string | undefined;
@@ -38,9 +40,9 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
       );
     } else {
       // Role, SSO or credential_process profiles: let the SDK's own chain read this file.
-      env.AWS_CONFIG_FILE = s.awsConfigFile;
-      env.AWS_SHARED_CREDENTIALS_FILE = s.awsConfigFile;
-      env.AWS_PROFILE = profile;
+      process.env.AWS_CONFIG_FILE = s.awsConfigFile;
+      process.env.AWS_SHARED_CREDENTIALS_FILE = s.awsConfigFile;
+      process.env.AWS_PROFILE = profile;
     }
   }
   const endpoint = s.endpoint ?? fileEndpoint;
@@ -74,4 +76,19 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     });
   }
   return new S3Client(config);
+}
+
+/**
+ * The SDK looks for ~/.aws and crashes (uv_os_homedir ENOENT) when HOME is unset and the user has
+ * no passwd entry, as on some compute nodes. Point it at a directory that does not exist instead:
+ * the SDK then finds no shared config, as intended. Only ferry's own process sees this; the
+ * solver gets the environment ferry was started with.
+ */
+export function ensureHome(): void {
+  if (process.env.HOME) return;
+  try {
+    homedir();
+  } catch {
+    process.env.HOME = '/nonexistent/ferry-no-home';
+  }
 }

@@ -5,7 +5,7 @@ const NETWORK_CODES = new Set([
 ]);
 const AUTH_CODES = new Set([
   'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired',
-  'AllAccessDisabled', 'AccountProblem', 'InvalidClientTokenId', 'CredentialsProviderError',
+  'AllAccessDisabled', 'AccountProblem', 'InvalidClientTokenId',
 ]);
 
 interface SdkError {
@@ -82,6 +82,13 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
       ...base,
       exitCode: EXIT.noPerm,
       hint: 'pass --region with the bucket\'s region, or set region= in the AWS config file',
+    });
+  }
+  if (code === 'CredentialsProviderError') {
+    return new FerryError(`${ctx.op} failed: no AWS credentials found`, {
+      ...base,
+      exitCode: EXIT.noPerm,
+      hint: 'pass --aws-config FILE (the config file uploaded with the job), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
     });
   }
   if (AUTH_CODES.has(code) || status === 403) {

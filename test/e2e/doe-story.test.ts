@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { cleanEnv, ferry, installFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
@@ -43,7 +43,8 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
         const name = Object.keys(CASES)[i];
         const dir = tempDir(`slot-${name}`);
         writeAwsConfig(dir, s3);
-        const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env: platformEnv(row, home) });
+        const bin = installFerry(dir);
+        const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env: platformEnv(row, home), bin });
         runs[name] = { dir, exitCode: r.exitCode, all: r.all };
       }),
     );
@@ -71,7 +72,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(all.filter((k) => /inputs\.in|surface\.dat|species\.dat|boundary\.in|spray\.in|config|ferry\.log/.test(k))).toEqual([]);
   });
 
-  it('leaves only ferry.log in each run directory', () => {
+  it('leaves only ferry.log in each run directory (the copy of ferry and config are gone too)', () => {
     expect(readdirSync(runs.hsdi.dir)).toEqual(['ferry.log']);
     expect(readdirSync(runs.pintle.dir)).toEqual(['ferry.log']);
   });
@@ -153,11 +154,12 @@ describe('solver failures and bad runs', () => {
     const dir = tempDir('slot-all');
     writeAwsConfig(dir, s3);
     const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/all/` }, home);
-    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'], { cwd: dir, env });
+    const bin = installFerry(dir);
+    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'], { cwd: dir, env, bin });
     expect(r.exitCode, r.all).toBe(0);
     const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()].map((k) => k.slice('output/all/'.length)).sort();
     expect(keys).toEqual(['inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
-    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
+    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
   });
 
   afterAll(() => admin.destroy());

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -34,9 +34,27 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   };
 }
 
-export async function ferry(args: string[], opts: { cwd?: string; env?: Record<string, string>; onOutput?: (s: string) => void } = {}): Promise<FerryResult> {
-  const p = execa(FERRY, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' });
-  if (opts.onOutput) p.all?.on('data', (b: Buffer) => opts.onOutput!(b.toString()));
+/** True when the suite runs the single-file build (FERRY_BIN) rather than bin/ferry from source. */
+export const IS_BUILT = process.env.FERRY_BIN !== undefined;
+
+/**
+ * Puts ferry into a run directory as the job author does (uploaded as a job input): a copy of the
+ * built binary, or a link to bin/ferry from source. Returns the command to run it by: './ferry'.
+ */
+export function installFerry(dir: string): string {
+  const dest = join(dir, 'ferry');
+  if (IS_BUILT) {
+    copyFileSync(FERRY, dest);
+    chmodSync(dest, 0o755);
+  } else symlinkSync(FERRY, dest);
+  return './ferry';
+}
+
+export async function ferry(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; bin?: string } = {},
+): Promise<FerryResult> {
+  const p = execa(opts.bin ?? FERRY, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' });
   const r = await p;
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
 }

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FERRY, IS_BUILT, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
+
+// The single-file build as a compute node runs it: no Node on PATH, maybe no HOME, any cwd,
+// whatever NODE_OPTIONS the user has. Runs when FERRY_BIN points at the build (.ci/run does).
+const s3 = inject('s3');
+const admin = adminClient(s3);
+const BUCKET = 'ferry-binary';
+const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+
+describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
+  let node: string;
+  beforeAll(async () => {
+    await ensureBucket(admin, BUCKET);
+    await putBytes(admin, BUCKET, 'in/mesh.dat', 'mesh bytes\n');
+    // A copy in a directory of its own, readable by anyone (the no-passwd user below runs it).
+    node = join(tempDir('bin'), 'ferry');
+    copyFileSync(FERRY, node);
+    chmodSync(join(node, '..'), 0o755);
+    chmodSync(node, 0o755);
+  });
+  afterAll(() => admin.destroy());
+
+  it('env -i ferry --version prints "ferry <version> (<commit>, node <version>)"', async () => {
+    const r = await execa('env', ['-i', node, '--version'], { cwd: '/', reject: false });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^ferry ${pkg.version.replace(/\./g, '\\.')} \\([0-9a-f]{12}(-dirty)?, node 24\\.\\d+\\.\\d+\\)$`));
+  });
+
+  it('ignores the user\'s NODE_OPTIONS (a --require of a missing file would stop plain node)', async () => {
+    const r = await execa('env', ['-i', 'NODE_OPTIONS=--require /nonexistent/hook.js', node, '--version'], { reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+  });
+
+  it('env -i, empty PATH, no HOME: ferry get s3://…/in/mesh.dat DIR', async () => {
+    const dir = tempDir('envi');
+    writeAwsConfig(dir, s3);
+    const r = await execa('env', ['-i', 'PATH=', node, 'get', '--aws-config', 'config', `s3://${BUCKET}/in/mesh.dat`, 'out'], { cwd: dir, reject: false, all: true });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(readFileSync(join(dir, 'out/mesh.dat'), 'utf8')).toBe('mesh bytes\n');
+  });
+
+  it.runIf(process.getuid?.() === 0)('as a user with no passwd entry and no HOME (the SDK would crash on homedir)', async () => {
+    const dir = tempDir('nopasswd');
+    chmodSync(dir, 0o777);
+    const keys = `AWS_ACCESS_KEY_ID=${s3.accessKey}`;
+    const r = await execa(
+      'setpriv',
+      ['--reuid=4242', '--regid=4242', '--clear-groups', 'env', '-i', 'PATH=', keys, `AWS_SECRET_ACCESS_KEY=${s3.secretKey}`, `AWS_ENDPOINT_URL=${s3.endpoint}`, node, 'get', `s3://${BUCKET}/in/mesh.dat`, 'out'],
+      { cwd: dir, reject: false, all: true },
+    );
+    expect(r.exitCode, r.all).toBe(0);
+    expect(readdirSync(join(dir, 'out'))).toEqual(['mesh.dat']);
+  });
+
+  it('the sha256 file next to the binary matches it (sha256sum -c)', () => {
+    const dist = join(FERRY, '..');
+    const sums = readdirSync(dist).filter((f) => f.endsWith('.sha256'));
+    expect(sums).toEqual([`ferry-${pkg.version}-linux-x64.sha256`]);
+    expect(execFileSync('sha256sum', ['-c', sums[0]], { cwd: dist, encoding: 'utf8' })).toContain(': OK');
+  });
+});

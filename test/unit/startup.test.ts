@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/env.ts';
+
+// `ferry --version` / `--help` must start fast: the S3 SDK, unzipper and execa load only when a
+// command needs them (the single-file build keeps the same lazy boundaries).
+function modulesLoadedBy(args: string[]): string[] {
+  const trace = join(mkdtempSync(join(tmpdir(), 'ferry-trace-')), 'modules.txt');
+  spawnSync(
+    process.execPath,
+    ['--import', join(ROOT, 'test/helpers/import-trace.mjs'), '--import', join(ROOT, 'node_modules/tsx/dist/loader.mjs'), join(ROOT, 'agent/cli.ts'), ...args],
+    { env: { ...process.env, FERRY_IMPORT_TRACE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+}
+
+describe('start-up', () => {
+  it.each([['--version'], ['--help'], ['run', '--help']])('ferry %s loads no S3 SDK, unzipper or execa', (...args) => {
+    const loaded = modulesLoadedBy(args);
+    expect(loaded.some((u) => u.includes('/agent/cli.ts'))).toBe(true);
+    const heavy = loaded.filter((u) => /node_modules\/(@aws-sdk|@smithy|unzipper|execa|p-limit)\//.test(u));
+    expect(heavy).toEqual([]);
+  });
+  it('ferry get --help is lazy too, while a real command does load the SDK (the trace sees it)', () => {
+    expect(modulesLoadedBy(['get', '--help']).filter((u) => u.includes('@aws-sdk'))).toEqual([]);
+    expect(modulesLoadedBy(['put', '/nonexistent-dir', 's3://bucket/x/']).some((u) => u.includes('@aws-sdk/client-s3'))).toBe(true);
+  });
+});
