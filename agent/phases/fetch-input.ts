@@ -6,10 +6,12 @@ import type { TransferSettings } from '../config.ts';
 import { FerryError, EXIT, isLocalIoError, localIoError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
-import { downloadObject, headObject, listPrefix, type RemoteObject } from '../s3/download.ts';
+import { PartTracker } from '../ranges.ts';
+import { downloadObject, getRange, headObject, listPrefix, type RemoteObject } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
 import { formatUri, isPrefix, type S3Uri } from '../uri.ts';
-import { extractZip } from '../zip/extract.ts';
+import { readCentralDirectory } from '../zip/central.ts';
+import { extractEntries, limitFor, planExtraction } from '../zip/extract.ts';
 
 export interface FetchedInput {
   uri: string;
@@ -77,30 +79,18 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
       perObject(async () => {
         const target = { bucket: job.uri.bucket, key: job.obj.key };
         const dest = join(dir, job.rel);
-        const local = isZip(job.rel) ? join(dirname(dest), `.ferry-input-${posix.basename(job.rel)}`) : dest;
-        try {
-          await downloadObject(client, target, job.obj, local, {
-            partSize: opts.transfer.partSize,
-            concurrency: opts.transfer.partsPerFile * 2,
-            signal: opts.signal,
+        if (isZip(job.rel)) {
+          const relDir = posix.dirname(job.rel);
+          const out = await fetchZip(client, target, job.obj, dirname(dest), opts);
+          for (const f of out) files.push(relDir === '.' ? f : posix.join(relDir, f));
+          log.info(`extracted ${formatUri(target)}: ${out.length} files`);
+        } else {
+          await downloadObject(client, target, job.obj, dest, downloadOpts(opts)).catch((err) => {
+            throw downloadError(err, target, dest, opts);
           });
-        } catch (err) {
-          if (isLocalIoError(err)) throw localIoError(err, 'download', local);
-          throw classifyS3Error(err, { phase: 'download', op: 'downloading the input', target: formatUri(target), endpoint: opts.endpoint });
+          files.push(job.rel);
         }
         bytes += job.obj.size;
-        if (!isZip(job.rel)) {
-          files.push(job.rel);
-          return;
-        }
-        try {
-          const relDir = posix.dirname(job.rel);
-          const out = await extractZip(local, dirname(dest), { maxBytes: opts.maxExtract, signal: opts.signal });
-          for (const f of out.files) files.push(relDir === '.' ? f : posix.join(relDir, f));
-          log.info(`extracted ${formatUri(target)}: ${out.files.length} files, ${formatBytes(out.bytes)}`);
-        } finally {
-          await rm(local, { force: true });
-        }
       }),
     ),
   );
@@ -109,4 +99,50 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
   const ms = Date.now() - started;
   log.info(`input ready: ${jobs.length} object(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`);
   return { inputs, files: files.sort(), bytes };
+}
+
+function downloadOpts(opts: FetchOptions) {
+  return { partSize: opts.transfer.partSize, concurrency: opts.transfer.partsPerFile * 2, signal: opts.signal };
+}
+
+function downloadError(err: unknown, target: S3Uri, local: string, opts: FetchOptions): FerryError {
+  if (isLocalIoError(err)) return localIoError(err, 'download', local);
+  return classifyS3Error(err, { phase: 'download', op: 'downloading the input', target: formatUri(target), endpoint: opts.endpoint });
+}
+
+/**
+ * A zip input: its central directory is read first with ranged GETs (so a hostile or broken
+ * archive is refused before the rest is fetched), then the whole object downloads in parts while
+ * entries are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
+ */
+async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: FetchOptions): Promise<string[]> {
+  const name = formatUri(target);
+  const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
+    throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
+  });
+  const plan = planExtraction(name, cd, await limitFor(destDir, opts.maxExtract));
+  const tmp = join(destDir, `.ferry-input-${posix.basename(target.key)}`);
+  const tracker = new PartTracker(opts.transfer.partSize, obj.size);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const [dl, ex] = await Promise.allSettled([
+      downloadObject(client, target, obj, tmp, { ...downloadOpts(opts), signal: stop.signal, inPlace: true, onPart: (s) => tracker.complete(s) }).catch((err) => {
+        tracker.fail(err);
+        throw err;
+      }),
+      extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal: stop.signal }).catch((err) => {
+        stop.abort(err);
+        throw err;
+      }),
+    ]);
+    if (ex.status === 'rejected' && ex.reason instanceof FerryError) throw ex.reason;
+    if (dl.status === 'rejected') throw downloadError(dl.reason, target, tmp, opts);
+    if (ex.status === 'rejected') throw isLocalIoError(ex.reason) ? localIoError(ex.reason, 'extract', destDir) : ex.reason;
+    return ex.value.files;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await rm(tmp, { force: true });
+  }
 }

@@ -19,6 +19,19 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Called with each chunk's length as bytes arrive. */
   onBytes?: (n: number) => void;
+  /** Called when the part starting at `start` is completely on disk. */
+  onPart?: (start: number) => void;
+  /** Write straight into `dest` (a temp file the caller removes) instead of `dest.ferry-part` + rename. */
+  inPlace?: boolean;
+}
+
+/** Bytes [start, end) of an object, read whole (the body is always consumed). */
+export async function getRange(client: S3Client, u: S3Uri, etag: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+  const res = await client.send(
+    new GetObjectCommand({ Bucket: u.bucket, Key: u.key, Range: `bytes=${start}-${end - 1}`, IfMatch: etag || undefined }),
+    { abortSignal: signal },
+  );
+  return Buffer.from(await res.Body!.transformToByteArray());
 }
 
 export async function headObject(client: S3Client, u: S3Uri, signal?: AbortSignal): Promise<RemoteObject> {
@@ -57,7 +70,7 @@ export async function downloadObject(
   opts: DownloadOptions,
 ): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.ferry-part`;
+  const tmp = opts.inPlace ? dest : `${dest}.ferry-part`;
   const fh = await open(tmp, 'w');
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
@@ -93,6 +106,7 @@ export async function downloadObject(
             if (pos !== b + 1) {
               throw Object.assign(new Error(`range ${a}-${b} of ${formatUri(u)} ended early at byte ${pos}`), { code: 'ECONNRESET' });
             }
+            opts.onPart?.(a);
           }).catch((err) => {
             inner.abort(err);
             throw err;
@@ -107,7 +121,7 @@ export async function downloadObject(
       limit.clearQueue();
     }
     await fh.close();
-    await rename(tmp, dest);
+    if (tmp !== dest) await rename(tmp, dest);
   } catch (err) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });

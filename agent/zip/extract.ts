@@ -1,15 +1,28 @@
-import { mkdir, open, rename, rm, statfs } from 'node:fs/promises';
+// Safe, parallel zip extraction. Every entry is checked before anything is written; entries are
+// then inflated concurrently (zlib runs on the libuv thread pool, so inflate spreads across cores),
+// each into a temp file renamed into place only after its size and CRC-32 match. Knows nothing
+// of S3: the archive is a local file that may still be arriving (`ready` says when a byte range
+// is on disk).
+import { mkdir, open, rename, rm, statfs, writeFile, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, sep } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw, crc32, inflateRaw } from 'node:zlib';
+import { promisify } from 'node:util';
 import pLimit from 'p-limit';
-import unzipper from 'unzipper';
-import { EXIT, FerryError, localIoError } from '../errors.ts';
+import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
+import { readCentralDirectory, type CentralDirectory, type ZipEntry } from './central.ts';
 
-export interface ExtractOptions {
-  /** Refuse archives whose entries add up to more than this many bytes (default: free disk space). */
-  maxBytes?: number;
-  signal?: AbortSignal;
+const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>;
+
+export interface PlannedEntry {
+  entry: ZipEntry;
+  /** Safe relative path (platform separators). */
+  rel: string;
+  isDir: boolean;
+  /** No byte of this entry may lie at or past this offset (next entry, or the central directory). */
+  limit: number;
 }
 
 export interface ExtractResult {
@@ -17,11 +30,23 @@ export interface ExtractResult {
   bytes: number;
 }
 
+export interface ExtractOptions {
+  /** Refuse archives that unpack to more than this (default: the free space of the target). */
+  maxBytes?: number;
+  /** Entries inflated at once (default: 2 × cores). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Resolves once bytes [start, end) of the archive file are on disk (download overlap). */
+  ready?: (start: number, end: number) => Promise<void>;
+}
+
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
-const SUPPORTED_METHODS = new Set([0, 8]);
+const LOCAL_SIG = 0x04034b50;
+/** Entries up to this size are inflated in one buffer; larger ones are streamed. */
+const IN_MEMORY_MAX = 4 * 1024 * 1024;
 
-function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
+export function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
   return new FerryError(`refusing archive: entry '${entry}' ${reason}`, {
     phase: 'extract',
     target: zip,
@@ -36,107 +61,174 @@ export function safeEntryPath(zip: string, name: string): string {
   if (norm.startsWith('/') || /^[A-Za-z]:/.test(norm)) throw refuse(zip, name, 'has an absolute path');
   const parts = norm.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) throw refuse(zip, name, 'escapes the target directory with ..');
-  if (parts.some((p) => p.includes('\0'))) throw refuse(zip, name, 'has a NUL byte in its name');
+  if (name.includes('\0')) throw refuse(zip, name, 'has a NUL byte in its name');
   return parts.join(sep);
 }
 
-/**
- * Extracts a zip file into `dir`. Every entry is checked before anything is written (paths,
- * symlinks, encryption, methods, total size); entries are then inflated in parallel, each into a
- * temp file renamed into place only after its size and CRC-32 match the central directory.
- */
-export async function extractZip(zip: string, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
-  let directory: unzipper.CentralDirectory;
-  try {
-    directory = await unzipper.Open.file(zip);
-  } catch (err) {
-    throw new FerryError(`not a readable zip archive: ${(err as Error).message}`, {
-      phase: 'extract',
-      target: zip,
-      exitCode: EXIT.dataErr,
-      cause: err,
-      hint: 'the input object is not a zip (an HTML error page or a truncated upload?): check it with unzip -t',
-    });
-  }
-  const plan: Array<{ entry: unzipper.File; rel: string }> = [];
+/** Checks every entry (paths, links, encryption, methods, overlaps, total size) before any write. */
+export function planExtraction(zip: string, cd: CentralDirectory, opts: { maxBytes: number; limitName: string }): PlannedEntry[] {
+  const sorted = [...cd.entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  const limits = new Map<ZipEntry, number>();
+  sorted.forEach((e, i) => limits.set(e, i + 1 < sorted.length ? sorted[i + 1].localHeaderOffset : cd.offset));
+  const seen = new Map<string, string>();
+  const plan: PlannedEntry[] = [];
   let total = 0;
-  for (const entry of directory.files) {
-    const rel = safeEntryPath(zip, entry.path);
+  for (const entry of cd.entries) {
+    const rel = safeEntryPath(zip, entry.name);
+    const isDir = entry.name.endsWith('/') || entry.name.endsWith('\\');
     if (rel === '') continue;
-    const unixMode = (entry.externalFileAttributes >>> 16) & 0xffff;
-    if ((unixMode & S_IFMT) === S_IFLNK) throw refuse(zip, entry.path, 'is a symbolic link', 'archive the files themselves (zip without -y)');
-    if (entry.flags & 1) throw refuse(zip, entry.path, 'is encrypted', 'upload an archive without a password');
-    if (entry.type !== 'Directory' && !SUPPORTED_METHODS.has(entry.compressionMethod)) {
-      throw refuse(zip, entry.path, `uses compression method ${entry.compressionMethod}`, 're-create the archive with Deflate (zip -r, or 7z -tzip -mm=Deflate)');
+    const mode = entry.externalAttrs >>> 16;
+    if (entry.madeBy === 3 && (mode & S_IFMT) === S_IFLNK) throw refuse(zip, entry.name, 'is a symbolic link', 'archive the files themselves (zip without -y)');
+    if (entry.flags & 0x41) throw refuse(zip, entry.name, 'is encrypted', 'upload an archive without a password');
+    if (!isDir && entry.method !== 0 && entry.method !== 8) {
+      const names: Record<number, string> = { 9: 'Deflate64', 12: 'bzip2', 14: 'LZMA', 93: 'Zstandard', 95: 'XZ', 99: 'AES' };
+      throw refuse(zip, entry.name, `uses compression method ${names[entry.method] ?? entry.method}, which ferry does not inflate`, 're-create the archive with plain Deflate (zip -r, or 7z a -tzip -mm=Deflate)');
     }
-    total += entry.uncompressedSize;
-    plan.push({ entry, rel });
+    if (entry.method === 0 && entry.compressedSize !== entry.size) throw refuse(zip, entry.name, `is stored uncompressed but declares ${entry.compressedSize} bytes stored and ${entry.size} unpacked`);
+    const limit = limits.get(entry)!;
+    if (entry.localHeaderOffset + 30 + entry.compressedSize > limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
+    const key = rel.toLowerCase();
+    const prev = seen.get(key);
+    if (prev !== undefined && !isDir) throw refuse(zip, entry.name, `appears twice (also as '${prev}')`);
+    seen.set(key, entry.name);
+    total += entry.size;
+    plan.push({ entry, rel, isDir, limit });
   }
-  const free = await freeBytes(dir);
-  const limit = opts.maxBytes ?? free;
-  if (total > limit) {
-    throw new FerryError(`archive would unpack to ${total} bytes, more than ${opts.maxBytes ? 'the --max-extract limit' : 'the free disk space'} (${limit} bytes)`, {
+  if (total > opts.maxBytes) {
+    throw new FerryError(`archive would unpack to ${total} bytes, more than ${opts.limitName} (${opts.maxBytes} bytes)`, {
       phase: 'extract',
       target: zip,
-      exitCode: opts.maxBytes ? EXIT.dataErr : EXIT.ioErr,
+      exitCode: opts.limitName === 'the free disk space' ? EXIT.ioErr : EXIT.dataErr,
       hint: 'use a node with more scratch space, or raise --max-extract if the archive is trusted',
     });
   }
+  return plan;
+}
 
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Extracts a zip that is already on disk. */
+export async function extractZip(zip: string, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  const fh = await open(zip, 'r');
+  let cd: CentralDirectory;
+  try {
+    const { size } = await fh.stat();
+    cd = await readCentralDirectory(zip, size, async (s, e) => {
+      const buf = Buffer.allocUnsafe(e - s);
+      const { bytesRead } = await fh.read(buf, 0, e - s, s);
+      return buf.subarray(0, bytesRead);
+    });
+  } finally {
+    await fh.close();
+  }
+  const plan = planExtraction(zip, cd, await limitFor(dir, opts.maxBytes));
+  return extractEntries(zip, zip, plan, dir, opts);
+}
+
+export async function limitFor(dir: string, maxBytes?: number): Promise<{ maxBytes: number; limitName: string }> {
+  const free = await freeBytes(dir);
+  return maxBytes !== undefined && maxBytes < free ? { maxBytes, limitName: 'the --max-extract limit' } : { maxBytes: free, limitName: 'the free disk space' };
+}
+
+/** Inflates the planned entries of the archive file `file` into `dir`. `zip` names it in errors. */
+export async function extractEntries(zip: string, file: string, plan: PlannedEntry[], dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+  let fh: FileHandle | undefined;
+  const handle = async () => (fh ??= await open(file, 'r'));
+  const run = pLimit(opts.concurrency ?? availableParallelism() * 2);
   const files: string[] = [];
-  const run = pLimit(availableParallelism());
+  const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
+  for (const p of ordered) if (p.isDir) await mkdir(join(dir, p.rel), { recursive: true });
   const results = await Promise.allSettled(
-    plan.map(({ entry, rel }) =>
-      run(async () => {
-        opts.signal?.throwIfAborted();
-        const target = join(dir, rel);
-        if (entry.type === 'Directory') {
-          await mkdir(target, { recursive: true });
-          return;
-        }
-        await mkdir(dirname(target), { recursive: true });
-        await writeEntry(zip, entry, target);
-        files.push(rel);
-      }),
-    ),
+    ordered
+      .filter((p) => !p.isDir)
+      .map((p) =>
+        run(async () => {
+          opts.signal?.throwIfAborted();
+          const target = join(dir, p.rel);
+          await mkdir(dirname(target), { recursive: true });
+          await writeEntry(zip, handle, p, target, opts);
+          files.push(p.rel);
+        }),
+      ),
   );
+  await fh?.close();
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     const err = failed.reason;
     if (err instanceof FerryError || (err as Error)?.name === 'AbortError') throw err;
-    throw localIoError(err, 'extract', dir);
+    if (isLocalIoError(err)) throw localIoError(err, 'extract', dir);
+    throw err;
   }
-  return { files: files.sort(), bytes: total };
+  return { files: files.sort(), bytes: plan.reduce((n, p) => n + p.entry.size, 0) };
 }
 
-async function writeEntry(zip: string, entry: unzipper.File, target: string): Promise<void> {
+async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: PlannedEntry, target: string, opts: ExtractOptions): Promise<void> {
+  const { entry } = p;
+  const lho = entry.localHeaderOffset;
+  await opts.ready?.(lho, lho + 30);
+  const fh = await handle(); // opened once the first bytes are on disk
+  const head = Buffer.allocUnsafe(30);
+  await fh.read(head, 0, 30, lho);
+  if (head.readUInt32LE(0) !== LOCAL_SIG) throw refuse(zip, entry.name, 'has no local header where the central directory points (corrupt archive)');
+  const start = lho + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+  const end = start + entry.compressedSize;
+  if (end > p.limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
+  await opts.ready?.(start, end);
+
   const tmp = `${target}.ferry-part`;
-  const fh = await open(tmp, 'w');
-  let size = 0;
-  let crc = 0;
   try {
-    for await (const chunk of entry.stream() as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > entry.uncompressedSize) throw refuse(zip, entry.path, `inflates to more than the ${entry.uncompressedSize} bytes its header declares`);
-      crc = crc32(chunk, crc);
-      await fh.write(chunk);
+    if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
+      const raw = Buffer.allocUnsafe(entry.compressedSize);
+      const { bytesRead } = await fh.read(raw, 0, raw.length, start);
+      if (bytesRead !== raw.length) throw refuse(zip, entry.name, 'is cut short: the archive is truncated');
+      let data: Buffer;
+      if (entry.method === 0) data = raw;
+      else {
+        try {
+          data = await inflateRawAsync(raw, { maxOutputLength: entry.size + 1 });
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`);
+          throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
+        }
+      }
+      check(zip, entry, data.length, crc32(data));
+      await writeFile(tmp, data);
+    } else {
+      let n = 0;
+      let crc = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          n += chunk.length;
+          if (n > entry.size) return cb(refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`));
+          crc = crc32(chunk, crc);
+          cb(null, chunk);
+        },
+      });
+      const source = fh.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: 1024 * 1024 });
+      const out = await open(tmp, 'w');
+      try {
+        const sink = out.createWriteStream({ highWaterMark: 1024 * 1024 });
+        const stages: NodeJS.ReadWriteStream[] = entry.method === 0 ? [count] : [createInflateRaw(), count];
+        await pipeline([source, ...stages, sink], { signal: opts.signal });
+      } catch (err) {
+        if (err instanceof FerryError || isLocalIoError(err) || (err as Error).name === 'AbortError') throw err;
+        throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
+      } finally {
+        await out.close().catch(() => {});
+      }
+      check(zip, entry, n, crc);
     }
-    if (size !== entry.uncompressedSize) throw refuse(zip, entry.path, `holds ${size} bytes, its header declares ${entry.uncompressedSize}`);
-    if (crc >>> 0 !== entry.crc32 >>> 0) throw refuse(zip, entry.path, 'fails its CRC-32 check (corrupt data)');
-    await fh.close();
     await rename(tmp, target);
   } catch (err) {
-    await fh.close().catch(() => {});
     await rm(tmp, { force: true });
-    if (err instanceof FerryError) throw err;
-    if ((err as { code?: string }).code === undefined || !(err as { syscall?: string }).syscall) {
-      throw refuse(zip, entry.path, `cannot be inflated: ${(err as Error).message}`);
-    }
     throw err;
   }
 }
 
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
+function check(zip: string, entry: ZipEntry, size: number, crc: number): void {
+  if (size !== entry.size) throw refuse(zip, entry.name, `holds ${size} bytes, its header declares ${entry.size}`);
+  if (crc >>> 0 !== entry.crc32 >>> 0) throw refuse(zip, entry.name, 'fails its CRC-32 check (corrupt data)');
 }

@@ -1,0 +1,129 @@
+// Reads a zip's central directory through a byte-range reader (a local file or ranged GETs: this
+// module knows nothing of S3). Handles zip64, archive comments up to 64 KiB, UTF-8 and CP437 names.
+import { EXIT, FerryError } from '../errors.ts';
+
+export interface ZipEntry {
+  name: string;
+  method: number;
+  flags: number;
+  crc32: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+  externalAttrs: number;
+  /** High byte of "version made by": 3 = Unix (external attributes carry a mode). */
+  madeBy: number;
+}
+
+export interface CentralDirectory {
+  entries: ZipEntry[];
+  /** Where the central directory starts: no entry's data may reach past it. */
+  offset: number;
+}
+
+/** Reads bytes [start, end) of the archive. */
+export type RangeReader = (start: number, end: number) => Promise<Buffer>;
+
+const EOCD_SIG = 0x06054b50;
+const ZIP64_LOCATOR_SIG = 0x07064b50;
+const ZIP64_EOCD_SIG = 0x06064b50;
+const CD_SIG = 0x02014b50;
+const MAX_TAIL = 22 + 0xffff + 20;
+
+function bad(zip: string, reason: string): FerryError {
+  return new FerryError(`not a valid zip archive: ${reason}`, {
+    phase: 'extract',
+    target: zip,
+    exitCode: EXIT.dataErr,
+    hint: 'the input is not a complete zip (an HTML error page, or a truncated upload?): check it with unzip -t and upload it again',
+  });
+}
+
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
+function decodeName(raw: Buffer, utf8Flag: boolean): string {
+  if (utf8Flag) return raw.toString('utf8');
+  const asUtf8 = raw.toString('utf8');
+  if (!asUtf8.includes('\ufffd')) return asUtf8; // Info-ZIP on Linux writes UTF-8 without the flag
+  let s = '';
+  for (const b of raw) s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+  return s;
+}
+
+export async function readCentralDirectory(zip: string, size: number, read: RangeReader): Promise<CentralDirectory> {
+  if (size < 22) throw bad(zip, `${size} bytes is too short for a zip`);
+  const tailStart = Math.max(0, size - MAX_TAIL);
+  const tail = await read(tailStart, size);
+  let at = -1;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === EOCD_SIG && i + 22 + tail.readUInt16LE(i + 20) <= tail.length) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) throw bad(zip, 'no end-of-central-directory record');
+  let count = tail.readUInt16LE(at + 10);
+  let cdSize = tail.readUInt32LE(at + 12);
+  let cdOffset = tail.readUInt32LE(at + 16);
+  if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 6) !== 0) throw bad(zip, 'multi-volume (split) archives are not supported');
+  if (at >= 20 && tail.readUInt32LE(at - 20) === ZIP64_LOCATOR_SIG) {
+    const z64at = Number(tail.readBigUInt64LE(at - 20 + 8));
+    const rec = z64at >= tailStart ? tail.subarray(z64at - tailStart, z64at - tailStart + 56) : await read(z64at, z64at + 56);
+    if (rec.length < 56 || rec.readUInt32LE(0) !== ZIP64_EOCD_SIG) throw bad(zip, 'broken zip64 end-of-central-directory record');
+    count = Number(rec.readBigUInt64LE(32));
+    cdSize = Number(rec.readBigUInt64LE(40));
+    cdOffset = Number(rec.readBigUInt64LE(48));
+  }
+  if (cdOffset + cdSize > size) throw bad(zip, `central directory (${cdOffset}+${cdSize}) lies beyond the end of the ${size}-byte file: truncated`);
+  const cd = cdOffset >= tailStart ? tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize) : await read(cdOffset, cdOffset + cdSize);
+  return { entries: parseEntries(zip, cd, count), offset: cdOffset };
+}
+
+function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
+  const entries: ZipEntry[] = [];
+  let p = 0;
+  while (p + 46 <= cd.length && cd.readUInt32LE(p) === CD_SIG) {
+    const flags = cd.readUInt16LE(p + 8);
+    const nameLen = cd.readUInt16LE(p + 28);
+    const extraLen = cd.readUInt16LE(p + 30);
+    const commentLen = cd.readUInt16LE(p + 32);
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw bad(zip, 'central directory entry runs past its end');
+    let compressedSize = cd.readUInt32LE(p + 20);
+    let size = cd.readUInt32LE(p + 24);
+    let localHeaderOffset = cd.readUInt32LE(p + 42);
+    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
+    for (let e = 0; e + 4 <= extra.length; ) {
+      const id = extra.readUInt16LE(e);
+      const len = extra.readUInt16LE(e + 2);
+      if (id === 0x0001) {
+        // zip64: only the fields whose 32-bit value is saturated are present, in this order
+        let q = e + 4;
+        const take = () => {
+          if (q + 8 > e + 4 + len) throw bad(zip, 'zip64 extra field too short');
+          const v = Number(extra.readBigUInt64LE(q));
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = take();
+        if (compressedSize === 0xffffffff) compressedSize = take();
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = take();
+      }
+      e += 4 + len;
+    }
+    entries.push({
+      name: decodeName(cd.subarray(p + 46, p + 46 + nameLen), (flags & 0x800) !== 0),
+      method: cd.readUInt16LE(p + 10),
+      flags,
+      crc32: cd.readUInt32LE(p + 16),
+      compressedSize,
+      size,
+      localHeaderOffset,
+      externalAttrs: cd.readUInt32LE(p + 38),
+      madeBy: cd.readUInt16LE(p + 4) >> 8,
+    });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  if (entries.length !== count && count !== 0xffff) throw bad(zip, `central directory lists ${entries.length} entries, its end record says ${count}`);
+  return entries;
+}
