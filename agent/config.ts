@@ -22,12 +22,13 @@ export interface TransferSettings {
   filesInFlight: number;
   /** Parts of one file in flight at once. */
   partsPerFile: number;
-  /**
-   * Multipart part size; files smaller than this go in one PutObject.
-   * Memory bound: transfer buffers hold at most filesInFlight × partsPerFile × partSize bytes
-   * (defaults 8 × 4 × 8 MiB = 256 MiB).
-   */
+  /** Multipart part size; files up to this size go in one PutObject. */
   partSize: number;
+  /**
+   * Memory bound: all transfer buffers together (parts and small files being sent) never hold
+   * more than this many bytes (--memory, default 256 MiB). A request waits for its bytes.
+   */
+  memory: number;
 }
 
 export interface MpiSettings {
@@ -60,6 +61,7 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'concurrency', kind: 'string' },
   { name: 'part-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
+  { name: 'memory', kind: 'string' },
   { name: 'help', kind: 'bool' },
 ];
 
@@ -104,10 +106,16 @@ export function transferSettings(p: ParsedArgs): TransferSettings {
   if (partSize < 5 * 1024 * 1024) {
     throw usageError(`--part-size must be at least 5MiB (the S3 minimum for multipart parts), got '${ps}'`);
   }
+  const mem = str(p, 'memory');
+  const memory = mem === undefined ? 256 * 1024 * 1024 : parseSize(mem, '--memory');
+  if (memory < partSize) {
+    throw usageError(`--memory (${mem ?? '256MiB'}) must be at least --part-size (${ps ?? '8MiB'})`, 'raise --memory or lower --part-size');
+  }
   return Object.freeze({
     filesInFlight: c === undefined ? 8 : positiveInt(c, '--concurrency'),
     partsPerFile: pc === undefined ? 4 : positiveInt(pc, '--part-concurrency'),
     partSize,
+    memory,
   });
 }
 

@@ -23,7 +23,8 @@ S3 options (all commands):
   --concurrency N         files in flight (default 8)
   --part-concurrency N    parts of one file in flight (default 4)
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
-                          memory bound: concurrency x part-concurrency x part-size (default 256 MiB)
+  --memory SIZE           memory bound: all transfer buffers together hold at most this
+                          (default 256MiB; at least --part-size)
 
 Exit codes: the solver's own code when ferry succeeded; else
   64 usage  65 invalid or hostile input archive  66 input not found  69 endpoint or proxy unreachable

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Settings, TransferSettings } from '../config.ts';
 import type { Log } from '../log.ts';
 import { makeS3Client } from '../s3/client.ts';
-import { addContentMd5, PartDigests } from '../s3/integrity.ts';
+import { ByteBudget } from '../s3/budget.ts';
 
 /** What every command gets from the entry point. */
 export interface CommandContext {
@@ -18,13 +18,12 @@ export interface CommandContext {
 
 export interface S3Handle {
   client: S3Client;
-  digests: PartDigests;
+  /** Shared by every transfer of the command: at most `transfer.memory` bytes in buffers. */
+  budget: ByteBudget;
 }
 
 /** One client sized for every request the transfer settings can have in flight. */
 export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv): S3Handle {
   const client = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
-  const digests = new PartDigests();
-  addContentMd5(client, digests);
-  return { client, digests };
+  return { client, budget: new ByteBudget(t.memory) };
 }

@@ -19,9 +19,9 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
   const files = selectOutputs(new Map(), scan.files, true);
-  const { client, digests } = s3Handle(s3, transfer, ctx.env);
+  const { client, budget } = s3Handle(s3, transfer, ctx.env);
   try {
-    const r = await uploadTree(client, digests, dir, files, prefix, transfer, ctx.log, { signal: ctx.stop, endpoint: s3.endpoint });
+    const r = await uploadTree(client, budget, dir, files, prefix, transfer, ctx.log, { signal: ctx.stop, endpoint: s3.endpoint });
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {
     client.destroy();

@@ -48,7 +48,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 
   const skip = neverUpload(cfg, ctx.env);
   const isTemp = (rel: string) => rel.includes('.ferry-part') || /(^|\/)\.ferry-input-/.test(rel);
-  const { client, digests } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
+  const { client, budget } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
   try {
     const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, {
       transfer: cfg.transfer,
@@ -74,7 +74,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     for (const l of after.symlinks) log.warn(`not uploading symbolic link ${l} (links are never followed)`);
     const outputs = selectOutputs(before.files, after.files, cfg.uploadAll);
     log.info(`uploading ${outputs.length} output file(s) to ${formatUri(cfg.output)}`);
-    const up = await uploadTree(client, digests, cfg.workdir, outputs, cfg.output, cfg.transfer, log, {
+    const up = await uploadTree(client, budget, cfg.workdir, outputs, cfg.output, cfg.transfer, log, {
       signal: ctx.hardStop,
       endpoint: cfg.s3.endpoint,
     });

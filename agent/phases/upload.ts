@@ -6,7 +6,7 @@ import { isAbort, isLocalIoError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
 import { classifyS3Error } from '../s3/errors.ts';
-import type { PartDigests } from '../s3/integrity.ts';
+import type { ByteBudget } from '../s3/budget.ts';
 import { uploadFile } from '../s3/upload.ts';
 import { verifyUpload } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
@@ -16,6 +16,7 @@ export interface UploadOutcome {
   size: number;
   key: string;
   etag?: string;
+  sha256?: string;
   verified: boolean;
   error?: string;
   exitCode?: number;
@@ -34,7 +35,7 @@ export interface UploadSummary {
  */
 export async function uploadTree(
   client: S3Client,
-  digests: PartDigests,
+  budget: ByteBudget,
   dir: string,
   files: Array<{ rel: string; size: number }>,
   prefix: S3Uri,
@@ -50,9 +51,10 @@ export async function uploadTree(
       limit(async (): Promise<UploadOutcome> => {
         const dest = { bucket: prefix.bucket, key: keyUnder(prefix, f.rel) };
         try {
-          const up = await uploadFile(client, digests, join(dir, f.rel), f.size, dest, {
+          const up = await uploadFile(client, join(dir, f.rel), f.size, dest, {
             partSize: transfer.partSize,
             partsPerFile: transfer.partsPerFile,
+            budget,
             signal: opts.signal,
           });
           const v = await verifyUpload(client, prefix.bucket, up, opts.signal);
@@ -61,7 +63,7 @@ export async function uploadTree(
             return { ...f, key: dest.key, verified: false, error: v.reason };
           }
           bytes += f.size;
-          return { ...f, key: dest.key, etag: up.expectedEtag, verified: true };
+          return { ...f, key: dest.key, etag: up.expectedEtag, sha256: up.sha256, verified: true };
         } catch (err) {
           if (isAbort(err)) return { ...f, key: dest.key, verified: false, error: 'cancelled' };
           const e = isLocalIoError(err)

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../agent/errors.ts';
 import { readProfile } from '../../agent/s3/credentials.ts';
-import { PartDigests } from '../../agent/s3/integrity.ts';
 import { safeEntryPath } from '../../agent/zip/extract.ts';
 
 describe('AWS config file', () => {
@@ -24,19 +22,6 @@ s3 =
   });
   it('names the profiles it found when the one asked for is missing', () => {
     expect(() => readProfile(text, 'prod', 'config')).toThrow(/profiles found: default, cfd/);
-  });
-});
-
-describe('multipart ETag', () => {
-  it('is md5 of the part md5s, dash, part count', () => {
-    const d = new PartDigests();
-    d.track('b', 'k');
-    const p1 = createHash('md5').update('one').digest();
-    const p2 = createHash('md5').update('two').digest();
-    d.record('b', 'k', 2, p2);
-    d.record('b', 'k', 1, p1);
-    expect(d.take('b', 'k')).toBe(`${createHash('md5').update(Buffer.concat([p1, p2])).digest('hex')}-2`);
-    expect(d.take('b', 'k')).toBeUndefined();
   });
 });
 
