@@ -48,6 +48,10 @@ export interface RunConfig {
   mpi: MpiSettings;
   uploadAll: boolean;
   keep: boolean;
+  /** Upload settled outputs while the solver runs. */
+  liveUpload: boolean;
+  /** Seconds a file must stay unchanged before a live upload takes it. */
+  settleSeconds: number;
   s3: S3Settings;
   transfer: TransferSettings;
 }
@@ -78,6 +82,8 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'hostfile', kind: 'string' },
   { name: 'upload-all', kind: 'bool' },
   { name: 'keep', kind: 'bool' },
+  { name: 'live-upload', kind: 'bool' },
+  { name: 'settle', kind: 'string' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -180,6 +186,8 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     }),
     uploadAll: bool(p, 'upload-all') ?? false,
     keep: bool(p, 'keep') ?? false,
+    liveUpload: bool(p, 'live-upload') ?? true,
+    settleSeconds: settle(str(p, 'settle')),
     s3: s3Settings(p, env, cwd),
     transfer: transferSettings(p),
   });
@@ -193,3 +201,10 @@ function safeHomedir(): string | undefined {
   }
 }
 
+
+function settle(text: string | undefined): number {
+  if (text === undefined) return 30;
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw usageError(`--settle must be a number of seconds > 0, got '${text}'`);
+  return n;
+}

@@ -28,6 +28,11 @@ export class Log {
     this.toFile(`ferry: ${msg}\n`);
   }
 
+  /** Per-file details: into the run log only, never on the console. */
+  detail(msg: string): void {
+    this.toFile(`ferry: ${msg}\n`);
+  }
+
   warn(msg: string): void {
     this.emit(`ferry: warning: ${msg}\n`);
   }

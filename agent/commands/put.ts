@@ -4,7 +4,7 @@ import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
-import { uploadTree } from '../phases/upload.ts';
+import { Uploader, uploadTree } from '../phases/upload.ts';
 import { asPrefix, parseS3Uri } from '../uri.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 
@@ -18,10 +18,11 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const transfer = transferSettings(p);
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
-  const files = selectOutputs(new Map(), scan.files, true);
+  const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
   const { client, budget } = s3Handle(s3, transfer, ctx.env);
   try {
-    const r = await uploadTree(client, budget, dir, files, prefix, transfer, ctx.log, { signal: ctx.stop, endpoint: s3.endpoint });
+    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: s3.endpoint });
+    const r = await uploadTree(up, files, ctx.log, prefix);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {
     client.destroy();

@@ -7,8 +7,10 @@ import { buildLaunch } from '../mpi/launch.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { checkCommand, mpiFlavor, runSolver } from '../phases/solve.ts';
-import { uploadTree } from '../phases/upload.ts';
+import { LiveUpload } from '../phases/live-upload.ts';
+import { Uploader, uploadTree, type UploadOutcome } from '../phases/upload.ts';
 import { wipeRunDir } from '../phases/wipe.ts';
+import { formatBytes } from '../log.ts';
 import { formatUri } from '../uri.ts';
 import { versionLine } from '../version.ts';
 import { s3Handle, type CommandContext } from './context.ts';
@@ -66,18 +68,31 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     checkCommand(cfg.solver[0], 'solver', cfg.workdir, ctx.env, 'check the command after --: it must be on PATH or a path inside the run directory');
     for (const n of launch.notes) log.info(n);
     log.info(`launching: ${[launch.file, ...launch.args].join(' ')} (${fetched.files.length} input files in place)`);
-    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, graceMs: GRACE_MS });
+    const skipOut = (rel: string) => skip.has(rel) || isTemp(rel);
+    const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: cfg.s3.endpoint });
+    const live = cfg.liveUpload
+      ? new LiveUpload(uploader, { dir: cfg.workdir, baseline: before.files, uploadAll: cfg.uploadAll, skip: skipOut, settleMs: cfg.settleSeconds * 1000, log })
+      : undefined;
+    live?.start();
+    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, graceMs: GRACE_MS }).finally(() => live?.stop());
     const solverExit = solved.signal ? signalExit(solved.signal) : (solved.exitCode ?? 1);
     log.info(`solver ended after ${(solved.ms / 1000).toFixed(1)} s: ${solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`}`);
+    if (live && live.done.size > 0) log.info(`${live.done.size} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
 
-    const after = await scanTree(cfg.workdir, (rel) => skip.has(rel) || isTemp(rel));
+    const after = await scanTree(cfg.workdir, skipOut);
     for (const l of after.symlinks) log.warn(`not uploading symbolic link ${l} (links are never followed)`);
     const outputs = selectOutputs(before.files, after.files, cfg.uploadAll);
-    log.info(`uploading ${outputs.length} output file(s) to ${formatUri(cfg.output)}`);
-    const up = await uploadTree(client, budget, cfg.workdir, outputs, cfg.output, cfg.transfer, log, {
-      signal: ctx.hardStop,
-      endpoint: cfg.s3.endpoint,
-    });
+    const current = outputs.filter((f) => live?.isCurrent(f.rel, after.files.get(f.rel)));
+    const todo = outputs.filter((f) => !current.includes(f)).map((f) => f.rel);
+    log.info(`uploading ${todo.length} output file(s) to ${formatUri(cfg.output)}${current.length ? ` (${current.length} more already uploaded and unchanged)` : ''}`);
+    const final = await uploadTree(uploader, todo, log, cfg.output);
+    for (const [rel] of live?.done ?? []) {
+      if (after.files.has(rel)) continue;
+      log.info(`removing ${formatUri(cfg.output)}${rel}: uploaded while the solver ran, deleted by it since`);
+      await uploader.remove(rel).catch((err) => log.warn(`could not remove ${rel} from S3: ${(err as Error).message}`));
+    }
+    const outcomes: UploadOutcome[] = [...current.map((f) => live!.done.get(f.rel)!), ...final.outcomes];
+    const up = { failed: outcomes.filter((o) => !o.verified) };
     if (up.failed.length > 0) {
       log.error(`${up.failed.length} output file(s) are not verified in S3; nothing was deleted. Re-run the same row to upload them.`);
       return up.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;

@@ -1,15 +1,17 @@
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
-import pLimit from 'p-limit';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { TransferSettings } from '../config.ts';
-import { isAbort, isLocalIoError } from '../errors.ts';
+import { EXIT, isAbort, isLocalIoError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
-import { classifyS3Error } from '../s3/errors.ts';
 import type { ByteBudget } from '../s3/budget.ts';
+import { classifyS3Error } from '../s3/errors.ts';
 import { uploadFile } from '../s3/upload.ts';
 import { verifyUpload } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
+import type { FileState } from './outputs.ts';
 
 export interface UploadOutcome {
   rel: string;
@@ -18,6 +20,8 @@ export interface UploadOutcome {
   etag?: string;
   sha256?: string;
   verified: boolean;
+  /** The local file's size and mtime when it was read, when it did not change during the upload. */
+  state?: FileState;
   error?: string;
   exitCode?: number;
 }
@@ -29,56 +33,94 @@ export interface UploadSummary {
   failed: UploadOutcome[];
 }
 
+export interface UploaderDeps {
+  client: S3Client;
+  budget: ByteBudget;
+  dir: string;
+  prefix: S3Uri;
+  transfer: TransferSettings;
+  log: Log;
+  signal?: AbortSignal;
+  endpoint?: string;
+  onBytes?: (n: number) => void;
+}
+
+async function stateOf(path: string): Promise<FileState | undefined> {
+  try {
+    const st = await lstat(path, { bigint: true });
+    return { size: Number(st.size), mtimeNs: st.mtimeNs };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Uploads `files` (relative to `dir`) under the `prefix`, `filesInFlight` at a time, and verifies
- * each with HeadObject (size + ETag). A failure is recorded per file; the others go on.
+ * Uploads files of one run directory under one prefix, `filesInFlight` at a time (shared by live
+ * and final uploads), each verified with HeadObject (size + ETag). A failure is recorded per file;
+ * the others go on.
  */
-export async function uploadTree(
-  client: S3Client,
-  budget: ByteBudget,
-  dir: string,
-  files: Array<{ rel: string; size: number }>,
-  prefix: S3Uri,
-  transfer: TransferSettings,
-  log: Log,
-  opts: { signal?: AbortSignal; endpoint?: string } = {},
-): Promise<UploadSummary> {
+export class Uploader {
+  private readonly limit: LimitFunction;
+  bytes = 0;
+
+  constructor(private readonly d: UploaderDeps) {
+    this.limit = pLimit(d.transfer.filesInFlight);
+  }
+
+  upload(rel: string): Promise<UploadOutcome> {
+    return this.limit(() => this.uploadNow(rel));
+  }
+
+  private async uploadNow(rel: string): Promise<UploadOutcome> {
+    const { d } = this;
+    const dest = { bucket: d.prefix.bucket, key: keyUnder(d.prefix, rel) };
+    const path = join(d.dir, rel);
+    const before = await stateOf(path);
+    const base = { rel, size: before?.size ?? 0, key: dest.key };
+    try {
+      if (!before) throw Object.assign(new Error(`${rel} disappeared before it could be uploaded`), { code: 'ENOENT', syscall: 'lstat' });
+      const up = await uploadFile(d.client, path, before.size, dest, {
+        partSize: d.transfer.partSize,
+        partsPerFile: d.transfer.partsPerFile,
+        budget: d.budget,
+        signal: d.signal,
+        onBytes: d.onBytes,
+      });
+      const v = await verifyUpload(d.client, d.prefix.bucket, up, d.signal);
+      if (!v.ok) {
+        d.log.error(`verify failed for ${formatUri(dest)}: ${v.reason}`);
+        return { ...base, verified: false, error: v.reason, exitCode: EXIT.cantCreate };
+      }
+      this.bytes += before.size;
+      const after = await stateOf(path);
+      const unchanged = after !== undefined && after.size === before.size && after.mtimeNs === before.mtimeNs;
+      return { ...base, etag: up.expectedEtag, sha256: up.sha256, verified: true, state: unchanged ? before : undefined };
+    } catch (err) {
+      if (isAbort(err)) return { ...base, verified: false, error: 'cancelled', exitCode: EXIT.cantCreate };
+      const e = isLocalIoError(err) || (err as { code?: string }).code === 'ECHANGED'
+        ? { message: `upload: cannot read ${rel}: ${(err as Error).message}`, exitCode: EXIT.cantCreate }
+        : (() => {
+            const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target: formatUri(dest), endpoint: d.endpoint });
+            return { message: c.render(), exitCode: c.exitCode };
+          })();
+      d.log.error(e.message);
+      return { ...base, verified: false, error: e.message, exitCode: e.exitCode };
+    }
+  }
+
+  /** Removes an object this run uploaded whose local file is gone (a solver's temporary file). */
+  async remove(rel: string): Promise<void> {
+    await this.d.client.send(new DeleteObjectCommand({ Bucket: this.d.prefix.bucket, Key: keyUnder(this.d.prefix, rel) }), { abortSignal: this.d.signal });
+  }
+}
+
+/** Uploads `files` and logs one summary line. */
+export async function uploadTree(up: Uploader, files: string[], log: Log, prefix: S3Uri): Promise<UploadSummary> {
   const started = Date.now();
-  const limit = pLimit(transfer.filesInFlight);
-  let bytes = 0;
-  const outcomes = await Promise.all(
-    files.map((f) =>
-      limit(async (): Promise<UploadOutcome> => {
-        const dest = { bucket: prefix.bucket, key: keyUnder(prefix, f.rel) };
-        try {
-          const up = await uploadFile(client, join(dir, f.rel), f.size, dest, {
-            partSize: transfer.partSize,
-            partsPerFile: transfer.partsPerFile,
-            budget,
-            signal: opts.signal,
-          });
-          const v = await verifyUpload(client, prefix.bucket, up, opts.signal);
-          if (!v.ok) {
-            log.error(`verify failed for ${formatUri(dest)}: ${v.reason}`);
-            return { ...f, key: dest.key, verified: false, error: v.reason };
-          }
-          bytes += f.size;
-          return { ...f, key: dest.key, etag: up.expectedEtag, sha256: up.sha256, verified: true };
-        } catch (err) {
-          if (isAbort(err)) return { ...f, key: dest.key, verified: false, error: 'cancelled' };
-          const e = isLocalIoError(err)
-            ? { message: `cannot read ${f.rel}: ${(err as Error).message}`, exitCode: 74 }
-            : (() => {
-                const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target: formatUri(dest), endpoint: opts.endpoint });
-                return { message: c.render(), exitCode: c.exitCode };
-              })();
-          log.error(e.message);
-          return { ...f, key: dest.key, verified: false, error: e.message, exitCode: e.exitCode };
-        }
-      }),
-    ),
-  );
+  const bytes0 = up.bytes;
+  const outcomes = await Promise.all(files.map((rel) => up.upload(rel)));
   const ms = Date.now() - started;
+  const bytes = up.bytes - bytes0;
   const failed = outcomes.filter((o) => !o.verified);
   log.info(
     `uploaded ${outcomes.length - failed.length}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(prefix)}`,

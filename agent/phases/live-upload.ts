@@ -1,0 +1,80 @@
+import type { Log } from '../log.ts';
+import { scanTree, type FileState, type Snapshot } from './outputs.ts';
+import type { UploadOutcome, Uploader } from './upload.ts';
+
+export interface LiveOptions {
+  dir: string;
+  /** The run directory before the solver started: files unchanged since are inputs, not outputs. */
+  baseline: Snapshot;
+  uploadAll: boolean;
+  skip: (rel: string) => boolean;
+  /** A file is uploaded once it has not changed for this long. */
+  settleMs: number;
+  log: Log;
+}
+
+const same = (a: FileState | undefined, b: FileState | undefined) => !!a && !!b && a.size === b.size && a.mtimeNs === b.mtimeNs;
+
+/**
+ * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
+ * that changes after its upload is uploaded again; the final sweep then only moves what is new or
+ * changed, so the time from solver exit to ferry exit is little more than the last files written.
+ */
+export class LiveUpload {
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+  private readonly seen = new Map<string, { state: FileState; since: number }>();
+  private readonly inFlight = new Map<string, Promise<UploadOutcome>>();
+  /** The latest finished upload of each file. */
+  readonly done = new Map<string, UploadOutcome>();
+  private stopped = false;
+
+  constructor(
+    private readonly up: Uploader,
+    private readonly o: LiveOptions,
+  ) {}
+
+  start(): void {
+    const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 3)));
+    this.timer = setInterval(() => {
+      this.scanning = this.scanning.then(() => this.tick()).catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`));
+    }, every);
+  }
+
+  /** Stops watching and waits for the uploads under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.scanning;
+    await Promise.all(this.inFlight.values());
+  }
+
+  /** True when `rel` was uploaded, verified, from exactly this state. */
+  isCurrent(rel: string, state: FileState | undefined): boolean {
+    const o = this.done.get(rel);
+    return !!o?.verified && same(o.state, state);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = Date.now();
+    const { files } = await scanTree(this.o.dir, this.o.skip);
+    for (const [rel, state] of files) {
+      const base = this.o.baseline.get(rel);
+      if (!this.o.uploadAll && same(base, state)) continue;
+      const prev = this.seen.get(rel);
+      if (!prev || !same(prev.state, state)) {
+        this.seen.set(rel, { state, since: now });
+        continue;
+      }
+      if (now - prev.since < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      const p = this.up.upload(rel).then((outcome) => {
+        this.done.set(rel, outcome);
+        if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
+        this.inFlight.delete(rel);
+        return outcome;
+      });
+      this.inFlight.set(rel, p);
+    }
+  }
+}
