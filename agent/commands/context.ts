@@ -25,5 +25,5 @@ export interface S3Handle {
 /** One client sized for every request the transfer settings can have in flight. */
 export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv): S3Handle {
   const client = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
-  return { client, budget: new ByteBudget(t.memory) };
+  return { client, budget: new ByteBudget(t.memory, t.partSize) };
 }

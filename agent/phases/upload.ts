@@ -97,8 +97,9 @@ export class Uploader {
       return { ...base, etag: up.expectedEtag, sha256: up.sha256, verified: true, state: unchanged ? before : undefined };
     } catch (err) {
       if (isAbort(err)) return { ...base, verified: false, error: 'cancelled', exitCode: EXIT.cantCreate };
-      const e = isLocalIoError(err) || (err as { code?: string }).code === 'ECHANGED'
-        ? { message: `upload: cannot read ${rel}: ${(err as Error).message}`, exitCode: EXIT.cantCreate }
+      const code = (err as { code?: string }).code;
+      const e = isLocalIoError(err) || code === 'ECHANGED' || code === 'ETOOBIG'
+        ? { message: `upload: cannot upload ${rel}: ${(err as Error).message}${(err as { hint?: string }).hint ? `\n  hint: ${(err as { hint?: string }).hint}` : ''}`, exitCode: EXIT.cantCreate }
         : (() => {
             const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target: formatUri(dest), endpoint: d.endpoint });
             return { message: c.render(), exitCode: c.exitCode };

@@ -75,7 +75,20 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
-  return new S3Client(config);
+  const client = new S3Client(config);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      // Bodies we send carry Content-MD5, which is signed and checked by the server; hashing
+      // each body a second time for the signature (SHA-256) would only cost CPU.
+      const req = args.request as { headers?: Record<string, string> } | undefined;
+      if ((context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') && req?.headers?.['content-md5']) {
+        req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'ferryUnsignedPayload' },
+  );
+  return client;
 }
 
 /**

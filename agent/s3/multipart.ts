@@ -22,9 +22,9 @@ export interface PartsOptions {
   onOrderedData?: (buf: Buffer) => void;
 }
 
-/** Reads exactly `len` bytes at `pos`, or fails (the file shrank under us). */
-export async function readExactly(fh: FileHandle, len: number, pos: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(len);
+/** Fills `buf` from `pos`, or fails (the file shrank under us). */
+export async function readExactly(fh: FileHandle, buf: Buffer, pos: number): Promise<Buffer> {
+  const len = buf.length;
   let got = 0;
   while (got < len) {
     const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
@@ -49,26 +49,31 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  // Whole-file hashing needs the parts in order; parts read early wait here (still counted in the budget).
+  // Whole-file hashing needs the parts in order: a part read early waits for the ones before it
+  // (holding its buffer, which stays counted in the budget until it has been hashed).
+  const hashed: Array<() => void> = [];
+  const hashedP = Array.from({ length: count }, (_, i) => new Promise<void>((r) => (hashed[i] = r)));
   const pending = new Map<number, Buffer>();
   let nextToHash = 0;
   const hashInOrder = (i: number, buf: Buffer) => {
-    if (!opts.onOrderedData) return;
     pending.set(i, buf);
     while (pending.has(nextToHash)) {
-      opts.onOrderedData(pending.get(nextToHash)!);
-      pending.delete(nextToHash++);
+      opts.onOrderedData?.(pending.get(nextToHash)!);
+      pending.delete(nextToHash);
+      hashed[nextToHash++]();
     }
   };
+  const stopped = new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true }));
+  stopped.catch(() => {});
   let next = 0;
   const worker = async () => {
     while (next < count && !stop.signal.aborted) {
       const i = next++;
       const pos = i * opts.partSize;
       const len = Math.min(opts.partSize, size - pos);
-      const release = await opts.budget.acquire(len, stop.signal);
+      const { buf, release } = await opts.budget.take(len, stop.signal);
       try {
-        const buf = await readExactly(fh, len, pos);
+        await readExactly(fh, buf, pos);
         hashInOrder(i, buf);
         const md5 = createHash('md5').update(buf).digest();
         const r = await client.send(
@@ -79,6 +84,7 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
         etags[i] = r.ETag;
         md5s[i] = md5;
         opts.onBytes?.(len);
+        await Promise.race([hashedP[i], stopped]);
       } finally {
         release();
       }

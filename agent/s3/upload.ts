@@ -30,14 +30,21 @@ const MAX_PARTS = 10_000;
 /** Uploads one local file to `dest` with Content-MD5 on every request; the caller verifies it after. */
 export async function uploadFile(client: S3Client, file: string, size: number, dest: S3Uri, opts: UploadFileOptions): Promise<Uploaded> {
   opts.signal?.throwIfAborted();
-  const partSize = Math.max(opts.partSize, Math.ceil(size / MAX_PARTS));
+  const partSize = opts.partSize;
+  if (Math.ceil(size / partSize) > MAX_PARTS) {
+    const need = Math.ceil(size / MAX_PARTS / (1024 * 1024));
+    throw Object.assign(new Error(`${file} is ${size} bytes: more than ${MAX_PARTS} parts of ${partSize} bytes (the S3 limit)`), {
+      code: 'ETOOBIG',
+      hint: `re-run with --part-size ${need}MiB (or larger) and --memory at least that`,
+    });
+  }
   const fh = await open(file, 'r');
   try {
     const sha = createHash('sha256');
     if (size <= partSize) {
-      const release = await opts.budget.acquire(size, opts.signal);
+      const { buf: body, release } = await opts.budget.take(size, opts.signal);
       try {
-        const body = await readExactly(fh, size, 0);
+        await readExactly(fh, body, 0);
         const md5 = createHash('md5').update(body).digest();
         sha.update(body);
         await client.send(

@@ -1,48 +1,60 @@
 import { describe, expect, it } from 'vitest';
 import { ByteBudget } from '../../agent/s3/budget.ts';
 
-describe('ByteBudget', () => {
-  it('never grants more than its limit, over many random concurrent holders', async () => {
-    const budget = new ByteBudget(100);
+describe('ByteBudget (the transfer memory bound)', () => {
+  it('never lends more slots than fit the limit, over many random concurrent holders', async () => {
+    const budget = new ByteBudget(100, 30); // 3 slots
     let held = 0;
     let peak = 0;
     await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const n = 1 + ((i * 37) % 60);
-        const release = await budget.acquire(n);
-        held += n;
+      Array.from({ length: 100 }, async (_, i) => {
+        const { buf, release } = await budget.take(1 + ((i * 37) % 30));
+        held++;
         peak = Math.max(peak, held);
-        expect(held).toBeLessThanOrEqual(100);
+        expect(held).toBeLessThanOrEqual(3);
+        expect(budget.inUse).toBeLessThanOrEqual(100);
+        buf.fill(i);
         await new Promise((r) => setTimeout(r, (i * 7) % 5));
-        held -= n;
+        held--;
         release();
       }),
     );
-    expect(peak).toBeGreaterThan(60);
+    expect(peak).toBe(3);
     expect(budget.inUse).toBe(0);
   });
-  it('serves waiters first come, first served, and a request larger than the limit gets the whole budget', async () => {
-    const budget = new ByteBudget(10);
-    const r1 = await budget.acquire(8);
-    const order: string[] = [];
-    const big = budget.acquire(50).then((r) => (order.push('big'), r));
-    const small = budget.acquire(1).then((r) => (order.push('small'), r));
-    r1();
-    (await big)();
-    (await small)();
-    expect(order).toEqual(['big', 'small']);
+  it('reuses slots instead of allocating new ones', async () => {
+    const budget = new ByteBudget(16, 8);
+    const a = await budget.take(8);
+    const first = a.buf.buffer;
+    a.release();
+    a.release(); // a second release is ignored
+    const b = await budget.take(4);
+    expect(b.buf.buffer).toBe(first);
+    expect(b.buf.length).toBe(4);
+  });
+  it('serves waiters first come, first served', async () => {
+    const budget = new ByteBudget(8, 8);
+    const first = await budget.take(8);
+    const order: number[] = [];
+    const w = [1, 2, 3].map((n) => budget.take(1).then((t) => (order.push(n), t.release())));
+    first.release();
+    await Promise.all(w);
+    expect(order).toEqual([1, 2, 3]);
   });
   it('an aborted wait rejects and gives its place away', async () => {
-    const budget = new ByteBudget(10);
-    const r1 = await budget.acquire(10);
+    const budget = new ByteBudget(8, 8);
+    const held = await budget.take(8);
     const ac = new AbortController();
-    const waiting = budget.acquire(5, ac.signal);
+    const waiting = budget.take(5, ac.signal);
     ac.abort(new Error('stop'));
     await expect(waiting).rejects.toThrow('stop');
-    r1();
+    const next = budget.take(8);
+    held.release();
+    (await next).release();
     expect(budget.inUse).toBe(0);
   });
-  it('refuses a non-positive limit', () => {
-    expect(() => new ByteBudget(0)).toThrow(TypeError);
+  it('refuses a budget smaller than one slot and a request larger than a slot', async () => {
+    expect(() => new ByteBudget(4, 8)).toThrow(TypeError);
+    await expect(new ByteBudget(8, 8).take(9)).rejects.toThrow(RangeError);
   });
 });

@@ -1,0 +1,189 @@
+// The benchmark behind `scripts/bench put|get|tail|all` (see that script). Not a test: it prints
+// medians, ratios and peak RSS; correctness lives in the test suite.
+import { execFileSync } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { ROOT } from '../test/helpers/env.ts';
+
+const FERRY = resolve(ROOT, process.env.FERRY_BIN ?? 'dist/ferry');
+const E = process.env.FERRY_TEST_S3_ENDPOINT!;
+const BUCKET = 'ferry-bench';
+const DATA = join(ROOT, '.build/bench');
+const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 3);
+const MiB = 1024 * 1024;
+const AWS = ['/usr/bin/aws', '--endpoint-url', E];
+const env: Record<string, string> = {
+  ...(process.env as Record<string, string>),
+  AWS_ENDPOINT_URL: E,
+  RCLONE_CONFIG_B_TYPE: 's3',
+  RCLONE_CONFIG_B_PROVIDER: 'Other',
+  RCLONE_CONFIG_B_ACCESS_KEY_ID: process.env.FERRY_TEST_S3_ACCESS_KEY!,
+  RCLONE_CONFIG_B_SECRET_ACCESS_KEY: process.env.FERRY_TEST_S3_SECRET_KEY!,
+  RCLONE_CONFIG_B_ENDPOINT: E,
+  RCLONE_CONFIG_B_FORCE_PATH_STYLE: 'true',
+};
+delete env.AWS_CA_BUNDLE; // rclone 1.60 breaks on it; nothing here uses TLS
+
+interface Sample { wall: number; rssKiB: number; out: string }
+interface Row { name: string; tool: string; samples: Sample[]; bytes: number; ferry: boolean }
+const rows: Row[] = [];
+
+async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
+  const rssFile = join(DATA, 'rss.txt');
+  const t0 = process.hrtime.bigint();
+  const r = await execa('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...cmd], { cwd, env, extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} failed (${r.exitCode}):\n${String(r.all).slice(-2000)}`);
+  return { wall, rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()), out: String(r.all) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function randomFile(path: string, bytes: number, seed: number): void {
+  const key = Buffer.alloc(16, seed);
+  const c = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  writeFileSync(path, Buffer.concat([c.update(Buffer.alloc(bytes)), c.final()]));
+}
+
+async function prepare(): Promise<void> {
+  const marker = join(DATA, '.data-v1');
+  if (!existsSync(marker)) {
+    console.log('bench: generating data (once) in', DATA);
+    rmSync(DATA, { recursive: true, force: true });
+    mkdirSync(join(DATA, 'put/small'), { recursive: true });
+    for (let i = 0; i < 8; i++) randomFile(join(DATA, `put/big_${i}.bin`), 100 * MiB, i + 1);
+    randomFile(join(DATA, 'put/huge.bin'), 200 * MiB, 99);
+    for (let i = 0; i < 500; i++) randomFile(join(DATA, `put/small/f_${String(i).padStart(3, '0')}.dat`), 1024 * (1 + ((i * 37) % 64)), i);
+    // 2,000 compressible entries of ~128 KiB (CSV-like numbers), zipped by Info-ZIP.
+    let x = 12345;
+    for (let d = 0; d < 20; d++) {
+      const dir = join(DATA, `get-src/case/d_${d}`);
+      mkdirSync(dir, { recursive: true });
+      for (let f = 0; f < 100; f++) {
+        const lines: string[] = [];
+        let size = 0;
+        while (size < 128 * 1024) {
+          x = (x * 1103515245 + 12345) & 0x7fffffff;
+          const line = `${d},${f},${(x % 100000) / 1000},${((x >> 7) % 5000) / 100},${x % 7 === 0 ? 'wall' : 'fluid'}\n`;
+          lines.push(line);
+          size += line.length;
+        }
+        writeFileSync(join(dir, `cell_${f}.csv`), lines.join(''));
+      }
+    }
+    await execa('zip', ['-q', '-r', join(DATA, 'get.zip'), 'case'], { cwd: join(DATA, 'get-src') });
+    writeFileSync(marker, '');
+  }
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'mb', `s3://${BUCKET}`], { env, extendEnv: false, reject: false });
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'get.zip'), `s3://${BUCKET}/get.zip`], { env, extendEnv: false });
+  writeFileSync(join(DATA, 'tail-in.txt'), 'input\n');
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'tail-in.txt'), `s3://${BUCKET}/tail-in.txt`], { env, extendEnv: false });
+}
+
+function dirBytes(dir: string): number {
+  return Number(execaSyncOut('du', ['-sb', dir]).split('\t')[0]);
+}
+function execaSyncOut(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8' });
+}
+
+async function rmPrefix(prefix: string): Promise<void> {
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'rm', '--quiet', '--recursive', `s3://${BUCKET}/${prefix}`], { env, extendEnv: false, reject: false });
+}
+
+async function interleave(name: string, bytes: number, tools: Array<{ tool: string; ferry: boolean; run: () => Promise<Sample>; reset?: () => Promise<void> }>) {
+  const mine = tools.map((t) => ({ name, tool: t.tool, samples: [] as Sample[], bytes, ferry: t.ferry }));
+  for (let r = 0; r < RUNS; r++) {
+    for (const [i, t] of tools.entries()) {
+      await t.reset?.();
+      const s = await t.run();
+      mine[i].samples.push(s);
+      console.log(`bench: ${name} ${t.tool} run ${r + 1}: ${s.wall.toFixed(2)} s, ${(s.rssKiB / 1024).toFixed(0)} MiB RSS`);
+    }
+  }
+  rows.push(...mine);
+}
+
+async function put(): Promise<void> {
+  const src = join(DATA, 'put');
+  const bytes = dirBytes(src);
+  await interleave('put ~1 GiB (8×100 MiB, 200 MiB, 500 small)', bytes, [
+    { tool: 'ferry put', ferry: true, reset: () => rmPrefix('put-ferry/'), run: () => timed([FERRY, 'put', src, `s3://${BUCKET}/put-ferry/`]) },
+    { tool: 'aws s3 cp --recursive', ferry: false, reset: () => rmPrefix('put-aws/'), run: () => timed([...AWS, 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/put-aws/`]) },
+    { tool: 'rclone copy', ferry: false, reset: () => rmPrefix('put-rclone/'), run: () => timed(['rclone', 'copy', src, `b:${BUCKET}/put-rclone`]) },
+  ]);
+}
+
+async function get(): Promise<void> {
+  const zipBytes = statSync(join(DATA, 'get.zip')).size;
+  const out = join(DATA, 'get-out');
+  const reset = async () => rmSync(out, { recursive: true, force: true });
+  const check = (s: Sample) => {
+    const n = Number(execaSyncOut('sh', ['-c', `find ${out} -type f -name '*.csv' | wc -l`]).trim());
+    if (n !== 2000) throw new Error(`expected 2000 extracted files, found ${n}`);
+    return s;
+  };
+  await interleave(`get zip ${(zipBytes / MiB).toFixed(0)} MiB → 250 MiB, 2,000 entries`, zipBytes, [
+    { tool: 'ferry get', ferry: true, reset, run: async () => check(await timed([FERRY, 'get', `s3://${BUCKET}/get.zip`, out])) },
+    { tool: 'aws s3 cp + unzip', ferry: false, reset, run: async () => check(await timed(['sh', '-c', `mkdir -p ${out} && ${AWS.join(' ')} s3 cp --quiet s3://${BUCKET}/get.zip ${out}/get.zip && unzip -q ${out}/get.zip -d ${out} && rm ${out}/get.zip`])) },
+    { tool: 'rclone copyto + unzip', ferry: false, reset, run: async () => check(await timed(['sh', '-c', `mkdir -p ${out} && rclone copyto b:${BUCKET}/get.zip ${out}/get.zip && unzip -q ${out}/get.zip -d ${out} && rm ${out}/get.zip`])) },
+  ]);
+}
+
+async function tail(): Promise<void> {
+  const runTail = async (live: boolean): Promise<Sample> => {
+    const dir = join(DATA, `tail-${live ? 'live' : 'off'}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const s = await timed(
+      [FERRY, 'run', '--input', `s3://${BUCKET}/tail-in.txt`, '--output', `s3://${BUCKET}/tail-${live ? 'live' : 'off'}/`, '--no-mpi', '--settle', '2',
+        ...(live ? [] : ['--no-live-upload']), '--', process.execPath, join(ROOT, 'fixtures/bench/slow-writer.mjs'), '8', '100', '20'],
+      dir,
+    );
+    const exitAt = Number(/solver-exit (\d+)/.exec(s.out)?.[1]);
+    const end = Date.now();
+    return { ...s, wall: (end - exitAt) / 1000 };
+  };
+  await interleave('tail: solver exit → ferry exit (8×100 MiB over 20 s)', 800 * MiB, [
+    { tool: 'ferry run, live upload (--settle 2)', ferry: true, reset: () => rmPrefix('tail-live/'), run: () => runTail(true) },
+    { tool: 'ferry run, --no-live-upload', ferry: true, reset: () => rmPrefix('tail-off/'), run: () => runTail(false) },
+  ]);
+}
+
+function report(): string {
+  const lines = ['| case | tool | median s | vs best peer | MiB/s | peak RSS MiB |', '|---|---|---|---|---|---|'];
+  for (const name of [...new Set(rows.map((r) => r.name))]) {
+    const group = rows.filter((r) => r.name === name);
+    const peers = group.filter((r) => !r.ferry);
+    const best = peers.length ? Math.min(...peers.map((p) => median(p.samples.map((s) => s.wall)))) : median(group[1].samples.map((s) => s.wall));
+    for (const r of group) {
+      const m = median(r.samples.map((s) => s.wall));
+      const rate = name.startsWith('tail') ? '' : (r.bytes / MiB / m).toFixed(0);
+      lines.push(`| ${name} | ${r.tool} | ${m.toFixed(2)} | ${(m / best).toFixed(2)}× | ${rate} | ${(Math.max(...r.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} |`);
+    }
+  }
+  const rate = (prefix: string) => Math.max(0, ...rows.filter((r) => r.name.startsWith(prefix)).flatMap((r) => r.samples.map((s) => r.bytes / MiB / s.wall)));
+  if (rows.some((r) => r.name.startsWith('put'))) lines.push('', `Server ceiling, upload: ${rate('put').toFixed(0)} MiB/s (the fastest any client reached).`);
+  if (rows.some((r) => r.name.startsWith('get'))) lines.push(`Server ceiling, download + unzip: ${rate('get').toFixed(0)} MiB/s of zip (the fastest any client reached).`);
+  return lines.join('\n');
+}
+
+async function memory(): Promise<string> {
+  const base = await timed([FERRY, '--version']);
+  const peak = Math.max(0, ...rows.filter((r) => r.ferry).flatMap((r) => r.samples.map((s) => s.rssKiB)));
+  const budget = 256 * 1024;
+  return `Memory: ferry peak RSS ${(peak / 1024).toFixed(0)} MiB; budget 256 MiB + runtime baseline ${(base.rssKiB / 1024).toFixed(0)} MiB = ${((budget + base.rssKiB) / 1024).toFixed(0)} MiB → ${peak <= budget + base.rssKiB ? 'within' : 'OVER'} the bound.`;
+}
+
+const what = process.argv[2] ?? 'all';
+mkdirSync(DATA, { recursive: true });
+await prepare();
+if (what === 'put' || what === 'all') await put();
+if (what === 'get' || what === 'all') await get();
+if (what === 'tail' || what === 'all') await tail();
+const machine = `${execaSyncOut('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p' | head -1"]).trim()}, ${execaSyncOut('nproc', []).trim()} cores, ${process.env.FERRY_TEST_S3_KIND} on 127.0.0.1, ${(await execa(FERRY, ['--version'])).stdout}`;
+const text = `${report()}\n${await memory()}\nMachine: ${machine}; ${RUNS} runs each, interleaved.\n`;
+writeFileSync(join(DATA, `results-${what}.md`), text);
+console.log(`\n${text}`);
