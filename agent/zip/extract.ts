@@ -14,7 +14,7 @@ import pLimit from 'p-limit';
 import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { readCentralDirectory, type CentralDirectory, type ZipEntry } from './central.ts';
 
-const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>;
+const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number; chunkSize: number }) => Promise<Buffer>;
 
 export interface PlannedEntry {
   entry: ZipEntry;
@@ -45,6 +45,7 @@ const S_IFLNK = 0o120000;
 const LOCAL_SIG = 0x04034b50;
 /** Entries up to this size are inflated in one buffer; larger ones are streamed. */
 const IN_MEMORY_MAX = 4 * 1024 * 1024;
+const HEADER_SLACK = 512;
 
 export function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
   return new FerryError(`refusing archive: entry '${entry}' ${reason}`, {
@@ -135,12 +136,15 @@ export async function limitFor(dir: string, maxBytes?: number): Promise<{ maxByt
 
 /** Inflates the planned entries of the archive file `file` into `dir`. `zip` names it in errors. */
 export async function extractEntries(zip: string, file: string, plan: PlannedEntry[], dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
-  let fh: FileHandle | undefined;
-  const handle = async () => (fh ??= await open(file, 'r'));
+  let opened: Promise<FileHandle> | undefined;
+  const handle = () => (opened ??= open(file, 'r'));
   const run = pLimit(opts.concurrency ?? availableParallelism() * 2);
   const files: string[] = [];
   const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
-  for (const p of ordered) if (p.isDir) await mkdir(join(dir, p.rel), { recursive: true });
+  // Every directory is made once, up front (not once per entry).
+  const dirs = new Set<string>();
+  for (const p of ordered) dirs.add(p.isDir ? join(dir, p.rel) : dirname(join(dir, p.rel)));
+  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
   const results = await Promise.allSettled(
     ordered
       .filter((p) => !p.isDir)
@@ -148,13 +152,12 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
         run(async () => {
           opts.signal?.throwIfAborted();
           const target = join(dir, p.rel);
-          await mkdir(dirname(target), { recursive: true });
           await writeEntry(zip, handle, p, target, opts);
           files.push(p.rel);
         }),
       ),
   );
-  await fh?.close();
+  await (await opened?.catch(() => undefined))?.close();
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     const err = failed.reason;
@@ -168,27 +171,35 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
 async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: PlannedEntry, target: string, opts: ExtractOptions): Promise<void> {
   const { entry } = p;
   const lho = entry.localHeaderOffset;
-  await opts.ready?.(lho, lho + 30);
+  // One read usually covers the local header and the data: the header's name and extra fields
+  // are guessed at up to HEADER_SLACK bytes and read again only when they are longer.
+  const guess = Math.min(p.limit, lho + 30 + HEADER_SLACK + entry.compressedSize);
+  await opts.ready?.(lho, guess);
   const fh = await handle(); // opened once the first bytes are on disk
-  const head = Buffer.allocUnsafe(30);
-  await fh.read(head, 0, 30, lho);
-  if (head.readUInt32LE(0) !== LOCAL_SIG) throw refuse(zip, entry.name, 'has no local header where the central directory points (corrupt archive)');
-  const start = lho + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+  const small = entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX;
+  const first = Buffer.allocUnsafe(small ? guess - lho : 30);
+  const { bytesRead } = await fh.read(first, 0, first.length, lho);
+  if (bytesRead < 30 || first.readUInt32LE(0) !== LOCAL_SIG) throw refuse(zip, entry.name, 'has no local header where the central directory points (corrupt archive)');
+  const start = lho + 30 + first.readUInt16LE(26) + first.readUInt16LE(28);
   const end = start + entry.compressedSize;
   if (end > p.limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
   await opts.ready?.(start, end);
 
   const tmp = `${target}.ferry-part`;
   try {
-    if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
-      const raw = Buffer.allocUnsafe(entry.compressedSize);
-      const { bytesRead } = await fh.read(raw, 0, raw.length, start);
-      if (bytesRead !== raw.length) throw refuse(zip, entry.name, 'is cut short: the archive is truncated');
+    if (small) {
+      let raw: Buffer;
+      if (end - lho <= bytesRead) raw = first.subarray(start - lho, end - lho);
+      else {
+        raw = Buffer.allocUnsafe(entry.compressedSize);
+        const r = await fh.read(raw, 0, raw.length, start);
+        if (r.bytesRead !== raw.length) throw refuse(zip, entry.name, 'is cut short: the archive is truncated');
+      }
       let data: Buffer;
       if (entry.method === 0) data = raw;
       else {
         try {
-          data = await inflateRawAsync(raw, { maxOutputLength: entry.size + 1 });
+          data = await inflateRawAsync(raw, { maxOutputLength: entry.size + 1, chunkSize: Math.max(64 * 1024, entry.size + 1) });
         } catch (err) {
           if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`);
           throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
