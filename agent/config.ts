@@ -52,6 +52,10 @@ export interface RunConfig {
   liveUpload: boolean;
   /** Seconds a file must stay unchanged before a live upload takes it. */
   settleSeconds: number;
+  /** Seconds the solver gets to stop after a forwarded signal before it is killed. */
+  graceSeconds: number;
+  /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
+  maxExtract?: number;
   s3: S3Settings;
   transfer: TransferSettings;
 }
@@ -84,6 +88,8 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'keep', kind: 'bool' },
   { name: 'live-upload', kind: 'bool' },
   { name: 'settle', kind: 'string' },
+  { name: 'grace', kind: 'string' },
+  { name: 'max-extract', kind: 'string' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -187,7 +193,9 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     uploadAll: bool(p, 'upload-all') ?? false,
     keep: bool(p, 'keep') ?? false,
     liveUpload: bool(p, 'live-upload') ?? true,
-    settleSeconds: settle(str(p, 'settle')),
+    settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
+    graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
+    maxExtract: str(p, 'max-extract') === undefined ? undefined : parseSize(str(p, 'max-extract')!, '--max-extract'),
     s3: s3Settings(p, env, cwd),
     transfer: transferSettings(p),
   });
@@ -202,9 +210,9 @@ function safeHomedir(): string | undefined {
 }
 
 
-function settle(text: string | undefined): number {
-  if (text === undefined) return 30;
+function seconds(text: string | undefined, what: string, dflt: number): number {
+  if (text === undefined) return dflt;
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw usageError(`--settle must be a number of seconds > 0, got '${text}'`);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw usageError(`${what} must be a number of seconds > 0, got '${text}'`);
   return n;
 }

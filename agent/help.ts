@@ -56,6 +56,9 @@ Options:
   --settle SECONDS   while the solver runs, upload outputs unchanged for this long (default 30);
                      a file changed afterwards is uploaded again
   --no-live-upload   upload only after the solver exits
+  --grace SECONDS    after SIGTERM/SIGINT, how long the solver gets to stop before it and
+                     every process it started are killed (default 60)
+  --max-extract SIZE refuse input archives that unpack to more than SIZE (e.g. 200GiB)
   plus the S3 options of ferry --help
 
 Examples:

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
@@ -11,7 +11,7 @@ import { downloadObject, getRange, headObject, listPrefix, type RemoteObject } f
 import { classifyS3Error } from '../s3/errors.ts';
 import { formatUri, isPrefix, type S3Uri } from '../uri.ts';
 import { readCentralDirectory } from '../zip/central.ts';
-import { extractEntries, limitFor, planExtraction } from '../zip/extract.ts';
+import { extractEntries, freeBytes, limitFor, planExtraction } from '../zip/extract.ts';
 
 export interface FetchedInput {
   uri: string;
@@ -85,6 +85,13 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
           for (const f of out) files.push(relDir === '.' ? f : posix.join(relDir, f));
           log.info(`extracted ${formatUri(target)}: ${out.length} files`);
         } else {
+          await mkdir(dirname(dest), { recursive: true });
+          const free = await freeBytes(dirname(dest));
+          if (job.obj.size > free) {
+            throw new FerryError(`the input is ${job.obj.size} bytes, more than the ${free} bytes free on this disk`, {
+              phase: 'download', target: formatUri(target), exitCode: EXIT.ioErr, hint: 'use a node with more scratch space, or a smaller input',
+            });
+          }
           await downloadObject(client, target, job.obj, dest, downloadOpts(opts)).catch((err) => {
             throw downloadError(err, target, dest, opts);
           });
@@ -120,7 +127,7 @@ async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, dest
   const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
     throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
   });
-  const plan = planExtraction(name, cd, await limitFor(destDir, opts.maxExtract));
+  const plan = planExtraction(name, cd, await limitFor(destDir, opts.maxExtract, obj.size));
   const tmp = join(destDir, `.ferry-input-${posix.basename(target.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();

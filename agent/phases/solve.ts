@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { usageError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { detectFlavor, type Launch, type MpiFlavor } from '../mpi/launch.ts';
+import { killTree } from '../mpi/process-tree.ts';
 
 export interface SolverResult {
   exitCode?: number;
@@ -39,15 +40,17 @@ export function checkCommand(cmd: string, what: string, cwd: string, env: NodeJS
 
 /**
  * Runs the launcher in `cwd`, streaming its stdout/stderr live through the log. On `signal`
- * the received signal is forwarded to the launcher (mpirun passes it to the ranks; a group kill
- * would miss Open MPI ranks, which sit in their own process groups); after `graceMs` it is killed.
+ * the received signal is forwarded to the launcher (mpirun passes it to the ranks). If the solver
+ * is still running after `graceMs`, or on `hardStop` (a second signal), the launcher and every
+ * process below it are killed: a group kill would miss Open MPI ranks, which sit in their own
+ * process groups, and killing only mpirun would orphan them.
  */
 export async function runSolver(
   launch: Launch,
   cwd: string,
   env: NodeJS.ProcessEnv,
   log: Log,
-  opts: { signal?: AbortSignal; graceMs: number },
+  opts: { signal?: AbortSignal; hardStop?: AbortSignal; graceMs: number },
 ): Promise<SolverResult> {
   const started = Date.now();
   const child = execa(launch.file, launch.args, {
@@ -62,19 +65,24 @@ export async function runSolver(
   child.stdout?.on('data', (b: Buffer) => log.solver(b, 'stdout'));
   child.stderr?.on('data', (b: Buffer) => log.solver(b, 'stderr'));
   let killTimer: NodeJS.Timeout | undefined;
+  const killAll = (why: string) => {
+    if (child.pid === undefined || child.exitCode !== null) return;
+    log.warn(`${why}: killing the solver and every process it started`);
+    killTree(child.pid, 'SIGKILL');
+  };
   const onAbort = () => {
     const sig = (opts.signal?.reason as { signal?: NodeJS.Signals } | undefined)?.signal ?? 'SIGTERM';
     log.info(`forwarding ${sig} to the solver; waiting up to ${Math.round(opts.graceMs / 1000)} s for it to stop`);
     child.kill(sig);
-    killTimer = setTimeout(() => {
-      log.warn('solver did not stop within the grace time: killing it');
-      child.kill('SIGKILL');
-    }, opts.graceMs);
+    killTimer = setTimeout(() => killAll('the solver did not stop within the grace time'), opts.graceMs);
   };
+  const onHard = () => killAll('second signal');
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  opts.hardStop?.addEventListener('abort', onHard, { once: true });
   const r = await child;
   clearTimeout(killTimer);
   opts.signal?.removeEventListener('abort', onAbort);
+  opts.hardStop?.removeEventListener('abort', onHard);
   return { exitCode: r.exitCode, signal: r.signal, ms: Date.now() - started };
 }

@@ -8,6 +8,7 @@ import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
 import type { ByteBudget } from '../s3/budget.ts';
 import { classifyS3Error } from '../s3/errors.ts';
+import { localEtag } from '../s3/etag.ts';
 import { uploadFile } from '../s3/upload.ts';
 import { verifyUpload } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
@@ -22,6 +23,8 @@ export interface UploadOutcome {
   verified: boolean;
   /** The local file's size and mtime when it was read, when it did not change during the upload. */
   state?: FileState;
+  /** True when the object was already in S3 with these bytes (a re-run) and was not sent again. */
+  resumed?: boolean;
   error?: string;
   exitCode?: number;
 }
@@ -43,6 +46,8 @@ export interface UploaderDeps {
   signal?: AbortSignal;
   endpoint?: string;
   onBytes?: (n: number) => void;
+  /** Objects already under the prefix (key → size, ETag): a file with the same bytes is not sent again. */
+  existing?: Map<string, { size: number; etag: string }>;
 }
 
 async function stateOf(path: string): Promise<FileState | undefined> {
@@ -62,6 +67,7 @@ async function stateOf(path: string): Promise<FileState | undefined> {
 export class Uploader {
   private readonly limit: LimitFunction;
   bytes = 0;
+  resumed = 0;
 
   constructor(private readonly d: UploaderDeps) {
     this.limit = pLimit(d.transfer.filesInFlight);
@@ -79,6 +85,15 @@ export class Uploader {
     const base = { rel, size: before?.size ?? 0, key: dest.key };
     try {
       if (!before) throw Object.assign(new Error(`${rel} disappeared before it could be uploaded`), { code: 'ENOENT', syscall: 'lstat' });
+      const prior = d.existing?.get(dest.key);
+      if (prior && prior.size === before.size) {
+        const local = await localEtag(path, before.size, d.transfer.partSize, d.signal);
+        if (local.etag === prior.etag.replace(/"/g, '')) {
+          this.resumed++;
+          d.log.detail(`already in S3 with the same bytes, not sent again: ${rel}`);
+          return { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true };
+        }
+      }
       const up = await uploadFile(d.client, path, before.size, dest, {
         partSize: d.transfer.partSize,
         partsPerFile: d.transfer.partsPerFile,
@@ -92,6 +107,7 @@ export class Uploader {
         return { ...base, verified: false, error: v.reason, exitCode: EXIT.cantCreate };
       }
       this.bytes += before.size;
+      d.log.detail(`uploaded ${rel} (${before.size} bytes), verified`);
       const after = await stateOf(path);
       const unchanged = after !== undefined && after.size === before.size && after.mtimeNs === before.mtimeNs;
       return { ...base, etag: up.expectedEtag, sha256: up.sha256, verified: true, state: unchanged ? before : undefined };
@@ -123,8 +139,9 @@ export async function uploadTree(up: Uploader, files: string[], log: Log, prefix
   const ms = Date.now() - started;
   const bytes = up.bytes - bytes0;
   const failed = outcomes.filter((o) => !o.verified);
+  const resumed = outcomes.filter((o) => o.resumed).length;
   log.info(
-    `uploaded ${outcomes.length - failed.length}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(prefix)}`,
+    `uploaded ${outcomes.length - failed.length - resumed}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(prefix)}${resumed ? `; ${resumed} already there with the same bytes` : ''}`,
   );
   return { outcomes, bytes, ms, failed };
 }

@@ -130,3 +130,13 @@ export async function abortUpload(client: S3Client, dest: S3Uri, uploadId: strin
   }
   return false;
 }
+
+/** Aborts every unfinished multipart upload under `prefix` (left by an attempt that died). */
+export async function abortStaleUploads(client: S3Client, prefix: S3Uri, signal?: AbortSignal): Promise<number> {
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: prefix.bucket, Prefix: prefix.key }), { abortSignal: signal });
+  let n = 0;
+  for (const u of listed.Uploads ?? []) {
+    if (u.Key && u.UploadId && (await abortUpload(client, { bucket: prefix.bucket, key: u.Key }, u.UploadId))) n++;
+  }
+  return n;
+}

@@ -3,9 +3,9 @@
 // each into a temp file renamed into place only after its size and CRC-32 match. Knows nothing
 // of S3: the archive is a local file that may still be arriving (`ready` says when a byte range
 // is on disk).
-import { mkdir, open, rename, rm, statfs, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, rm, statfs, writeFile, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, crc32, inflateRaw } from 'node:zlib';
@@ -129,8 +129,9 @@ export async function extractZip(zip: string, dir: string, opts: ExtractOptions 
   return extractEntries(zip, zip, plan, dir, opts);
 }
 
-export async function limitFor(dir: string, maxBytes?: number): Promise<{ maxBytes: number; limitName: string }> {
-  const free = await freeBytes(dir);
+/** The most an archive may unpack to here: --max-extract, or the free space less `reserve` (the archive itself). */
+export async function limitFor(dir: string, maxBytes?: number, reserve = 0): Promise<{ maxBytes: number; limitName: string }> {
+  const free = Math.max(0, (await freeBytes(dir)) - reserve);
   return maxBytes !== undefined && maxBytes < free ? { maxBytes, limitName: 'the --max-extract limit' } : { maxBytes: free, limitName: 'the free disk space' };
 }
 
@@ -144,7 +145,15 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
   // Every directory is made once, up front (not once per entry).
   const dirs = new Set<string>();
   for (const p of ordered) dirs.add(p.isDir ? join(dir, p.rel) : dirname(join(dir, p.rel)));
-  for (const d of [...dirs].sort()) await mkdir(d, { recursive: true });
+  const root = await realpath(dir);
+  for (const d of [...dirs].sort()) {
+    await mkdir(d, { recursive: true });
+    const real = await realpath(d);
+    if (real !== root && !real.startsWith(root + sep)) {
+      const p = ordered.find((e) => join(dir, e.rel).startsWith(d))!;
+      throw refuse(zip, p.entry.name, `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`, 'remove the link from the run directory, or extract elsewhere');
+    }
+  }
   const results = await Promise.allSettled(
     ordered
       .filter((p) => !p.isDir)
@@ -186,6 +195,7 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
   await opts.ready?.(start, end);
 
   const tmp = `${target}.ferry-part`;
+  await rm(tmp, { force: true });
   try {
     if (small) {
       let raw: Buffer;
@@ -206,7 +216,7 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
         }
       }
       check(zip, entry, data.length, crc32(data));
-      await writeFile(tmp, data);
+      await writeFile(tmp, data, { flag: 'wx' }); // wx: never through a link planted at the temp name
     } else {
       let n = 0;
       let crc = 0;
@@ -219,7 +229,7 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
         },
       });
       const source = fh.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: 1024 * 1024 });
-      const out = await open(tmp, 'w');
+      const out = await open(tmp, 'wx');
       try {
         const sink = out.createWriteStream({ highWaterMark: 1024 * 1024 });
         const stages: NodeJS.ReadWriteStream[] = entry.method === 0 ? [count] : [createInflateRaw(), count];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -59,12 +60,25 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     for (const [name, c] of Object.entries(CASES)) {
       const expected = expectedOutputs(name, 8, c.steps, c.volumeKiB);
       const listed = await listAll(admin, BUCKET, `output/${name}/`);
-      expect([...listed.keys()].sort()).toEqual([...expected.keys()].map((k) => `output/${name}/${k}`).sort());
+      expect([...listed.keys()].sort()).toEqual([...expected.keys(), '_SUCCESS', '_manifest.json'].map((k) => `output/${name}/${k}`).sort());
       for (const [rel, bytes] of expected) {
         const got = await getBytes(admin, BUCKET, `output/${name}/${rel}`);
         expect(got.equals(bytes), `${name}/${rel}`).toBe(true);
       }
     }
+  });
+
+  it('writes a complete manifest whose sha256 match the objects, and an empty _SUCCESS', async () => {
+    const m = JSON.parse((await getBytes(admin, BUCKET, 'output/hsdi/_manifest.json')).toString());
+    expect(m.status).toBe('complete');
+    expect(m.ferry).toMatch(/^ferry \d+\.\d+\.\d+ /);
+    expect(m.inputs).toEqual([expect.objectContaining({ uri: `s3://${BUCKET}/input/hsdi.zip` })]);
+    expect(m.solver).toMatchObject({ exit_code: 0, signal: null });
+    expect(m.solver.argv).toEqual(expect.arrayContaining(['mpirun', '-np', '8', 'converge', 'super']));
+    const expected = expectedOutputs('hsdi', 8, CASES.hsdi.steps, CASES.hsdi.volumeKiB);
+    expect(m.outputs.map((o: { path: string }) => o.path)).toEqual([...expected.keys()].sort());
+    for (const o of m.outputs) expect(o.sha256).toBe(createHash('sha256').update(expected.get(o.path)!).digest('hex'));
+    expect((await getBytes(admin, BUCKET, 'output/hsdi/_SUCCESS')).length).toBe(0);
   });
 
   it('uploads no input file, no config and no log', async () => {
@@ -104,7 +118,10 @@ describe('solver failures and bad runs', () => {
     expect(r.exitCode, r.all).toBe(3);
     const listed = await listAll(admin, BUCKET, 'output/failing/');
     expect(listed.get('output/failing/output/summary.out')).toBe(expectedOutputs('pintle', 8, 4, 0).get('output/summary.out')!.length);
-    expect(listed.size).toBe(9);
+    expect(listed.has('output/failing/_SUCCESS')).toBe(false);
+    expect(listed.size).toBe(10);
+    const m = JSON.parse((await getBytes(admin, BUCKET, 'output/failing/_manifest.json')).toString());
+    expect(m).toMatchObject({ status: 'solver-failed', solver: { exit_code: 3 } });
   });
 
   it('reads s3_input / s3_output from a rendered --vars file', async () => {
@@ -115,7 +132,7 @@ describe('solver failures and bad runs', () => {
     const r = await ferry(['run', '--vars', 'vars.txt', '--aws-config', 'config', '--np', '2', '--', 'converge', 'super'], { cwd: dir, env: platformEnv({ s3_input: '', s3_output: '' }, home) });
     expect(r.exitCode, r.all).toBe(0);
     const listed = await listAll(admin, BUCKET, 'output/vars/');
-    expect([...listed.keys()].sort()).toEqual(['output/vars/output/rank_0.out', 'output/vars/output/rank_1.out', 'output/vars/output/summary.out']);
+    expect([...listed.keys()].sort()).toEqual(['output/vars/_SUCCESS', 'output/vars/_manifest.json', 'output/vars/output/rank_0.out', 'output/vars/output/rank_1.out', 'output/vars/output/summary.out']);
   });
 
   it('missing s3_output: exit 64 naming both the flag and the variable, nothing downloaded', async () => {
@@ -158,7 +175,7 @@ describe('solver failures and bad runs', () => {
     const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'], { cwd: dir, env, bin });
     expect(r.exitCode, r.all).toBe(0);
     const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()].map((k) => k.slice('output/all/'.length)).sort();
-    expect(keys).toEqual(['inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
+    expect(keys).toEqual(['_SUCCESS', '_manifest.json', 'inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
     expect(readdirSync(dir).sort()).toEqual(['config', 'ferry', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
   });
 

@@ -29,7 +29,7 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     expect(r.all).toContain('2 file(s) were uploaded while the solver ran');
     expect(r.all).toContain('scratch.tmp: uploaded while the solver ran, deleted by it since');
     const keys = [...(await listAll(admin, BUCKET, 'out/')).keys()].sort();
-    expect(keys).toEqual(['out/out/early.dat', 'out/out/late.dat']);
+    expect(keys).toEqual(['out/_SUCCESS', 'out/_manifest.json', 'out/out/early.dat', 'out/out/late.dat']);
     expect((await getBytes(admin, BUCKET, 'out/out/early.dat')).toString()).toBe('v2-longer\n');
     expect((await getBytes(admin, BUCKET, 'out/out/late.dat')).toString()).toBe('late\n');
     expect(readdirSync(dir)).toEqual(['ferry.log']);
@@ -45,6 +45,6 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     );
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).not.toContain('uploaded while the solver ran');
-    expect([...(await listAll(admin, BUCKET, 'out2/')).keys()].sort()).toEqual(['out2/a.out', 'out2/b.out']);
+    expect([...(await listAll(admin, BUCKET, 'out2/')).keys()].sort()).toEqual(['out2/_SUCCESS', 'out2/_manifest.json', 'out2/a.out', 'out2/b.out']);
   });
 });
