@@ -13,8 +13,10 @@ export interface S3Settings {
   profile?: string;
   /** An AWS config/credentials file uploaded with the job (never uploaded back, never logged). */
   awsConfigFile?: string;
-  /** Attempts per request, including the first (SDK standard retry mode). */
+  /** Attempts per request, including the first (SDK standard retry mode: backoff with jitter). */
   maxAttempts: number;
+  /** Milliseconds one request may take before it is abandoned and retried (a silent server must not hang the run). */
+  requestTimeoutMs: number;
 }
 
 export interface TransferSettings {
@@ -66,6 +68,7 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'profile', kind: 'string' },
   { name: 'aws-config', kind: 'string' },
   { name: 'retries', kind: 'string' },
+  { name: 'timeout', kind: 'string' },
   { name: 'concurrency', kind: 'string' },
   { name: 'part-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
@@ -107,6 +110,7 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     profile: str(p, 'profile'),
     awsConfigFile: file,
     maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries'),
+    requestTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
   });
 }
 

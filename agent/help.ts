@@ -19,7 +19,9 @@ S3 options (all commands):
   --endpoint URL          S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
                           or endpoint_url in the config file); implies path-style addressing
   --region NAME           default: AWS_REGION, config file, else us-east-1
-  --retries N             attempts per request, including the first (default 5)
+  --retries N             attempts per request, including the first (default 5; exponential
+                          backoff with jitter on throttling, 5xx, resets and timeouts)
+  --timeout SECONDS       one request's time limit before it is retried (default 120)
   --concurrency N         files in flight (default 8)
   --part-concurrency N    parts of one file in flight (default 4)
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)

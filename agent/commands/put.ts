@@ -4,6 +4,7 @@ import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
+import { prepareOutput } from '../phases/prepare-output.ts';
 import { Uploader, uploadTree } from '../phases/upload.ts';
 import { asPrefix, parseS3Uri } from '../uri.ts';
 import { s3Handle, type CommandContext } from './context.ts';
@@ -21,7 +22,8 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
   const { client, budget } = s3Handle(s3, transfer, ctx.env);
   try {
-    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: s3.endpoint });
+    const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: s3.endpoint });
+    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: s3.endpoint, existing });
     const r = await uploadTree(up, files, ctx.log, prefix);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {

@@ -10,6 +10,7 @@ import { LiveUpload } from '../phases/live-upload.ts';
 import { publishManifest, RESERVED, type Manifest, type RunStatus } from '../phases/manifest.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { prepareOutput } from '../phases/prepare-output.ts';
+import { preExistingFiles, STATE_FILE } from '../phases/run-state.ts';
 import { checkCommand, mpiFlavor, runSolver } from '../phases/solve.ts';
 import { Uploader, uploadTree, type UploadOutcome } from '../phases/upload.ts';
 import { wipeRunDir } from '../phases/wipe.ts';
@@ -37,7 +38,7 @@ function neverUpload(cfg: RunConfig, env: NodeJS.ProcessEnv): Set<string> {
   return out;
 }
 
-const isTemp = (rel: string) => rel.includes('.ferry-part') || /(^|\/)\.ferry-input-/.test(rel);
+const isTemp = (rel: string) => rel === STATE_FILE || rel.includes('.ferry-part') || /(^|\/)\.ferry-input-/.test(rel);
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const startedAt = new Date();
@@ -55,8 +56,16 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const skipOut = (rel: string) => skip.has(rel) || isTemp(rel);
   const { client, budget } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
   try {
+    const pre = await preExistingFiles(cfg.workdir, (await scanTree(cfg.workdir, isTemp)).files);
+    if (pre.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
     const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: cfg.s3.endpoint, signal: ctx.stop });
-    const before = await scanTree(cfg.workdir, isTemp);
+    // Not outputs: files that were here before ferry first ran, and the inputs as just extracted.
+    const now = await scanTree(cfg.workdir, isTemp);
+    const before = { files: new Map(pre.files) };
+    for (const rel of fetched.files) {
+      const st = now.files.get(rel);
+      if (st) before.files.set(rel, st);
+    }
 
     let launch = buildLaunch(cfg.mpi, cfg.solver, 'unknown', { isRoot: false, env: ctx.env });
     if (cfg.mpi.enabled) {

@@ -118,7 +118,8 @@ export class Uploader {
         ? { message: `upload: cannot upload ${rel}: ${(err as Error).message}${(err as { hint?: string }).hint ? `\n  hint: ${(err as { hint?: string }).hint}` : ''}`, exitCode: EXIT.cantCreate }
         : (() => {
             const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target: formatUri(dest), endpoint: d.endpoint });
-            return { message: c.render(), exitCode: c.exitCode };
+            // Once uploads are under way, a lost endpoint is an upload that failed (73); auth stays 77.
+            return { message: c.render(), exitCode: c.exitCode === EXIT.unavailable ? EXIT.cantCreate : c.exitCode };
           })();
       d.log.error(e.message);
       return { ...base, verified: false, error: e.message, exitCode: e.exitCode };

@@ -7,9 +7,8 @@ import type { S3Settings } from '../config.ts';
 import { usageError } from '../errors.ts';
 import { readProfileFile } from './credentials.ts';
 
-/** Connect timeout and whole-request timeout (a silent server must not hang the run). */
+/** A connection that is not up after this long is abandoned (and retried). */
 const CONNECT_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 120_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -59,7 +58,7 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     followRegionRedirects: true,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: CONNECT_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
+      requestTimeout: s.requestTimeoutMs,
       throwOnRequestTimeout: true,
       httpAgent: new HttpAgent(agentOpts),
       httpsAgent: new HttpsAgent(agentOpts),

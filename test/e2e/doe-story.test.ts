@@ -163,7 +163,7 @@ describe('solver failures and bad runs', () => {
     expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toMatch(/secret key is wrong|access denied/);
     expect(r.all).not.toContain('wrong-secret-DO-NOT-PRINT');
-    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry.log']);
+    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log']);
   });
 
   it('--upload-all mirrors the run directory but never uploads config, ferry.log or ferry itself', async () => {
@@ -176,7 +176,7 @@ describe('solver failures and bad runs', () => {
     expect(r.exitCode, r.all).toBe(0);
     const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()].map((k) => k.slice('output/all/'.length)).sort();
     expect(keys).toEqual(['_SUCCESS', '_manifest.json', 'inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
-    expect(readdirSync(dir).sort()).toEqual(['config', 'ferry', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
+    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
   });
 
   afterAll(() => admin.destroy());

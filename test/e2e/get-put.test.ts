@@ -84,7 +84,7 @@ describe('ferry put', () => {
     writeFileSync(join(dir, 'x'), 'x');
     const r = await ferry(['put', '--aws-config', config, dir, 's3://no-such-bucket-ferry/out/'], { env });
     expect(r.exitCode).toBe(73);
-    expect(r.stderr).toContain('s3://no-such-bucket-ferry/out/x');
+    expect(r.stderr).toContain('s3://no-such-bucket-ferry/out/');
     expect(r.stderr).toContain('bucket does not exist');
   });
 
