@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../helpers/env.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { expectedOutputs } from '../helpers/solver.ts';
+
+const BUCKET = 'ferry-faults';
+const s3 = inject('s3');
+const admin = adminClient(s3);
+const server = join(ROOT, 'scripts/s3-server');
+
+/** The bytes fixtures/solver/write-outputs.sh writes into results/part_<i>.bin. */
+function partBytes(mib: number, i: number): Buffer {
+  const block = Buffer.alloc(65536);
+  for (let j = 0; j < block.length; j++) block[j] = (j * 7 + i) & 0xff;
+  return Buffer.concat(Array.from({ length: mib * 16 }, () => block));
+}
+
+function runDir(name: string): string {
+  const dir = tempDir(name);
+  writeAwsConfig(dir, s3);
+  copyFileSync(join(ROOT, 'fixtures/solver/write-outputs.sh'), join(dir, 'write-outputs.sh'));
+  return dir;
+}
+
+beforeAll(async () => {
+  await ensureBucket(admin, BUCKET);
+  await emptyPrefix(admin, BUCKET, '');
+  await putBytes(admin, BUCKET, 'in/params.txt', 'p=1\n');
+});
+afterAll(() => admin.destroy());
+
+describe('through a faulty network (resets, 503 SlowDown, latency)', () => {
+  it('ferry run completes with byte-exact outputs', async () => {
+    // Faults on every other new connection at first (each retry opens a new one), then clean.
+    const plan = (n: number) => (n >= 16 || n % 2 === 1 ? 'pass' : n % 4 === 0 ? 'reset' : 'slowdown');
+    const proxy = await startFaultProxy(s3.endpoint, plan, 2);
+    try {
+      const dir = runDir('faulty');
+      const r = await ferry(
+        ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/faulty/`, '--part-size', '5MiB', '--no-mpi', '--', './write-outputs.sh', '3', '6'],
+        { cwd: dir, env: cleanEnv() },
+      );
+      expect(r.exitCode, r.all).toBe(0);
+      expect(proxy.counts.reset).toBeGreaterThan(0);
+      expect(proxy.counts.slowdown).toBeGreaterThan(0);
+      for (let i = 1; i <= 3; i++) expect((await getBytes(admin, BUCKET, `faulty/results/part_${i}.bin`)).equals(partBytes(6, i)), `part ${i}`).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server that never answers: exit 69 in bounded time, nothing deleted', async () => {
+    const proxy = await startFaultProxy(s3.endpoint, () => 'hang');
+    try {
+      const dir = runDir('silent');
+      const t0 = Date.now();
+      const r = await ferry(
+        ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--timeout', '1', '--retries', '2', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/silent/`, '--no-mpi', '--', 'true'],
+        { cwd: dir, env: cleanEnv() },
+      );
+      expect(r.exitCode, r.all).toBe(69);
+      expect(r.stderr).toContain('did not answer');
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log', 'write-outputs.sh']);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe.runIf(s3.kind === 'ceph')('the S3 front (radosgw) dies mid-upload, then the row is re-run', () => {
+  afterAll(() => execFileSync(server, ['front-start'], { stdio: 'inherit' }));
+
+  it('exits 73 keeping every output; the re-run moves only what is missing and completes', async () => {
+    const dir = runDir('resume');
+    const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/resume/`, '--concurrency', '1', '--part-size', '5MiB', '--retries', '2', '--timeout', '5', '--no-live-upload', '--no-mpi', '--', './write-outputs.sh', '6', '12'];
+    const first = execa(FERRY, args, { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+    // Stop radosgw once the first output is verified in S3 (the run log says so).
+    const logged = () => existsSync(join(dir, 'ferry.log')) && readFileSync(join(dir, 'ferry.log'), 'utf8').includes('uploaded results/part_');
+    for (let i = 0; i < 600 && !logged(); i++) await new Promise((r) => setTimeout(r, 100));
+    execFileSync(server, ['front-stop']);
+    const r1 = await first;
+    execFileSync(server, ['front-start']);
+    expect(r1.exitCode, String(r1.all)).toBe(73);
+    for (let i = 1; i <= 6; i++) expect(existsSync(join(dir, `results/part_${i}.bin`)), `part ${i} kept`).toBe(true);
+    const afterFirst = await listAll(admin, BUCKET, 'resume/');
+    expect(afterFirst.has('resume/_SUCCESS')).toBe(false);
+    const had = [...afterFirst.keys()].filter((k) => k.startsWith('resume/results/'));
+    expect(had.length).toBeGreaterThan(0);
+    expect(had.length).toBeLessThan(6);
+
+    const r2 = await ferry(args, { cwd: dir, env: cleanEnv() });
+    expect(r2.exitCode, r2.all).toBe(0);
+    expect(r2.all).toContain(`uploaded ${6 - had.length}/6 file(s)`);
+    expect(r2.all).toContain(`${had.length} already there with the same bytes`);
+    const m = JSON.parse((await getBytes(admin, BUCKET, 'resume/_manifest.json')).toString());
+    expect(m.status).toBe('complete');
+    expect(m.outputs).toHaveLength(6);
+    for (const o of m.outputs) {
+      const body = await getBytes(admin, BUCKET, `resume/${o.path}`);
+      expect(createHash('sha256').update(body).digest('hex')).toBe(o.sha256);
+      expect(body.equals(partBytes(12, Number(/part_(\d)/.exec(o.path)![1])))).toBe(true);
+    }
+    expect((await listAll(admin, BUCKET, 'resume/')).has('resume/_SUCCESS')).toBe(true);
+    expect(readdirSync(dir)).toEqual(['ferry.log']);
+  });
+});
+
+describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
+  it('forwards it: ranks stop, partial outputs are uploaded, manifest incomplete, exit 143, run dir kept', async () => {
+    await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
+    const dir = tempDir('sigterm');
+    writeAwsConfig(dir, s3);
+    const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}` });
+    const p = execa(FERRY, ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/pintle.zip`, '--output', `s3://${BUCKET}/sigterm/`, '--np', '8', '--grace', '20', '--', 'converge', 'super', '--sleep-ms', '2000'], {
+      cwd: dir, env, extendEnv: false, reject: false, all: true, stdin: 'ignore',
+    });
+    let seen = '';
+    p.all!.on('data', (b: Buffer) => (seen += b.toString()));
+    for (let i = 0; i < 600 && !seen.includes('Cycle 2 of 4'); i++) await new Promise((r) => setTimeout(r, 100));
+    p.kill('SIGTERM'); // during step 2 of 4 (2 s each)
+    const r = await p;
+    expect(r.exitCode, String(r.all)).toBe(143);
+    // No process is left running in the run directory (Open MPI ranks included).
+    const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/cwd`) === dir;
+      } catch {
+        return false;
+      }
+    });
+    expect(left).toEqual([]);
+    const m = JSON.parse((await getBytes(admin, BUCKET, 'sigterm/_manifest.json')).toString());
+    expect(m.status).toBe('incomplete');
+    const keys = [...(await listAll(admin, BUCKET, 'sigterm/')).keys()];
+    expect(keys).not.toContain('sigterm/_SUCCESS');
+    expect(keys.filter((k) => k.startsWith('sigterm/output/rank_')).length).toBe(8);
+    const rank3 = (await getBytes(admin, BUCKET, 'sigterm/output/rank_3.out')).toString();
+    expect(expectedOutputs('pintle', 8, 4, 0).get('output/rank_3.out')!.toString().startsWith(rank3)).toBe(true);
+    expect(readdirSync(dir)).toContain('output');
+  });
+});
+
+describe('secrets', () => {
+  it('the secret key appears nowhere in the output, the run log, or any uploaded object', async () => {
+    await emptyPrefix(admin, BUCKET, 'secret/');
+    const dir = runDir('secret');
+    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/secret/`, '--no-mpi', '--', './write-outputs.sh', '1', '1'], { cwd: dir, env: cleanEnv() });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).not.toContain(s3.secretKey);
+    expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toContain(s3.secretKey);
+    const keys = [...(await listAll(admin, BUCKET, 'secret/')).keys()];
+    expect(keys).not.toContain('secret/config');
+    for (const k of keys) expect((await getBytes(admin, BUCKET, k)).includes(s3.secretKey), k).toBe(false);
+  });
+});
