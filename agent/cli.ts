@@ -1,6 +1,6 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
-import { RUN_FLAGS, S3_FLAGS } from './config.ts';
+import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
 import { GET_HELP, MAIN_HELP, PUT_HELP, RUN_HELP } from './help.ts';
 import { Log } from './log.ts';
 import { versionLine } from './version.ts';
@@ -11,7 +11,7 @@ type Command = (ctx: CommandContext) => Promise<number>;
 // Commands load lazily: --version and --help never pay for the S3 SDK, unzipper or execa.
 const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; flags: typeof S3_FLAGS }> = {
   run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
-  get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: S3_FLAGS },
+  get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: GET_FLAGS },
   put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
 };
 

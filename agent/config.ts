@@ -76,8 +76,15 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'help', kind: 'bool' },
 ];
 
+export const GET_FLAGS: FlagSpec[] = [...S3_FLAGS, { name: 'max-extract', kind: 'string' }];
+
+export function maxExtract(p: ParsedArgs): number | undefined {
+  const v = str(p, 'max-extract');
+  return v === undefined ? undefined : parseSize(v, '--max-extract');
+}
+
 export const RUN_FLAGS: FlagSpec[] = [
-  ...S3_FLAGS,
+  ...GET_FLAGS,
   { name: 'input', kind: 'multi' },
   { name: 'output', kind: 'string' },
   { name: 'vars', kind: 'string' },
@@ -92,7 +99,6 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'live-upload', kind: 'bool' },
   { name: 'settle', kind: 'string' },
   { name: 'grace', kind: 'string' },
-  { name: 'max-extract', kind: 'string' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -199,7 +205,7 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     liveUpload: bool(p, 'live-upload') ?? true,
     settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
     graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
-    maxExtract: str(p, 'max-extract') === undefined ? undefined : parseSize(str(p, 'max-extract')!, '--max-extract'),
+    maxExtract: maxExtract(p),
     s3: s3Settings(p, env, cwd),
     transfer: transferSettings(p),
   });

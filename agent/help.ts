@@ -74,7 +74,8 @@ export const GET_HELP = `Usage: ferry get [options] URI DIR
   s3://b/k.zip       extracted into DIR
   s3://b/k           saved as DIR/<last part of the key>
   s3://b/prefix/     every object under it, relative paths kept (zips extracted)
-Options: the S3 options of ferry --help.
+Options: the S3 options of ferry --help, and
+  --max-extract SIZE refuse archives that unpack to more than SIZE (default: the free space)
 Example: ferry get --aws-config config s3://my-simulation-data/input/hsdi.zip ./hsdi
 `;
 

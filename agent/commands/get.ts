@@ -1,14 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
-import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { GET_FLAGS, maxExtract, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, localIoError, usageError } from '../errors.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { parseS3Uri } from '../uri.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 
 export async function getCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, S3_FLAGS, false);
+  const p = parseArgs(ctx.argv, GET_FLAGS, false);
   if (p.positionals.length !== 2) throw usageError(`ferry get takes URI DIR, got ${p.positionals.length} argument(s)`, 'e.g. ferry get s3://bucket/input/case.zip ./case');
   const uri = parseS3Uri(p.positionals[0], 'URI');
   const dir = resolve(ctx.cwd, p.positionals[1]);
@@ -17,7 +17,7 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
   const transfer = transferSettings(p);
   const { client } = s3Handle(s3, transfer, ctx.env);
   try {
-    await fetchInputs(client, [uri], dir, ctx.log, { transfer, endpoint: s3.endpoint, signal: ctx.stop });
+    await fetchInputs(client, [uri], dir, ctx.log, { transfer, maxExtract: maxExtract(p), endpoint: s3.endpoint, signal: ctx.stop });
   } finally {
     client.destroy();
   }
