@@ -15,6 +15,8 @@ export interface S3Settings {
   awsConfigFile?: string;
   /** Attempts per request, including the first (SDK standard retry mode: backoff with jitter). */
   maxAttempts: number;
+  /** Proxy URL from --proxy (else HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide). */
+  proxy?: string;
   /** Milliseconds one request may take before it is abandoned and retried (a silent server must not hang the run). */
   requestTimeoutMs: number;
 }
@@ -69,6 +71,7 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'aws-config', kind: 'string' },
   { name: 'retries', kind: 'string' },
   { name: 'timeout', kind: 'string' },
+  { name: 'proxy', kind: 'string' },
   { name: 'concurrency', kind: 'string' },
   { name: 'part-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
@@ -117,6 +120,7 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     awsConfigFile: file,
     maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries'),
     requestTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
+    proxy: str(p, 'proxy'),
   });
 }
 

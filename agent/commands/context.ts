@@ -18,12 +18,16 @@ export interface CommandContext {
 
 export interface S3Handle {
   client: S3Client;
+  /** Where requests go, for messages: the endpoint, and the proxy (password hidden) if one is used. */
+  via: string;
   /** Shared by every transfer of the command: at most `transfer.memory` bytes in buffers. */
   budget: ByteBudget;
 }
 
 /** One client sized for every request the transfer settings can have in flight. */
 export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv): S3Handle {
-  const client = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
-  return { client, budget: new ByteBudget(t.memory, t.partSize) };
+  const made = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
+  const { client, proxy } = made;
+  const endpoint = made.endpoint ?? 'the S3 endpoint';
+  return { client, budget: new ByteBudget(t.memory, t.partSize), via: proxy ? `${endpoint} through proxy ${proxy}` : endpoint };
 }

@@ -20,10 +20,10 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
-  const { client, budget } = s3Handle(s3, transfer, ctx.env);
+  const { client, budget, via } = s3Handle(s3, transfer, ctx.env);
   try {
-    const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: s3.endpoint });
-    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: s3.endpoint, existing });
+    const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: via });
+    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing });
     const r = await uploadTree(up, files, ctx.log, prefix);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {

@@ -54,11 +54,11 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 
   const skip = neverUpload(cfg, ctx.env);
   const skipOut = (rel: string) => skip.has(rel) || isTemp(rel);
-  const { client, budget } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
+  const { client, budget, via } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
   try {
     const pre = await preExistingFiles(cfg.workdir, (await scanTree(cfg.workdir, isTemp)).files);
     if (pre.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
-    const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: cfg.s3.endpoint, signal: ctx.stop });
+    const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: via, signal: ctx.stop });
     // Not outputs: files that were here before ferry first ran, and the inputs as just extracted.
     const now = await scanTree(cfg.workdir, isTemp);
     const before = { files: new Map(pre.files) };
@@ -73,9 +73,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       launch = buildLaunch(cfg.mpi, cfg.solver, await mpiFlavor(cfg.mpi.mpirun, ctx.env), { isRoot: process.getuid?.() === 0, env: ctx.env });
     }
     checkCommand(cfg.solver[0], 'solver', cfg.workdir, ctx.env, 'check the command after --: it must be on PATH or a path inside the run directory');
-    const existing = await prepareOutput(client, cfg.output, log, { signal: ctx.stop, endpoint: cfg.s3.endpoint });
+    const existing = await prepareOutput(client, cfg.output, log, { signal: ctx.stop, endpoint: via });
 
-    const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: cfg.s3.endpoint, existing });
+    const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: via, existing });
     const live = cfg.liveUpload
       ? new LiveUpload(uploader, { dir: cfg.workdir, baseline: before.files, uploadAll: cfg.uploadAll, skip: skipOut, settleMs: cfg.settleSeconds * 1000, log })
       : undefined;

@@ -1,11 +1,10 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { homedir } from 'node:os';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
 import { usageError } from '../errors.ts';
 import { readProfileFile } from './credentials.ts';
+import { makeAgents } from './proxy.ts';
 
 /** A connection that is not up after this long is abandoned (and retried). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -16,7 +15,7 @@ type Env = Record<string, string | undefined>;
  * One S3 client for the whole run. `sockets` must cover every request in flight
  * (files in flight × parts per file): the SDK queues silently past maxSockets.
  */
-export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): S3Client {
+export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): { client: S3Client; endpoint?: string; proxy?: string } {
   ensureHome();
   const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
   let credentials: S3ClientConfig['credentials'];
@@ -49,7 +48,7 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     throw usageError(`endpoint '${endpoint}' is not an http(s) URL`, 'write it as https://host[:port] or http://127.0.0.1:9000');
   }
   const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? fileRegion ?? 'us-east-1';
-  const agentOpts = { keepAlive: true, maxSockets: sockets };
+  const agents = makeAgents(endpoint ?? `https://s3.${region}.amazonaws.com`, s.proxy, sockets, env);
   const config: S3ClientConfig = {
     region,
     credentials,
@@ -60,8 +59,8 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
       connectionTimeout: CONNECT_TIMEOUT_MS,
       requestTimeout: s.requestTimeoutMs,
       throwOnRequestTimeout: true,
-      httpAgent: new HttpAgent(agentOpts),
-      httpsAgent: new HttpsAgent(agentOpts),
+      httpAgent: agents.httpAgent,
+      httpsAgent: agents.httpsAgent,
     }),
   };
   if (endpoint !== undefined) {
@@ -87,7 +86,7 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     },
     { step: 'build', name: 'ferryUnsignedPayload' },
   );
-  return client;
+  return { client, endpoint, proxy: agents.proxy };
 }
 
 /**

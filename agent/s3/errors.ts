@@ -55,9 +55,9 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
   const detail = (err as SdkError | null)?.message ?? String(err);
   const base = { phase: ctx.phase, target: ctx.target, cause: err };
   const where = ctx.endpoint ?? 'the S3 endpoint';
-
-  if (status === 407 || (status === 401 && code !== 'Unauthorized')) {
-    return new FerryError(`${ctx.op} failed: the HTTP proxy refused our credentials (HTTP ${status})`, {
+  // Proxies report a refusal as 407 (squid), 401 (tinyproxy) or only in a message (some agents).
+  if (status === 407 || (status === 401 && code !== 'Unauthorized') || (status === undefined && /\b407\b/.test(detail))) {
+    return new FerryError(`${ctx.op} failed: the HTTP proxy refused our credentials (HTTP ${status ?? 407}; ${where})`, {
       ...base,
       exitCode: EXIT.noPerm,
       hint: 'put the proxy user and password in the proxy URL: HTTPS_PROXY=http://USER:PASSWORD@host:port (percent-encode special characters)',

@@ -22,7 +22,7 @@ export interface FerryResult {
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(AWS_|FERRY_|s3_|RESCALE_|OMPI_)/i.test(k)) continue;
+    if (v === undefined || /^(AWS_|FERRY_|s3_|RESCALE_|OMPI_|HTTPS?_PROXY$|NO_PROXY$)/i.test(k)) continue;
     env[k] = v;
   }
   return {

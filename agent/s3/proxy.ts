@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
+import { usageError } from '../errors.ts';
+
+type Env = Record<string, string | undefined>;
+
+export interface Agents {
+  httpAgent: HttpAgent;
+  httpsAgent: HttpsAgent;
+  /** The proxy in use, without credentials (for messages), or undefined. */
+  proxy?: string;
+}
+
+/** A proxy URL with its password (if any) replaced, for logs and errors. */
+export function redactProxy(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username ? `${decodeURIComponent(u.username)}:***@` : ''}${u.host}`;
+  } catch {
+    return '(unparseable proxy URL)';
+  }
+}
+
+/**
+ * The sockets ferry's S3 calls go through: direct, or through the HTTP(S) proxy from --proxy or
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case; the SDK itself reads none of them). Credentials
+ * in the proxy URL are percent-decoded (user:p%40ss@host). A custom CA bundle (AWS_CA_BUNDLE) is
+ * added to the public roots, for TLS-inspecting proxies; NODE_EXTRA_CA_CERTS works natively.
+ */
+export function makeAgents(endpoint: string, explicitProxy: string | undefined, sockets: number, env: Env): Agents {
+  const proxy = explicitProxy ?? (getProxyForUrl(endpoint) || undefined);
+  let ca: string[] | undefined;
+  if (env.AWS_CA_BUNDLE) {
+    try {
+      ca = [...rootCertificates, readFileSync(env.AWS_CA_BUNDLE, 'utf8')];
+    } catch (err) {
+      throw usageError(`cannot read AWS_CA_BUNDLE ${env.AWS_CA_BUNDLE}: ${(err as Error).message}`, 'point AWS_CA_BUNDLE at a PEM file, or unset it');
+    }
+  }
+  const base = { keepAlive: true, maxSockets: sockets, ...(ca ? { ca } : {}) };
+  if (!proxy) return { httpAgent: new HttpAgent(base), httpsAgent: new HttpsAgent(base) };
+  let parsed: URL;
+  try {
+    parsed = new URL(proxy);
+  } catch {
+    throw usageError(`the proxy '${redactProxy(proxy)}' is not a URL`, 'write it as http://USER:PASSWORD@host:port (percent-encode @ : and spaces in the password)');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw usageError(`proxy scheme ${parsed.protocol} is not supported`, 'use an http:// or https:// proxy URL');
+  }
+  return {
+    httpAgent: new HttpProxyAgent(proxy, base) as unknown as HttpAgent,
+    httpsAgent: new HttpsProxyAgent(proxy, base) as unknown as HttpsAgent,
+    proxy: redactProxy(proxy),
+  };
+}

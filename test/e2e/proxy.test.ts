@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { startSquid, type Squid } from '../helpers/squid.ts';
+
+// A real authenticating proxy (squid, Basic auth) between ferry and the S3 server.
+const BUCKET = 'ferry-proxy';
+const USER = 'cfd-user';
+const PASSWORD = 'p@ss: w0rd'; // @, : and a space: must be percent-encoded in the URL
+const s3 = inject('s3');
+const admin = adminClient(s3);
+let squid: Squid;
+
+beforeAll(async () => {
+  squid = await startSquid(USER, PASSWORD);
+  await ensureBucket(admin, BUCKET);
+  await emptyPrefix(admin, BUCKET, '');
+  await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
+});
+afterAll(async () => {
+  await squid?.stop();
+  admin.destroy();
+});
+
+function run(out: string, env: Record<string, string>, extra: string[] = []) {
+  const dir = tempDir('proxy');
+  writeAwsConfig(dir, s3);
+  return ferry(
+    ['run', '--aws-config', 'config', ...extra, '--input', `s3://${BUCKET}/in/pintle.zip`, '--output', `s3://${BUCKET}/${out}/`, '--no-mpi', '--', 'sh', '-c', 'cat inputs.in > result.txt'],
+    { cwd: dir, env: cleanEnv(env) },
+  );
+}
+
+describe('through squid with Basic auth', () => {
+  it('HTTP_PROXY with a percent-encoded password: the whole run goes through the proxy, authenticated', async () => {
+    const before = squid.accessLog().length;
+    const r = await run('via-env', { HTTP_PROXY: squid.url(USER, PASSWORD) });
+    expect(r.exitCode, r.all).toBe(0);
+    const lines = squid.accessLog().slice(before).trim().split('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+    expect(lines.some((l) => l.includes('GET http://127.0.0.1'))).toBe(true);
+    expect(lines.some((l) => l.includes('PUT http://127.0.0.1'))).toBe(true);
+    expect((await getBytes(admin, BUCKET, 'via-env/result.txt')).toString()).toContain('case_name pintle');
+    expect(r.all).not.toContain(PASSWORD);
+  });
+
+  it('--proxy works the same, and lowercase http_proxy too', async () => {
+    const r1 = await run('via-flag', {}, ['--proxy', squid.url(USER, PASSWORD)]);
+    expect(r1.exitCode, r1.all).toBe(0);
+    const r2 = await run('via-lower', { http_proxy: squid.url(USER, PASSWORD) });
+    expect(r2.exitCode, r2.all).toBe(0);
+  });
+
+  it('a wrong password: exit 77 naming the proxy, never printing the password', async () => {
+    const r = await run('bad-pass', { HTTP_PROXY: squid.url(USER, 'wrong-secret-pw') });
+    expect(r.exitCode, r.all).toBe(77);
+    expect(r.stderr).toContain('proxy refused our credentials');
+    expect(r.stderr).toContain(`127.0.0.1:${squid.port}`);
+    expect(r.all).not.toContain('wrong-secret-pw');
+  });
+
+  it('NO_PROXY=127.0.0.1 bypasses the proxy (no new access-log lines)', async () => {
+    const before = squid.accessLog();
+    const r = await run('bypass', { HTTP_PROXY: squid.url(USER, PASSWORD), NO_PROXY: '127.0.0.1' });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(squid.accessLog()).toBe(before);
+    expect([...(await listAll(admin, BUCKET, 'bypass/')).keys()]).toContain('bypass/result.txt');
+  });
+
+  it('a proxy nobody listens on: exit 69 naming it', async () => {
+    const r = await run('dead-proxy', { HTTP_PROXY: 'http://127.0.0.1:9' }, ['--retries', '2']);
+    expect(r.exitCode, r.all).toBe(69);
+    expect(r.stderr).toContain('through proxy http://127.0.0.1:9');
+  });
+});
