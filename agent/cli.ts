@@ -2,7 +2,8 @@ import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
 import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
 import { GET_HELP, MAIN_HELP, PUT_HELP, RUN_HELP } from './help.ts';
-import { Log } from './log.ts';
+import { Log, type LogOptions } from './log.ts';
+import { Progress } from './progress.ts';
 import { versionLine } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
@@ -24,8 +25,20 @@ function wantsHelp(cmd: string, argv: string[]): boolean {
   }
 }
 
+/** --log-format and --quiet, read before the command parses its flags (so its errors obey them). */
+function logOptions(argv: string[]): LogOptions {
+  const opts: LogOptions = { tty: process.stderr.isTTY === true };
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+    const a = argv[i];
+    if (a === '--quiet') opts.quiet = true;
+    const v = a === '--log-format' ? argv[i + 1] : a.startsWith('--log-format=') ? a.slice(13) : undefined;
+    if (v === 'json' || v === 'text') opts.format = v;
+  }
+  return opts;
+}
+
 /** Runs one ferry command and returns the process exit code; never throws. */
-export async function main(argv: string[], log = new Log()): Promise<number> {
+export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`${versionLine()}\n`);
@@ -60,7 +73,7 @@ export async function main(argv: string[], log = new Log()): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const command = await entry.load();
-    return await command({ argv: rest, env: { ...process.env }, cwd: process.cwd(), log, stop: stop.signal, hardStop: hardStop.signal });
+    return await command({ argv: rest, env: { ...process.env }, cwd: process.cwd(), log, progress: new Progress(log), stop: stop.signal, hardStop: hardStop.signal });
   } catch (err) {
     if (stop.signal.aborted && (isAbort(err) || !(err instanceof FerryError))) {
       const sig = (stop.signal.reason as { signal?: string }).signal;

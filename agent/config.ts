@@ -76,6 +76,8 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'part-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
   { name: 'memory', kind: 'string' },
+  { name: 'log-format', kind: 'string' },
+  { name: 'quiet', kind: 'bool' },
   { name: 'help', kind: 'bool' },
 ];
 

@@ -27,6 +27,10 @@ S3 options (all commands):
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
   --memory SIZE           memory bound: all transfer buffers together hold at most this
                           (default 256MiB; at least --part-size)
+  --proxy URL             HTTP(S) proxy, http://USER:PASSWORD@host:port (default: HTTPS_PROXY /
+                          HTTP_PROXY, minus NO_PROXY; percent-encode special characters)
+  --log-format text|json  json: one JSON event per line (phase, bytes, files, duration, errors)
+  --quiet                 only errors and the solver's output on the console
 
 Exit codes: the solver's own code when ferry succeeded; else
   64 usage  65 invalid or hostile input archive  66 input not found  69 endpoint or proxy unreachable

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Settings, TransferSettings } from '../config.ts';
 import type { Log } from '../log.ts';
+import type { Progress } from '../progress.ts';
 import { makeS3Client } from '../s3/client.ts';
 import { ByteBudget } from '../s3/budget.ts';
 
@@ -10,6 +11,7 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   log: Log;
+  progress: Progress;
   /** Aborted on the first SIGINT/SIGTERM: stop the solver and downloads, still upload. */
   stop: AbortSignal;
   /** Aborted on the second signal: stop transfers too. */

@@ -17,7 +17,7 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
   const transfer = transferSettings(p);
   const { client, via } = s3Handle(s3, transfer, ctx.env);
   try {
-    await fetchInputs(client, [uri], dir, ctx.log, { transfer, maxExtract: maxExtract(p), endpoint: via, signal: ctx.stop });
+    await fetchInputs(client, [uri], dir, ctx.log, { transfer, maxExtract: maxExtract(p), endpoint: via, signal: ctx.stop, progress: ctx.progress });
   } finally {
     client.destroy();
   }

@@ -24,7 +24,9 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   try {
     const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: via });
     const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing });
+    up.phase = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
     const r = await uploadTree(up, files, ctx.log, prefix);
+    ctx.progress.end(up.phase);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {
     client.destroy();

@@ -3,7 +3,8 @@ import { join, relative, sep } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { RUN_FLAGS, runConfig, type RunConfig } from '../config.ts';
 import { EXIT, FerryError, localIoError, signalExit } from '../errors.ts';
-import { formatBytes } from '../log.ts';
+import { formatBytes, formatRate } from '../log.ts';
+import type { PhaseProgress } from '../progress.ts';
 import { buildLaunch } from '../mpi/launch.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { LiveUpload } from '../phases/live-upload.ts';
@@ -38,6 +39,13 @@ function neverUpload(cfg: RunConfig, env: NodeJS.ProcessEnv): Set<string> {
   return out;
 }
 
+/** One line: bytes, files and rates per phase, solver time, wall time. */
+function summary(phases: PhaseProgress[], solverMs: number, wallMs: number): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const parts = phases.filter((p) => p.files > 0 || p.bytes > 0).map((p) => `${p.phase} ${p.files} file(s) ${formatBytes(p.bytes)} in ${s(p.ms)} (${formatRate(p.bytes, p.ms)})`);
+  return `summary: ${[...parts, `solver ${s(solverMs)}`, `wall ${s(wallMs)}`].join('; ')}`;
+}
+
 const isTemp = (rel: string) => rel === STATE_FILE || rel.includes('.ferry-part') || /(^|\/)\.ferry-input-/.test(rel);
 
 export async function runCommand(ctx: CommandContext): Promise<number> {
@@ -58,7 +66,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   try {
     const pre = await preExistingFiles(cfg.workdir, (await scanTree(cfg.workdir, isTemp)).files);
     if (pre.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
-    const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: via, signal: ctx.stop });
+    const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: via, signal: ctx.stop, progress: ctx.progress });
     // Not outputs: files that were here before ferry first ran, and the inputs as just extracted.
     const now = await scanTree(cfg.workdir, isTemp);
     const before = { files: new Map(pre.files) };
@@ -81,8 +89,12 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       : undefined;
     for (const n of launch.notes) log.info(n);
     log.info(`launching: ${[launch.file, ...launch.args].join(' ')} (${fetched.files.length} input files in place)`);
+    if (live) uploader.phase = ctx.progress.start('live upload');
     live?.start();
-    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, hardStop: ctx.hardStop, graceMs: cfg.graceSeconds * 1000 }).finally(() => live?.stop());
+    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, hardStop: ctx.hardStop, graceMs: cfg.graceSeconds * 1000 }).finally(async () => {
+      await live?.stop();
+      if (uploader.phase) ctx.progress.end(uploader.phase);
+    });
     const solverExit = solved.signal ? signalExit(solved.signal) : (solved.exitCode ?? 1);
     log.info(`solver ended after ${(solved.ms / 1000).toFixed(1)} s: ${solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`}`);
     if (live && live.done.size > 0) log.info(`${live.done.size} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
@@ -94,7 +106,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const current = outputs.filter((f) => live?.isCurrent(f.rel, after.files.get(f.rel)));
     const todo = outputs.filter((f) => !current.includes(f)).map((f) => f.rel);
     log.info(`uploading ${todo.length} output file(s) to ${formatUri(cfg.output)}${current.length ? ` (${current.length} more already uploaded and unchanged)` : ''}`);
+    uploader.phase = ctx.progress.start('upload', { files: todo.length, bytes: todo.reduce((n, rel) => n + (after.files.get(rel)?.size ?? 0), 0) });
     const final = await uploadTree(uploader, todo, log, cfg.output);
+    ctx.progress.end(uploader.phase);
     for (const [rel] of live?.done ?? []) {
       if (after.files.has(rel)) continue;
       log.info(`removing ${formatUri(cfg.output)}${rel}: uploaded while the solver ran, deleted by it since`);
@@ -121,6 +135,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       log.error(`could not write the manifest: ${(err as Error).message}`);
       if (failed.length === 0) failed.push({ rel: '_manifest.json', size: 0, key: '', verified: false, exitCode: EXIT.cantCreate });
     }
+    log.info(summary(ctx.progress.done, solved.ms, Date.now() - startedAt.getTime()), { phases: ctx.progress.done.map((p) => p.fields()), solver_ms: solved.ms, status });
     if (failed.length > 0) {
       log.error(`${failed.length} output file(s) are not verified in S3; nothing was deleted. Re-run the same row to upload them.`);
       return stopped ? signalExit((ctx.stop.reason as { signal?: string }).signal) : (failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate);

@@ -6,6 +6,7 @@ import type { TransferSettings } from '../config.ts';
 import { FerryError, EXIT, isLocalIoError, localIoError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
+import type { Progress } from '../progress.ts';
 import { PartTracker } from '../ranges.ts';
 import { downloadObject, getRange, headObject, listPrefix, type RemoteObject } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
@@ -31,6 +32,7 @@ export interface FetchOptions {
   maxExtract?: number;
   endpoint?: string;
   signal?: AbortSignal;
+  progress?: Progress;
 }
 
 const isZip = (key: string) => /\.zip$/i.test(key);
@@ -73,6 +75,9 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
 
   const files: string[] = [];
   let bytes = 0;
+  const down = opts.progress?.start('download', { bytes: jobs.reduce((n, j) => n + j.obj.size, 0), files: jobs.length });
+  const extract = jobs.some((j) => isZip(j.rel)) ? opts.progress?.start('extract') : undefined;
+  const hooked: Hooked = { ...opts, onBytes: down?.addBytes, onFile: extract ? (n: number) => (extract.addBytes(n), extract.addFile()) : undefined };
   const perObject = pLimit(opts.transfer.filesInFlight);
   const results = await Promise.allSettled(
     jobs.map((job) =>
@@ -81,7 +86,7 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
         const dest = join(dir, job.rel);
         if (isZip(job.rel)) {
           const relDir = posix.dirname(job.rel);
-          const out = await fetchZip(client, target, job.obj, dirname(dest), opts);
+          const out = await fetchZip(client, target, job.obj, dirname(dest), hooked);
           for (const f of out) files.push(relDir === '.' ? f : posix.join(relDir, f));
           log.info(`extracted ${formatUri(target)}: ${out.length} files`);
         } else {
@@ -92,15 +97,18 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
               phase: 'download', target: formatUri(target), exitCode: EXIT.ioErr, hint: 'use a node with more scratch space, or a smaller input',
             });
           }
-          await downloadObject(client, target, job.obj, dest, downloadOpts(opts)).catch((err) => {
+          await downloadObject(client, target, job.obj, dest, downloadOpts(hooked)).catch((err) => {
             throw downloadError(err, target, dest, opts);
           });
           files.push(job.rel);
         }
         bytes += job.obj.size;
+        down?.addFile();
       }),
     ),
   );
+  if (down) opts.progress!.end(down);
+  if (extract) opts.progress!.end(extract);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   const ms = Date.now() - started;
@@ -108,8 +116,11 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
   return { inputs, files: files.sort(), bytes };
 }
 
-function downloadOpts(opts: FetchOptions) {
-  return { partSize: opts.transfer.partSize, concurrency: opts.transfer.partsPerFile * 2, signal: opts.signal };
+/** Progress hooks, filled in by fetchInputs. */
+type Hooked = FetchOptions & { onBytes?: (n: number) => void; onFile?: (n: number) => void };
+
+function downloadOpts(opts: Hooked) {
+  return { partSize: opts.transfer.partSize, concurrency: opts.transfer.partsPerFile * 2, signal: opts.signal, onBytes: opts.onBytes };
 }
 
 function downloadError(err: unknown, target: S3Uri, local: string, opts: FetchOptions): FerryError {
@@ -122,7 +133,7 @@ function downloadError(err: unknown, target: S3Uri, local: string, opts: FetchOp
  * archive is refused before the rest is fetched), then the whole object downloads in parts while
  * entries are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
  */
-async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: FetchOptions): Promise<string[]> {
+async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: Hooked): Promise<string[]> {
   const name = formatUri(target);
   const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
     throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
@@ -139,7 +150,7 @@ async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, dest
         tracker.fail(err);
         throw err;
       }),
-      extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal: stop.signal }).catch((err) => {
+      extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal: stop.signal, onFile: opts.onFile }).catch((err) => {
         stop.abort(err);
         throw err;
       }),

@@ -12,6 +12,7 @@ import { localEtag } from '../s3/etag.ts';
 import { uploadFile } from '../s3/upload.ts';
 import { verifyUpload } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
+import type { PhaseProgress } from '../progress.ts';
 import type { FileState } from './outputs.ts';
 
 export interface UploadOutcome {
@@ -68,6 +69,8 @@ export class Uploader {
   private readonly limit: LimitFunction;
   bytes = 0;
   resumed = 0;
+  /** The progress counters uploads report to (set by the caller per phase). */
+  phase: PhaseProgress | undefined;
 
   constructor(private readonly d: UploaderDeps) {
     this.limit = pLimit(d.transfer.filesInFlight);
@@ -90,6 +93,7 @@ export class Uploader {
         const local = await localEtag(path, before.size, d.transfer.partSize, d.signal);
         if (local.etag === prior.etag.replace(/"/g, '')) {
           this.resumed++;
+          this.phase?.addFile();
           d.log.detail(`already in S3 with the same bytes, not sent again: ${rel}`);
           return { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true };
         }
@@ -99,7 +103,10 @@ export class Uploader {
         partsPerFile: d.transfer.partsPerFile,
         budget: d.budget,
         signal: d.signal,
-        onBytes: d.onBytes,
+        onBytes: (n) => {
+          d.onBytes?.(n);
+          this.phase?.addBytes(n);
+        },
       });
       const v = await verifyUpload(d.client, d.prefix.bucket, up, d.signal);
       if (!v.ok) {
@@ -107,6 +114,7 @@ export class Uploader {
         return { ...base, verified: false, error: v.reason, exitCode: EXIT.cantCreate };
       }
       this.bytes += before.size;
+      this.phase?.addFile();
       d.log.detail(`uploaded ${rel} (${before.size} bytes), verified`);
       const after = await stateOf(path);
       const unchanged = after !== undefined && after.size === before.size && after.mtimeNs === before.mtimeNs;

@@ -38,6 +38,8 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Resolves once bytes [start, end) of the archive file are on disk (download overlap). */
   ready?: (start: number, end: number) => Promise<void>;
+  /** Called with each file's size once it is in place. */
+  onFile?: (bytes: number) => void;
 }
 
 const S_IFMT = 0o170000;
@@ -163,6 +165,7 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
           const target = join(dir, p.rel);
           await writeEntry(zip, handle, p, target, opts);
           files.push(p.rel);
+          opts.onFile?.(p.entry.size);
         }),
       ),
   );
