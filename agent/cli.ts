@@ -1,7 +1,7 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
 import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
-import { GET_HELP, MAIN_HELP, PUT_HELP, RUN_HELP } from './help.ts';
+import { GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { versionLine } from './version.ts';
@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; fla
   run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
   get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: GET_FLAGS },
   put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
+  policy: { load: async () => (await import('./commands/policy.ts')).policyCommand, help: POLICY_HELP, flags: [{ name: 'help', kind: 'bool' }] },
 };
 
 /** `--help` among the command's own options (not among the solver's arguments). */

@@ -4,6 +4,8 @@ Usage:
   ferry run [options] [--] SOLVER [ARGS...]   download input, run SOLVER under mpirun, upload, wipe
   ferry get [options] URI DIR                 download (and extract) only
   ferry put [options] DIR URI                 upload (and verify) only
+  ferry policy --input URI --output URI       the least-privilege IAM policy for a run
+  ferry doe init | doe rehearse               set up a DOE; run every row locally first
   ferry --version | --help | COMMAND --help
 
 Examples:
@@ -88,4 +90,14 @@ export const PUT_HELP = `Usage: ferry put [options] DIR URI
 Uploads every file under DIR: DIR/a/b goes to <URI>a/b. Each upload is verified (size + ETag).
 Options: the S3 options of ferry --help.
 Example: ferry put --aws-config config ./results s3://my-simulation-data/output/hsdi/
+`;
+
+export const POLICY_HELP = `Usage: ferry policy --input URI [--input URI...] --output URI [--bucket-policy PRINCIPAL]
+
+Prints the least-privilege policy (JSON, on stdout) that ferry run needs for these inputs and
+this output prefix: read the inputs; write, verify, resume and clean up under the output prefix;
+nothing else. What each action is for goes to stderr.
+  --bucket-policy PRINCIPAL   a bucket policy naming PRINCIPAL (e.g. arn:aws:iam::123456789012:role/cfd)
+                              instead of an IAM policy to attach to the user or role
+Example: ferry policy --input s3://my-simulation-data/input/ --output s3://my-simulation-data/output/ > policy.json
 `;
