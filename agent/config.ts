@@ -1,10 +1,18 @@
 import { homedir } from 'node:os';
+import type { StorageClass } from '@aws-sdk/client-s3'; // a type only: erased, loads nothing
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bool, list, parseSize, positiveInt, str, type FlagSpec, type ParsedArgs } from './args.ts';
 import { usageError } from './errors.ts';
 import { asPrefix, parseS3Uri, type S3Uri } from './uri.ts';
 import { readVarsFile } from './vars.ts';
+
+/** Object settings for uploads, as the SDK names them. */
+export interface ObjectParams {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+  StorageClass?: StorageClass;
+}
 
 /** How ferry talks to S3; knows nothing of zips or MPI. */
 export interface S3Settings {
@@ -15,6 +23,8 @@ export interface S3Settings {
   awsConfigFile?: string;
   /** Attempts per request, including the first (SDK standard retry mode: backoff with jitter). */
   maxAttempts: number;
+  /** Passed to every PutObject / CreateMultipartUpload (--sse, --sse-kms-key-id, --storage-class). */
+  objectParams: ObjectParams;
   /** Proxy URL from --proxy (else HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide). */
   proxy?: string;
   /** Milliseconds one request may take before it is abandoned and retried (a silent server must not hang the run). */
@@ -72,6 +82,9 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'retries', kind: 'string' },
   { name: 'timeout', kind: 'string' },
   { name: 'proxy', kind: 'string' },
+  { name: 'sse', kind: 'string' },
+  { name: 'sse-kms-key-id', kind: 'string' },
+  { name: 'storage-class', kind: 'string' },
   { name: 'concurrency', kind: 'string' },
   { name: 'part-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
@@ -123,6 +136,7 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries'),
     requestTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
     proxy: str(p, 'proxy'),
+    objectParams: objectParams(p),
   });
 }
 
@@ -231,4 +245,18 @@ function seconds(text: string | undefined, what: string, dflt: number): number {
   const n = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw usageError(`${what} must be a number of seconds > 0, got '${text}'`);
   return n;
+}
+
+function objectParams(p: ParsedArgs): ObjectParams {
+  const sse = str(p, 'sse');
+  const kmsKey = str(p, 'sse-kms-key-id');
+  const storageClass = str(p, 'storage-class');
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') throw usageError(`--sse must be AES256 or aws:kms, got '${sse}'`);
+  if (kmsKey !== undefined && sse !== 'aws:kms') throw usageError('--sse-kms-key-id needs --sse aws:kms');
+  if (storageClass !== undefined && !/^[A-Z_]+$/.test(storageClass)) throw usageError(`--storage-class looks wrong: '${storageClass}'`, 'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR');
+  return Object.freeze({
+    ...(sse ? { ServerSideEncryption: sse as 'AES256' | 'aws:kms' } : {}),
+    ...(kmsKey ? { SSEKMSKeyId: kmsKey } : {}),
+    ...(storageClass ? { StorageClass: storageClass as StorageClass } : {}),
+  });
 }

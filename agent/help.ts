@@ -31,6 +31,8 @@ S3 options (all commands):
                           (default 256MiB; at least --part-size)
   --proxy URL             HTTP(S) proxy, http://USER:PASSWORD@host:port (default: HTTPS_PROXY /
                           HTTP_PROXY, minus NO_PROXY; percent-encode special characters)
+  --sse AES256|aws:kms    server-side encryption for uploads (--sse-kms-key-id KEY with aws:kms)
+  --storage-class CLASS   e.g. STANDARD_IA, INTELLIGENT_TIERING
   --log-format text|json  json: one JSON event per line (phase, bytes, files, duration, errors)
   --quiet                 only errors and the solver's output on the console
 

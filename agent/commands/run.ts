@@ -83,7 +83,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     checkCommand(cfg.solver[0], 'solver', cfg.workdir, ctx.env, 'check the command after --: it must be on PATH or a path inside the run directory');
     const existing = await prepareOutput(client, cfg.output, log, { signal: ctx.stop, endpoint: via });
 
-    const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: via, existing });
+    const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: via, existing, objectParams: cfg.s3.objectParams });
     const live = cfg.liveUpload
       ? new LiveUpload(uploader, { dir: cfg.workdir, baseline: before.files, uploadAll: cfg.uploadAll, skip: skipOut, settleMs: cfg.settleSeconds * 1000, log })
       : undefined;
@@ -129,7 +129,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       not_uploaded: failed.map((o) => ({ path: o.rel, error: o.error ?? 'unknown' })),
     };
     try {
-      await publishManifest(client, cfg.output, manifest, ctx.hardStop);
+      await publishManifest(client, cfg.output, manifest, cfg.s3.objectParams, ctx.hardStop);
       log.info(`wrote ${formatUri(cfg.output)}_manifest.json (status ${status})${status === 'complete' ? ' and _SUCCESS' : ''}`);
     } catch (err) {
       log.error(`could not write the manifest: ${(err as Error).message}`);

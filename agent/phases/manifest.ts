@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ObjectParams } from '../config.ts';
 import { verifyUpload } from '../s3/verify.ts';
 import { keyUnder, type S3Uri } from '../uri.ts';
 
@@ -22,10 +23,10 @@ export interface Manifest {
   not_uploaded: Array<{ path: string; error: string }>;
 }
 
-async function putSmall(client: S3Client, prefix: S3Uri, name: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<void> {
+async function putSmall(client: S3Client, prefix: S3Uri, name: string, body: Buffer, contentType: string, params: ObjectParams, signal?: AbortSignal): Promise<void> {
   const key = keyUnder(prefix, name);
   const md5 = createHash('md5').update(body).digest();
-  await client.send(new PutObjectCommand({ Bucket: prefix.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5.toString('base64'), ContentType: contentType }), { abortSignal: signal });
+  await client.send(new PutObjectCommand({ Bucket: prefix.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5.toString('base64'), ContentType: contentType, ...params }), { abortSignal: signal });
   const v = await verifyUpload(client, prefix.bucket, { key, size: body.length, expectedEtag: md5.toString('hex'), sha256: '' }, signal);
   if (!v.ok) throw new Error(`${name} did not verify: ${v.reason}`);
 }
@@ -34,9 +35,9 @@ async function putSmall(client: S3Client, prefix: S3Uri, name: string, body: Buf
  * Writes `<prefix>_manifest.json`, then — only for a complete run — the empty `<prefix>_SUCCESS`,
  * which is always the last object ferry writes under the prefix.
  */
-export async function publishManifest(client: S3Client, prefix: S3Uri, m: Manifest, signal?: AbortSignal): Promise<void> {
-  await putSmall(client, prefix, MANIFEST, Buffer.from(`${JSON.stringify(m, null, 2)}\n`), 'application/json', signal);
-  if (m.status === 'complete') await putSmall(client, prefix, SUCCESS, Buffer.alloc(0), 'application/octet-stream', signal);
+export async function publishManifest(client: S3Client, prefix: S3Uri, m: Manifest, params: ObjectParams, signal?: AbortSignal): Promise<void> {
+  await putSmall(client, prefix, MANIFEST, Buffer.from(`${JSON.stringify(m, null, 2)}\n`), 'application/json', params, signal);
+  if (m.status === 'complete') await putSmall(client, prefix, SUCCESS, Buffer.alloc(0), 'application/octet-stream', params, signal);
 }
 
 /** A re-run first withdraws the old `_SUCCESS`, so the prefix never claims to be complete while it changes. */

@@ -2,7 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { TransferSettings } from '../config.ts';
+import type { ObjectParams, TransferSettings } from '../config.ts';
 import { EXIT, isAbort, isLocalIoError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
@@ -49,6 +49,7 @@ export interface UploaderDeps {
   onBytes?: (n: number) => void;
   /** Objects already under the prefix (key → size, ETag): a file with the same bytes is not sent again. */
   existing?: Map<string, { size: number; etag: string }>;
+  objectParams?: ObjectParams;
 }
 
 async function stateOf(path: string): Promise<FileState | undefined> {
@@ -103,6 +104,7 @@ export class Uploader {
         partsPerFile: d.transfer.partsPerFile,
         budget: d.budget,
         signal: d.signal,
+        objectParams: d.objectParams,
         onBytes: (n) => {
           d.onBytes?.(n);
           this.phase?.addBytes(n);

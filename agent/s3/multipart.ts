@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import type { ObjectParams } from '../config.ts';
 import type { ByteBudget } from './budget.ts';
 import type { S3Uri } from '../uri.ts';
 
@@ -20,6 +21,8 @@ export interface PartsOptions {
   onBytes?: (n: number) => void;
   /** Called with each part's bytes in file order (for a whole-file hash). */
   onOrderedData?: (buf: Buffer) => void;
+  /** SSE and storage class, set on CreateMultipartUpload. */
+  objectParams?: ObjectParams;
 }
 
 /** Fills `buf` from `pos`, or fails (the file shrank under us). */
@@ -41,7 +44,7 @@ export async function readExactly(fh: FileHandle, buf: Buffer, pos: number): Pro
  * the first error is rethrown. Returns the ETag S3 must report: md5(part md5s) + "-" + parts.
  */
 export async function uploadParts(client: S3Client, fh: FileHandle, size: number, dest: S3Uri, opts: PartsOptions): Promise<string> {
-  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key }), { abortSignal: opts.signal });
+  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...opts.objectParams }), { abortSignal: opts.signal });
   const uploadId = created.UploadId!;
   const count = Math.ceil(size / opts.partSize);
   const md5s: Buffer[] = new Array(count);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ObjectParams } from '../config.ts';
 import type { ByteBudget } from './budget.ts';
 import { readExactly, uploadParts } from './multipart.ts';
 import type { S3Uri } from '../uri.ts';
@@ -14,6 +15,7 @@ export interface UploadFileOptions {
   budget: ByteBudget;
   signal?: AbortSignal;
   onBytes?: (n: number) => void;
+  objectParams?: ObjectParams;
 }
 
 export interface Uploaded {
@@ -48,7 +50,7 @@ export async function uploadFile(client: S3Client, file: string, size: number, d
         const md5 = createHash('md5').update(body).digest();
         sha.update(body);
         await client.send(
-          new PutObjectCommand({ Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: size, ContentMD5: md5.toString('base64') }),
+          new PutObjectCommand({ Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: size, ContentMD5: md5.toString('base64'), ...opts.objectParams }),
           { abortSignal: opts.signal },
         );
         opts.onBytes?.(size);
@@ -64,6 +66,7 @@ export async function uploadFile(client: S3Client, file: string, size: number, d
       signal: opts.signal,
       onBytes: opts.onBytes,
       onOrderedData: (b) => sha.update(b),
+      objectParams: opts.objectParams,
     });
     return { key: dest.key, size, expectedEtag, sha256: sha.digest('hex') };
   } finally {
