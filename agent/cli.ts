@@ -1,7 +1,7 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
 import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
-import { GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from './help.ts';
+import { DOE_HELP, GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { versionLine } from './version.ts';
@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; fla
   run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
   get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: GET_FLAGS },
   put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
+  'doe init': { load: async () => (await import('./commands/doe-init.ts')).doeInitCommand, help: DOE_HELP, flags: [{ name: 'help', kind: 'bool' }] },
+  'doe rehearse': { load: async () => (await import('./commands/doe-rehearse.ts')).doeRehearseCommand, help: DOE_HELP, flags: [{ name: 'help', kind: 'bool' }] },
   policy: { load: async () => (await import('./commands/policy.ts')).policyCommand, help: POLICY_HELP, flags: [{ name: 'help', kind: 'bool' }] },
 };
 
@@ -40,7 +42,9 @@ function logOptions(argv: string[]): LogOptions {
 
 /** Runs one ferry command and returns the process exit code; never throws. */
 export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [first, ...others] = argv;
+  // Two-word commands: `doe init`, `doe rehearse`.
+  const [cmd, rest] = first === 'doe' && others.length > 0 ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`${versionLine()}\n`);
     return EXIT.ok;

@@ -103,3 +103,17 @@ nothing else. What each action is for goes to stderr.
                               instead of an IAM policy to attach to the user or role
 Example: ferry policy --input s3://my-simulation-data/input/ --output s3://my-simulation-data/output/ > policy.json
 `;
+
+export const DOE_HELP = `Usage:
+  ferry doe init --inputs s3://BUCKET/input/ --output s3://BUCKET/output/ [--dir DIR] [--force] [-- SOLVER...]
+      one row per input zip: writes inputs.csv (s3_input,s3_output; the output prefix is named after
+      the zip) and ferry-vars.txt (the template the platform renders per row), and prints the job
+      setup: files to upload, template, command line, cores per slot, the ferry policy to attach.
+  ferry doe rehearse inputs.csv [--slots N] [--vars-template FILE] [--rehearsal-dir DIR] [run options] -- SOLVER...
+      runs every row locally as the platform would (a fresh directory per row under ./rehearsal,
+      the template rendered, the --aws-config file copied in, N rows at once) against the configured
+      endpoint, then prints per row: exit code, bytes in/out, wall time, manifest status, output.
+Example:
+  ferry doe init --inputs s3://my-simulation-data/input/ --output s3://my-simulation-data/output/
+  ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super
+`;

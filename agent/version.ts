@@ -31,3 +31,9 @@ export function versionLine(): string {
   const v = versionInfo();
   return `ferry ${v.version} (${v.commit}, node ${process.versions.node})`;
 }
+
+/** The command line that starts this same ferry (the built binary, or bin/ferry from source). */
+export function selfCommand(env: Record<string, string | undefined> = process.env): string {
+  if (typeof FERRY_BUILD !== 'undefined' && FERRY_BUILD) return process.execPath;
+  return env.FERRY_SELF ?? fileURLToPath(new URL('../bin/ferry', import.meta.url));
+}

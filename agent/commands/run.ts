@@ -16,7 +16,7 @@ import { checkCommand, mpiFlavor, runSolver } from '../phases/solve.ts';
 import { Uploader, uploadTree, type UploadOutcome } from '../phases/upload.ts';
 import { wipeRunDir } from '../phases/wipe.ts';
 import { formatUri } from '../uri.ts';
-import { versionLine } from '../version.ts';
+import { selfCommand, versionLine } from '../version.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 
 export const RUN_LOG = 'ferry.log';
@@ -24,7 +24,7 @@ export const RUN_LOG = 'ferry.log';
 /** Files in the run dir that are never uploaded: the run log, the credentials, ferry itself. */
 function neverUpload(cfg: RunConfig, env: NodeJS.ProcessEnv): Set<string> {
   const out = new Set([RUN_LOG, ...RESERVED]);
-  const self = env.FERRY_SELF ?? process.execPath;
+  const self = selfCommand(env);
   for (const f of [cfg.s3.awsConfigFile, self]) {
     if (!f) continue;
     let real = f;

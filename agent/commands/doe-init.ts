@@ -1,0 +1,69 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, posix, resolve } from 'node:path';
+import { bool, list, parseArgs, str } from '../args.ts';
+import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { EXIT, FerryError, usageError } from '../errors.ts';
+import { listPrefix } from '../s3/download.ts';
+import { classifyS3Error } from '../s3/errors.ts';
+import { asPrefix, formatUri, isPrefix, parseS3Uri, type S3Uri } from '../uri.ts';
+import { versionInfo } from '../version.ts';
+import { s3Handle, type CommandContext } from './context.ts';
+
+export const DOE_INIT_FLAGS = [...S3_FLAGS, { name: 'inputs', kind: 'multi' as const }, { name: 'output', kind: 'string' as const }, { name: 'dir', kind: 'string' as const }, { name: 'force', kind: 'bool' as const }];
+export const VARS_TEMPLATE = 'ferry-vars.txt';
+
+/**
+ * `ferry doe init`: one DOE row per input zip. Writes inputs.csv (s3_input,s3_output) and the vars
+ * template the platform renders per row, then prints the job setup.
+ */
+export async function doeInitCommand(ctx: CommandContext): Promise<number> {
+  const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
+  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseS3Uri(t, '--inputs'));
+  const outText = str(p, 'output');
+  if (sources.length === 0 || !outText) throw usageError('ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/');
+  const output = asPrefix(parseS3Uri(outText, '--output'));
+  const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
+  const csv = join(dir, 'inputs.csv');
+  const tmpl = join(dir, VARS_TEMPLATE);
+  for (const f of [csv, tmpl]) {
+    if (existsSync(f) && !bool(p, 'force')) throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
+  }
+  const s3 = s3Settings(p, ctx.env, ctx.cwd);
+  const { client, via } = s3Handle(s3, transferSettings(p), ctx.env);
+  const zips: S3Uri[] = [];
+  try {
+    for (const u of sources) {
+      if (!isPrefix(u)) {
+        zips.push(u);
+        continue;
+      }
+      const found = await listPrefix(client, u, ctx.stop).catch((err) => {
+        throw classifyS3Error(err, { phase: 'download', op: 'listing the inputs', target: formatUri(u), endpoint: via });
+      });
+      zips.push(...found.filter((o) => /\.zip$/i.test(o.key)).map((o) => ({ bucket: u.bucket, key: o.key })));
+    }
+  } finally {
+    client.destroy();
+  }
+  if (zips.length === 0) throw new FerryError('no .zip inputs found', { phase: 'download', target: sources.map(formatUri).join(' '), exitCode: EXIT.noInput, hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)' });
+  const rows = zips.map((z) => ({ s3_input: formatUri(z), s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/` }));
+  const names = new Set(rows.map((r) => r.s3_output));
+  if (names.size !== rows.length) throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
+  writeFileSync(csv, `s3_input,s3_output\n${rows.map((r) => `${r.s3_input},${r.s3_output}`).join('\n')}\n`);
+  writeFileSync(tmpl, '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n');
+  const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
+  const v = versionInfo().version;
+  const policyArgs = [...new Set(zips.map((z) => `--input ${formatUri(isPrefix(z) ? z : { bucket: z.bucket, key: z.key })}`))].join(' ');
+  process.stdout.write(`Wrote ${csv} (${rows.length} rows) and ${tmpl}.
+
+Job setup:
+  input files       ferry-${v}-linux-x64 (upload it renamed to ferry), config (AWS config with the keys),
+                    ${VARS_TEMPLATE} (mark it as a template: the platform fills in \${s3_input} and \${s3_output})
+  run definition    inputs.csv (columns s3_input, s3_output: one row per case)
+  command           ./ferry run --vars ${VARS_TEMPLATE} --aws-config config -- ${solver}
+  cores per slot    as many as the solver's licence allows; ferry passes RESCALE_CORES_PER_SLOT to mpirun -np
+  IAM policy        ferry policy ${policyArgs.length > 400 ? `--input ${formatUri(sources[0])}` : policyArgs} --output ${formatUri(output)} > policy.json
+  rehearse first    ferry doe rehearse inputs.csv --slots 2 --aws-config config -- ${solver}
+`);
+  return EXIT.ok;
+}
