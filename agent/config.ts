@@ -66,6 +66,8 @@ export interface RunConfig {
   liveUpload: boolean;
   /** Seconds a file must stay unchanged before a live upload takes it. */
   settleSeconds: number;
+  /** Only show what would happen. */
+  dryRun: boolean;
   /** Seconds the solver gets to stop after a forwarded signal before it is killed. */
   graceSeconds: number;
   /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
@@ -117,6 +119,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'live-upload', kind: 'bool' },
   { name: 'settle', kind: 'string' },
   { name: 'grace', kind: 'string' },
+  { name: 'dry-run', kind: 'bool' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -225,6 +228,7 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     liveUpload: bool(p, 'live-upload') ?? true,
     settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
     graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
+    dryRun: bool(p, 'dry-run') ?? false,
     maxExtract: maxExtract(p),
     s3: s3Settings(p, env, cwd),
     transfer: transferSettings(p),

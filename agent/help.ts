@@ -63,6 +63,7 @@ Options:
   --upload-all       upload every file in the run directory, like 'aws s3 sync .'
                      (the --aws-config file and ferry itself are never uploaded)
   --keep             do not empty the run directory after the upload
+  --dry-run          show what would be downloaded, launched, uploaded and deleted; change nothing
   --settle SECONDS   while the solver runs, upload outputs unchanged for this long (default 30);
                      a file changed afterwards is uploaded again
   --no-live-upload   upload only after the solver exits

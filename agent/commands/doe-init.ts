@@ -53,7 +53,7 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   writeFileSync(tmpl, '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n');
   const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
   const v = versionInfo().version;
-  const policyArgs = [...new Set(zips.map((z) => `--input ${formatUri(isPrefix(z) ? z : { bucket: z.bucket, key: z.key })}`))].join(' ');
+  const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');
   process.stdout.write(`Wrote ${csv} (${rows.length} rows) and ${tmpl}.
 
 Job setup:
@@ -62,7 +62,7 @@ Job setup:
   run definition    inputs.csv (columns s3_input, s3_output: one row per case)
   command           ./ferry run --vars ${VARS_TEMPLATE} --aws-config config -- ${solver}
   cores per slot    as many as the solver's licence allows; ferry passes RESCALE_CORES_PER_SLOT to mpirun -np
-  IAM policy        ferry policy ${policyArgs.length > 400 ? `--input ${formatUri(sources[0])}` : policyArgs} --output ${formatUri(output)} > policy.json
+  IAM policy        ferry policy ${policyArgs} --output ${formatUri(output)} > policy.json
   rehearse first    ferry doe rehearse inputs.csv --slots 2 --aws-config config -- ${solver}
 `);
   return EXIT.ok;

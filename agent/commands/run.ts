@@ -18,6 +18,7 @@ import { wipeRunDir } from '../phases/wipe.ts';
 import { formatUri } from '../uri.ts';
 import { selfCommand, versionLine } from '../version.ts';
 import { s3Handle, type CommandContext } from './context.ts';
+import { dryRun } from './dry-run.ts';
 
 export const RUN_LOG = 'ferry.log';
 
@@ -52,6 +53,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const startedAt = new Date();
   const cfg = runConfig(parseArgs(ctx.argv, RUN_FLAGS, true), ctx.env, ctx.cwd);
   const { log } = ctx;
+  if (cfg.dryRun) return dryRun(cfg, ctx, [...neverUpload(cfg, ctx.env)]);
   try {
     log.attachFile(join(cfg.workdir, RUN_LOG));
   } catch (err) {

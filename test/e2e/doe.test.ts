@@ -58,4 +58,18 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     const none = await ferry(['doe', 'init', '--aws-config', 'config', '--inputs', `s3://${BUCKET}/nothing/`, '--output', `s3://${BUCKET}/output/`, '--dir', tempDir('doe3')], { cwd: dir, env: cleanEnv() });
     expect(none.exitCode).toBe(66);
   });
+
+  it('ferry run --dry-run shows the four steps and changes nothing, locally or in S3', async () => {
+    const dir = tempDir('dry');
+    writeAwsConfig(dir, s3);
+    const before = await listAll(admin, BUCKET, '');
+    const r = await ferry(['run', '--dry-run', '--aws-config', 'config', '--input', `s3://${BUCKET}/input/hsdi.zip`, '--output', `s3://${BUCKET}/output/dry/`, '--np', '4', '--', 'converge', 'super'], { cwd: dir, env: cleanEnv() });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('extracted here: 4 entries');
+    expect(r.stdout).toMatch(/mpirun -np 4 converge super/);
+    expect(r.stdout).toContain(`s3://${BUCKET}/output/dry/<path>`);
+    expect(r.stdout).toContain('except ferry.log (now: config;');
+    expect(readdirSync(dir)).toEqual(['config']);
+    expect(await listAll(admin, BUCKET, '')).toEqual(before);
+  });
 });
