@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
 
 const BUCKET = 'ferry-progress';
 const s3 = inject('s3');
@@ -10,6 +10,7 @@ let config: string;
 
 beforeAll(async () => {
   await ensureBucket(admin, BUCKET);
+  await emptyPrefix(admin, BUCKET, '');
   await putBytes(admin, BUCKET, 'in/mesh.bin', Buffer.alloc(24 * 1024 * 1024, 3));
   config = writeAwsConfig(tempDir('cfg'), s3);
 });
