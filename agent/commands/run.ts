@@ -93,13 +93,11 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     log.info(`launching: ${[launch.file, ...launch.args].join(' ')} (${fetched.files.length} input files in place)`);
     if (live) uploader.phase = ctx.progress.start('live upload');
     live?.start();
-    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, hardStop: ctx.hardStop, graceMs: cfg.graceSeconds * 1000 }).finally(async () => {
-      await live?.stop();
-      if (uploader.phase) ctx.progress.end(uploader.phase);
-    });
+    const solved = await runSolver(launch, cfg.workdir, ctx.env, log, { signal: ctx.stop, hardStop: ctx.hardStop, graceMs: cfg.graceSeconds * 1000 }).finally(() => live?.stopWatching());
     const solverExit = solved.signal ? signalExit(solved.signal) : (solved.exitCode ?? 1);
     log.info(`solver ended after ${(solved.ms / 1000).toFixed(1)} s: ${solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`}`);
     if (live && live.done.size > 0) log.info(`${live.done.size} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
+    if (uploader.phase) ctx.progress.end(uploader.phase);
 
     const after = await scanTree(cfg.workdir, skipOut);
     for (const l of after.symlinks) log.warn(`not uploading symbolic link ${l} (links are never followed)`);
@@ -109,7 +107,9 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const todo = outputs.filter((f) => !current.includes(f)).map((f) => f.rel);
     log.info(`uploading ${todo.length} output file(s) to ${formatUri(cfg.output)}${current.length ? ` (${current.length} more already uploaded and unchanged)` : ''}`);
     uploader.phase = ctx.progress.start('upload', { files: todo.length, bytes: todo.reduce((n, rel) => n + (after.files.get(rel)?.size ?? 0), 0) });
-    const final = await uploadTree(uploader, todo, log, cfg.output);
+    // Live uploads still under way finish alongside; a file that changed since is sent again.
+    const final = await uploadTree(uploader, todo, log, cfg.output, live ? (rel) => live.reuse(rel, after.files.get(rel)) : undefined);
+    await live?.drain();
     ctx.progress.end(uploader.phase);
     for (const [rel] of live?.done ?? []) {
       if (after.files.has(rel)) continue;

@@ -41,11 +41,15 @@ export class LiveUpload {
     }, every);
   }
 
-  /** Stops watching and waits for the uploads under way. */
-  async stop(): Promise<void> {
+  /** Stops watching (uploads under way go on: the final sweep overlaps them). */
+  async stopWatching(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.scanning;
+  }
+
+  /** Waits for every upload under way. */
+  async drain(): Promise<void> {
     await Promise.all(this.inFlight.values());
   }
 
@@ -53,6 +57,12 @@ export class LiveUpload {
   isCurrent(rel: string, state: FileState | undefined): boolean {
     const o = this.done.get(rel);
     return !!o?.verified && same(o.state, state);
+  }
+
+  /** The live upload of `rel` if it (once finished) is of exactly this state; else undefined. */
+  async reuse(rel: string, state: FileState | undefined): Promise<UploadOutcome | undefined> {
+    await this.inFlight.get(rel);
+    return this.isCurrent(rel, state) ? { ...this.done.get(rel)!, live: true } : undefined;
   }
 
   private async tick(): Promise<void> {

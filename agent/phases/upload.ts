@@ -26,6 +26,8 @@ export interface UploadOutcome {
   state?: FileState;
   /** True when the object was already in S3 with these bytes (a re-run) and was not sent again. */
   resumed?: boolean;
+  /** True when this is the upload made while the solver ran (the file has not changed since). */
+  live?: boolean;
   error?: string;
   exitCode?: number;
 }
@@ -142,17 +144,22 @@ export class Uploader {
   }
 }
 
-/** Uploads `files` and logs one summary line. */
-export async function uploadTree(up: Uploader, files: string[], log: Log, prefix: S3Uri): Promise<UploadSummary> {
+/**
+ * Uploads `files` and logs one summary line. `reuse` may supply an upload already made for a file
+ * (a live upload of the same bytes); it is awaited per file, so uploads still under way overlap
+ * the ones this call starts.
+ */
+export async function uploadTree(up: Uploader, files: string[], log: Log, prefix: S3Uri, reuse?: (rel: string) => Promise<UploadOutcome | undefined>): Promise<UploadSummary> {
   const started = Date.now();
   const bytes0 = up.bytes;
-  const outcomes = await Promise.all(files.map((rel) => up.upload(rel)));
+  const outcomes = await Promise.all(files.map(async (rel) => (await reuse?.(rel)) ?? up.upload(rel)));
   const ms = Date.now() - started;
   const bytes = up.bytes - bytes0;
   const failed = outcomes.filter((o) => !o.verified);
-  const resumed = outcomes.filter((o) => o.resumed).length;
+  const resumed = outcomes.filter((o) => o.resumed && !o.live).length;
+  const live = outcomes.filter((o) => o.live).length;
   log.info(
-    `uploaded ${outcomes.length - failed.length - resumed}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(prefix)}${resumed ? `; ${resumed} already there with the same bytes` : ''}`,
+    `uploaded ${outcomes.length - failed.length - resumed - live}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(prefix)}${live ? `; ${live} uploaded while the solver ran` : ''}${resumed ? `; ${resumed} already there with the same bytes` : ''}`,
   );
   return { outcomes, bytes, ms, failed };
 }
