@@ -4,7 +4,6 @@ import { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
 import { usageError } from '../errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -33,7 +32,7 @@ export function redactProxy(url: string): string {
  * added to the public roots, for TLS-inspecting proxies; NODE_EXTRA_CA_CERTS works natively.
  */
 export function makeAgents(endpoint: string, explicitProxy: string | undefined, sockets: number, env: Env): Agents {
-  const proxy = explicitProxy ?? (getProxyForUrl(endpoint) || undefined);
+  const proxy = explicitProxy ?? proxyFor(endpoint, env);
   let ca: string[] | undefined;
   if (env.AWS_CA_BUNDLE) {
     try {
@@ -58,4 +57,26 @@ export function makeAgents(endpoint: string, explicitProxy: string | undefined, 
     httpsAgent: new HttpsProxyAgent(proxy, base) as unknown as HttpsAgent,
     proxy: redactProxy(proxy),
   };
+}
+
+const envVar = (env: Env, name: string) => env[name.toLowerCase()] || env[name.toUpperCase()] || undefined;
+
+/**
+ * The proxy for `url` from the environment, as curl and most tools read it: `https_proxy` /
+ * `http_proxy` by scheme (either case), else `all_proxy`; none when NO_PROXY matches the host
+ * (`*`, `host`, `.domain` or `domain` for its subdomains, optionally `:port`).
+ */
+export function proxyFor(url: string, env: Env): string | undefined {
+  const u = new URL(url);
+  const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  for (const raw of (envVar(env, 'no_proxy') ?? '').split(/[,\s]+/).filter(Boolean)) {
+    if (raw === '*') return undefined;
+    const m = /^(.*?)(?::(\d+))?$/.exec(raw.toLowerCase())!;
+    if (m[2] && m[2] !== port) continue;
+    const pat = m[1].replace(/^\*/, '').replace(/^\[|\]$/g, '');
+    const bare = pat.replace(/^\./, '');
+    if (host === bare || host.endsWith(`.${bare}`)) return undefined;
+  }
+  return envVar(env, `${u.protocol.slice(0, -1)}_proxy`) ?? envVar(env, 'all_proxy');
 }
