@@ -44,7 +44,12 @@ function logOptions(argv: string[]): LogOptions {
 export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
   const [first, ...others] = argv;
   // Two-word commands: `doe init`, `doe rehearse`.
-  const [cmd, rest] = first === 'doe' && others.length > 0 ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
+  if (first === 'doe' && others[0] !== 'init' && others[0] !== 'rehearse') {
+    const asked = others[0] === '--help' || others[0] === '-h';
+    (asked ? process.stdout : process.stderr).write(DOE_HELP);
+    return asked ? EXIT.ok : EXIT.usage;
+  }
+  const [cmd, rest] = first === 'doe' ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`${versionLine()}\n`);
     return EXIT.ok;
