@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,6 +110,9 @@ describe.runIf(s3.kind === 'ceph')('the S3 front (radosgw) dies mid-upload, then
       expect(body.equals(partBytes(12, Number(/part_(\d)/.exec(o.path)![1])))).toBe(true);
     }
     expect((await listAll(admin, BUCKET, 'resume/')).has('resume/_SUCCESS')).toBe(true);
+    // The multipart upload the dead front left unfinished was aborted, and none is left.
+    const mpu = await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'resume/' }));
+    expect(mpu.Uploads ?? []).toEqual([]);
     expect(readdirSync(dir)).toEqual(['ferry.log']);
   });
 });
