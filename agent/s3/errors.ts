@@ -27,6 +27,18 @@ function sdkCode(err: unknown): string {
   return e?.Code ?? e?.name ?? '';
 }
 
+const TLS_CODES = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED)$/;
+
+function tlsCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = errnoCode(e);
+    if (code && TLS_CODES.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export function isNotFound(err: unknown): boolean {
   const c = sdkCode(err);
   return c === 'NoSuchKey' || c === 'NotFound' || c === 'NoSuchBucket' || httpStatus(err) === 404;
@@ -101,6 +113,14 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
             ? 'the credentials may not read this key, or the key does not exist and the policy lacks s3:ListBucket (S3 then answers 403, not 404): check both'
             : 'the credentials may not write here: the policy needs s3:PutObject (and multipart actions) on the output prefix';
     return new FerryError(`${ctx.op} failed: access denied (${code || `HTTP ${status}`})`, { ...base, exitCode: EXIT.noPerm, hint });
+  }
+  const tls = tlsCode(err);
+  if (tls) {
+    return new FerryError(`${ctx.op} failed: ${where} presented a TLS certificate this machine does not trust (${tls})`, {
+      ...base,
+      exitCode: EXIT.unavailable,
+      hint: 'if a proxy inspects TLS, point AWS_CA_BUNDLE (or NODE_EXTRA_CA_CERTS) at its CA certificate (PEM)',
+    });
   }
   if (isNetwork(err) || (status !== undefined && status >= 500)) {
     return new FerryError(`${ctx.op} failed: ${where} did not answer after retries (${errnoCode(err) ?? code ?? status}: ${detail})`, {

@@ -54,9 +54,24 @@ export function makeAgents(endpoint: string, explicitProxy: string | undefined, 
   }
   return {
     httpAgent: new HttpProxyAgent(proxy, base) as unknown as HttpAgent,
-    httpsAgent: new HttpsProxyAgent(proxy, base) as unknown as HttpsAgent,
+    httpsAgent: (ca ? new TunnelWithCa(proxy, base, ca) : new HttpsProxyAgent(proxy, base)) as unknown as HttpsAgent,
     proxy: redactProxy(proxy),
   };
+}
+
+/** https-proxy-agent does not pass the agent's `ca` to the TLS session it opens inside the tunnel. */
+class TunnelWithCa extends HttpsProxyAgent<string> {
+  constructor(
+    proxy: string,
+    opts: ConstructorParameters<typeof HttpsProxyAgent<string>>[1],
+    private readonly trusted: string[],
+  ) {
+    super(proxy, opts);
+  }
+
+  override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    return super.connect(req, { ...opts, ca: this.trusted } as typeof opts);
+  }
 }
 
 const envVar = (env: Env, name: string) => env[name.toLowerCase()] || env[name.toUpperCase()] || undefined;

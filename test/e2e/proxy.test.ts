@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { startSquid, type Squid } from '../helpers/squid.ts';
+import { startTlsFront } from '../helpers/tls-front.ts';
 
 // A real authenticating proxy (squid, Basic auth) between ferry and the S3 server.
 const BUCKET = 'ferry-proxy';
@@ -75,3 +76,24 @@ describe('through squid with Basic auth', () => {
     expect(r.stderr).toContain('through proxy http://127.0.0.1:9');
   });
 });
+
+describe('TLS with a certificate from a private CA (a TLS-inspecting proxy)', () => {
+  it('AWS_CA_BUNDLE makes it trusted, also tunneled through squid (CONNECT); without it: exit 69 naming the fix', async () => {
+    const front = await startTlsFront(s3.endpoint);
+    try {
+      const withCa = await run('tls-ok', { AWS_CA_BUNDLE: front.caFile }, ['--endpoint', front.url]);
+      expect(withCa.exitCode, withCa.all).toBe(0);
+      expect((await getBytes(admin, BUCKET, 'tls-ok/result.txt')).toString()).toContain('case_name pintle');
+      const before = squid.accessLog().length;
+      const tunneled = await run('tls-proxy', { AWS_CA_BUNDLE: front.caFile, HTTPS_PROXY: squid.url(USER, PASSWORD) }, ['--endpoint', front.url]);
+      expect(tunneled.exitCode, tunneled.all).toBe(0);
+      expect(squid.accessLog().slice(before)).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:\\d+ ${USER} `));
+      const without = await run('tls-bad', { NODE_EXTRA_CA_CERTS: '' }, ['--endpoint', front.url, '--retries', '1']);
+      expect(without.exitCode, without.all).toBe(69);
+      expect(without.stderr).toContain('AWS_CA_BUNDLE');
+    } finally {
+      await front.close();
+    }
+  });
+});
+
