@@ -23,7 +23,7 @@ const same = (a: FileState | undefined, b: FileState | undefined) => !!a && !!b 
 export class LiveUpload {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
-  private readonly seen = new Map<string, { state: FileState; since: number }>();
+  private readonly seen = new Map<string, FileState>();
   private readonly inFlight = new Map<string, Promise<UploadOutcome>>();
   /** The latest finished upload of each file. */
   readonly done = new Map<string, UploadOutcome>();
@@ -35,7 +35,7 @@ export class LiveUpload {
   ) {}
 
   start(): void {
-    const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 3)));
+    const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
     this.timer = setInterval(() => {
       this.scanning = this.scanning.then(() => this.tick()).catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`));
     }, every);
@@ -72,12 +72,11 @@ export class LiveUpload {
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && same(base, state)) continue;
+      // Settled: unchanged since the previous scan, and last modified at least settleMs ago.
       const prev = this.seen.get(rel);
-      if (!prev || !same(prev.state, state)) {
-        this.seen.set(rel, { state, since: now });
-        continue;
-      }
-      if (now - prev.since < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      this.seen.set(rel, state);
+      if (!same(prev, state)) continue;
+      if (now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
       const p = this.up.upload(rel).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
