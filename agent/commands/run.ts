@@ -1,8 +1,8 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { RUN_FLAGS, runConfig, type RunConfig } from '../config.ts';
-import { EXIT, FerryError, localIoError, signalExit } from '../errors.ts';
+import { EXIT, isLocalIoError, localIoError, signalExit } from '../errors.ts';
 import { formatBytes, formatRate } from '../log.ts';
 import type { PhaseProgress } from '../progress.ts';
 import { buildLaunch } from '../mpi/launch.ts';
@@ -71,10 +71,10 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     const fetched = await fetchInputs(client, cfg.inputs, cfg.workdir, log, { transfer: cfg.transfer, maxExtract: cfg.maxExtract, endpoint: via, signal: ctx.stop, progress: ctx.progress });
     // Not outputs: files that were here before ferry first ran, and the inputs as just extracted.
     const now = await scanTree(cfg.workdir, isTemp);
-    const before = { files: new Map(pre.files) };
+    const baseline = new Map(pre.files);
     for (const rel of fetched.files) {
       const st = now.files.get(rel);
-      if (st) before.files.set(rel, st);
+      if (st) baseline.set(rel, st);
     }
 
     let launch = buildLaunch(cfg.mpi, cfg.solver, 'unknown', { isRoot: false, env: ctx.env });
@@ -87,7 +87,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 
     const uploader = new Uploader({ client, budget, dir: cfg.workdir, prefix: cfg.output, transfer: cfg.transfer, log, signal: ctx.hardStop, endpoint: via, existing, objectParams: cfg.s3.objectParams });
     const live = cfg.liveUpload
-      ? new LiveUpload(uploader, { dir: cfg.workdir, baseline: before.files, uploadAll: cfg.uploadAll, skip: skipOut, settleMs: cfg.settleSeconds * 1000, log })
+      ? new LiveUpload(uploader, { dir: cfg.workdir, baseline, uploadAll: cfg.uploadAll, skip: skipOut, settleMs: cfg.settleSeconds * 1000, log })
       : undefined;
     for (const n of launch.notes) log.info(n);
     log.info(`launching: ${[launch.file, ...launch.args].join(' ')} (${fetched.files.length} input files in place)`);
@@ -101,8 +101,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 
     const after = await scanTree(cfg.workdir, skipOut);
     for (const l of after.symlinks) log.warn(`not uploading symbolic link ${l} (links are never followed)`);
-    for (const r of RESERVED) if (before.files.has(r)) log.warn(`not uploading ./${r}: the name is reserved for ferry's own ${r} in the output prefix`);
-    const outputs = selectOutputs(before.files, after.files, cfg.uploadAll);
+    for (const r of RESERVED) if (existsSync(join(cfg.workdir, r))) log.warn(`not uploading ./${r}: the name is reserved for ferry's own ${r} in the output prefix`);
+    const outputs = selectOutputs(baseline, after.files, cfg.uploadAll);
     const current = outputs.filter((f) => live?.isCurrent(f.rel, after.files.get(f.rel)));
     const todo = outputs.filter((f) => !current.includes(f)).map((f) => f.rel);
     log.info(`uploading ${todo.length} output file(s) to ${formatUri(cfg.output)}${current.length ? ` (${current.length} more already uploaded and unchanged)` : ''}`);
@@ -155,8 +155,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     }
     return solverExit;
   } catch (err) {
-    if (err instanceof FerryError || ctx.stop.aborted) throw err;
-    throw localIoError(err, 'solve', cfg.workdir);
+    throw isLocalIoError(err) && !ctx.stop.aborted ? localIoError(err, 'solve', cfg.workdir) : err;
   } finally {
     client.destroy();
   }
