@@ -138,6 +138,7 @@ async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, dest
   const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
     throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
   });
+  await mkdir(destDir, { recursive: true });
   const plan = planExtraction(name, cd, await limitFor(destDir, opts.maxExtract, obj.size));
   const tmp = join(destDir, `.ferry-input-${posix.basename(target.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);

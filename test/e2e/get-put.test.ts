@@ -48,10 +48,11 @@ describe('ferry get', () => {
   it('ferry get s3://bucket/prefix/ DIR keeps relative paths', async () => {
     await putBytes(admin, BUCKET, 'tree/a.txt', 'A');
     await putBytes(admin, BUCKET, 'tree/sub/b.txt', 'BB');
+    await putBytes(admin, BUCKET, 'tree/cases/deep/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
     const dir = tempDir('get-prefix');
     const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/tree/`, dir], { env });
     expect(r.exitCode, r.all).toBe(0);
-    expect(walk(dir)).toEqual(['a.txt', 'sub/b.txt']);
+    expect(walk(dir)).toEqual(['a.txt', 'cases/deep/inputs.in', 'cases/deep/spray.in', 'cases/deep/surface.dat', 'sub/b.txt']);
     expect(readFileSync(join(dir, 'sub/b.txt'), 'utf8')).toBe('BB');
   });
 
