@@ -91,6 +91,8 @@ Example: ferry get --aws-config config s3://my-simulation-data/input/hsdi.zip ./
 export const PUT_HELP = `Usage: ferry put [options] DIR URI
 
 Uploads every file under DIR: DIR/a/b goes to <URI>a/b. Each upload is verified (size + ETag).
+Files already under URI with the same bytes are not sent again; a _SUCCESS there is withdrawn
+(the prefix is changing), and put writes no manifest (ferry run does).
 Options: the S3 options of ferry --help.
 Example: ferry put --aws-config config ./results s3://my-simulation-data/output/hsdi/
 `;
