@@ -24,7 +24,7 @@ S3 options (all commands):
   --retries N             attempts per request, including the first (default 5; exponential
                           backoff with jitter on throttling, 5xx, resets and timeouts)
   --timeout SECONDS       one request's time limit before it is retried (default 120)
-  --concurrency N         files in flight (default 8)
+  --concurrency N         files in flight (default 4)
   --part-concurrency N    parts of one file in flight (default 4)
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
   --memory SIZE           memory bound: all transfer buffers together hold at most this
