@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** `pid` and every process below it (from /proc; Linux). Open MPI ranks sit in their own process groups, so a group kill misses them. */
-export function processTree(pid: number): number[] {
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   let entries: string[];
   try {

@@ -95,7 +95,7 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
  * the SDK then finds no shared config, as intended. Only ferry's own process sees this; the
  * solver gets the environment ferry was started with.
  */
-export function ensureHome(): void {
+function ensureHome(): void {
   if (process.env.HOME) return;
   try {
     homedir();

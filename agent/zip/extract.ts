@@ -12,7 +12,7 @@ import { createInflateRaw, crc32, inflateRaw } from 'node:zlib';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
-import { readCentralDirectory, type CentralDirectory, type ZipEntry } from './central.ts';
+import type { CentralDirectory, ZipEntry } from './central.ts';
 
 const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number; chunkSize: number }) => Promise<Buffer>;
 
@@ -31,8 +31,6 @@ export interface ExtractResult {
 }
 
 export interface ExtractOptions {
-  /** Refuse archives that unpack to more than this (default: the free space of the target). */
-  maxBytes?: number;
   /** Entries inflated at once (default: 2 × cores). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -111,24 +109,6 @@ export function planExtraction(zip: string, cd: CentralDirectory, opts: { maxByt
 export async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
-}
-
-/** Extracts a zip that is already on disk. */
-export async function extractZip(zip: string, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
-  const fh = await open(zip, 'r');
-  let cd: CentralDirectory;
-  try {
-    const { size } = await fh.stat();
-    cd = await readCentralDirectory(zip, size, async (s, e) => {
-      const buf = Buffer.allocUnsafe(e - s);
-      const { bytesRead } = await fh.read(buf, 0, e - s, s);
-      return buf.subarray(0, bytesRead);
-    });
-  } finally {
-    await fh.close();
-  }
-  const plan = planExtraction(zip, cd, await limitFor(dir, opts.maxBytes));
-  return extractEntries(zip, zip, plan, dir, opts);
 }
 
 /** The most an archive may unpack to here: --max-extract, or the free space less `reserve` (the archive itself). */
