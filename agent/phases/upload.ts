@@ -9,8 +9,8 @@ import { formatBytes, formatRate } from '../log.ts';
 import type { ByteBudget } from '../s3/budget.ts';
 import { classifyS3Error } from '../s3/errors.ts';
 import { localEtag } from '../s3/etag.ts';
-import { uploadFile } from '../s3/upload.ts';
-import { verifyUpload } from '../s3/verify.ts';
+import { uploadFile, type Uploaded } from '../s3/upload.ts';
+import { BatchVerifier } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
 import type { PhaseProgress } from '../progress.ts';
 import type { FileState } from './outputs.ts';
@@ -63,10 +63,14 @@ async function stateOf(path: string): Promise<FileState | undefined> {
   }
 }
 
+type Base = { rel: string; size: number; key: string };
+/** A file sent, not yet verified. */
+type Sent = { base: Base; up: Uploaded; state?: FileState };
+
 /**
  * Uploads files of one run directory under one prefix, `filesInFlight` at a time (shared by live
- * and final uploads), each verified with HeadObject (size + ETag). A failure is recorded per file;
- * the others go on.
+ * and final uploads), each then verified in S3 (size + ETag) by a BatchVerifier. A failure is
+ * recorded per file; the others go on.
  */
 export class Uploader {
   private readonly limit: LimitFunction;
@@ -74,16 +78,19 @@ export class Uploader {
   resumed = 0;
   /** The progress counters uploads report to (set by the caller per phase). */
   phase: PhaseProgress | undefined;
+  private readonly verifier: BatchVerifier;
 
   constructor(private readonly d: UploaderDeps) {
     this.limit = pLimit(d.transfer.filesInFlight);
+    this.verifier = new BatchVerifier(d.client, d.prefix.bucket, d.signal);
   }
 
   upload(rel: string): Promise<UploadOutcome> {
-    return this.limit(() => this.uploadNow(rel));
+    // Verification waits outside the files-in-flight limit, so it can batch many files at once.
+    return this.limit(() => this.send(rel)).then((s) => ('outcome' in s ? s.outcome : this.confirm(s)));
   }
 
-  private async uploadNow(rel: string): Promise<UploadOutcome> {
+  private async send(rel: string): Promise<{ outcome: UploadOutcome } | Sent> {
     const { d } = this;
     const dest = { bucket: d.prefix.bucket, key: keyUnder(d.prefix, rel) };
     const path = join(d.dir, rel);
@@ -98,7 +105,7 @@ export class Uploader {
           this.resumed++;
           this.phase?.addFile();
           d.log.detail(`already in S3 with the same bytes, not sent again: ${rel}`);
-          return { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true };
+          return { outcome: { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true } };
         }
       }
       const up = await uploadFile(d.client, path, before.size, dest, {
@@ -112,30 +119,45 @@ export class Uploader {
           this.phase?.addBytes(n);
         },
       });
-      const v = await verifyUpload(d.client, d.prefix.bucket, up, d.signal);
-      if (!v.ok) {
-        d.log.error(`verify failed for ${formatUri(dest)}: ${v.reason}`);
-        return { ...base, verified: false, error: v.reason, exitCode: EXIT.cantCreate };
-      }
-      this.bytes += before.size;
-      this.phase?.addFile();
-      d.log.detail(`uploaded ${rel} (${before.size} bytes), verified`);
       const after = await stateOf(path);
       const unchanged = after !== undefined && after.size === before.size && after.mtimeNs === before.mtimeNs;
-      return { ...base, etag: up.expectedEtag, sha256: up.sha256, verified: true, state: unchanged ? before : undefined };
+      return { base, up, state: unchanged ? before : undefined };
     } catch (err) {
-      if (isAbort(err)) return { ...base, verified: false, error: 'cancelled', exitCode: EXIT.cantCreate };
-      const code = (err as { code?: string }).code;
-      const e = isLocalIoError(err) || code === 'ECHANGED' || code === 'ETOOBIG'
-        ? { message: `upload: cannot upload ${rel}: ${(err as Error).message}${(err as { hint?: string }).hint ? `\n  hint: ${(err as { hint?: string }).hint}` : ''}`, exitCode: EXIT.cantCreate }
-        : (() => {
-            const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target: formatUri(dest), endpoint: d.endpoint });
-            // Once uploads are under way, a lost endpoint is an upload that failed (73); auth stays 77.
-            return { message: c.render(), exitCode: c.exitCode === EXIT.unavailable ? EXIT.cantCreate : c.exitCode };
-          })();
-      d.log.error(e.message);
-      return { ...base, verified: false, error: e.message, exitCode: e.exitCode };
+      return { outcome: this.failure(base, err) };
     }
+  }
+
+  private async confirm(s: Sent): Promise<UploadOutcome> {
+    const { d } = this;
+    try {
+      const v = await this.verifier.verify(s.up);
+      if (!v.ok) {
+        d.log.error(`verify failed for ${formatUri({ bucket: d.prefix.bucket, key: s.up.key })}: ${v.reason}`);
+        return { ...s.base, verified: false, error: v.reason, exitCode: EXIT.cantCreate };
+      }
+    } catch (err) {
+      return this.failure(s.base, err);
+    }
+    this.bytes += s.up.size;
+    this.phase?.addFile();
+    d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified`);
+    return { ...s.base, etag: s.up.expectedEtag, sha256: s.up.sha256, verified: true, state: s.state };
+  }
+
+  private failure(base: Base, err: unknown): UploadOutcome {
+    const { d } = this;
+    if (isAbort(err)) return { ...base, verified: false, error: 'cancelled', exitCode: EXIT.cantCreate };
+    const code = (err as { code?: string }).code;
+    const target = formatUri({ bucket: d.prefix.bucket, key: base.key });
+    const e = isLocalIoError(err) || code === 'ECHANGED' || code === 'ETOOBIG'
+      ? { message: `upload: cannot upload ${base.rel}: ${(err as Error).message}${(err as { hint?: string }).hint ? `\n  hint: ${(err as { hint?: string }).hint}` : ''}`, exitCode: EXIT.cantCreate }
+      : (() => {
+          const c = classifyS3Error(err, { phase: 'upload', op: 'upload', target, endpoint: d.endpoint });
+          // Once uploads are under way, a lost endpoint is an upload that failed (73); auth stays 77.
+          return { message: c.render(), exitCode: c.exitCode === EXIT.unavailable ? EXIT.cantCreate : c.exitCode };
+        })();
+    d.log.error(e.message);
+    return { ...base, verified: false, error: e.message, exitCode: e.exitCode };
   }
 
   /** Removes an object this run uploaded whose local file is gone (a solver's temporary file). */
