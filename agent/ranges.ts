@@ -1,24 +1,28 @@
 /**
- * Which fixed-size parts of a file have arrived, and promises for "bytes [start, end) are here".
- * Lets a consumer (extraction) start on the first parts while later ones are still downloading.
+ * How much of each fixed-size part of a file has arrived (each part is written from its start
+ * onwards), and promises for "bytes [start, end) are here". Lets a consumer (extraction) start on
+ * the first bytes of every part while the rest is still downloading.
  */
 export class PartTracker {
-  private readonly done: boolean[];
-  private waiters: Array<{ first: number; last: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** Bytes on disk from the start of each part. */
+  private readonly filled: number[];
+  private waiters: Array<{ start: number; end: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private failure: unknown;
 
   constructor(
     private readonly partSize: number,
-    total: number,
+    private readonly total: number,
   ) {
-    this.done = new Array(Math.ceil(total / partSize)).fill(false);
+    this.filled = new Array(Math.ceil(total / partSize)).fill(0);
   }
 
-  /** Marks the part that starts at byte `start` as complete. */
-  complete(start: number): void {
-    this.done[Math.floor(start / this.partSize)] = true;
+  /** Bytes [partStart, upTo) of the part that starts at `partStart` are on disk. */
+  advance(partStart: number, upTo: number): void {
+    const i = Math.floor(partStart / this.partSize);
+    this.filled[i] = Math.max(this.filled[i], upTo - i * this.partSize);
+    if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((w) => {
-      if (!this.covered(w.first, w.last)) return true;
+      if (!this.covered(w.start, w.end)) return true;
       w.resolve();
       return false;
     });
@@ -33,15 +37,17 @@ export class PartTracker {
 
   waitFor(start: number, end: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (end <= start) return Promise.resolve();
-    const first = Math.floor(start / this.partSize);
-    const last = Math.min(this.done.length - 1, Math.floor((end - 1) / this.partSize));
-    if (this.covered(first, last)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ first, last, resolve, reject }));
+    if (end <= start || this.covered(start, end)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ start, end, resolve, reject }));
   }
 
-  private covered(first: number, last: number): boolean {
-    for (let i = first; i <= last; i++) if (!this.done[i]) return false;
+  private covered(start: number, end: number): boolean {
+    const first = Math.floor(start / this.partSize);
+    const last = Math.min(this.filled.length - 1, Math.floor((end - 1) / this.partSize));
+    for (let i = first; i <= last; i++) {
+      const need = Math.min(end, Math.min(this.total, (i + 1) * this.partSize)) - i * this.partSize;
+      if (this.filled[i] < need) return false;
+    }
     return true;
   }
 }

@@ -13,6 +13,7 @@ import { classifyS3Error } from '../s3/errors.ts';
 import { formatUri, isPrefix, type S3Uri } from '../uri.ts';
 import { readCentralDirectory } from '../zip/central.ts';
 import { extractEntries, freeBytes, limitFor, planExtraction } from '../zip/extract.ts';
+import { InflatePool } from '../zip/inflate-pool.ts';
 
 export interface FetchedInput {
   uri: string;
@@ -134,6 +135,15 @@ function downloadError(err: unknown, target: S3Uri, local: string, opts: FetchOp
  * entries are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
  */
 async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: Hooked): Promise<string[]> {
+  const pool = new InflatePool(); // its threads start while the central directory is fetched
+  try {
+    return await fetchZipWith(client, target, obj, destDir, { ...opts, pool });
+  } finally {
+    await pool.close();
+  }
+}
+
+async function fetchZipWith(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: Hooked & { pool: InflatePool }): Promise<string[]> {
   const name = formatUri(target);
   const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
     throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
@@ -147,11 +157,11 @@ async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, dest
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const [dl, ex] = await Promise.allSettled([
-      downloadObject(client, target, obj, tmp, { ...downloadOpts(opts), signal: stop.signal, inPlace: true, onPart: (s) => tracker.complete(s) }).catch((err) => {
+      downloadObject(client, target, obj, tmp, { ...downloadOpts(opts), signal: stop.signal, inPlace: true, onWritten: (s, upTo) => tracker.advance(s, upTo) }).catch((err) => {
         tracker.fail(err);
         throw err;
       }),
-      extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal: stop.signal, onFile: opts.onFile }).catch((err) => {
+      extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal: stop.signal, onFile: opts.onFile, pool: opts.pool }).catch((err) => {
         stop.abort(err);
         throw err;
       }),

@@ -19,8 +19,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Called with each chunk's length as bytes arrive. */
   onBytes?: (n: number) => void;
-  /** Called when the part starting at `start` is completely on disk. */
-  onPart?: (start: number) => void;
+  /** Called as the part starting at `start` lands: bytes [start, upTo) of it are on disk. */
+  onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of `dest.ferry-part` + rename. */
   inPlace?: boolean;
 }
@@ -99,6 +99,7 @@ export async function downloadObject(
                 await fh.write(chunk, 0, chunk.length, pos);
                 pos += chunk.length;
                 opts.onBytes?.(chunk.length);
+                opts.onWritten?.(a, pos);
               }
             } finally {
               body.destroy();
@@ -106,7 +107,6 @@ export async function downloadObject(
             if (pos !== b + 1) {
               throw Object.assign(new Error(`range ${a}-${b} of ${formatUri(u)} ended early at byte ${pos}`), { code: 'ECONNRESET' });
             }
-            opts.onPart?.(a);
           }).catch((err) => {
             inner.abort(err);
             throw err;

@@ -1,20 +1,18 @@
-// Safe, parallel zip extraction. Every entry is checked before anything is written; entries are
-// then inflated concurrently (zlib runs on the libuv thread pool, so inflate spreads across cores),
-// each into a temp file renamed into place only after its size and CRC-32 match. Knows nothing
-// of S3: the archive is a local file that may still be arriving (`ready` says when a byte range
-// is on disk).
-import { mkdir, open, realpath, rename, rm, statfs, writeFile, type FileHandle } from 'node:fs/promises';
+// Safe, parallel zip extraction. Every entry is checked before anything is written. Entries up to
+// IN_MEMORY_MAX are read, inflated and CRC-checked by worker threads (one per core) and written
+// only once they match; larger ones stream through zlib into a temp file renamed into place after
+// their size and CRC-32 match. Knows nothing of S3: the archive is a local file that may still be
+// arriving (`ready` says when a byte range is on disk).
+import { mkdir, open, realpath, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createInflateRaw, crc32, inflateRaw } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createInflateRaw, crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import type { CentralDirectory, ZipEntry } from './central.ts';
-
-const inflateRawAsync = promisify(inflateRaw) as (buf: Buffer, opts: { maxOutputLength: number; chunkSize: number }) => Promise<Buffer>;
+import { InflatePool } from './inflate-pool.ts';
 
 export interface PlannedEntry {
   entry: ZipEntry;
@@ -38,6 +36,8 @@ export interface ExtractOptions {
   ready?: (start: number, end: number) => Promise<void>;
   /** Called with each file's size once it is in place. */
   onFile?: (bytes: number) => void;
+  /** Workers for the small entries, started early by the caller (it closes them); else made here. */
+  pool?: InflatePool;
 }
 
 const S_IFMT = 0o170000;
@@ -45,7 +45,6 @@ const S_IFLNK = 0o120000;
 const LOCAL_SIG = 0x04034b50;
 /** Entries up to this size are inflated in one buffer; larger ones are streamed. */
 const IN_MEMORY_MAX = 4 * 1024 * 1024;
-const HEADER_SLACK = 512;
 
 export function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
   return new FerryError(`refusing archive: entry '${entry}' ${reason}`, {
@@ -122,6 +121,7 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
   let opened: Promise<FileHandle> | undefined;
   const handle = () => (opened ??= open(file, 'r'));
   const run = pLimit(opts.concurrency ?? availableParallelism() * 2);
+  let pool = opts.pool;
   const files: string[] = [];
   const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
   // Every directory is made once, up front (not once per entry).
@@ -143,13 +143,23 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
         run(async () => {
           opts.signal?.throwIfAborted();
           const target = join(dir, p.rel);
-          await writeEntry(zip, handle, p, target, opts);
+          const { entry } = p;
+          if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
+            const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
+            await opts.ready?.(entry.localHeaderOffset, readEnd);
+            opts.signal?.throwIfAborted();
+            const r = await (pool ??= new InflatePool()).run({
+              file, lho: entry.localHeaderOffset, readEnd, limit: p.limit, method: entry.method, compressedSize: entry.compressedSize, size: entry.size, crc32: entry.crc32, target,
+            });
+            if (!r.ok) throw 'refuse' in r ? refuse(zip, entry.name, r.refuse) : Object.assign(new Error(r.io.message), r.io);
+          } else await writeEntry(zip, handle, p, target, opts);
           files.push(p.rel);
           opts.onFile?.(p.entry.size);
         }),
       ),
   );
   await (await opened?.catch(() => undefined))?.close();
+  if (pool !== opts.pool) await pool?.close();
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     const err = failed.reason;
@@ -160,16 +170,13 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
   return { files: files.sort(), bytes: plan.reduce((n, p) => n + p.entry.size, 0) };
 }
 
+/** Streams one large entry through zlib into a temp file, renamed into place once size and CRC-32 match. */
 async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: PlannedEntry, target: string, opts: ExtractOptions): Promise<void> {
   const { entry } = p;
   const lho = entry.localHeaderOffset;
-  // One read usually covers the local header and the data: the header's name and extra fields
-  // are guessed at up to HEADER_SLACK bytes and read again only when they are longer.
-  const guess = Math.min(p.limit, lho + 30 + HEADER_SLACK + entry.compressedSize);
-  await opts.ready?.(lho, guess);
+  await opts.ready?.(lho, Math.min(p.limit, lho + 30));
   const fh = await handle(); // opened once the first bytes are on disk
-  const small = entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX;
-  const first = Buffer.allocUnsafe(small ? guess - lho : 30);
+  const first = Buffer.allocUnsafe(30);
   const { bytesRead } = await fh.read(first, 0, first.length, lho);
   if (bytesRead < 30 || first.readUInt32LE(0) !== LOCAL_SIG) throw refuse(zip, entry.name, 'has no local header where the central directory points (corrupt archive)');
   const start = lho + 30 + first.readUInt16LE(26) + first.readUInt16LE(28);
@@ -178,53 +185,31 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
   await opts.ready?.(start, end);
 
   const tmp = `${target}.ferry-part`;
-  await rm(tmp, { force: true });
   try {
-    if (small) {
-      let raw: Buffer;
-      if (end - lho <= bytesRead) raw = first.subarray(start - lho, end - lho);
-      else {
-        raw = Buffer.allocUnsafe(entry.compressedSize);
-        const r = await fh.read(raw, 0, raw.length, start);
-        if (r.bytesRead !== raw.length) throw refuse(zip, entry.name, 'is cut short: the archive is truncated');
-      }
-      let data: Buffer;
-      if (entry.method === 0) data = raw;
-      else {
-        try {
-          data = await inflateRawAsync(raw, { maxOutputLength: entry.size + 1, chunkSize: Math.max(64 * 1024, entry.size + 1) });
-        } catch (err) {
-          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`);
-          throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
-        }
-      }
-      check(zip, entry, data.length, crc32(data));
-      await writeFile(tmp, data, { flag: 'wx' }); // wx: never through a link planted at the temp name
-    } else {
-      let n = 0;
-      let crc = 0;
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          n += chunk.length;
-          if (n > entry.size) return cb(refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`));
-          crc = crc32(chunk, crc);
-          cb(null, chunk);
-        },
-      });
-      const source = fh.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: 1024 * 1024 });
-      const out = await open(tmp, 'wx');
-      try {
-        const sink = out.createWriteStream({ highWaterMark: 1024 * 1024 });
-        const stages: NodeJS.ReadWriteStream[] = entry.method === 0 ? [count] : [createInflateRaw(), count];
-        await pipeline([source, ...stages, sink], { signal: opts.signal });
-      } catch (err) {
-        if (err instanceof FerryError || isLocalIoError(err) || (err as Error).name === 'AbortError') throw err;
-        throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
-      } finally {
-        await out.close().catch(() => {});
-      }
-      check(zip, entry, n, crc);
+    let n = 0;
+    let crc = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        if (n > entry.size) return cb(refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`));
+        crc = crc32(chunk, crc);
+        cb(null, chunk);
+      },
+    });
+    const source = fh.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: 1024 * 1024 });
+    await rm(tmp, { force: true });
+    const out = await open(tmp, 'wx'); // wx: never through a link planted at the temp name
+    try {
+      const sink = out.createWriteStream({ highWaterMark: 1024 * 1024 });
+      const stages: NodeJS.ReadWriteStream[] = entry.method === 0 ? [count] : [createInflateRaw(), count];
+      await pipeline([source, ...stages, sink], { signal: opts.signal });
+    } catch (err) {
+      if (err instanceof FerryError || isLocalIoError(err) || (err as Error).name === 'AbortError') throw err;
+      throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
+    } finally {
+      await out.close().catch(() => {});
     }
+    check(zip, entry, n, crc);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
