@@ -23,7 +23,7 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const { client, budget, via } = s3Handle(s3, transfer, ctx.env);
   try {
     const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: via });
-    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing, objectParams: s3.objectParams });
+    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing, objectParams: s3.objectParams, sha256: false });
     up.phase = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
     const r = await uploadTree(up, files, ctx.log, prefix);
     ctx.progress.end(up.phase);

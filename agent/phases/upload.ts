@@ -52,6 +52,8 @@ export interface UploaderDeps {
   /** Objects already under the prefix (key → size, ETag): a file with the same bytes is not sent again. */
   existing?: Map<string, { size: number; etag: string }>;
   objectParams?: ObjectParams;
+  /** Hash each file with SHA-256 for the manifest (ferry run); ferry put writes none. */
+  sha256?: boolean;
 }
 
 async function stateOf(path: string): Promise<FileState | undefined> {
@@ -114,6 +116,7 @@ export class Uploader {
         budget: d.budget,
         signal: d.signal,
         objectParams: d.objectParams,
+        sha256: d.sha256 ?? true,
         onBytes: (n) => {
           d.onBytes?.(n);
           this.phase?.addBytes(n);

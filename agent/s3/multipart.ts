@@ -52,13 +52,14 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  // Whole-file hashing needs the parts in order: a part read early waits for the ones before it
-  // (holding its buffer, which stays counted in the budget until it has been hashed).
+  // Whole-file hashing (when asked for) needs the parts in order: a part read early waits for the
+  // ones before it (holding its buffer, which stays counted in the budget until it has been hashed).
   const hashed: Array<() => void> = [];
   const hashedP = Array.from({ length: count }, (_, i) => new Promise<void>((r) => (hashed[i] = r)));
   const pending = new Map<number, Buffer>();
   let nextToHash = 0;
   const hashInOrder = (i: number, buf: Buffer) => {
+    if (!opts.onOrderedData) return hashed[i]();
     pending.set(i, buf);
     while (pending.has(nextToHash)) {
       opts.onOrderedData?.(pending.get(nextToHash)!);

@@ -16,6 +16,8 @@ export interface UploadFileOptions {
   signal?: AbortSignal;
   onBytes?: (n: number) => void;
   objectParams?: ObjectParams;
+  /** Also hash the whole file with SHA-256 (for a manifest); false saves ~0.5 s of CPU per GiB. */
+  sha256?: boolean;
 }
 
 export interface Uploaded {
@@ -23,8 +25,8 @@ export interface Uploaded {
   size: number;
   /** The ETag S3 must report for these bytes (md5, or md5-of-part-md5s-N for multipart). */
   expectedEtag: string;
-  /** SHA-256 of the bytes sent, hex. */
-  sha256: string;
+  /** SHA-256 of the bytes sent, hex (when asked for). */
+  sha256?: string;
 }
 
 const MAX_PARTS = 10_000;
@@ -42,19 +44,19 @@ export async function uploadFile(client: S3Client, file: string, size: number, d
   }
   const fh = await open(file, 'r');
   try {
-    const sha = createHash('sha256');
+    const sha = opts.sha256 === false ? undefined : createHash('sha256');
     if (size <= partSize) {
       const { buf: body, release } = await opts.budget.take(size, opts.signal);
       try {
         await readExactly(fh, body, 0);
         const md5 = createHash('md5').update(body).digest();
-        sha.update(body);
+        sha?.update(body);
         await client.send(
           new PutObjectCommand({ Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: size, ContentMD5: md5.toString('base64'), ...opts.objectParams }),
           { abortSignal: opts.signal },
         );
         opts.onBytes?.(size);
-        return { key: dest.key, size, expectedEtag: md5.toString('hex'), sha256: sha.digest('hex') };
+        return { key: dest.key, size, expectedEtag: md5.toString('hex'), sha256: sha?.digest('hex') };
       } finally {
         release();
       }
@@ -65,10 +67,10 @@ export async function uploadFile(client: S3Client, file: string, size: number, d
       budget: opts.budget,
       signal: opts.signal,
       onBytes: opts.onBytes,
-      onOrderedData: (b) => sha.update(b),
+      onOrderedData: sha && ((b) => sha.update(b)),
       objectParams: opts.objectParams,
     });
-    return { key: dest.key, size, expectedEtag, sha256: sha.digest('hex') };
+    return { key: dest.key, size, expectedEtag, sha256: sha?.digest('hex') };
   } finally {
     await fh.close();
   }

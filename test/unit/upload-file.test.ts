@@ -22,7 +22,7 @@ function recorder() {
   return { client, sent };
 }
 
-describe('server-side encryption and storage class pass-through', () => {
+describe('uploadFile: SSE and storage class pass-through, and the optional SHA-256', () => {
   const settings = (argv: string[]) => s3Settings(parseArgs(argv, S3_FLAGS, false), {}, '/');
   const dir = mkdtempSync(join(tmpdir(), 'ferry-sse-'));
   const small = join(dir, 'small');
@@ -50,5 +50,17 @@ describe('server-side encryption and storage class pass-through', () => {
   it('refuses unknown SSE modes and a KMS key without aws:kms', () => {
     expect(() => settings(['--sse', 'rot13'])).toThrow(/AES256 or aws:kms/);
     expect(() => settings(['--sse-kms-key-id', 'K'])).toThrow(/needs --sse aws:kms/);
+  });
+
+  it('hashes the whole file with SHA-256 only when asked (ferry run\'s manifest), multipart too', async () => {
+    const { createHash } = await import('node:crypto');
+    const { readFileSync } = await import('node:fs');
+    const { client } = recorder();
+    const budget = new ByteBudget(16 * 1024 * 1024, 8 * 1024 * 1024);
+    const opts = { partSize: 8 * 1024 * 1024, partsPerFile: 2, budget };
+    const want = createHash('sha256').update(readFileSync(big)).digest('hex');
+    expect((await uploadFile(client, big, 11 * 1024 * 1024, { bucket: 'b', key: 'big' }, opts)).sha256).toBe(want);
+    expect((await uploadFile(client, big, 11 * 1024 * 1024, { bucket: 'b', key: 'big' }, { ...opts, sha256: false })).sha256).toBeUndefined();
+    expect((await uploadFile(client, small, 1, { bucket: 'b', key: 'small' }, { ...opts, sha256: false })).sha256).toBeUndefined();
   });
 });
