@@ -26,17 +26,35 @@ const env: Record<string, string> = {
 };
 delete env.AWS_CA_BUNDLE; // rclone 1.60 breaks on it; nothing here uses TLS
 
-interface Sample { wall: number; rssKiB: number; out: string }
+interface Sample { wall: number; rssKiB: number; out: string; cpu: number; serverCpu: number }
 interface Row { name: string; tool: string; samples: Sample[]; bytes: number; ferry: boolean }
 const rows: Row[] = [];
 
+/** CPU seconds used so far by the local S3 server's processes (Ceph daemons or MinIO), for context. */
+function serverCpu(): number {
+  const pids = execaSyncOut('sh', ['-c', 'pgrep -x "radosgw|ceph-osd|ceph-mon|minio" || true']).split('\n').filter(Boolean);
+  const tick = 100; // USER_HZ
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      t += (Number(f[11]) + Number(f[12])) / tick; // utime, stime
+    } catch {
+      // gone
+    }
+  }
+  return t;
+}
+
 async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
   const rssFile = join(DATA, 'rss.txt');
+  const s0 = serverCpu();
   const t0 = process.hrtime.bigint();
-  const r = await execa('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...cmd], { cwd, env, extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+  const r = await execa('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, ...cmd], { cwd, env, extendEnv: false, reject: false, all: true, stdin: 'ignore' });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} failed (${r.exitCode}):\n${String(r.all).slice(-2000)}`);
-  return { wall, rssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()), out: String(r.all) };
+  const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall, rssKiB: rss, cpu: user + sys, serverCpu: serverCpu() - s0, out: String(r.all) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -100,7 +118,7 @@ async function interleave(name: string, bytes: number, tools: Array<{ tool: stri
       await t.reset?.();
       const s = await t.run();
       mine[i].samples.push(s);
-      console.log(`bench: ${name} ${t.tool} run ${r + 1}: ${s.wall.toFixed(2)} s, ${(s.rssKiB / 1024).toFixed(0)} MiB RSS`);
+      console.log(`bench: ${name} ${t.tool} run ${r + 1}: ${s.wall.toFixed(2)} s, ${(s.rssKiB / 1024).toFixed(0)} MiB RSS, CPU ${s.cpu.toFixed(1)} s + server ${s.serverCpu.toFixed(1)} s`);
     }
   }
   rows.push(...mine);
@@ -187,7 +205,7 @@ async function tail(): Promise<void> {
 }
 
 function report(): string {
-  const lines = ['| case | tool | median s | vs best peer | MiB/s | peak RSS MiB |', '|---|---|---|---|---|---|'];
+  const lines = ['| case | tool | median s | vs best peer | MiB/s | peak RSS MiB | CPU s: tool + server |', '|---|---|---|---|---|---|---|'];
   for (const name of [...new Set(rows.map((r) => r.name))]) {
     const group = rows.filter((r) => r.name === name);
     const peers = group.filter((r) => !r.ferry);
@@ -195,7 +213,8 @@ function report(): string {
     for (const r of group) {
       const m = median(r.samples.map((s) => s.wall));
       const rate = name.startsWith('tail') ? '' : (r.bytes / MiB / m).toFixed(0);
-      lines.push(`| ${name} | ${r.tool} | ${m.toFixed(2)} | ${(m / best).toFixed(2)}× | ${rate} | ${(Math.max(...r.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} |`);
+      const cpu = `${median(r.samples.map((s) => s.cpu)).toFixed(1)} + ${median(r.samples.map((s) => s.serverCpu)).toFixed(1)}`;
+      lines.push(`| ${name} | ${r.tool} | ${m.toFixed(2)} | ${(m / best).toFixed(2)}× | ${rate} | ${(Math.max(...r.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${cpu} |`);
     }
   }
   const rate = (prefix: string) => Math.max(0, ...rows.filter((r) => r.name.startsWith(prefix)).flatMap((r) => r.samples.map((s) => r.bytes / MiB / s.wall)));
