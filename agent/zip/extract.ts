@@ -43,7 +43,7 @@ export interface ExtractOptions {
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const LOCAL_SIG = 0x04034b50;
-/** Entries up to this size are inflated in one buffer; larger ones are streamed. */
+/** Entries up to this size are inflated in one buffer by a worker (memory: one such entry and its compressed bytes per worker, one worker per core); larger ones are streamed. */
 const IN_MEMORY_MAX = 4 * 1024 * 1024;
 
 export function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
