@@ -58,11 +58,12 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
   const hashedP = Array.from({ length: count }, (_, i) => new Promise<void>((r) => (hashed[i] = r)));
   const pending = new Map<number, Buffer>();
   let nextToHash = 0;
+  const onOrdered = opts.onOrderedData;
   const hashInOrder = (i: number, buf: Buffer) => {
-    if (!opts.onOrderedData) return hashed[i]();
+    if (!onOrdered) return hashed[i]();
     pending.set(i, buf);
     while (pending.has(nextToHash)) {
-      opts.onOrderedData?.(pending.get(nextToHash)!);
+      onOrdered(pending.get(nextToHash)!);
       pending.delete(nextToHash);
       hashed[nextToHash++]();
     }

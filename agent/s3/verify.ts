@@ -53,8 +53,6 @@ interface Pending {
 export class BatchVerifier {
   private pending: Pending[] = [];
   private running = false;
-  /** Requests made, by kind (for tests and the bench). */
-  readonly requests = { head: 0, list: 0 };
 
   constructor(
     private readonly client: S3Client,
@@ -98,7 +96,6 @@ export class BatchVerifier {
     }
     await Promise.all(
       rest.map(async (p) => {
-        this.requests.head++;
         p.settle(await verifyUpload(this.client, this.bucket, p.up, this.signal).catch((e: Error) => e));
       }),
     );
@@ -109,14 +106,14 @@ export class BatchVerifier {
     const want = new Set(keys);
     const last = keys.reduce((a, b) => (a > b ? a : b));
     const first = keys.reduce((a, b) => (a < b ? a : b));
+    const prefix = commonPrefix(keys);
     const cap = keys.length * KEYS_PER_CONFIRM;
     const seen = new Map<string, Seen>();
     let read = 0;
     let token: string | undefined;
     do {
-      this.requests.list++;
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: commonPrefix(keys), ContinuationToken: token, StartAfter: token ? undefined : first.slice(0, -1), MaxKeys: 1000 }),
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: token ? undefined : first.slice(0, -1), MaxKeys: 1000 }),
         { abortSignal: this.signal },
       );
       for (const o of page.Contents ?? []) {

@@ -141,7 +141,7 @@ export class InflatePool {
 
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: Array<{ msg: object; done: (r: InflateResult) => void; fail: (e: Error) => void }> = [];
+  private readonly queue: Array<{ job: InflateJob; done: (r: InflateResult) => void; fail: (e: Error) => void }> = [];
   private readonly waiting = new Map<number, { done: (r: InflateResult) => void; fail: (e: Error) => void }>();
   private nextId = 0;
   private broken: Error | undefined;
@@ -149,7 +149,7 @@ export class InflatePool {
 
   constructor(size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 2 } });
+      const w = new Worker(SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 64 } });
       w.on('message', (m: { id: number; result: InflateResult }) => {
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
@@ -166,7 +166,12 @@ export class InflatePool {
   }
 
   run(job: InflateJob): Promise<InflateResult> {
-    return this.send({ job });
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((done, fail) => {
+      this.queue.push({ job, done, fail });
+      const w = this.idle.pop();
+      if (w) this.dispatch(w);
+    });
   }
 
   /** Ends the threads (and with them their handles on the archive). */
@@ -175,26 +180,16 @@ export class InflatePool {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private send(msg: object): Promise<InflateResult> {
-    if (this.broken) return Promise.reject(this.broken);
-    return new Promise((done, fail) => {
-      this.queue.push({ msg, done, fail });
-      const w = this.idle.pop();
-      if (w) this.dispatch(w);
-    });
-  }
-
+  /** Gives `w` (not in `idle`) the next job, or puts it back in `idle`. */
   private dispatch(w: Worker): void {
     const next = this.queue.shift();
     if (!next) {
-      if (!this.idle.includes(w)) this.idle.push(w);
+      this.idle.push(w);
       return;
     }
-    const i = this.idle.indexOf(w);
-    if (i >= 0) this.idle.splice(i, 1);
     const id = this.nextId++;
     this.waiting.set(id, { done: next.done, fail: next.fail });
-    w.postMessage({ id, ...next.msg });
+    w.postMessage({ id, job: next.job });
   }
 
   private fail(err: Error): void {
