@@ -1,10 +1,10 @@
 import { homedir } from 'node:os';
 import type { StorageClass } from '@aws-sdk/client-s3'; // a type only: erased, loads nothing
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { bool, list, parseSize, positiveInt, str, type FlagSpec, type ParsedArgs } from './args.ts';
 import { usageError } from './errors.ts';
-import { asPrefix, parseS3Uri, type S3Uri } from './uri.ts';
+import { asPrefix, formatUri, overlaps, parseS3Uri, type S3Uri } from './uri.ts';
 import { readVarsFile } from './vars.ts';
 
 /** Object settings for uploads, as the SDK names them. */
@@ -27,8 +27,8 @@ export interface S3Settings {
   objectParams: ObjectParams;
   /** Proxy URL from --proxy (else HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide). */
   proxy?: string;
-  /** Milliseconds one request may take before it is abandoned and retried (a silent server must not hang the run). */
-  requestTimeoutMs: number;
+  /** Milliseconds a request may go without a byte either way before it is abandoned and retried (--timeout). */
+  idleTimeoutMs: number;
 }
 
 export interface TransferSettings {
@@ -57,11 +57,19 @@ export interface MpiSettings {
 export interface RunConfig {
   inputs: S3Uri[];
   output: S3Uri;
+  /** The rendered vars file (--vars), if one was given. */
+  varsFile?: string;
   workdir: string;
   solver: string[];
   mpi: MpiSettings;
   uploadAll: boolean;
   keep: boolean;
+  /** Empty the whole run directory after verification (the old rm -rf *), not only what ferry accounts for. */
+  wipeAll: boolean;
+  /** Steal the output prefix's lease from a run that stopped renewing it. */
+  takeOver: boolean;
+  /** Leave AWS_* credentials in the solver's environment. */
+  solverEnvCredentials: boolean;
   /** Upload settled outputs while the solver runs. */
   liveUpload: boolean;
   /** Seconds a file must stay unchanged before a live upload takes it. */
@@ -116,6 +124,9 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'hostfile', kind: 'string' },
   { name: 'upload-all', kind: 'bool' },
   { name: 'keep', kind: 'bool' },
+  { name: 'wipe-all', kind: 'bool' },
+  { name: 'take-over', kind: 'bool' },
+  { name: 'solver-env-credentials', kind: 'bool' },
   { name: 'live-upload', kind: 'bool' },
   { name: 'settle', kind: 'string' },
   { name: 'grace', kind: 'string' },
@@ -136,20 +147,23 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     region: str(p, 'region'),
     profile: str(p, 'profile'),
     awsConfigFile: file,
-    maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries'),
-    requestTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
+    maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries', 100),
+    idleTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
     proxy: str(p, 'proxy'),
     objectParams: objectParams(p),
   });
 }
+
+const MIN_PART = 5 * 1024 ** 2;
+const MAX_PART = 5 * 1024 ** 3;
 
 export function transferSettings(p: ParsedArgs): TransferSettings {
   const c = str(p, 'concurrency');
   const pc = str(p, 'part-concurrency');
   const ps = str(p, 'part-size');
   const partSize = ps === undefined ? 8 * 1024 * 1024 : parseSize(ps, '--part-size');
-  if (partSize < 5 * 1024 * 1024) {
-    throw usageError(`--part-size must be at least 5MiB (the S3 minimum for multipart parts), got '${ps}'`);
+  if (partSize < MIN_PART || partSize > MAX_PART) {
+    throw usageError(`--part-size must be from 5MiB to 5GiB (the S3 limits for multipart parts), got '${ps}'`);
   }
   const mem = str(p, 'memory');
   const memory = mem === undefined ? 256 * 1024 * 1024 : parseSize(mem, '--memory');
@@ -159,8 +173,8 @@ export function transferSettings(p: ParsedArgs): TransferSettings {
   return Object.freeze({
     // 4 files × 4 parts (rclone's defaults): on the benchmark server 16 requests in flight beat 32
     // (6.2 s vs 6.3–9.1 s for 1 GiB) and kept RSS at ~240 MiB; raise them for fast, distant links.
-    filesInFlight: c === undefined ? 4 : positiveInt(c, '--concurrency'),
-    partsPerFile: pc === undefined ? 4 : positiveInt(pc, '--part-concurrency'),
+    filesInFlight: c === undefined ? 4 : positiveInt(c, '--concurrency', 1000),
+    partsPerFile: pc === undefined ? 4 : positiveInt(pc, '--part-concurrency', 1000),
     partSize,
     memory,
   });
@@ -169,7 +183,8 @@ export function transferSettings(p: ParsedArgs): TransferSettings {
 /** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
 export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
   const varsPath = str(p, 'vars');
-  const vars = varsPath === undefined ? new Map<string, string>() : readVarsFile(resolve(cwd, varsPath));
+  const varsFile = varsPath === undefined ? undefined : resolve(cwd, varsPath);
+  const vars = varsFile === undefined ? new Map<string, string>() : readVarsFile(varsFile);
   const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
 
   const inputFlags = list(p, 'input');
@@ -189,6 +204,14 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
   }
   const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseS3Uri(t, 'input'));
   const output = asPrefix(parseS3Uri(outputText, 'output'));
+  for (const i of inputs) {
+    if (overlaps(output, i)) {
+      throw usageError(
+        `the output ${formatUri(output)} overlaps the input ${formatUri(i)}: the run's outputs would overwrite its input`,
+        'give the outputs a prefix of their own, e.g. s3://BUCKET/output/CASE/ beside s3://BUCKET/input/',
+      );
+    }
+  }
 
   const solver = p.rest;
   if (solver.length === 0) {
@@ -199,6 +222,8 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
   if (!existsSync(workdir) || !statSync(workdir).isDirectory()) {
     throw usageError(`--workdir is not a directory: ${workdir}`);
   }
+  const wipeAll = bool(p, 'wipe-all') ?? false;
+  checkRunDir(workdir, wipeAll, env);
 
   const npText = str(p, 'np') ?? (env.RESCALE_CORES_PER_SLOT || undefined);
   const np = npText === undefined ? 8 : positiveInt(npText, str(p, 'np') ? '--np' : 'RESCALE_CORES_PER_SLOT');
@@ -216,6 +241,7 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
   return Object.freeze({
     inputs,
     output,
+    varsFile,
     workdir,
     solver,
     mpi: Object.freeze({
@@ -227,6 +253,9 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     }),
     uploadAll: bool(p, 'upload-all') ?? false,
     keep: bool(p, 'keep') ?? false,
+    wipeAll,
+    takeOver: bool(p, 'take-over') ?? false,
+    solverEnvCredentials: bool(p, 'solver-env-credentials') ?? false,
     liveUpload: bool(p, 'live-upload') ?? true,
     settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
     graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
@@ -235,6 +264,25 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     s3: s3Settings(p, env, cwd),
     transfer: transferSettings(p),
   });
+}
+
+/**
+ * A run directory ferry may work in: never the root of the file system; with --wipe-all (which
+ * empties it) also not the user's home directory nor the root of a mounted file system.
+ */
+function checkRunDir(workdir: string, wipeAll: boolean, env: Env): void {
+  const real = realpathSync(workdir);
+  if (real === '/') {
+    throw usageError('the run directory resolves to /', 'run ferry in the job\'s own working directory, or pass --workdir DIR');
+  }
+  if (!wipeAll) return;
+  const home = env.HOME || safeHomedir();
+  if (home && existsSync(home) && realpathSync(home) === real) {
+    throw usageError(`--wipe-all would empty the home directory ${real}`, 'drop --wipe-all (the default wipe deletes only what ferry accounts for), or use a run directory of its own');
+  }
+  if (statSync(real).dev !== statSync(dirname(real)).dev) {
+    throw usageError(`--wipe-all would empty ${real}, the root of a mounted file system`, 'drop --wipe-all, or use a directory inside it as the run directory');
+  }
 }
 
 function safeHomedir(): string | undefined {

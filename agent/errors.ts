@@ -9,7 +9,9 @@ export const EXIT = {
   unavailable: 69, // EX_UNAVAILABLE: endpoint or proxy unreachable after retries
   cantCreate: 73, // EX_CANTCREAT: an upload failed or could not be verified
   ioErr: 74, // EX_IOERR: local I/O error (disk full, permissions on the run dir)
+  busy: 75, // EX_TEMPFAIL: another ferry runs in this run dir, or holds the output prefix's lease
   noPerm: 77, // EX_NOPERM: access denied, bad credentials, proxy authentication
+  cannotExec: 126, // as in shells: the solver exists but could not be started (#! interpreter missing…)
 } as const;
 
 export type Phase = 'usage' | 'config' | 'download' | 'extract' | 'solve' | 'upload' | 'verify' | 'wipe';

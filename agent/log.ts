@@ -1,4 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { Masker } from './secrets.ts';
 
 export type LogFormat = 'text' | 'json';
 
@@ -11,6 +13,21 @@ export interface LogOptions {
 }
 
 type Fields = Record<string, unknown>;
+type Stream = 'stdout' | 'stderr';
+
+/** A solver line longer than this is passed on in pieces (JSON: later pieces carry "continued"). */
+export const LINE_MAX = 64 * 1024;
+/** An unfinished line is shown after this long without more output (text mode). */
+const PARTIAL_FLUSH_MS = 200;
+
+interface SolverStream {
+  decoder: StringDecoder;
+  /** Text of the current line not passed on yet. */
+  pending: string;
+  /** Part of the current line was passed on already. */
+  continued: boolean;
+  timer?: NodeJS.Timeout;
+}
 
 /**
  * The one writer of ferry's output. ferry's own lines go to stderr (`ferry: …`, or one JSON object
@@ -23,10 +40,14 @@ export class Log {
   private fd: number | undefined;
   private opts: Required<LogOptions>;
   private status = '';
-  private readonly partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  private readonly streams: Record<Stream, SolverStream>;
+  /** Secrets replaced by *** in everything written. */
+  readonly masker = new Masker();
 
   constructor(opts: LogOptions = {}) {
     this.opts = { format: 'text', quiet: false, tty: false, ...opts };
+    const stream = (): SolverStream => ({ decoder: new StringDecoder('utf8'), pending: '', continued: false });
+    this.streams = { stdout: stream(), stderr: stream() };
   }
 
   get json(): boolean {
@@ -43,7 +64,7 @@ export class Log {
 
   detachFile(): void {
     this.setStatus('');
-    for (const s of ['stdout', 'stderr'] as const) if (this.partial[s]) this.solverLine(s, this.partial[s]);
+    this.flushSolver();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -54,7 +75,7 @@ export class Log {
 
   /** Per-file details: into the run log only, never on the console. */
   detail(msg: string): void {
-    this.toFile(`ferry: ${msg}\n`);
+    this.toFile(`ferry: ${this.masker.mask(msg)}\n`);
   }
 
   warn(msg: string, fields?: Fields): void {
@@ -78,29 +99,70 @@ export class Log {
     if (text) process.stderr.write(text);
   }
 
-  /** Solver output, passed through as bytes (text) or as one JSON event per line. */
-  solver(chunk: Buffer | string, stream: 'stdout' | 'stderr'): void {
-    this.toFile(chunk);
-    if (this.json) {
-      const text = this.partial[stream] + chunk.toString();
-      const lines = text.split('\n');
-      this.partial[stream] = lines.pop()!;
-      for (const l of lines) this.solverLine(stream, l);
-      return;
+  /**
+   * Solver output, decoded as UTF-8 across reads, secrets masked, passed on line by line (text:
+   * as written; JSON: one event per line). A line longer than LINE_MAX goes on in pieces, and on a
+   * terminal or console an unfinished line shows after a short pause.
+   */
+  solver(chunk: Buffer | string, stream: Stream): void {
+    const s = this.streams[stream];
+    s.pending += typeof chunk === 'string' ? chunk : s.decoder.write(chunk);
+    let nl: number;
+    while ((nl = s.pending.indexOf('\n')) !== -1 && nl <= LINE_MAX) {
+      this.solverPiece(stream, s.pending.slice(0, nl), true);
+      s.pending = s.pending.slice(nl + 1);
     }
-    this.around(() => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk));
+    while (s.pending.length > LINE_MAX) {
+      const cut = Math.max(1, this.masker.safeCut(s.pending, LINE_MAX));
+      this.solverPiece(stream, s.pending.slice(0, cut), false);
+      s.pending = s.pending.slice(cut);
+      while ((nl = s.pending.indexOf('\n')) !== -1 && nl <= LINE_MAX) {
+        this.solverPiece(stream, s.pending.slice(0, nl), true);
+        s.pending = s.pending.slice(nl + 1);
+      }
+    }
+    clearTimeout(s.timer);
+    if (s.pending && !this.json) s.timer = setTimeout(() => this.flushPartial(stream, false), PARTIAL_FLUSH_MS).unref();
   }
 
-  private solverLine(stream: 'stdout' | 'stderr', line: string): void {
-    process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'solver', stream, line })}\n`);
-    this.partial[stream] = '';
+  /** Passes on what the solver wrote without a final newline (call once it has exited). */
+  flushSolver(): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const s = this.streams[stream];
+      s.pending += s.decoder.end();
+      this.flushPartial(stream, true);
+    }
   }
 
-  private event(level: string, msg: string, fields: Fields | undefined, show: boolean): void {
+  private flushPartial(stream: Stream, all: boolean): void {
+    const s = this.streams[stream];
+    clearTimeout(s.timer);
+    const cut = all ? s.pending.length : this.masker.safeCut(s.pending, s.pending.length);
+    if (cut <= 0) return;
+    this.solverPiece(stream, s.pending.slice(0, cut), false);
+    s.pending = s.pending.slice(cut);
+  }
+
+  /** One piece of a solver line; `ends` when the line ends with it. */
+  private solverPiece(stream: Stream, text: string, ends: boolean): void {
+    const s = this.streams[stream];
+    const masked = this.masker.mask(text);
+    this.toFile(ends ? `${masked}\n` : masked);
+    if (this.json) {
+      const event = { ts: new Date().toISOString(), level: 'solver', stream, line: masked, ...(s.continued ? { continued: true } : {}) };
+      process.stdout.write(`${JSON.stringify(event)}\n`);
+    } else {
+      this.around(() => (stream === 'stdout' ? process.stdout : process.stderr).write(ends ? `${masked}\n` : masked));
+    }
+    s.continued = !ends;
+  }
+
+  private event(level: string, text: string, fields: Fields | undefined, show: boolean): void {
     const prefix = level === 'info' || level === 'progress' ? 'ferry: ' : `ferry: ${level}: `;
+    const msg = this.masker.mask(text);
     this.toFile(`${prefix}${msg}\n`);
     if (!show) return;
-    if (this.json) process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+    if (this.json) process.stderr.write(`${this.masker.mask(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }))}\n`);
     else this.around(() => process.stderr.write(`${prefix}${msg}\n`));
   }
 
@@ -119,11 +181,10 @@ export class Log {
     this.status = '';
   }
 
-  private toFile(data: Buffer | string): void {
+  private toFile(data: string): void {
     if (this.fd === undefined) return;
     try {
-      if (typeof data === 'string') writeSync(this.fd, data);
-      else writeSync(this.fd, data);
+      writeSync(this.fd, data);
     } catch {
       // The run log is best effort: a full disk must not turn into a second failure here.
     }

@@ -51,3 +51,11 @@ export function asPrefix(u: S3Uri): S3Uri {
 export function keyUnder(prefix: S3Uri, relPath: string): string {
   return prefix.key + relPath;
 }
+
+/**
+ * True when two locations share keys: the same bucket, and one key starts with the other (an output
+ * prefix equal to, inside, or containing an input prefix or object). The bucket root holds all.
+ */
+export function overlaps(a: S3Uri, b: S3Uri): boolean {
+  return a.bucket === b.bucket && (a.key.startsWith(b.key) || b.key.startsWith(a.key));
+}

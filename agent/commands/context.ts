@@ -26,9 +26,28 @@ export interface S3Handle {
   budget: ByteBudget;
 }
 
-/** One client sized for every request the transfer settings can have in flight. */
-export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv): S3Handle {
+/** Proxy passwords in the environment (any scheme): secrets even when S3 does not use that proxy. */
+function proxyPasswords(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!v || !/^(https?|all)_proxy$/i.test(k)) continue;
+    try {
+      const u = new URL(v);
+      if (u.password) out.push(decodeURIComponent(u.password));
+    } catch {
+      // not a URL: nothing to mask
+    }
+  }
+  return out;
+}
+
+/**
+ * One client sized for every request the transfer settings can have in flight. Every secret it
+ * was given is handed to the log's masker.
+ */
+export function s3Handle(s: S3Settings, t: TransferSettings, env: NodeJS.ProcessEnv, log?: Log): S3Handle {
   const made = makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
+  log?.masker.add(...made.secrets, ...proxyPasswords(env));
   const { client, proxy } = made;
   const endpoint = made.endpoint ?? 'the S3 endpoint';
   return { client, budget: new ByteBudget(t.memory, t.partSize), via: proxy ? `${endpoint} through proxy ${proxy}` : endpoint };

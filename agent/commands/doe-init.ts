@@ -5,7 +5,8 @@ import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { listPrefix } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
-import { asPrefix, formatUri, isPrefix, parseS3Uri, type S3Uri } from '../uri.ts';
+import { isZipName } from '../names.ts';
+import { asPrefix, formatUri, isPrefix, overlaps, parseS3Uri, type S3Uri } from '../uri.ts';
 import { versionInfo } from '../version.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 
@@ -22,6 +23,9 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   const outText = str(p, 'output');
   if (sources.length === 0 || !outText) throw usageError('ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/');
   const output = asPrefix(parseS3Uri(outText, '--output'));
+  for (const u of sources) {
+    if (overlaps(output, u)) throw usageError(`--output ${formatUri(output)} overlaps the input ${formatUri(u)}`, 'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/');
+  }
   const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
   const csv = join(dir, 'inputs.csv');
   const tmpl = join(dir, VARS_TEMPLATE);
@@ -29,7 +33,7 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
     if (existsSync(f) && !bool(p, 'force')) throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
   }
   const s3 = s3Settings(p, ctx.env, ctx.cwd);
-  const { client, via } = s3Handle(s3, transferSettings(p), ctx.env);
+  const { client, via } = s3Handle(s3, transferSettings(p), ctx.env, ctx.log);
   const zips: S3Uri[] = [];
   try {
     for (const u of sources) {
@@ -40,7 +44,7 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
       const found = await listPrefix(client, u, ctx.stop).catch((err) => {
         throw classifyS3Error(err, { phase: 'download', op: 'listing the inputs', target: formatUri(u), endpoint: via });
       });
-      zips.push(...found.filter((o) => /\.zip$/i.test(o.key)).map((o) => ({ bucket: u.bucket, key: o.key })));
+      zips.push(...found.filter((o) => isZipName(o.key)).map((o) => ({ bucket: u.bucket, key: o.key })));
     }
   } finally {
     client.destroy();

@@ -8,7 +8,7 @@ import { RUN_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { formatBytes } from '../log.ts';
-import { asPrefix, parseS3Uri } from '../uri.ts';
+import { asPrefix, formatUri, overlaps, parseS3Uri } from '../uri.ts';
 import { selfCommand } from '../version.ts';
 import { s3Handle, type CommandContext } from './context.ts';
 import { VARS_TEMPLATE } from './doe-init.ts';
@@ -49,6 +49,7 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   const csvFile = resolve(ctx.cwd, csvPath);
   if (!existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
   const rows = parseCsv(readFileSync(csvFile, 'utf8'), csvFile);
+  checkDistinctOutputs(rows, csvFile);
   const tmplPath = resolve(ctx.cwd, own.get('--vars-template') ?? join(dirname(csvFile), VARS_TEMPLATE));
   const template = existsSync(tmplPath) ? readFileSync(tmplPath, 'utf8') : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
   const base = resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal');
@@ -79,7 +80,7 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   );
 
   // Bytes and status from each row's manifest.
-  const { client } = s3Handle(s3Settings(runFlags, ctx.env, ctx.cwd), transferSettings(runFlags), ctx.env);
+  const { client } = s3Handle(s3Settings(runFlags, ctx.env, ctx.cwd), transferSettings(runFlags), ctx.env, ctx.log);
   try {
     for (const r of results) {
       const prefix = asPrefix(parseS3Uri(r.output, 's3_output'));
@@ -105,4 +106,19 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   const failed = results.find((r) => r.exit !== 0);
   ctx.log.info(failed ? `row ${failed.row} failed (exit ${failed.exit}); see ${join(base, `row-${failed.row}`, 'ferry.log')}` : `all ${results.length} rows succeeded (${basename(csvFile)})`);
   return failed ? failed.exit : EXIT.ok;
+}
+
+/** Two rows writing under one output prefix would trample each other: refused before anything runs. */
+export function checkDistinctOutputs(rows: Array<Record<string, string>>, source: string): void {
+  const outs = rows.map((r, i) => ({ line: i + 2, uri: asPrefix(parseS3Uri(r.s3_output, `${source}:${i + 2} s3_output`)) }));
+  for (let i = 0; i < outs.length; i++) {
+    for (let j = i + 1; j < outs.length; j++) {
+      if (!overlaps(outs[i].uri, outs[j].uri)) continue;
+      const same = outs[i].uri.key === outs[j].uri.key;
+      throw usageError(
+        `${source}: rows on lines ${outs[i].line} and ${outs[j].line} ${same ? 'have the same' : 'have nested'} s3_output (${formatUri(outs[i].uri)}, ${formatUri(outs[j].uri)})`,
+        'every row needs an output prefix of its own (a copy-paste slip?): fix the run definition',
+      );
+    }
+  }
 }

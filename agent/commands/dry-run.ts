@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs';
 import type { RunConfig } from '../config.ts';
 import { FerryError } from '../errors.ts';
 import { formatBytes } from '../log.ts';
-import { buildLaunch } from '../mpi/launch.ts';
-import { checkCommand, mpiFlavor } from '../phases/solve.ts';
+import { checkCommand, planLaunch } from '../phases/solve.ts';
 import { getRange, headObject, listPrefix } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
+import { isOwnFile, isZipName, RUN_LOG } from '../names.ts';
 import { formatUri, isPrefix } from '../uri.ts';
 import { readCentralDirectory } from '../zip/central.ts';
 import { s3Handle, type CommandContext } from './context.ts';
@@ -13,7 +13,7 @@ import { s3Handle, type CommandContext } from './context.ts';
 /** `ferry run --dry-run`: what would be downloaded, launched, uploaded and deleted. Writes nothing. */
 export async function dryRun(cfg: RunConfig, ctx: CommandContext, neverUploaded: string[]): Promise<number> {
   const out: string[] = [`dry run in ${cfg.workdir}: nothing is downloaded, run, uploaded or deleted`, '', 'download:'];
-  const { client, via } = s3Handle(cfg.s3, cfg.transfer, ctx.env);
+  const { client, via } = s3Handle(cfg.s3, cfg.transfer, ctx.env, ctx.log);
   const fail = (err: unknown, target: string) => classifyS3Error(err, { phase: 'download', op: 'dry run', target, endpoint: via });
   try {
     for (const u of cfg.inputs) {
@@ -23,21 +23,17 @@ export async function dryRun(cfg: RunConfig, ctx: CommandContext, neverUploaded:
         continue;
       }
       const obj = await headObject(client, u, ctx.stop).catch((e) => { throw fail(e, formatUri(u)); });
-      if (!/\.zip$/i.test(u.key)) {
+      if (!isZipName(u.key)) {
         out.push(`  ${formatUri(u)}: ${formatBytes(obj.size)}, saved as ${u.key.split('/').pop()}`);
         continue;
       }
-      const cd = await readCentralDirectory(formatUri(u), obj.size, (s, e) => getRange(client, u, obj.etag, s, e, ctx.stop)).catch((e) => {
+      const cd = await readCentralDirectory(formatUri(u), obj.size, (s, e) => getRange(client, u, obj.etag, s, e, { attempts: cfg.s3.maxAttempts, signal: ctx.stop })).catch((e) => {
         throw e instanceof FerryError ? e : fail(e, formatUri(u));
       });
       out.push(`  ${formatUri(u)}: ${formatBytes(obj.size)}, extracted here: ${cd.entries.length} entries, ${formatBytes(cd.entries.reduce((n, x) => n + x.size, 0))}`);
     }
     out.push('', 'launch:');
-    let launch = buildLaunch(cfg.mpi, cfg.solver, 'unknown', { isRoot: false, env: ctx.env });
-    if (cfg.mpi.enabled) {
-      checkCommand(cfg.mpi.mpirun, 'MPI launcher', cfg.workdir, ctx.env, 'install Open MPI or MPICH, pass --mpirun PATH, or --no-mpi');
-      launch = buildLaunch(cfg.mpi, cfg.solver, await mpiFlavor(cfg.mpi.mpirun, ctx.env), { isRoot: process.getuid?.() === 0, env: ctx.env });
-    }
+    const launch = await planLaunch(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);
     out.push(`  ${[launch.file, ...launch.args].join(' ')}`, ...launch.notes.map((n) => `  (${n})`));
     try {
       checkCommand(cfg.solver[0], 'solver', cfg.workdir, ctx.env, '');
@@ -52,8 +48,15 @@ export async function dryRun(cfg: RunConfig, ctx: CommandContext, neverUploaded:
     out.push(`  then ${formatUri(cfg.output)}_manifest.json, and _SUCCESS last if the solver exits 0 and every file is verified`);
     if (existing.length > 0) out.push(`  the prefix already holds ${existing.length} object(s): files with the same bytes are not sent again`);
     out.push('', 'delete:');
-    const entries = readdirSync(cfg.workdir).filter((n) => n !== 'ferry.log');
-    out.push(cfg.keep ? '  nothing (--keep)' : `  once every upload is verified: everything in ${cfg.workdir} except ferry.log (now: ${entries.length ? entries.join(', ') : 'empty'}; plus the inputs and outputs)`);
+    const entries = readdirSync(cfg.workdir).filter((n) => n !== RUN_LOG && !isOwnFile(n));
+    const named = entries.filter((n) => neverUploaded.includes(n));
+    const others = entries.filter((n) => !neverUploaded.includes(n));
+    if (cfg.keep) out.push('  nothing (--keep)');
+    else if (cfg.wipeAll) out.push(`  once every upload is verified: everything in ${cfg.workdir} except ${RUN_LOG} (--wipe-all)`);
+    else {
+      out.push(`  once every upload is verified: the inputs as extracted, the outputs as uploaded${named.length ? `, ${named.join(', ')}` : ''}`);
+      out.push(`  kept: ${RUN_LOG}${others.length ? `, and what was here before (${others.join(', ')})` : ''}`);
+    }
   } finally {
     client.destroy();
   }

@@ -15,9 +15,9 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
   await mkdir(dir, { recursive: true }).catch((err) => { throw localIoError(err, 'download', dir); });
   const s3 = s3Settings(p, ctx.env, ctx.cwd);
   const transfer = transferSettings(p);
-  const { client, via } = s3Handle(s3, transfer, ctx.env);
+  const { client, via } = s3Handle(s3, transfer, ctx.env, ctx.log);
   try {
-    await fetchInputs(client, [uri], dir, ctx.log, { transfer, maxExtract: maxExtract(p), endpoint: via, signal: ctx.stop, progress: ctx.progress });
+    await fetchInputs(client, [uri], dir, ctx.log, { transfer, attempts: s3.maxAttempts, maxExtract: maxExtract(p), endpoint: via, signal: ctx.stop, progress: ctx.progress });
   } finally {
     client.destroy();
   }

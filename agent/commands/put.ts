@@ -20,12 +20,12 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
-  const { client, budget, via } = s3Handle(s3, transfer, ctx.env);
+  const { client, budget, via } = s3Handle(s3, transfer, ctx.env, ctx.log);
   try {
     const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: via });
     const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing, objectParams: s3.objectParams, sha256: false });
     up.phase = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
-    const r = await uploadTree(up, files, ctx.log, prefix);
+    const r = await uploadTree(up, files, ctx.log);
     ctx.progress.end(up.phase);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
   } finally {

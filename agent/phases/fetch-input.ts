@@ -10,6 +10,7 @@ import type { Progress } from '../progress.ts';
 import { PartTracker } from '../ranges.ts';
 import { downloadObject, getRange, headObject, listPrefix, type RemoteObject } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
+import { INPUT_TEMP_PREFIX, isZipName } from '../names.ts';
 import { formatUri, isPrefix, type S3Uri } from '../uri.ts';
 import { readCentralDirectory } from '../zip/central.ts';
 import { extractEntries, freeBytes, limitFor, planExtraction } from '../zip/extract.ts';
@@ -30,13 +31,16 @@ export interface FetchResult {
 
 export interface FetchOptions {
   transfer: TransferSettings;
+  /** Attempts per ranged GET whose body breaks off or stalls (--retries). */
+  attempts: number;
+  /** Paths (relative to the target dir) that belong to the caller: never written, skipped with a warning. */
+  reserved?: (rel: string) => boolean;
   maxExtract?: number;
   endpoint?: string;
   signal?: AbortSignal;
   progress?: Progress;
 }
 
-const isZip = (key: string) => /\.zip$/i.test(key);
 
 /**
  * Brings each input into `dir`: `s3://b/k.zip` is extracted, any other object lands as
@@ -77,7 +81,7 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
   const files: string[] = [];
   let bytes = 0;
   const down = opts.progress?.start('download', { bytes: jobs.reduce((n, j) => n + j.obj.size, 0), files: jobs.length });
-  const extract = jobs.some((j) => isZip(j.rel)) ? opts.progress?.start('extract') : undefined;
+  const extract = jobs.some((j) => isZipName(j.rel)) ? opts.progress?.start('extract') : undefined;
   const hooked: Hooked = { ...opts, onBytes: down?.addBytes, onFile: extract ? (n: number) => (extract.addBytes(n), extract.addFile()) : undefined };
   const perObject = pLimit(opts.transfer.filesInFlight);
   const results = await Promise.allSettled(
@@ -85,9 +89,15 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
       perObject(async () => {
         const target = { bucket: job.uri.bucket, key: job.obj.key };
         const dest = join(dir, job.rel);
-        if (isZip(job.rel)) {
+        if (opts.reserved?.(job.rel)) {
+          log.warn(`not writing ${job.rel} from ${formatUri(target)}: the name belongs to ferry's own files in the run directory`);
+          return;
+        }
+        if (isZipName(job.rel)) {
           const relDir = posix.dirname(job.rel);
-          const out = await fetchZip(client, target, job.obj, dirname(dest), hooked);
+          const skip = opts.reserved && ((rel: string) => opts.reserved!(relDir === '.' ? rel : `${relDir}/${rel}`));
+          const onSkip = (entry: string) => log.warn(`not extracting '${entry}' from ${formatUri(target)}: the name belongs to ferry's own files in the run directory`);
+          const out = await fetchZip(client, target, job.obj, dirname(dest), { ...hooked, skip, onSkip });
           for (const f of out) files.push(relDir === '.' ? f : posix.join(relDir, f));
           log.info(`extracted ${formatUri(target)}: ${out.length} files`);
         } else {
@@ -117,11 +127,11 @@ export async function fetchInputs(client: S3Client, uris: S3Uri[], dir: string, 
   return { inputs, files: files.sort(), bytes };
 }
 
-/** Progress hooks, filled in by fetchInputs. */
-type Hooked = FetchOptions & { onBytes?: (n: number) => void; onFile?: (n: number) => void };
+/** Progress hooks and the entries to skip, filled in by fetchInputs. */
+type Hooked = FetchOptions & { onBytes?: (n: number) => void; onFile?: (n: number) => void; skip?: (rel: string) => boolean; onSkip?: (entry: string) => void };
 
 function downloadOpts(opts: Hooked) {
-  return { partSize: opts.transfer.partSize, concurrency: opts.transfer.partsPerFile * 2, signal: opts.signal, onBytes: opts.onBytes };
+  return { partSize: opts.transfer.partSize, concurrency: opts.transfer.partsPerFile * 2, signal: opts.signal, onBytes: opts.onBytes, attempts: opts.attempts };
 }
 
 function downloadError(err: unknown, target: S3Uri, local: string, opts: FetchOptions): FerryError {
@@ -145,12 +155,12 @@ async function fetchZip(client: S3Client, target: S3Uri, obj: RemoteObject, dest
 
 async function fetchZipWith(client: S3Client, target: S3Uri, obj: RemoteObject, destDir: string, opts: Hooked & { pool: InflatePool }): Promise<string[]> {
   const name = formatUri(target);
-  const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts.signal)).catch((err) => {
+  const cd = await readCentralDirectory(name, obj.size, (s, e) => getRange(client, target, obj.etag, s, e, opts)).catch((err) => {
     throw err instanceof FerryError ? err : downloadError(err, target, destDir, opts);
   });
   await mkdir(destDir, { recursive: true });
-  const plan = planExtraction(name, cd, await limitFor(destDir, opts.maxExtract, obj.size));
-  const tmp = join(destDir, `.ferry-input-${posix.basename(target.key)}`);
+  const plan = planExtraction(name, cd, { ...(await limitFor(destDir, opts.maxExtract, obj.size)), skip: opts.skip, onSkip: opts.onSkip });
+  const tmp = join(destDir, `${INPUT_TEMP_PREFIX}${posix.basename(target.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();
   const onAbort = () => stop.abort(opts.signal?.reason);

@@ -1,5 +1,5 @@
 import type { Log } from '../log.ts';
-import { scanTree, type FileState, type Snapshot } from './outputs.ts';
+import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from './outputs.ts';
 import type { UploadOutcome, Uploader } from './upload.ts';
 
 export interface LiveOptions {
@@ -12,8 +12,6 @@ export interface LiveOptions {
   settleMs: number;
   log: Log;
 }
-
-const same = (a: FileState | undefined, b: FileState | undefined) => !!a && !!b && a.size === b.size && a.mtimeNs === b.mtimeNs;
 
 /**
  * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
@@ -56,7 +54,7 @@ export class LiveUpload {
   /** True when `rel` was uploaded, verified, from exactly this state. */
   isCurrent(rel: string, state: FileState | undefined): boolean {
     const o = this.done.get(rel);
-    return !!o?.verified && same(o.state, state);
+    return !!o?.verified && sameFile(o.state, state);
   }
 
   /** The live upload of `rel` if it (once finished) is of exactly this state; else undefined. */
@@ -71,11 +69,11 @@ export class LiveUpload {
     const { files } = await scanTree(this.o.dir, this.o.skip);
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
-      if (!this.o.uploadAll && same(base, state)) continue;
+      if (!this.o.uploadAll && sameContent(base, state)) continue;
       // Settled: unchanged since the previous scan, and last modified at least settleMs ago.
       const prev = this.seen.get(rel);
       this.seen.set(rel, state);
-      if (!same(prev, state)) continue;
+      if (!sameFile(prev, state)) continue;
       if (now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
       const p = this.up.upload(rel).then((outcome) => {
         this.done.set(rel, outcome);

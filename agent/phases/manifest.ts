@@ -2,25 +2,25 @@ import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
 import { verifyUpload } from '../s3/verify.ts';
+import { MANIFEST, SUCCESS } from '../names.ts';
 import { keyUnder, type S3Uri } from '../uri.ts';
-
-export const MANIFEST = '_manifest.json';
-export const SUCCESS = '_SUCCESS';
-/** Names at the top of the output prefix that belong to ferry; local files of these names are not uploaded. */
-export const RESERVED = new Set([MANIFEST, SUCCESS]);
 
 export type RunStatus = 'complete' | 'solver-failed' | 'incomplete';
 
 export interface Manifest {
   ferry: string;
+  /** The same for every attempt of the row in one run directory. */
+  run_id: string;
   status: RunStatus;
   started_at: string;
   ended_at: string;
   inputs: Array<{ uri: string; etag: string; size: number }>;
-  solver: { argv: string[]; exit_code: number | null; signal: string | null };
+  solver: { argv: string[]; exit_code: number | null; signal: string | null; start_error?: string };
   outputs: Array<{ path: string; size: number; sha256: string; etag: string }>;
   /** Files that are not verified in S3 (they stay in the run directory). */
   not_uploaded: Array<{ path: string; error: string }>;
+  /** Files the wipe leaves in the run directory, with the reason (not created by the run, links…). */
+  kept: Array<{ path: string; reason: string }>;
 }
 
 async function putSmall(client: S3Client, prefix: S3Uri, name: string, body: Buffer, contentType: string, params: ObjectParams, signal?: AbortSignal): Promise<void> {

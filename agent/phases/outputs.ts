@@ -1,40 +1,95 @@
 import { lstat, readdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 
+/**
+ * A regular file as seen at one moment. Size and mtime say whether the content changed; ctime and
+ * inode also catch a file replaced or rewritten with its old mtime (absent in older state files).
+ */
 export interface FileState {
   size: number;
   mtimeNs: bigint;
+  ctimeNs?: bigint;
+  ino?: bigint;
 }
 
-/** Relative path ('/' separators) → size and mtime of every regular file under `dir`. */
+/** Relative path ('/' separators) → state of every regular file under a directory. */
 export type Snapshot = Map<string, FileState>;
 
 export interface Scan {
   files: Snapshot;
+  /** Directories, relative, parents before children. */
+  dirs: string[];
   /** Symbolic links found (never followed, never uploaded). */
   symlinks: string[];
+  /** Entries whose name is not valid UTF-8 (no S3 key can name them), shown with \xNN escapes. */
+  badNames: string[];
 }
 
-/** Walks `dir` without following symlinks. Files named in `skip` (relative paths) are left out. */
+/** Same content as far as ferry can tell without reading: size and mtime. */
+export function sameContent(a: FileState | undefined, b: FileState | undefined): boolean {
+  return !!a && !!b && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
+/** The very same file, untouched: size, mtime, ctime and inode (all known). */
+export function sameFile(a: FileState | undefined, b: FileState | undefined): boolean {
+  return sameContent(a, b) && a!.ctimeNs !== undefined && a!.ctimeNs === b!.ctimeNs && a!.ino !== undefined && a!.ino === b!.ino;
+}
+
+export async function fileState(path: string): Promise<FileState | undefined> {
+  try {
+    const st = await lstat(path, { bigint: true });
+    return st.isFile() ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A name for display: valid UTF-8 as is, other bytes as \xNN. */
+function showName(raw: Buffer): string {
+  let out = '';
+  for (let i = 0; i < raw.length; ) {
+    const len = raw[i] < 0x80 ? 1 : raw[i] >= 0xf0 ? 4 : raw[i] >= 0xe0 ? 3 : raw[i] >= 0xc0 ? 2 : 0;
+    const piece = len > 0 ? raw.subarray(i, i + len) : undefined;
+    if (piece && piece.length === len && Buffer.from(piece.toString('utf8')).equals(piece)) {
+      out += piece.toString('utf8');
+      i += len;
+    } else out += `\\x${raw[i++].toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * Walks `dir` without following symlinks. Entries for which `skip` (relative path) is true are
+ * left out. A name that is not valid UTF-8 is reported in `badNames` and not descended into.
+ */
 export async function scanTree(dir: string, skip: (rel: string) => boolean = () => false): Promise<Scan> {
-  const files: Snapshot = new Map();
-  const symlinks: string[] = [];
-  async function walk(d: string): Promise<void> {
-    const entries = await readdir(d, { withFileTypes: true });
+  const scan: Scan = { files: new Map(), dirs: [], symlinks: [], badNames: [] };
+  async function walk(abs: string, rel: string): Promise<void> {
+    const entries = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
     for (const e of entries) {
-      const abs = join(d, e.name);
-      const rel = relative(dir, abs).split(sep).join('/');
-      if (skip(rel)) continue;
-      if (e.isSymbolicLink()) symlinks.push(rel);
-      else if (e.isDirectory()) await walk(abs);
-      else if (e.isFile()) {
-        const st = await lstat(abs, { bigint: true });
-        files.set(rel, { size: Number(st.size), mtimeNs: st.mtimeNs });
+      const raw = e.name as unknown as Buffer;
+      const name = raw.toString('utf8');
+      const relPath = rel ? `${rel}/${name}` : name;
+      if (!Buffer.from(name).equals(raw)) {
+        scan.badNames.push(`${rel ? `${rel}/` : ''}${showName(raw)}`);
+        continue;
+      }
+      if (skip(relPath)) continue;
+      const path = join(abs, name);
+      if (e.isSymbolicLink()) scan.symlinks.push(relPath);
+      else if (e.isDirectory()) {
+        scan.dirs.push(relPath);
+        await walk(path, relPath);
+      } else if (e.isFile()) {
+        const st = await fileState(path);
+        if (st) scan.files.set(relPath, st);
       }
     }
   }
-  await walk(dir);
-  return { files, symlinks: symlinks.sort() };
+  await walk(dir, '');
+  scan.symlinks.sort();
+  scan.badNames.sort();
+  return scan;
 }
 
 /**
@@ -44,8 +99,7 @@ export async function scanTree(dir: string, skip: (rel: string) => boolean = () 
 export function selectOutputs(before: Snapshot, after: Snapshot, all: boolean): Array<{ rel: string; size: number }> {
   const out: Array<{ rel: string; size: number }> = [];
   for (const [rel, st] of after) {
-    const prev = before.get(rel);
-    if (all || !prev || prev.size !== st.size || prev.mtimeNs !== st.mtimeNs) out.push({ rel, size: st.size });
+    if (all || !sameContent(before.get(rel), st)) out.push({ rel, size: st.size });
   }
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }

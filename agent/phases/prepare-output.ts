@@ -4,7 +4,8 @@ import { listPrefix } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
 import { abortStaleUploads } from '../s3/multipart.ts';
 import { formatUri, type S3Uri } from '../uri.ts';
-import { SUCCESS, withdrawSuccess } from './manifest.ts';
+import { SUCCESS } from '../names.ts';
+import { withdrawSuccess } from './manifest.ts';
 
 /**
  * Before anything is uploaded: learn what a previous attempt left under the output prefix (so

@@ -1,33 +1,58 @@
+import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileState, Snapshot } from './outputs.ts';
-
-/** Kept in the run directory between attempts of one row; removed by the wipe. */
-export const STATE_FILE = '.ferry-state.json';
+import { STATE_FILE } from '../names.ts';
+import type { FileState, Scan, Snapshot } from './outputs.ts';
 
 interface StateJson {
-  version: 1;
+  version: 1 | 2;
+  /** This row's run id: the same for every attempt in this run directory (v2). */
+  runId?: string;
   /** Files that were in the run directory before the first attempt (the platform's, not the run's). */
   preExisting: Record<string, { size: number; mtimeNs: string }>;
+  /** Directories that were there before the first attempt (v2). */
+  preExistingDirs?: string[];
+}
+
+export interface RunState {
+  runId: string;
+  /** Files there before ferry first ran here (not outputs, not ferry's to delete). */
+  files: Snapshot;
+  /** Directories there before ferry first ran here (never removed by the wipe). */
+  dirs: Set<string>;
+  /** True when an earlier attempt of this row ran in this directory. */
+  rerun: boolean;
 }
 
 /**
- * The files that were in the run directory before ferry first ran here. On the first attempt that
- * is `now` (and it is recorded); on a re-run it is what the first attempt recorded, so outputs an
+ * The run directory's state before ferry first ran here. On the first attempt that is `now` (and it
+ * is recorded with a new run id); on a re-run it is what the first attempt recorded, so outputs an
  * earlier attempt left behind still count as outputs (and get uploaded if S3 lacks them).
  */
-export async function preExistingFiles(dir: string, now: Snapshot): Promise<{ files: Snapshot; rerun: boolean }> {
+export async function loadRunState(dir: string, now: Scan): Promise<RunState> {
   const path = join(dir, STATE_FILE);
   try {
     const s = JSON.parse(await readFile(path, 'utf8')) as StateJson;
-    if (s.version === 1) {
+    if (s.version === 1 || s.version === 2) {
       const files: Snapshot = new Map(Object.entries(s.preExisting).map(([k, v]) => [k, { size: v.size, mtimeNs: BigInt(v.mtimeNs) } satisfies FileState]));
-      return { files, rerun: true };
+      const state = { runId: s.runId ?? randomUUID(), files, dirs: new Set(s.preExistingDirs ?? []), rerun: true };
+      if (!s.runId) await save(path, state);
+      return state;
     }
   } catch {
     // first attempt (or an unreadable state file: treat as first)
   }
-  const json: StateJson = { version: 1, preExisting: Object.fromEntries([...now].map(([k, v]) => [k, { size: v.size, mtimeNs: String(v.mtimeNs) }])) };
+  const state = { runId: randomUUID(), files: now.files, dirs: new Set(now.dirs), rerun: false };
+  await save(path, state);
+  return state;
+}
+
+async function save(path: string, s: RunState): Promise<void> {
+  const json: StateJson = {
+    version: 2,
+    runId: s.runId,
+    preExisting: Object.fromEntries([...s.files].map(([k, v]) => [k, { size: v.size, mtimeNs: String(v.mtimeNs) }])),
+    preExistingDirs: [...s.dirs],
+  };
   await writeFile(path, JSON.stringify(json));
-  return { files: now, rerun: false };
 }

@@ -1,6 +1,5 @@
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ObjectParams, TransferSettings } from '../config.ts';
 import { EXIT, isAbort, isLocalIoError } from '../errors.ts';
@@ -13,7 +12,7 @@ import { uploadFile, type Uploaded } from '../s3/upload.ts';
 import { BatchVerifier } from '../s3/verify.ts';
 import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
 import type { PhaseProgress } from '../progress.ts';
-import type { FileState } from './outputs.ts';
+import { fileState, sameFile, type FileState } from './outputs.ts';
 
 export interface UploadOutcome {
   rel: string;
@@ -22,7 +21,7 @@ export interface UploadOutcome {
   etag?: string;
   sha256?: string;
   verified: boolean;
-  /** The local file's size and mtime when it was read, when it did not change during the upload. */
+  /** The local file when it was read (size, mtime, ctime, inode), if it did not change during the upload. */
   state?: FileState;
   /** True when the object was already in S3 with these bytes (a re-run) and was not sent again. */
   resumed?: boolean;
@@ -56,15 +55,6 @@ export interface UploaderDeps {
   sha256?: boolean;
 }
 
-async function stateOf(path: string): Promise<FileState | undefined> {
-  try {
-    const st = await lstat(path, { bigint: true });
-    return { size: Number(st.size), mtimeNs: st.mtimeNs };
-  } catch {
-    return undefined;
-  }
-}
-
 type Base = { rel: string; size: number; key: string };
 /** A file sent, not yet verified. */
 type Sent = { base: Base; up: Uploaded; state?: FileState };
@@ -87,6 +77,10 @@ export class Uploader {
     this.verifier = new BatchVerifier(d.client, d.prefix.bucket, d.signal);
   }
 
+  get prefix(): S3Uri {
+    return this.d.prefix;
+  }
+
   upload(rel: string): Promise<UploadOutcome> {
     // Verification waits outside the files-in-flight limit, so it can batch many files at once.
     return this.limit(() => this.send(rel)).then((s) => ('outcome' in s ? s.outcome : this.confirm(s)));
@@ -96,7 +90,7 @@ export class Uploader {
     const { d } = this;
     const dest = { bucket: d.prefix.bucket, key: keyUnder(d.prefix, rel) };
     const path = join(d.dir, rel);
-    const before = await stateOf(path);
+    const before = await fileState(path);
     const base = { rel, size: before?.size ?? 0, key: dest.key };
     try {
       if (!before) throw Object.assign(new Error(`${rel} disappeared before it could be uploaded`), { code: 'ENOENT', syscall: 'lstat' });
@@ -122,9 +116,7 @@ export class Uploader {
           this.phase?.addBytes(n);
         },
       });
-      const after = await stateOf(path);
-      const unchanged = after !== undefined && after.size === before.size && after.mtimeNs === before.mtimeNs;
-      return { base, up, state: unchanged ? before : undefined };
+      return { base, up, state: sameFile(before, await fileState(path)) ? before : undefined };
     } catch (err) {
       return { outcome: this.failure(base, err) };
     }
@@ -163,9 +155,17 @@ export class Uploader {
     return { ...base, verified: false, error: e.message, exitCode: e.exitCode };
   }
 
-  /** Removes an object this run uploaded whose local file is gone (a solver's temporary file). */
-  async remove(rel: string): Promise<void> {
-    await this.d.client.send(new DeleteObjectCommand({ Bucket: this.d.prefix.bucket, Key: keyUnder(this.d.prefix, rel) }), { abortSignal: this.d.signal });
+  /**
+   * Removes an object this run uploaded whose local file is gone (a solver's temporary file), only if
+   * it still has the ETag of that upload: an object someone else wrote since is never deleted
+   * (HeadObject first: Ceph RGW 16 ignores If-Match on DeleteObject, measured). Returns false then.
+   */
+  async remove(rel: string, etag: string): Promise<boolean> {
+    const Key = keyUnder(this.d.prefix, rel);
+    const h = await this.d.client.send(new HeadObjectCommand({ Bucket: this.d.prefix.bucket, Key }), { abortSignal: this.d.signal });
+    if ((h.ETag ?? '').replace(/"/g, '') !== etag.replace(/"/g, '')) return false;
+    await this.d.client.send(new DeleteObjectCommand({ Bucket: this.d.prefix.bucket, Key }), { abortSignal: this.d.signal });
+    return true;
   }
 }
 
@@ -174,7 +174,8 @@ export class Uploader {
  * (a live upload of the same bytes); it is awaited per file, so uploads still under way overlap
  * the ones this call starts.
  */
-export async function uploadTree(up: Uploader, files: string[], log: Log, prefix: S3Uri, reuse?: (rel: string) => Promise<UploadOutcome | undefined>): Promise<UploadSummary> {
+export async function uploadTree(up: Uploader, files: string[], log: Log, reuse?: (rel: string) => Promise<UploadOutcome | undefined>): Promise<UploadSummary> {
+  const prefix = up.prefix;
   const started = Date.now();
   const bytes0 = up.bytes;
   const outcomes = await Promise.all(files.map(async (rel) => (await reuse?.(rel)) ?? up.upload(rel)));

@@ -15,14 +15,25 @@ type Env = Record<string, string | undefined>;
  * One S3 client for the whole run. `sockets` must cover every request in flight
  * (files in flight × parts per file): the SDK queues silently past maxSockets.
  */
-export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): { client: S3Client; endpoint?: string; proxy?: string } {
+export interface MadeClient {
+  client: S3Client;
+  endpoint?: string;
+  /** The proxy in use, password hidden. */
+  proxy?: string;
+  /** Secret values the client was given (keys, token, proxy password): masked in all output. */
+  secrets: string[];
+}
+
+export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): MadeClient {
   ensureHome();
   const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
   let credentials: S3ClientConfig['credentials'];
   let fileRegion: string | undefined;
   let fileEndpoint: string | undefined;
+  const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((v): v is string => !!v);
   if (s.awsConfigFile) {
     const { settings } = readProfileFile(s.awsConfigFile, profile);
+    for (const v of [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken]) if (v) secrets.push(v);
     fileRegion = settings.region;
     fileEndpoint = settings.endpointUrl;
     if (settings.accessKeyId && settings.secretAccessKey) {
@@ -55,10 +66,12 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     maxAttempts: s.maxAttempts,
     retryMode: 'standard',
     followRegionRedirects: true,
+    // --timeout bounds silence, not duration: a socket with no byte in either direction for that
+    // long is abandoned and the request retried (a server that never answers, or a body that stalls
+    // half-way). A total time limit would cut off a large part on a slow but moving link.
     requestHandler: new NodeHttpHandler({
       connectionTimeout: CONNECT_TIMEOUT_MS,
-      requestTimeout: s.requestTimeoutMs,
-      throwOnRequestTimeout: true,
+      socketTimeout: s.idleTimeoutMs,
       httpAgent: agents.httpAgent,
       httpsAgent: agents.httpsAgent,
     }),
@@ -86,7 +99,8 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
     },
     { step: 'build', name: 'ferryUnsignedPayload' },
   );
-  return { client, endpoint, proxy: agents.proxy };
+  if (agents.password) secrets.push(agents.password);
+  return { client, endpoint, proxy: agents.proxy, secrets };
 }
 
 /**

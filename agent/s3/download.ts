@@ -4,6 +4,8 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { formatUri, type S3Uri } from '../uri.ts';
+import { PART_SUFFIX } from '../names.ts';
+import { TransferError } from './errors.ts';
 
 export interface RemoteObject {
   key: string;
@@ -23,15 +25,58 @@ export interface DownloadOptions {
   onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of `dest.ferry-part` + rename. */
   inPlace?: boolean;
+  /** Attempts per range when its body breaks off or stalls (each resumes where the last one stopped). */
+  attempts: number;
 }
 
-/** Bytes [start, end) of an object, read whole (the body is always consumed). */
-export async function getRange(client: S3Client, u: S3Uri, etag: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-  const res = await client.send(
-    new GetObjectCommand({ Bucket: u.bucket, Key: u.key, Range: `bytes=${start}-${end - 1}`, IfMatch: etag || undefined }),
-    { abortSignal: signal },
-  );
-  return Buffer.from(await res.Body!.transformToByteArray());
+/**
+ * Streams bytes [start, end) of an object to `onChunk` (with each chunk's offset). The SDK retries
+ * a request that fails before its answer; a body that breaks off or stalls afterwards (the client's
+ * socket timeout destroys a silent one) is asked for again from the first byte not yet received,
+ * up to `attempts` times, with If-Match on the ETag so that a replaced object cannot mix in.
+ */
+async function streamRange(
+  client: S3Client,
+  u: S3Uri,
+  etag: string,
+  [start, end]: [number, number],
+  o: { attempts: number; signal?: AbortSignal },
+  onChunk: (chunk: Buffer, pos: number) => Promise<void> | void,
+): Promise<void> {
+  let pos = start;
+  for (let attempt = 1; ; attempt++) {
+    const res = await client.send(
+      new GetObjectCommand({ Bucket: u.bucket, Key: u.key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag || undefined }),
+      { abortSignal: o.signal },
+    );
+    const body = res.Body as Readable;
+    let cause: unknown;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (pos + chunk.length > end) throw new TransferError('overrun', `the server sent more bytes than asked for (range ${start}-${end - 1} of ${formatUri(u)})`);
+        await onChunk(chunk, pos);
+        pos += chunk.length;
+      }
+    } catch (err) {
+      if (err instanceof TransferError || o.signal?.aborted) throw err;
+      cause = err;
+    } finally {
+      body.destroy();
+    }
+    if (pos === end) return;
+    if (attempt >= o.attempts) {
+      const why = cause ? `broke off (${(cause as Error).message})` : 'ended early';
+      throw new TransferError('broken', `the body of range ${start}-${end - 1} of ${formatUri(u)} ${why} at byte ${pos}, ${attempt} time(s)`, cause);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt * (0.5 + Math.random()))));
+  }
+}
+
+/** Bytes [start, end) of an object, read whole (resumed as streamRange does). */
+export async function getRange(client: S3Client, u: S3Uri, etag: string, start: number, end: number, o: { attempts: number; signal?: AbortSignal }): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(end - start);
+  await streamRange(client, u, etag, [start, end], o, (chunk, pos) => void chunk.copy(out, pos - start));
+  return out;
 }
 
 export async function headObject(client: S3Client, u: S3Uri, signal?: AbortSignal): Promise<RemoteObject> {
@@ -70,7 +115,7 @@ export async function downloadObject(
   opts: DownloadOptions,
 ): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = opts.inPlace ? dest : `${dest}.ferry-part`;
+  const tmp = opts.inPlace ? dest : `${dest}${PART_SUFFIX}`;
   const fh = await open(tmp, 'w');
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
@@ -87,26 +132,11 @@ export async function downloadObject(
         ranges.map(([a, b]) =>
           limit(async () => {
             inner.signal.throwIfAborted();
-            const res = await client.send(
-              new GetObjectCommand({ Bucket: u.bucket, Key: obj.key, Range: `bytes=${a}-${b}`, IfMatch: obj.etag || undefined }),
-              { abortSignal: inner.signal },
-            );
-            const body = res.Body as Readable;
-            let pos = a;
-            try {
-              for await (const chunk of body as AsyncIterable<Buffer>) {
-                if (pos + chunk.length > b + 1) throw new Error(`server sent more bytes than asked for range ${a}-${b}`);
-                await fh.write(chunk, 0, chunk.length, pos);
-                pos += chunk.length;
-                opts.onBytes?.(chunk.length);
-                opts.onWritten?.(a, pos);
-              }
-            } finally {
-              body.destroy();
-            }
-            if (pos !== b + 1) {
-              throw Object.assign(new Error(`range ${a}-${b} of ${formatUri(u)} ended early at byte ${pos}`), { code: 'ECONNRESET' });
-            }
+            await streamRange(client, u, obj.etag, [a, b + 1], { attempts: opts.attempts, signal: inner.signal }, async (chunk, pos) => {
+              await fh.write(chunk, 0, chunk.length, pos);
+              opts.onBytes?.(chunk.length);
+              opts.onWritten?.(a, pos + chunk.length);
+            });
           }).catch((err) => {
             inner.abort(err);
             throw err;

@@ -8,6 +8,21 @@ const AUTH_CODES = new Set([
   'AllAccessDisabled', 'AccountProblem', 'InvalidClientTokenId',
 ]);
 
+/**
+ * A transfer that failed after the server's answer began: the body broke off or stalled past its
+ * retries (`broken`), or held more bytes than asked for (`overrun`). Counted as a network failure.
+ */
+export class TransferError extends Error {
+  constructor(
+    readonly kind: 'broken' | 'overrun',
+    message: string,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'TransferError';
+  }
+}
+
 interface SdkError {
   name?: string;
   Code?: string;
@@ -45,6 +60,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 function isNetwork(err: unknown): boolean {
+  if (err instanceof TransferError) return true;
   let e: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
     const code = errnoCode(e);
@@ -78,7 +94,7 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
   if (code === 'NoSuchBucket') {
     return new FerryError(`${ctx.op} failed: the bucket does not exist`, {
       ...base,
-      exitCode: ctx.phase === 'download' ? EXIT.noInput : EXIT.cantCreate,
+      exitCode: EXIT.noInput,
       hint: 'check the bucket name in the URI and that --endpoint/--region point at the server holding it',
     });
   }
@@ -104,15 +120,21 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
     });
   }
   if (AUTH_CODES.has(code) || status === 403) {
+    // A HEAD answer has no body, so no error code: a wrong secret and a missing permission look alike.
+    const bare = !AUTH_CODES.has(code);
+    const may = ctx.phase === 'download'
+      ? 'the credentials may not read this key, or the key does not exist and the policy lacks s3:ListBucket (S3 then answers 403, not 404)'
+      : 'the credentials may not write here: the policy needs s3:PutObject (and multipart actions) on the output prefix';
     const hint =
       code === 'InvalidAccessKeyId'
         ? 'the access key id is unknown to this server: check aws_access_key_id in the config file and the endpoint'
         : code === 'SignatureDoesNotMatch'
           ? 'the secret key is wrong: check aws_secret_access_key in the config file (and that the clock is right)'
-          : ctx.phase === 'download'
-            ? 'the credentials may not read this key, or the key does not exist and the policy lacks s3:ListBucket (S3 then answers 403, not 404): check both'
-            : 'the credentials may not write here: the policy needs s3:PutObject (and multipart actions) on the output prefix';
-    return new FerryError(`${ctx.op} failed: access denied (${code || `HTTP ${status}`})`, { ...base, exitCode: EXIT.noPerm, hint });
+          : bare
+            ? `two likely causes: the secret key is wrong (check aws_secret_access_key and the clock), or ${may}`
+            : may;
+    const what = bare ? `HTTP ${status ?? 403}, no error code in the answer` : code;
+    return new FerryError(`${ctx.op} failed: access denied (${what})`, { ...base, exitCode: EXIT.noPerm, hint });
   }
   const tls = tlsCode(err);
   if (tls) {
@@ -120,6 +142,13 @@ export function classifyS3Error(err: unknown, ctx: { phase: Phase; op: string; t
       ...base,
       exitCode: EXIT.unavailable,
       hint: 'if a proxy inspects TLS, point AWS_CA_BUNDLE (or NODE_EXTRA_CA_CERTS) at its CA certificate (PEM)',
+    });
+  }
+  if (err instanceof TransferError) {
+    return new FerryError(`${ctx.op} failed: ${detail}`, {
+      ...base,
+      exitCode: EXIT.unavailable,
+      hint: 'the network or the server stalls: check the link (and HTTPS_PROXY), raise --retries or --timeout, then re-run the same row',
     });
   }
   if (isNetwork(err) || (status !== undefined && status >= 500)) {

@@ -13,6 +13,8 @@ export interface Agents {
   httpsAgent: HttpsAgent;
   /** The proxy in use, without credentials (for messages), or undefined. */
   proxy?: string;
+  /** The proxy password (decoded), to be masked wherever ferry writes. */
+  password?: string;
 }
 
 /** A proxy URL with its password (if any) replaced, for logs and errors. */
@@ -56,6 +58,7 @@ export function makeAgents(endpoint: string, explicitProxy: string | undefined, 
     httpAgent: new HttpProxyAgent(proxy, base) as unknown as HttpAgent,
     httpsAgent: (ca ? new TunnelWithCa(proxy, base, ca) : new HttpsProxyAgent(proxy, base)) as unknown as HttpsAgent,
     proxy: redactProxy(proxy),
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
   };
 }
 

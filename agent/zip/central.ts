@@ -1,5 +1,6 @@
 // Reads a zip's central directory through a byte-range reader (a local file or ranged GETs: this
 // module knows nothing of S3). Handles zip64, archive comments up to 64 KiB, UTF-8 and CP437 names.
+import { crc32 } from 'node:zlib';
 import { EXIT, FerryError } from '../errors.ts';
 
 export interface ZipEntry {
@@ -29,6 +30,8 @@ const ZIP64_LOCATOR_SIG = 0x07064b50;
 const ZIP64_EOCD_SIG = 0x06064b50;
 const CD_SIG = 0x02014b50;
 const MAX_TAIL = 22 + 0xffff + 20;
+/** Info-ZIP Unicode Path extra field: version 1, CRC-32 of the header name, the name in UTF-8. */
+const UNICODE_PATH = 0x7075;
 
 function bad(zip: string, reason: string): FerryError {
   return new FerryError(`not a valid zip archive: ${reason}`, {
@@ -55,12 +58,20 @@ export async function readCentralDirectory(zip: string, size: number, read: Rang
   if (size < 22) throw bad(zip, `${size} bytes is too short for a zip`);
   const tailStart = Math.max(0, size - MAX_TAIL);
   const tail = await read(tailStart, size);
+  // The end record is the last signature whose comment ends exactly at the end of the file.
   let at = -1;
+  let misfit = -1;
   for (let i = tail.length - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD_SIG && i + 22 + tail.readUInt16LE(i + 20) <= tail.length) {
+    if (tail.readUInt32LE(i) !== EOCD_SIG) continue;
+    if (i + 22 + tail.readUInt16LE(i + 20) === tail.length) {
       at = i;
       break;
     }
+    if (misfit < 0) misfit = i;
+  }
+  if (at < 0 && misfit >= 0) {
+    const says = tail.readUInt16LE(misfit + 20);
+    throw bad(zip, `the end record's comment length (${says}) disagrees with the end of the file (${tail.length - misfit - 22} bytes follow)`);
   }
   if (at < 0) throw bad(zip, 'no end-of-central-directory record');
   let count = tail.readUInt16LE(at + 10);
@@ -92,10 +103,17 @@ function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
     let compressedSize = cd.readUInt32LE(p + 20);
     let size = cd.readUInt32LE(p + 24);
     let localHeaderOffset = cd.readUInt32LE(p + 42);
+    const rawName = cd.subarray(p + 46, p + 46 + nameLen);
+    let name = decodeName(rawName, (flags & 0x800) !== 0);
     const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
     for (let e = 0; e + 4 <= extra.length; ) {
       const id = extra.readUInt16LE(e);
       const len = extra.readUInt16LE(e + 2);
+      if (e + 4 + len > extra.length) throw bad(zip, `an extra field of entry '${name}' claims ${len} bytes, more than its ${extra.length - e - 4} left`);
+      if (id === UNICODE_PATH && len >= 5 && extra[e + 4] === 1 && extra.readUInt32LE(e + 5) === crc32(rawName)) {
+        // Info-ZIP Unicode Path (written by Info-ZIP on Windows): the UTF-8 name, valid while its CRC matches the header name
+        name = extra.subarray(e + 9, e + 4 + len).toString('utf8');
+      }
       if (id === 0x0001) {
         // zip64: only the fields whose 32-bit value is saturated are present, in this order
         let q = e + 4;
@@ -112,7 +130,7 @@ function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
       e += 4 + len;
     }
     entries.push({
-      name: decodeName(cd.subarray(p + 46, p + 46 + nameLen), (flags & 0x800) !== 0),
+      name,
       method: cd.readUInt16LE(p + 10),
       flags,
       crc32: cd.readUInt32LE(p + 16),

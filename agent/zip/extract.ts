@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
+import { PART_SUFFIX } from '../names.ts';
 import type { CentralDirectory, ZipEntry } from './central.ts';
 import { InflatePool } from './inflate-pool.ts';
 
@@ -65,8 +66,16 @@ export function safeEntryPath(zip: string, name: string): string {
   return parts.join(sep);
 }
 
+export interface PlanOptions {
+  maxBytes: number;
+  limitName: string;
+  /** Entries (relative path with '/') the caller keeps for itself: left out, reported to `onSkip`. */
+  skip?: (rel: string) => boolean;
+  onSkip?: (entry: string) => void;
+}
+
 /** Checks every entry (paths, links, encryption, methods, overlaps, total size) before any write. */
-export function planExtraction(zip: string, cd: CentralDirectory, opts: { maxBytes: number; limitName: string }): PlannedEntry[] {
+export function planExtraction(zip: string, cd: CentralDirectory, opts: PlanOptions): PlannedEntry[] {
   const sorted = [...cd.entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
   const limits = new Map<ZipEntry, number>();
   sorted.forEach((e, i) => limits.set(e, i + 1 < sorted.length ? sorted[i + 1].localHeaderOffset : cd.offset));
@@ -91,6 +100,10 @@ export function planExtraction(zip: string, cd: CentralDirectory, opts: { maxByt
     const prev = seen.get(key);
     if (prev !== undefined && !isDir) throw refuse(zip, entry.name, `appears twice (also as '${prev}')`);
     seen.set(key, entry.name);
+    if (!isDir && opts.skip?.(rel.split(sep).join('/'))) {
+      opts.onSkip?.(entry.name);
+      continue;
+    }
     total += entry.size;
     plan.push({ entry, rel, isDir, limit });
   }
@@ -184,7 +197,7 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
   if (end > p.limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
   await opts.ready?.(start, end);
 
-  const tmp = `${target}.ferry-part`;
+  const tmp = `${target}${PART_SUFFIX}`;
   try {
     let n = 0;
     let crc = 0;

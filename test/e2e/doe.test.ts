@@ -68,7 +68,8 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     expect(r.stdout).toContain('extracted here: 4 entries');
     expect(r.stdout).toMatch(/mpirun -np 4 converge super/);
     expect(r.stdout).toContain(`s3://${BUCKET}/output/dry/<path>`);
-    expect(r.stdout).toContain('except ferry.log (now: config;');
+    expect(r.stdout).toContain('the inputs as extracted, the outputs as uploaded, config');
+    expect(r.stdout).toContain('kept: ferry.log');
     expect(readdirSync(dir)).toEqual(['config']);
     expect(await listAll(admin, BUCKET, '')).toEqual(before);
   });

@@ -80,11 +80,11 @@ describe('ferry put', () => {
     expect((await getBytes(admin, BUCKET, 'put/big.bin')).equals(big)).toBe(true);
   });
 
-  it('ferry put into a missing bucket: exit 73 naming the bucket', async () => {
+  it('ferry put into a missing bucket: exit 66 naming the bucket', async () => {
     const dir = tempDir('put-nobucket');
     writeFileSync(join(dir, 'x'), 'x');
     const r = await ferry(['put', '--aws-config', config, dir, 's3://no-such-bucket-ferry/out/'], { env });
-    expect(r.exitCode).toBe(73);
+    expect(r.exitCode).toBe(66);
     expect(r.stderr).toContain('s3://no-such-bucket-ferry/out/');
     expect(r.stderr).toContain('bucket does not exist');
   });

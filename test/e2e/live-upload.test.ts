@@ -32,7 +32,7 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     expect(keys).toEqual(['out/_SUCCESS', 'out/_manifest.json', 'out/out/early.dat', 'out/out/late.dat']);
     expect((await getBytes(admin, BUCKET, 'out/out/early.dat')).toString()).toBe('v2-longer\n');
     expect((await getBytes(admin, BUCKET, 'out/out/late.dat')).toString()).toBe('late\n');
-    expect(readdirSync(dir)).toEqual(['ferry.log']);
+    expect(readdirSync(dir).sort()).toEqual(['ferry.log', 'live-writer.sh']); // the script was there before ferry
   });
 
   it('--no-live-upload uploads only after the solver exits', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT, localIoError } from '../../agent/errors.ts';
-import { classifyS3Error } from '../../agent/s3/errors.ts';
+import { classifyS3Error, TransferError } from '../../agent/s3/errors.ts';
 
 const sdk = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 const ctx = (phase: 'download' | 'upload') => ({ phase, op: 'op', target: 's3://b/k' });
@@ -10,7 +10,7 @@ describe('exit-code mapping', () => {
     ['NoSuchKey', 404, 'download', EXIT.noInput],
     ['NotFound', 404, 'download', EXIT.noInput],
     ['NoSuchBucket', 404, 'download', EXIT.noInput],
-    ['NoSuchBucket', 404, 'upload', EXIT.cantCreate],
+    ['NoSuchBucket', 404, 'upload', EXIT.noInput],
     ['AccessDenied', 403, 'download', EXIT.noPerm],
     ['Forbidden', 403, 'download', EXIT.noPerm],
     ['SignatureDoesNotMatch', 403, 'upload', EXIT.noPerm],
@@ -35,6 +35,19 @@ describe('exit-code mapping', () => {
   });
   it('says a 403 on download may be a missing key without ListBucket', () => {
     expect(classifyS3Error(sdk('AccessDenied', 403), ctx('download')).hint).toContain('s3:ListBucket');
+  });
+  it('names both likely causes of a 403 without an error code (a HEAD answer has no body)', () => {
+    for (const name of ['Unknown', 'Forbidden']) {
+      const e = classifyS3Error(sdk(name, 403), ctx('download'));
+      expect(e.message).toContain('no error code');
+      expect(e.hint).toContain('secret key is wrong');
+      expect(e.hint).toContain('may not read this key');
+    }
+  });
+  it('maps a body that broke off past its retries to 69, saying what happened', () => {
+    const e = classifyS3Error(new TransferError('broken', 'the body of range 0-9 of s3://b/k broke off at byte 4, 3 time(s)'), ctx('download'));
+    expect(e.exitCode).toBe(EXIT.unavailable);
+    expect(e.message).toContain('broke off at byte 4');
   });
   it('maps a full disk to 74 with a hint', () => {
     const e = localIoError(Object.assign(new Error('no space'), { code: 'ENOSPC', syscall: 'write' }), 'extract', '/run');

@@ -1,0 +1,58 @@
+/** Secrets shorter than this are not masked (masking "a" everywhere would garble the output). */
+const MIN_SECRET = 4;
+const MASK = '***';
+
+/**
+ * Every secret value ferry knows (keys, session token, proxy password), replaced by *** in all
+ * that ferry writes or relays: its messages, the solver's lines, the run log, the manifest.
+ */
+export class Masker {
+  private secrets: string[] = [];
+
+  add(...values: Array<string | undefined>): void {
+    for (const v of values) {
+      if (v === undefined || v.length < MIN_SECRET || this.secrets.includes(v)) continue;
+      this.secrets.push(v);
+      let decoded = v;
+      try {
+        decoded = decodeURIComponent(v);
+      } catch {
+        // not percent-encoded
+      }
+      for (const form of [decoded, encodeURIComponent(decoded)]) {
+        if (form.length >= MIN_SECRET && !this.secrets.includes(form)) this.secrets.push(form);
+      }
+    }
+    this.secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /** The longest secret's length (0 without secrets). */
+  get longest(): number {
+    return this.secrets[0]?.length ?? 0;
+  }
+
+  mask(text: string): string {
+    let out = text;
+    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join(MASK);
+    return out;
+  }
+
+  /**
+   * Where `text` (an unfinished line) may be cut so that no secret is split by the cut: at most
+   * `want`, leaving the last longest-1 characters (a secret may be arriving), never inside a
+   * secret that is complete in `text`.
+   */
+  safeCut(text: string, want: number): number {
+    let cut = Math.min(want, text.length - Math.max(0, this.longest - 1));
+    if (cut <= 0) return 0;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const s of this.secrets) {
+        for (let i = text.indexOf(s); i !== -1 && i < cut; i = text.indexOf(s, i + 1)) {
+          if (i + s.length > cut) (cut = i + s.length), (moved = true);
+        }
+      }
+    }
+    return Math.min(cut, text.length);
+  }
+}
