@@ -26,7 +26,7 @@ function readStat(pid: number): Stat | undefined {
 
 function commandOf(pid: number): string {
   try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').replace(/\s+/g, ' ').trim();
     return raw.length > 120 ? `${raw.slice(0, 117)}...` : raw;
   } catch {
     return '?';

@@ -4,7 +4,7 @@ import { listPrefix } from '../s3/download.ts';
 import { classifyS3Error } from '../s3/errors.ts';
 import { abortStaleUploads } from '../s3/multipart.ts';
 import { formatUri, type S3Uri } from '../uri.ts';
-import { SUCCESS } from '../names.ts';
+import { RESERVED_OUTPUT, SUCCESS } from '../names.ts';
 import { withdrawSuccess } from './manifest.ts';
 
 /**
@@ -15,9 +15,10 @@ import { withdrawSuccess } from './manifest.ts';
 export async function prepareOutput(client: S3Client, prefix: S3Uri, log: Log, opts: { signal?: AbortSignal; endpoint?: string }): Promise<Map<string, { size: number; etag: string }>> {
   try {
     const objects = await listPrefix(client, prefix, opts.signal);
-    const existing = new Map(objects.map((o) => [o.key, { size: o.size, etag: o.etag }]));
+    const own = new Set([...RESERVED_OUTPUT].map((n) => `${prefix.key}${n}`));
+    const existing = new Map(objects.filter((o) => !own.has(o.key)).map((o) => [o.key, { size: o.size, etag: o.etag }]));
     if (existing.size > 0) log.info(`output prefix already holds ${existing.size} object(s) from an earlier attempt: unchanged files will not be sent again`);
-    if (existing.has(`${prefix.key}${SUCCESS}`)) {
+    if (objects.some((o) => o.key === `${prefix.key}${SUCCESS}`)) {
       await withdrawSuccess(client, prefix, opts.signal);
       log.info(`withdrew ${formatUri(prefix)}${SUCCESS} until this run completes`);
     }
