@@ -54,7 +54,32 @@ if jar:
     add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100})
 shutil.rmtree(src)
 
+# Info-ZIP on Windows: the header holds the OEM name ('?' for what the code page lacks) and the
+# Unicode Path extra field (0x7075: version 1, CRC-32 of the header name, UTF-8 name) the real one.
+# A field whose CRC does not match the header name is stale and ignored.
+import zlib
+def unicode_path(header, real, crc=None):
+    u = real.encode('utf-8')
+    zi = zipfile.ZipInfo(header)
+    zi.extra = struct.pack('<HHBI', 0x7075, 5 + len(u), 1, zlib.crc32(header.encode()) if crc is None else crc) + u
+    return zi
+with zipfile.ZipFile(path('unicode-path.zip'), 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr(unicode_path('??.txt', '名前.txt'), 'a')
+    z.writestr(unicode_path('???.txt', '名字前.txt'), 'b')
+    z.writestr(unicode_path('plain.txt', 'stale-name.txt', crc=1), 'c')
+add('unicode-path.zip', 'ok', files={'名前.txt': 'a', '名字前.txt': 'b', 'plain.txt': 'c'})
+
 # --- hostile or broken: refused with exit 65, naming the entry -----------------------------
+zwrite('comment-len.zip', [('c.txt', 'c')], comment=b'short')
+d = bytearray(open(path('comment-len.zip'), 'rb').read())
+struct.pack_into('<H', d, d.rfind(b'PK\x05\x06') + 20, 200)  # says 200 comment bytes; 5 follow
+open(path('comment-len.zip'), 'wb').write(bytes(d))
+add('comment-len.zip', 'refuse', 'comment length (200) disagrees with the end of the file')
+with zipfile.ZipFile(path('extra-overrun.zip'), 'w') as z:
+    zi = zipfile.ZipInfo('x.txt'); zi.extra = struct.pack('<HH', 0xcafe, 4) + b'abcd'
+    z.writestr(zi, 'x')
+patch_cd('extra-overrun.zip', lambda d, p: struct.pack_into('<H', d, p + 46 + 5 + 2, 100))
+add('extra-overrun.zip', 'refuse', 'claims 100 bytes', 'x.txt')
 zwrite('slip.zip', [('ok.txt', 'fine'), ('../canary/pwned.txt', 'x')])
 add('slip.zip', 'refuse', 'escapes the target', '../canary/pwned.txt')
 zwrite('slip-deep.zip', [('a/../../canary/pwned.txt', 'x')])
