@@ -23,7 +23,8 @@ S3 options (all commands):
   --region NAME           default: AWS_REGION, config file, else us-east-1
   --retries N             attempts per request, including the first (default 5; exponential
                           backoff with jitter on throttling, 5xx, resets and timeouts)
-  --timeout SECONDS       one request's time limit before it is retried (default 120)
+  --timeout SECONDS       a request with no byte in either direction for this long is abandoned
+                          and retried; a download resumes where it stopped (default 120)
   --concurrency N         files in flight (default 4)
   --part-concurrency N    parts of one file in flight (default 4)
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
@@ -37,16 +38,19 @@ S3 options (all commands):
   --quiet                 only errors and the solver's output on the console
 
 Exit codes: the solver's own code when ferry succeeded; else
-  64 usage  65 invalid or hostile input archive  66 input not found  69 endpoint or proxy unreachable
-  73 an upload failed or could not be verified  74 local I/O error  77 access denied / bad credentials
-  128+N killed by signal N
+  64 usage  65 invalid or hostile input archive  66 input or a bucket not found
+  69 endpoint or proxy unreachable  73 an upload failed or could not be verified  74 local I/O error
+  75 another ferry runs in this run dir or writes this output prefix  77 access denied / bad credentials
+  126 the solver could not be started  128+N killed by signal N
 `;
 
 export const RUN_HELP = `Usage: ferry run [options] [--] SOLVER [ARGS...]
 
 Downloads the input into the run directory (a .zip is extracted), runs SOLVER under
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
-each upload (size + ETag), and only then empties the run directory (ferry.log stays).
+each upload (size + ETag), and only then deletes what it accounts for: the inputs as extracted,
+the outputs as uploaded, the --aws-config and --vars files and ferry itself. Anything else stays
+(listed in the log and the manifest); ferry.log stays.
 
 Options:
   --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
@@ -62,13 +66,20 @@ Options:
   --hostfile FILE    machinefile (default: $HOME/machinefile when it exists)
   --upload-all       upload every file in the run directory, like 'aws s3 sync .'
                      (the --aws-config file and ferry itself are never uploaded)
-  --keep             do not empty the run directory after the upload
+  --keep             delete nothing after the upload
+  --wipe-all         after every upload is verified, empty the whole run directory (ferry.log
+                     stays), like the old 'rm -rf *'; refused in a home directory or at a mount point
+  --take-over        take the output prefix's lease from a run that stopped renewing it
+                     (a second run on one output prefix otherwise exits 75)
+  --solver-env-credentials  leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN in the
+                     solver's environment (removed by default)
   --dry-run          show what would be downloaded, launched, uploaded and deleted; change nothing
   --settle SECONDS   while the solver runs, upload outputs unchanged for this long (default 30);
                      a file changed afterwards is uploaded again
   --no-live-upload   upload only after the solver exits
   --grace SECONDS    after SIGTERM/SIGINT, how long the solver gets to stop before it and
-                     every process it started are killed (default 60)
+                     every process it started are killed; also how long processes the run left
+                     behind get after SIGTERM once the launcher exited (default 60)
   --max-extract SIZE refuse input archives that unpack to more than SIZE (e.g. 200GiB)
   plus the S3 options of ferry --help
 
