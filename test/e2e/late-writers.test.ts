@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
@@ -108,8 +109,9 @@ describe('a file appended to while its final upload is under way', () => {
         ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--part-size', '5MiB', '--part-concurrency', '1', '--no-live-upload', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/append/`, '--no-mpi', '--', 'sh', '-c', 'yes ferry | head -c 18874368 > big.txt'],
         { cwd: dir, env: cleanEnv() },
       );
-      const log = join(dir, 'ferry.log');
-      for (let i = 0; i < 1200 && !(existsSync(log) && readFileSync(log, 'utf8').includes('uploading 1 output file(s)')); i++) await sleep(20);
+      // Append once the multipart upload exists: ferry has read the file's state and is sending parts.
+      const underWay = async () => ((await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'append/' }))).Uploads ?? []).length > 0;
+      for (let i = 0; i < 1200 && !(await underWay()); i++) await sleep(20);
       appendFileSync(join(dir, 'big.txt'), 'APPENDED\n');
       const r = await p;
       expect(r.exitCode, r.all).toBe(0);
