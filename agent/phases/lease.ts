@@ -41,6 +41,8 @@ export class Lease {
   lost = false;
   private timer: NodeJS.Timeout | undefined;
   private etag = '';
+  /** The server matches If-Match only against the bare ETag (Ceph RGW 16). */
+  private unquoted = false;
   private readonly key: string;
   private readonly body: LeaseBody;
 
@@ -119,10 +121,12 @@ export class Lease {
 
   /** Overwrites the lease if it still has `etag`. Ceph RGW 16 matches If-Match only without the quotes. */
   private async replace(etag: string): Promise<boolean> {
-    if (await this.write({ IfMatch: etag })) return true;
+    if (await this.write({ IfMatch: this.unquoted ? etag.replace(/"/g, '') : etag })) return true;
+    if (this.unquoted) return false;
     const now = await this.client.send(new HeadObjectCommand({ Bucket: this.prefix.bucket, Key: this.key }), { abortSignal: this.o.signal }).catch(() => undefined);
     if (now?.ETag !== etag) return false;
-    return this.write({ IfMatch: etag.replace(/"/g, '') });
+    this.unquoted = await this.write({ IfMatch: etag.replace(/"/g, '') });
+    return this.unquoted;
   }
 
   private async read(): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
