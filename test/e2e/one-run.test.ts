@@ -61,6 +61,23 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     for (const o of m.outputs) expect(keys.has(`same/${o.path}`), o.path).toBe(true);
   });
 
+  it('the lease is renewed while its run lasts: a second run long after the TTL is still refused', async () => {
+    const a = tempDir('renew-a');
+    const b = tempDir('renew-b');
+    writeAwsConfig(a, s3);
+    writeAwsConfig(b, s3);
+    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '2' });
+    const first = execa(FERRY, ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/renew/`, '--no-mpi', '--', 'sh', '-c', 'sleep 6; echo a > a.txt'], {
+      cwd: a, env, extendEnv: false, reject: false, all: true, stdin: 'ignore',
+    });
+    await until(() => leaseThere('renew'));
+    await sleep(4500); // more than twice the TTL
+    const second = await ferry(['run', '--aws-config', 'config', '--take-over', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/renew/`, '--no-mpi', '--', 'true'], { cwd: b, env });
+    expect(second.exitCode, second.all).toBe(75);
+    expect(second.stderr).toContain('renewed');
+    expect((await first).exitCode).toBe(0);
+  });
+
   it('a stale lease (its run stopped renewing it) is refused, then taken over with --take-over', async () => {
     await emptyPrefix(admin, BUCKET, 'stale/');
     const body = { run_id: 'dead-run', host: 'node-17', pid: 4242, ferry: 'ferry 0.1.0', started_at: '2026-01-01T00:00:00Z', heartbeat_at: '2026-01-01T00:00:00Z' };
