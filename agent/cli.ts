@@ -4,6 +4,7 @@ import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
 import { DOE_HELP, GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
+import { envSecrets } from './secrets.ts';
 import { versionLine } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
@@ -68,6 +69,7 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
     return EXIT.ok;
   }
 
+  log.masker.add(...envSecrets(process.env));
   const stop = new AbortController();
   const hardStop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

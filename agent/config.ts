@@ -1,17 +1,18 @@
 import { homedir } from 'node:os';
-import type { StorageClass } from '@aws-sdk/client-s3'; // a type only: erased, loads nothing
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bool, list, parseSize, positiveInt, str, type FlagSpec, type ParsedArgs } from './args.ts';
 import { usageError } from './errors.ts';
-import { asPrefix, formatUri, overlaps, parseS3Uri, type S3Uri } from './uri.ts';
+import { asPrefix, formatUri, overlaps, parseUri, type Location } from './location.ts';
 import { readVarsFile } from './vars.ts';
 
-/** Object settings for uploads, as the SDK names them. */
+/** Object settings for uploads, as S3 names them (--sse, --sse-kms-key-id, --storage-class). */
 export interface ObjectParams {
   ServerSideEncryption?: 'AES256' | 'aws:kms';
   SSEKMSKeyId?: string;
-  StorageClass?: StorageClass;
+  /** STANDARD, STANDARD_IA, …: checked for its shape here, for its value by the server. */
+  StorageClass?: string;
+  ContentType?: string;
 }
 
 /** How ferry talks to S3; knows nothing of zips or MPI. */
@@ -55,8 +56,8 @@ export interface MpiSettings {
 }
 
 export interface RunConfig {
-  inputs: S3Uri[];
-  output: S3Uri;
+  inputs: Location[];
+  output: Location;
   /** The rendered vars file (--vars), if one was given. */
   varsFile?: string;
   workdir: string;
@@ -202,8 +203,8 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
       'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, or give --vars FILE with an s3_output= line',
     );
   }
-  const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseS3Uri(t, 'input'));
-  const output = asPrefix(parseS3Uri(outputText, 'output'));
+  const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseUri(t, 'input'));
+  const output = asPrefix(parseUri(outputText, 'output'));
   for (const i of inputs) {
     if (overlaps(output, i)) {
       throw usageError(
@@ -311,6 +312,6 @@ function objectParams(p: ParsedArgs): ObjectParams {
   return Object.freeze({
     ...(sse ? { ServerSideEncryption: sse as 'AES256' | 'aws:kms' } : {}),
     ...(kmsKey ? { SSEKMSKeyId: kmsKey } : {}),
-    ...(storageClass ? { StorageClass: storageClass as StorageClass } : {}),
+    ...(storageClass ? { StorageClass: storageClass } : {}),
   });
 }

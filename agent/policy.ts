@@ -1,4 +1,4 @@
-import { isPrefix, type S3Uri } from './uri.ts';
+import { isPrefix, type Location } from './location.ts';
 
 export interface Statement {
   Sid: string;
@@ -28,14 +28,14 @@ export const WHY: Record<string, string> = {
 };
 
 const arn = (bucket: string, key?: string) => (key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`);
-const listPrefixes = (u: S3Uri) => (isPrefix(u) ? [`${u.key}*`] : [`${u.key}/*`]);
+const listPrefixes = (u: Location) => (isPrefix(u) ? [`${u.key}*`] : [`${u.key}/*`]);
 
 /**
  * The least-privilege policy for `ferry run` with these inputs and this output prefix: reading the
  * inputs, writing, verifying, resuming and cleaning up under the output prefix, nothing else.
  * With `principal` it is a bucket policy (every statement names the principal).
  */
-export function buildPolicy(inputs: S3Uri[], output: S3Uri, principal?: string): PolicyDoc {
+export function buildPolicy(inputs: Location[], output: Location, principal?: string): PolicyDoc {
   const st: Statement[] = [];
   [...new Set(inputs.map((u) => u.bucket))].forEach((bucket, i) => {
     const mine = inputs.filter((u) => u.bucket === bucket);

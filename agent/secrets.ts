@@ -56,3 +56,18 @@ export class Masker {
     return Math.min(cut, text.length);
   }
 }
+
+/** Secrets in the environment ferry was given: AWS keys, and proxy passwords of any scheme. */
+export function envSecrets(env: NodeJS.ProcessEnv): string[] {
+  const out = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((v): v is string => !!v);
+  for (const [k, v] of Object.entries(env)) {
+    if (!v || !/^(https?|all)_proxy$/i.test(k)) continue;
+    try {
+      const u = new URL(v);
+      if (u.password) out.push(decodeURIComponent(u.password));
+    } catch {
+      // not a URL: nothing to mask
+    }
+  }
+  return out;
+}

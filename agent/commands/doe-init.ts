@@ -3,12 +3,10 @@ import { join, posix, resolve } from 'node:path';
 import { bool, list, parseArgs, str } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
-import { listPrefix } from '../s3/download.ts';
-import { classifyS3Error } from '../s3/errors.ts';
 import { isZipName } from '../names.ts';
-import { asPrefix, formatUri, isPrefix, overlaps, parseS3Uri, type S3Uri } from '../uri.ts';
+import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../location.ts';
 import { versionInfo } from '../version.ts';
-import { s3Handle, type CommandContext } from './context.ts';
+import { openStores, type CommandContext } from './context.ts';
 
 export const DOE_INIT_FLAGS = [...S3_FLAGS, { name: 'inputs', kind: 'multi' as const }, { name: 'output', kind: 'string' as const }, { name: 'dir', kind: 'string' as const }, { name: 'force', kind: 'bool' as const }];
 export const VARS_TEMPLATE = 'ferry-vars.txt';
@@ -19,10 +17,10 @@ export const VARS_TEMPLATE = 'ferry-vars.txt';
  */
 export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
-  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseS3Uri(t, '--inputs'));
+  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseUri(t, '--inputs'));
   const outText = str(p, 'output');
   if (sources.length === 0 || !outText) throw usageError('ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/');
-  const output = asPrefix(parseS3Uri(outText, '--output'));
+  const output = asPrefix(parseUri(outText, '--output'));
   for (const u of sources) {
     if (overlaps(output, u)) throw usageError(`--output ${formatUri(output)} overlaps the input ${formatUri(u)}`, 'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/');
   }
@@ -32,22 +30,19 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   for (const f of [csv, tmpl]) {
     if (existsSync(f) && !bool(p, 'force')) throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
   }
-  const s3 = s3Settings(p, ctx.env, ctx.cwd);
-  const { client, via } = s3Handle(s3, transferSettings(p), ctx.env, ctx.log);
-  const zips: S3Uri[] = [];
+  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transferSettings(p));
+  const zips: Location[] = [];
   try {
     for (const u of sources) {
       if (!isPrefix(u)) {
         zips.push(u);
         continue;
       }
-      const found = await listPrefix(client, u, ctx.stop).catch((err) => {
-        throw classifyS3Error(err, { phase: 'download', op: 'listing the inputs', target: formatUri(u), endpoint: via });
-      });
-      zips.push(...found.filter((o) => isZipName(o.key)).map((o) => ({ bucket: u.bucket, key: o.key })));
+      const found = await (await stores.for(u)).list(u, { phase: 'download', signal: ctx.stop });
+      zips.push(...found.filter((o) => isZipName(o.key)).map((o) => withKey(u, o.key)));
     }
   } finally {
-    client.destroy();
+    await stores.close();
   }
   if (zips.length === 0) throw new FerryError('no .zip inputs found', { phase: 'download', target: sources.map(formatUri).join(' '), exitCode: EXIT.noInput, hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)' });
   const rows = zips.map((z) => ({ s3_input: formatUri(z), s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/` }));

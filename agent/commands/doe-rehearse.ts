@@ -1,6 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { parseArgs, positiveInt, str } from '../args.ts';
@@ -8,9 +7,11 @@ import { RUN_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { formatBytes } from '../log.ts';
-import { asPrefix, formatUri, overlaps, parseS3Uri } from '../uri.ts';
+import { asPrefix, formatUri, overlaps, parseUri, under } from '../location.ts';
+import { MANIFEST } from '../names.ts';
+import type { Manifest } from '../phases/manifest.ts';
 import { selfCommand } from '../version.ts';
-import { s3Handle, type CommandContext } from './context.ts';
+import { openStores, type CommandContext } from './context.ts';
 import { VARS_TEMPLATE } from './doe-init.ts';
 
 const OWN = new Set(['--slots', '--vars-template', '--rehearsal-dir']);
@@ -80,22 +81,19 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   );
 
   // Bytes and status from each row's manifest.
-  const { client } = s3Handle(s3Settings(runFlags, ctx.env, ctx.cwd), transferSettings(runFlags), ctx.env, ctx.log);
+  const stores = openStores(ctx, s3Settings(runFlags, ctx.env, ctx.cwd), transferSettings(runFlags));
   try {
     for (const r of results) {
-      const prefix = asPrefix(parseS3Uri(r.output, 's3_output'));
-      try {
-        const res = await client.send(new GetObjectCommand({ Bucket: prefix.bucket, Key: `${prefix.key}_manifest.json` }));
-        const m = JSON.parse(await res.Body!.transformToString()) as { status: string; inputs: Array<{ size: number }>; outputs: Array<{ size: number }> };
-        r.status = m.status;
-        r.bytesIn = m.inputs.reduce((n, x) => n + x.size, 0);
-        r.bytesOut = m.outputs.reduce((n, x) => n + x.size, 0);
-      } catch {
-        // no manifest: the row failed before its upload phase
-      }
+      const prefix = asPrefix(parseUri(r.output, 's3_output'));
+      const got = await (await stores.for(prefix)).fetch(under(prefix, MANIFEST), { phase: 'download' }).catch(() => undefined);
+      if (!got) continue; // no manifest: the row failed before its upload phase
+      const m = JSON.parse(got.body.toString()) as Manifest;
+      r.status = m.status;
+      r.bytesIn = m.inputs.reduce((n, x) => n + x.size, 0);
+      r.bytesOut = m.outputs.reduce((n, x) => n + x.size, 0);
     }
   } finally {
-    client.destroy();
+    await stores.close();
   }
   const table = [
     ['row', 'exit', 'in', 'out', 'wall', 'status', 'output'],
@@ -110,7 +108,7 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
 
 /** Two rows writing under one output prefix would trample each other: refused before anything runs. */
 export function checkDistinctOutputs(rows: Array<Record<string, string>>, source: string): void {
-  const outs = rows.map((r, i) => ({ line: i + 2, uri: asPrefix(parseS3Uri(r.s3_output, `${source}:${i + 2} s3_output`)) }));
+  const outs = rows.map((r, i) => ({ line: i + 2, uri: asPrefix(parseUri(r.s3_output, `${source}:${i + 2} s3_output`)) }));
   for (let i = 0; i < outs.length; i++) {
     for (let j = i + 1; j < outs.length; j++) {
       if (!overlaps(outs[i].uri, outs[j].uri)) continue;

@@ -1,7 +1,7 @@
 import { list, parseArgs, str } from '../args.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { buildPolicy, WHY } from '../policy.ts';
-import { asPrefix, parseS3Uri } from '../uri.ts';
+import { asPrefix, parseUri } from '../location.ts';
 import type { CommandContext } from './context.ts';
 
 export const POLICY_FLAGS = [
@@ -14,10 +14,10 @@ export const POLICY_FLAGS = [
 /** `ferry policy`: the least-privilege policy JSON on stdout, what each action is for on stderr. */
 export async function policyCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, POLICY_FLAGS, false);
-  const inputs = [...list(p, 'input'), ...p.positionals].map((t) => parseS3Uri(t, '--input'));
+  const inputs = [...list(p, 'input'), ...p.positionals].map((t) => parseUri(t, '--input'));
   const outText = str(p, 'output');
   if (inputs.length === 0 || !outText) throw usageError('ferry policy needs --input URI (repeatable) and --output URI', 'e.g. ferry policy --input s3://b/input/ --output s3://b/output/');
-  const output = asPrefix(parseS3Uri(outText, '--output'));
+  const output = asPrefix(parseUri(outText, '--output'));
   const principal = str(p, 'bucket-policy');
   const buckets = new Set([...inputs.map((u) => u.bucket), output.bucket]);
   if (principal && buckets.size > 1) {

@@ -3,33 +3,35 @@ import { resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
+import { asPrefix, parseUri } from '../location.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { prepareOutput } from '../phases/prepare-output.ts';
 import { Uploader, uploadTree } from '../phases/upload.ts';
-import { asPrefix, parseS3Uri } from '../uri.ts';
-import { s3Handle, type CommandContext } from './context.ts';
+import { openStores, type CommandContext } from './context.ts';
 
 export async function putCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, S3_FLAGS, false);
   if (p.positionals.length !== 2) throw usageError(`ferry put takes DIR URI, got ${p.positionals.length} argument(s)`, 'e.g. ferry put ./results s3://bucket/output/case/');
   const dir = resolve(ctx.cwd, p.positionals[0]);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`);
-  const prefix = asPrefix(parseS3Uri(p.positionals[1], 'URI'));
-  const s3 = s3Settings(p, ctx.env, ctx.cwd);
+  const prefix = asPrefix(parseUri(p.positionals[1], 'URI'));
   const transfer = transferSettings(p);
+  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
+  for (const b of scan.badNames) ctx.log.error(`not uploading ${b}: its name is not valid UTF-8 (keys are UTF-8); rename it`);
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
-  const { client, budget, via } = s3Handle(s3, transfer, ctx.env, ctx.log);
   try {
-    const existing = await prepareOutput(client, prefix, ctx.log, { signal: ctx.stop, endpoint: via });
-    const up = new Uploader({ client, budget, dir, prefix, transfer, log: ctx.log, signal: ctx.stop, endpoint: via, existing, objectParams: s3.objectParams, sha256: false });
-    up.phase = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
-    const r = await uploadTree(up, files, ctx.log);
-    ctx.progress.end(up.phase);
+    const store = await stores.for(prefix);
+    const existing = await prepareOutput(store, prefix, ctx.log, ctx.stop);
+    const up = new Uploader({ store, dir, prefix, filesInFlight: transfer.filesInFlight, log: ctx.log, signal: ctx.stop, existing, sha256: false });
+    const progress = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
+    const r = await uploadTree(up, files, ctx.log, { progress });
+    ctx.progress.end(progress);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
+    if (scan.badNames.length > 0) return EXIT.cantCreate;
   } finally {
-    client.destroy();
+    await stores.close();
   }
   return EXIT.ok;
 }

@@ -1,4 +1,5 @@
 import type { Log } from '../log.ts';
+import type { PhaseProgress } from '../progress.ts';
 import type { LiveUpload } from './live-upload.ts';
 import { sameFile, scanTree, selectOutputs, type Scan, type Snapshot } from './outputs.ts';
 import { uploadTree, type UploadOutcome, type Uploader } from './upload.ts';
@@ -16,8 +17,8 @@ export interface SweepOptions {
   uploader: Uploader;
   live?: LiveUpload;
   log: Log;
-  /** Called with the number of files and bytes of the main sweep before it starts (progress). */
-  onPlan?: (files: number, bytes: number) => void;
+  /** Called with the number of files and bytes of the main sweep before it starts: its progress counters. */
+  onPlan?: (files: number, bytes: number) => PhaseProgress | undefined;
 }
 
 export interface SweepResult {
@@ -49,9 +50,9 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
   }
   const current = outcomes.size;
   o.log.info(`uploading ${todo.length} output file(s)${current ? ` (${current} more already uploaded and unchanged)` : ''}`);
-  o.onPlan?.(todo.length, todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0));
+  const progress = o.onPlan?.(todo.length, todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0));
   const reuse = live ? (rel: string) => live.reuse(rel, first.files.get(rel)) : undefined;
-  for (const out of (await uploadTree(o.uploader, todo, o.log, reuse)).outcomes) outcomes.set(out.rel, out);
+  for (const out of (await uploadTree(o.uploader, todo, o.log, { reuse, progress })).outcomes) outcomes.set(out.rel, out);
   await live?.drain();
 
   let last = first;
@@ -69,6 +70,6 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
       return { outcomes, first, last, unsettled: changed };
     }
     o.log.warn(`${changed.length} file(s) appeared or changed after their upload: uploading them again (round ${round} of ${MAX_ROUNDS})`);
-    for (const out of (await uploadTree(o.uploader, changed, o.log)).outcomes) outcomes.set(out.rel, out);
+    for (const out of (await uploadTree(o.uploader, changed, o.log, { progress })).outcomes) outcomes.set(out.rel, out);
   }
 }

@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { EXIT, FerryError } from '../errors.ts';
+import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
-import { classifyS3Error, httpStatus } from '../s3/errors.ts';
-import { formatUri, keyUnder, type S3Uri } from '../uri.ts';
+import type { Store } from '../store/store.ts';
 
 /** What the lease object holds. */
 interface LeaseBody {
@@ -24,50 +23,41 @@ export interface LeaseOptions {
   /** A lease not renewed for this long is stale (default 10 min; FERRY_LEASE_TTL_SECONDS in tests). */
   ttlMs: number;
   log: Log;
-  endpoint?: string;
   signal?: AbortSignal;
 }
 
-const isPrecondition = (err: unknown) => httpStatus(err) === 412 || (err as { name?: string }).name === 'PreconditionFailed';
-
 /**
  * One run per output prefix: `<output>_ferry.lease` names the run writing there (run id, host, pid)
- * and is renewed every ttl/10 while it runs. It is created with If-None-Match: * (honoured by AWS
- * S3 and by Ceph RGW 16, measured) and renewed with If-Match on its ETag, so two runs cannot both
- * believe they hold it; it is read back after every write for servers that ignore both.
+ * and is renewed every ttl/10 while it runs. It is created only if absent and renewed only if it
+ * still has its ETag (the store's conditional writes), so two runs cannot both believe they hold
+ * it; it is read back after every write for servers that ignore conditions.
  */
 export class Lease {
   /** Another run replaced the lease while this one ran: this run must not claim the prefix complete. */
   lost = false;
   private timer: NodeJS.Timeout | undefined;
   private etag = '';
-  /** The server matches If-Match only against the bare ETag (Ceph RGW 16). */
-  private unquoted = false;
-  private readonly key: string;
+  private readonly loc: Location;
   private readonly body: LeaseBody;
 
   private constructor(
-    private readonly client: S3Client,
-    private readonly prefix: S3Uri,
+    private readonly store: Store,
+    private readonly prefix: Location,
     private readonly o: LeaseOptions,
   ) {
-    this.key = keyUnder(prefix, LEASE);
+    this.loc = under(prefix, LEASE);
     const now = new Date().toISOString();
     this.body = { run_id: o.runId, host: hostname(), pid: process.pid, ferry: o.ferry, started_at: now, heartbeat_at: now };
   }
 
   get uri(): string {
-    return formatUri({ bucket: this.prefix.bucket, key: this.key });
+    return formatUri(this.loc);
   }
 
   /** Takes the lease of `prefix` for this run, or throws exit 75 naming the run that holds it. */
-  static async acquire(client: S3Client, prefix: S3Uri, o: LeaseOptions): Promise<Lease> {
-    const lease = new Lease(client, prefix, o);
-    try {
-      await lease.take();
-    } catch (err) {
-      throw classifyS3Error(err, { phase: 'upload', op: "taking the output prefix's lease", target: lease.uri, endpoint: o.endpoint });
-    }
+  static async acquire(store: Store, prefix: Location, o: LeaseOptions): Promise<Lease> {
+    const lease = new Lease(store, prefix, o);
+    await lease.take();
     const every = Math.max(1000, Math.floor(o.ttlMs / 10));
     lease.timer = setInterval(() => void lease.renew(), every);
     lease.timer.unref();
@@ -75,10 +65,10 @@ export class Lease {
   }
 
   private async take(): Promise<void> {
-    if (await this.write({ IfNoneMatch: '*' })) return this.confirm();
+    if (await this.write({ ifAbsent: true })) return this.confirm();
     const held = await this.read();
     if (!held) {
-      if (await this.write({ IfNoneMatch: '*' })) return this.confirm();
+      if (await this.write({ ifAbsent: true })) return this.confirm();
       throw this.busy(await this.read(), 0);
     }
     const age = Date.now() - held.at;
@@ -103,43 +93,30 @@ export class Lease {
     });
   }
 
-  /** PutObject of the lease with a condition; false when the condition failed. */
-  private async write(cond: { IfNoneMatch?: string; IfMatch?: string }): Promise<boolean> {
+  /** Writes the lease with a condition; false when the condition failed. */
+  private async write(cond: { ifAbsent?: boolean; ifEtag?: string }): Promise<boolean> {
     this.body.heartbeat_at = new Date().toISOString();
-    try {
-      const r = await this.client.send(
-        new PutObjectCommand({ Bucket: this.prefix.bucket, Key: this.key, Body: JSON.stringify(this.body), ContentType: 'application/json', ...cond }),
-        { abortSignal: this.o.signal },
-      );
-      this.etag = r.ETag ?? '';
-      return true;
-    } catch (err) {
-      if (isPrecondition(err)) return false;
-      throw err;
-    }
+    const etag = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), { phase: 'upload', signal: this.o.signal, what: "writing the output prefix's lease", contentType: 'application/json', ...cond });
+    if (etag !== undefined) this.etag = etag;
+    return etag !== undefined;
   }
 
-  /** Overwrites the lease if it still has `etag`. Ceph RGW 16 matches If-Match only without the quotes. */
-  private async replace(etag: string): Promise<boolean> {
-    if (await this.write({ IfMatch: this.unquoted ? etag.replace(/"/g, '') : etag })) return true;
-    if (this.unquoted) return false;
-    const now = await this.client.send(new HeadObjectCommand({ Bucket: this.prefix.bucket, Key: this.key }), { abortSignal: this.o.signal }).catch(() => undefined);
-    if (now?.ETag !== etag) return false;
-    this.unquoted = await this.write({ IfMatch: etag.replace(/"/g, '') });
-    return this.unquoted;
+  /** Overwrites the lease if it still has `etag`. */
+  private replace(etag: string): Promise<boolean> {
+    return this.write({ ifEtag: etag });
   }
 
   private async read(): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
+    const got = await this.store.fetch(this.loc, { phase: 'upload', signal: this.o.signal, what: "reading the output prefix's lease" });
+    if (!got) return undefined;
+    let body: LeaseBody;
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.prefix.bucket, Key: this.key }), { abortSignal: this.o.signal });
-      const body = JSON.parse(await r.Body!.transformToString()) as LeaseBody;
-      const at = Math.max(r.LastModified?.getTime() ?? 0, Date.parse(body.heartbeat_at) || 0);
-      return { body, etag: r.ETag ?? '', at };
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchKey' || httpStatus(err) === 404) return undefined;
-      if (err instanceof SyntaxError) return { body: { run_id: '(unreadable lease)', host: '?', pid: 0, ferry: '?', started_at: '', heartbeat_at: '' }, etag: '', at: 0 };
-      throw err;
+      body = JSON.parse(got.body.toString()) as LeaseBody;
+    } catch {
+      return { body: { run_id: '(unreadable lease)', host: '?', pid: 0, ferry: '?', started_at: '', heartbeat_at: '' }, etag: got.info.etag, at: 0 };
     }
+    const at = Math.max(got.info.modified?.getTime() ?? 0, Date.parse(body.heartbeat_at) || 0);
+    return { body, etag: got.info.etag, at };
   }
 
   /** A server that ignores conditions lets the last writer win: make sure that is us. */
@@ -168,9 +145,7 @@ export class Lease {
     clearInterval(this.timer);
     try {
       const now = await this.read();
-      if (now?.body.run_id === this.o.runId && !this.lost) {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.prefix.bucket, Key: this.key }));
-      }
+      if (now?.body.run_id === this.o.runId && !this.lost) await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag });
     } catch (err) {
       this.o.log.warn(`could not remove the lease ${this.uri}: ${(err as Error).message}`);
     }

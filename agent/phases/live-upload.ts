@@ -1,4 +1,5 @@
 import type { Log } from '../log.ts';
+import type { PhaseProgress } from '../progress.ts';
 import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from './outputs.ts';
 import type { UploadOutcome, Uploader } from './upload.ts';
 
@@ -11,6 +12,8 @@ export interface LiveOptions {
   /** A file is uploaded once it has not changed for this long. */
   settleMs: number;
   log: Log;
+  /** The progress counters live uploads report to. */
+  progress?: PhaseProgress;
 }
 
 /**
@@ -31,6 +34,11 @@ export class LiveUpload {
     private readonly up: Uploader,
     private readonly o: LiveOptions,
   ) {}
+
+  /** The progress counters live uploads report to. */
+  get progress(): PhaseProgress | undefined {
+    return this.o.progress;
+  }
 
   start(): void {
     const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
@@ -75,7 +83,7 @@ export class LiveUpload {
       this.seen.set(rel, state);
       if (!sameFile(prev, state)) continue;
       if (now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
-      const p = this.up.upload(rel).then((outcome) => {
+      const p = this.up.upload(rel, this.o.progress).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
         this.inFlight.delete(rel);

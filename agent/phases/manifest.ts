@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ObjectParams } from '../config.ts';
-import { verifyUpload } from '../s3/verify.ts';
-import { MANIFEST, SUCCESS } from '../names.ts';
-import { keyUnder, type S3Uri } from '../uri.ts';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXIT, FerryError } from '../errors.ts';
+import { formatUri, under, type Location } from '../location.ts';
+import { MANIFEST, PART_SUFFIX, SUCCESS } from '../names.ts';
+import type { Call, Store, Uploaded } from '../store/store.ts';
 
 export type RunStatus = 'complete' | 'solver-failed' | 'incomplete';
 
@@ -14,33 +15,43 @@ export interface Manifest {
   status: RunStatus;
   started_at: string;
   ended_at: string;
+  /** ETags bare, as in `outputs`. */
   inputs: Array<{ uri: string; etag: string; size: number }>;
   solver: { argv: string[]; exit_code: number | null; signal: string | null; start_error?: string };
   outputs: Array<{ path: string; size: number; sha256: string; etag: string }>;
-  /** Files that are not verified in S3 (they stay in the run directory). */
+  /** Files that are not verified in the store (they stay in the run directory). */
   not_uploaded: Array<{ path: string; error: string }>;
   /** Files the wipe leaves in the run directory, with the reason (not created by the run, links…). */
   kept: Array<{ path: string; reason: string }>;
 }
 
-async function putSmall(client: S3Client, prefix: S3Uri, name: string, body: Buffer, contentType: string, params: ObjectParams, signal?: AbortSignal): Promise<void> {
-  const key = keyUnder(prefix, name);
-  const md5 = createHash('md5').update(body).digest();
-  await client.send(new PutObjectCommand({ Bucket: prefix.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5.toString('base64'), ContentType: contentType, ...params }), { abortSignal: signal });
-  const v = await verifyUpload(client, prefix.bucket, { key, size: body.length, expectedEtag: md5.toString('hex'), sha256: '' }, signal);
-  if (!v.ok) throw new Error(`${name} did not verify: ${v.reason}`);
+async function verified(store: Store, up: Uploaded, call: Call): Promise<void> {
+  const v = await store.verify(up, call);
+  if (!v.ok) throw new FerryError(`${formatUri(up.loc)} did not verify: ${v.reason}`, { phase: 'upload', target: formatUri(up.loc), exitCode: EXIT.cantCreate });
 }
 
 /**
  * Writes `<prefix>_manifest.json`, then — only for a complete run — the empty `<prefix>_SUCCESS`,
- * which is always the last object ferry writes under the prefix.
+ * which is always the last object ferry writes under the prefix. The manifest goes up as a file
+ * (from a temp file in `dir`), through the same memory pool, Content-MD5 and verification as outputs.
  */
-export async function publishManifest(client: S3Client, prefix: S3Uri, m: Manifest, params: ObjectParams, signal?: AbortSignal): Promise<void> {
-  await putSmall(client, prefix, MANIFEST, Buffer.from(`${JSON.stringify(m, null, 2)}\n`), 'application/json', params, signal);
-  if (m.status === 'complete') await putSmall(client, prefix, SUCCESS, Buffer.alloc(0), 'application/octet-stream', params, signal);
+export async function publishManifest(store: Store, prefix: Location, m: Manifest, dir: string, signal?: AbortSignal): Promise<void> {
+  const call = { phase: 'upload' as const, signal, what: 'writing the manifest' };
+  const tmp = join(dir, `${MANIFEST}${PART_SUFFIX}`);
+  const body = Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
+  await writeFile(tmp, body);
+  try {
+    await verified(store, await store.putFile(tmp, body.length, under(prefix, MANIFEST), { ...call, sha256: false, contentType: 'application/json' }), call);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  if (m.status !== 'complete') return;
+  const success = under(prefix, SUCCESS);
+  await store.putBytes(success, Buffer.alloc(0), { ...call, what: `writing ${SUCCESS}` });
+  await verified(store, { loc: success, size: 0, expectedEtag: createHash('md5').digest('hex') }, call);
 }
 
 /** A re-run first withdraws the old `_SUCCESS`, so the prefix never claims to be complete while it changes. */
-export async function withdrawSuccess(client: S3Client, prefix: S3Uri, signal?: AbortSignal): Promise<void> {
-  await client.send(new DeleteObjectCommand({ Bucket: prefix.bucket, Key: keyUnder(prefix, SUCCESS) }), { abortSignal: signal });
+export async function withdrawSuccess(store: Store, prefix: Location, signal?: AbortSignal): Promise<void> {
+  await store.remove(under(prefix, SUCCESS), { phase: 'upload', signal });
 }

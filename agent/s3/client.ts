@@ -24,7 +24,7 @@ export interface MadeClient {
   secrets: string[];
 }
 
-export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): MadeClient {
+export async function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): Promise<MadeClient> {
   ensureHome();
   const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
   let credentials: S3ClientConfig['credentials'];
@@ -32,7 +32,7 @@ export function makeS3Client(s: S3Settings, sockets: number, env: Env = process.
   let fileEndpoint: string | undefined;
   const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((v): v is string => !!v);
   if (s.awsConfigFile) {
-    const { settings } = readProfileFile(s.awsConfigFile, profile);
+    const { settings } = await readProfileFile(s.awsConfigFile, profile);
     for (const v of [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken]) if (v) secrets.push(v);
     fileRegion = settings.region;
     fileEndpoint = settings.endpointUrl;

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { loadSharedConfigFiles } from '@smithy/core/config';
 import { usageError } from '../errors.ts';
 
 /** What one profile of an AWS config/credentials file says. Secrets stay in memory only. */
@@ -11,61 +12,34 @@ export interface ProfileSettings {
 }
 
 /**
- * Reads `[default]`, `[NAME]` or `[profile NAME]` from a file in AWS config or credentials format.
- * Nested service blocks (`s3 =` followed by indented `endpoint_url = …`) are read for S3.
+ * Reads profile `profile` from a file in AWS config or credentials format (`[default]`, `[NAME]`,
+ * `[profile NAME]`, nested `s3 =` blocks), with the SDK's own loader. The job uploads one file, so
+ * it is read as both kinds; as in the SDK, the credentials-file reading wins where both say a thing.
  */
-export function readProfile(text: string, profile: string, source: string): { settings: ProfileSettings; keys: Map<string, string> } {
-  const sections = new Map<string, Map<string, string>>();
-  let current: Map<string, string> | undefined;
-  let nested: string | undefined;
-  for (const raw of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
-    if (/^\s*([#;].*)?$/.test(raw)) continue;
-    const sec = /^\s*\[\s*(?:profile\s+)?([^\]]+?)\s*\]\s*$/.exec(raw);
-    if (sec) {
-      current = sections.get(sec[1]) ?? new Map();
-      sections.set(sec[1], current);
-      nested = undefined;
-      continue;
-    }
-    const kv = /^(\s*)([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$/.exec(raw);
-    if (!kv || !current) continue;
-    const indented = kv[1].length > 0;
-    if (!indented && kv[3] === '') {
-      nested = kv[2];
-      continue;
-    }
-    if (indented && nested) current.set(`${nested}.${kv[2]}`, kv[3]);
-    else {
-      nested = undefined;
-      current.set(kv[2], kv[3]);
-    }
+export async function readProfileFile(path: string, profile: string): Promise<{ settings: ProfileSettings; keys: Record<string, string | undefined> }> {
+  if (!existsSync(path)) throw usageError(`cannot read --aws-config file ${path}: it does not exist`);
+  let files: Awaited<ReturnType<typeof loadSharedConfigFiles>>;
+  try {
+    files = await loadSharedConfigFiles({ filepath: path, configFilepath: path, ignoreCache: true });
+  } catch (err) {
+    throw usageError(`cannot read --aws-config file ${path}: ${(err as Error).message}`);
   }
-  const keys = sections.get(profile);
-  if (!keys) {
-    const found = [...sections.keys()].join(', ') || 'none';
+  const keys = { ...files.configFile[profile], ...files.credentialsFile[profile] };
+  if (!files.configFile[profile] && !files.credentialsFile[profile]) {
+    const names = new Set([...Object.keys(files.configFile), ...Object.keys(files.credentialsFile)].filter((n) => !n.includes('.')));
     throw usageError(
-      `profile '${profile}' is not in ${source} (profiles found: ${found})`,
+      `profile '${profile}' is not in ${path} (profiles found: ${[...names].join(', ') || 'none'})`,
       'pass --profile NAME, or name the section [default]',
     );
   }
   return {
     keys,
     settings: {
-      accessKeyId: keys.get('aws_access_key_id'),
-      secretAccessKey: keys.get('aws_secret_access_key'),
-      sessionToken: keys.get('aws_session_token'),
-      region: keys.get('region'),
-      endpointUrl: keys.get('s3.endpoint_url') ?? keys.get('endpoint_url'),
+      accessKeyId: keys.aws_access_key_id,
+      secretAccessKey: keys.aws_secret_access_key,
+      sessionToken: keys.aws_session_token,
+      region: keys.region,
+      endpointUrl: keys['s3.endpoint_url'] ?? keys.endpoint_url,
     },
   };
-}
-
-export function readProfileFile(path: string, profile: string): { settings: ProfileSettings; keys: Map<string, string> } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw usageError(`cannot read --aws-config file ${path}: ${(err as Error).message}`);
-  }
-  return readProfile(text, profile, path);
 }

@@ -1,3 +1,4 @@
+import { sdkParams } from './params.ts';
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import {
@@ -9,8 +10,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
-import type { ByteBudget } from './budget.ts';
-import type { S3Uri } from '../uri.ts';
+import { EXIT, FerryError } from '../errors.ts';
+import type { Location } from '../location.ts';
+import { settleAll } from '../settle.ts';
+import type { ByteBudget } from '../store/budget.ts';
 
 export interface PartsOptions {
   partSize: number;
@@ -25,13 +28,20 @@ export interface PartsOptions {
   objectParams?: ObjectParams;
 }
 
-/** Fills `buf` from `pos`, or fails (the file shrank under us). */
-export async function readExactly(fh: FileHandle, buf: Buffer, pos: number): Promise<Buffer> {
+/** Fills `buf` from `pos` of `file`, or fails with 73 (the file shrank under us). */
+export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file: string): Promise<Buffer> {
   const len = buf.length;
   let got = 0;
   while (got < len) {
     const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-    if (bytesRead === 0) throw Object.assign(new Error(`file ended at byte ${pos + got}, expected ${pos + len}: it changed while being uploaded`), { code: 'ECHANGED' });
+    if (bytesRead === 0) {
+      throw new FerryError(`the file ended at byte ${pos + got}, expected ${pos + len}: it changed while being uploaded`, {
+        phase: 'upload',
+        target: file,
+        exitCode: EXIT.cantCreate,
+        hint: 'something still writes it; it is uploaded again once it settles, or re-run the row',
+      });
+    }
     got += bytesRead;
   }
   return buf;
@@ -43,15 +53,14 @@ export async function readExactly(fh: FileHandle, buf: Buffer, pos: number): Pro
  * failure every worker is stopped and awaited, the upload is aborted and the abort confirmed, and
  * the first error is rethrown. Returns the ETag S3 must report: md5(part md5s) + "-" + parts.
  */
-export async function uploadParts(client: S3Client, fh: FileHandle, size: number, dest: S3Uri, opts: PartsOptions): Promise<string> {
-  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...opts.objectParams }), { abortSignal: opts.signal });
+export async function uploadParts(client: S3Client, fh: FileHandle, file: string, size: number, dest: Location, opts: PartsOptions): Promise<string> {
+  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...sdkParams(opts.objectParams) }), { abortSignal: opts.signal });
   const uploadId = created.UploadId!;
   const count = Math.ceil(size / opts.partSize);
   const md5s: Buffer[] = new Array(count);
   const etags: string[] = new Array(count);
   const stop = new AbortController();
-  const onAbort = () => stop.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const stopped = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   // Whole-file hashing (when asked for) needs the parts in order: a part read early waits for the
   // ones before it (holding its buffer, which stays counted in the budget until it has been hashed).
   const hashed: Array<() => void> = [];
@@ -68,40 +77,44 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
       hashed[nextToHash++]();
     }
   };
-  const stopped = new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true }));
-  stopped.catch(() => {});
+  const halted = new Promise<never>((_, reject) => stopped.addEventListener('abort', () => reject(stopped.reason), { once: true }));
+  halted.catch(() => {});
   let next = 0;
   const worker = async () => {
-    while (next < count && !stop.signal.aborted) {
+    while (next < count && !stopped.aborted) {
       const i = next++;
       const pos = i * opts.partSize;
       const len = Math.min(opts.partSize, size - pos);
-      const { buf, release } = await opts.budget.take(len, stop.signal);
+      const { buf, release } = await opts.budget.take(len, stopped);
       try {
-        await readExactly(fh, buf, pos);
+        await readExactly(fh, buf, pos, file);
         hashInOrder(i, buf);
         const md5 = createHash('md5').update(buf).digest();
         const r = await client.send(
           new UploadPartCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, PartNumber: i + 1, Body: buf, ContentLength: len, ContentMD5: md5.toString('base64') }),
-          { abortSignal: stop.signal },
+          { abortSignal: stopped },
         );
         if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
         etags[i] = r.ETag;
         md5s[i] = md5;
         opts.onBytes?.(len);
-        await Promise.race([hashedP[i], stopped]);
+        await Promise.race([hashedP[i], halted]);
       } finally {
         release();
       }
     }
   };
   try {
-    const results = await Promise.allSettled(Array.from({ length: Math.min(opts.partsPerFile, count) }, () => worker().catch((err) => {
-      stop.abort(err);
-      throw err;
-    })));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed || stop.signal.aborted) throw failed?.reason ?? stop.signal.reason;
+    const workers = Array.from({ length: Math.min(opts.partsPerFile, count) }, () =>
+      worker().catch((err) => {
+        stop.abort(err);
+        throw err;
+      }),
+    );
+    await settleAll(workers).catch((err) => {
+      throw stop.signal.reason ?? err; // the failure that stopped the others
+    });
+    if (stopped.aborted) throw stopped.reason;
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: dest.bucket,
@@ -114,8 +127,6 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
   } catch (err) {
     await abortUpload(client, dest, uploadId).catch(() => {});
     throw err;
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
   }
   return `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${count}`;
 }
@@ -124,7 +135,7 @@ export async function uploadParts(client: S3Client, fh: FileHandle, size: number
  * Aborts a multipart upload and checks that the server no longer lists it (on Ceph RGW an abort
  * has been seen to leave the upload listed); tries up to three times. Resolves true when gone.
  */
-export async function abortUpload(client: S3Client, dest: S3Uri, uploadId: string): Promise<boolean> {
+export async function abortUpload(client: S3Client, dest: Location, uploadId: string): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) {
     await client.send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId })).catch((err) => {
       if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
@@ -137,11 +148,11 @@ export async function abortUpload(client: S3Client, dest: S3Uri, uploadId: strin
 }
 
 /** Aborts every unfinished multipart upload under `prefix` (left by an attempt that died). */
-export async function abortStaleUploads(client: S3Client, prefix: S3Uri, signal?: AbortSignal): Promise<number> {
+export async function abortStaleUploads(client: S3Client, prefix: Location, signal?: AbortSignal): Promise<number> {
   const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: prefix.bucket, Prefix: prefix.key }), { abortSignal: signal });
   let n = 0;
   for (const u of listed.Uploads ?? []) {
-    if (u.Key && u.UploadId && (await abortUpload(client, { bucket: prefix.bucket, key: u.Key }, u.UploadId))) n++;
+    if (u.Key && u.UploadId && (await abortUpload(client, { ...prefix, key: u.Key }, u.UploadId))) n++;
   }
   return n;
 }

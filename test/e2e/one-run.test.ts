@@ -137,7 +137,7 @@ describe('live upload removes from S3 only what this run wrote', () => {
     writeFileSync(join(dir, 'go'), '');
     const r = await p;
     expect(r.exitCode, String(r.all)).toBe(0);
-    expect(String(r.stderr)).toContain('not removing s3://ferry-one-run/own/scratch.tmp: it was replaced in S3');
+    expect(String(r.stderr)).toContain('not removing s3://ferry-one-run/own/scratch.tmp: it was replaced in the store');
     expect((await getBytes(admin, BUCKET, 'own/scratch.tmp')).toString()).toBe('another writer\n');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteBudget } from '../../agent/s3/budget.ts';
+import { ByteBudget } from '../../agent/store/budget.ts';
 
 describe('ByteBudget (the transfer memory bound)', () => {
   it('never lends more slots than fit the limit, over many random concurrent holders', async () => {

@@ -37,8 +37,8 @@ describe('parseVars', () => {
 describe('runConfig', () => {
   it('takes input/output from the environment and np from RESCALE_CORES_PER_SLOT', () => {
     const c = cfg(['converge', 'super'], { s3_input: 's3://bkt/in/a.zip', s3_output: 's3://bkt/out/a', RESCALE_CORES_PER_SLOT: '16' });
-    expect(c.inputs).toEqual([{ bucket: 'bkt', key: 'in/a.zip' }]);
-    expect(c.output).toEqual({ bucket: 'bkt', key: 'out/a/' });
+    expect(c.inputs).toEqual([{ scheme: 's3', bucket: 'bkt', key: 'in/a.zip' }]);
+    expect(c.output).toEqual({ scheme: 's3', bucket: 'bkt', key: 'out/a/' });
     expect(c.mpi.np).toBe(16);
     expect(c.solver).toEqual(['converge', 'super']);
   });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../agent/errors.ts';
-import { readProfile } from '../../agent/s3/credentials.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readProfileFile } from '../../agent/s3/credentials.ts';
 import { safeEntryPath } from '../../agent/zip/extract.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 describe('AWS config file', () => {
   const text = `# uploaded with the job
@@ -16,12 +20,19 @@ aws_secret_access_key=other
 s3 =
   endpoint_url = http://127.0.0.1:9000
 `;
-  it('reads [default] and [profile NAME], including a nested s3 endpoint_url', () => {
-    expect(readProfile(text, 'default', 'config').settings).toMatchObject({ accessKeyId: 'AKIADEFAULT', secretAccessKey: 's3cr3t', region: 'eu-west-1' });
-    expect(readProfile(text, 'cfd', 'config').settings).toMatchObject({ accessKeyId: 'AKIACFD', endpointUrl: 'http://127.0.0.1:9000' });
+  const file = join(mkdtempSync(join(tmpdir(), 'ferry-cfg-')), 'config');
+  writeFileSync(file, text);
+  it('reads [default] and [profile NAME], including a nested s3 endpoint_url', async () => {
+    expect((await readProfileFile(file, 'default')).settings).toMatchObject({ accessKeyId: 'AKIADEFAULT', secretAccessKey: 's3cr3t', region: 'eu-west-1' });
+    expect((await readProfileFile(file, 'cfd')).settings).toMatchObject({ accessKeyId: 'AKIACFD', endpointUrl: 'http://127.0.0.1:9000' });
   });
-  it('names the profiles it found when the one asked for is missing', () => {
-    expect(() => readProfile(text, 'prod', 'config')).toThrow(/profiles found: default, cfd/);
+  it('reads a credentials-format [NAME] section too', async () => {
+    const creds = join(mkdtempSync(join(tmpdir(), 'ferry-cfg-')), 'credentials');
+    writeFileSync(creds, '[prod]\naws_access_key_id = AKIAPROD\naws_secret_access_key = p\n');
+    expect((await readProfileFile(creds, 'prod')).settings).toMatchObject({ accessKeyId: 'AKIAPROD', secretAccessKey: 'p' });
+  });
+  it('names the profiles it found when the one asked for is missing', async () => {
+    await expect(readProfileFile(file, 'prod')).rejects.toThrow(/profiles found: default, cfd/);
   });
 });
 

@@ -13,11 +13,11 @@ describe('abortUpload', () => {
         return {};
       },
     } as unknown as S3Client;
-    expect(await abortUpload(client, { bucket: 'b', key: 'k' }, 'u')).toBe(true);
+    expect(await abortUpload(client, { scheme: 's3', bucket: 'b', key: 'k' }, 'u')).toBe(true);
     expect(calls.filter((c) => c === 'AbortMultipartUploadCommand')).toHaveLength(3);
   });
   it('reports false when the upload stays listed after three tries', async () => {
     const client = { send: async (cmd: { constructor: { name: string } }) => (cmd.constructor.name === 'ListMultipartUploadsCommand' ? { Uploads: [{ Key: 'k', UploadId: 'u' }] } : {}) } as unknown as S3Client;
-    expect(await abortUpload(client, { bucket: 'b', key: 'k' }, 'u')).toBe(false);
+    expect(await abortUpload(client, { scheme: 's3', bucket: 'b', key: 'k' }, 'u')).toBe(false);
   });
 });

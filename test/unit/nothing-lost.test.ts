@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { positiveInt } from '../../agent/args.ts';
 import { Masker } from '../../agent/secrets.ts';
-import { overlaps } from '../../agent/uri.ts';
+import { overlaps } from '../../agent/location.ts';
 import { planWipe, type Accounts } from '../../agent/phases/wipe.ts';
 import type { FileState } from '../../agent/phases/outputs.ts';
 
@@ -25,7 +25,7 @@ describe('Masker', () => {
 
 describe('overlaps', () => {
   it('is true for the same bucket when one key starts with the other, false otherwise', () => {
-    const u = (bucket: string, key: string) => ({ bucket, key });
+    const u = (bucket: string, key: string) => ({ scheme: 's3' as const, bucket, key });
     expect(overlaps(u('b', 'in/'), u('b', 'in/'))).toBe(true);
     expect(overlaps(u('b', 'in/out/'), u('b', 'in/'))).toBe(true);
     expect(overlaps(u('b', 'in/'), u('b', 'in/case.zip'))).toBe(true);

@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../agent/args.ts';
 import { S3_FLAGS, s3Settings } from '../../agent/config.ts';
-import { ByteBudget } from '../../agent/s3/budget.ts';
+import { ByteBudget } from '../../agent/store/budget.ts';
 import { uploadFile } from '../../agent/s3/upload.ts';
 
 /** A stand-in client that records each command's name and input. */
@@ -35,8 +35,8 @@ describe('uploadFile: SSE and storage class pass-through, and the optional SHA-2
     const { client, sent } = recorder();
     const budget = new ByteBudget(16 * 1024 * 1024, 8 * 1024 * 1024);
     const opts = { partSize: 8 * 1024 * 1024, partsPerFile: 2, budget, objectParams };
-    await uploadFile(client, small, 1, { bucket: 'b', key: 'small' }, opts);
-    await uploadFile(client, big, 11 * 1024 * 1024, { bucket: 'b', key: 'big' }, opts);
+    await uploadFile(client, small, 1, { scheme: 's3', bucket: 'b', key: 'small' }, opts);
+    await uploadFile(client, big, 11 * 1024 * 1024, { scheme: 's3', bucket: 'b', key: 'big' }, opts);
     const want = { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'K', StorageClass: 'STANDARD_IA' };
     expect(sent.find((c) => c.name === 'PutObjectCommand')!.input).toMatchObject(want);
     expect(sent.find((c) => c.name === 'CreateMultipartUploadCommand')!.input).toMatchObject(want);
@@ -59,8 +59,8 @@ describe('uploadFile: SSE and storage class pass-through, and the optional SHA-2
     const budget = new ByteBudget(16 * 1024 * 1024, 8 * 1024 * 1024);
     const opts = { partSize: 8 * 1024 * 1024, partsPerFile: 2, budget };
     const want = createHash('sha256').update(readFileSync(big)).digest('hex');
-    expect((await uploadFile(client, big, 11 * 1024 * 1024, { bucket: 'b', key: 'big' }, opts)).sha256).toBe(want);
-    expect((await uploadFile(client, big, 11 * 1024 * 1024, { bucket: 'b', key: 'big' }, { ...opts, sha256: false })).sha256).toBeUndefined();
-    expect((await uploadFile(client, small, 1, { bucket: 'b', key: 'small' }, { ...opts, sha256: false })).sha256).toBeUndefined();
+    expect((await uploadFile(client, big, 11 * 1024 * 1024, { scheme: 's3', bucket: 'b', key: 'big' }, opts)).sha256).toBe(want);
+    expect((await uploadFile(client, big, 11 * 1024 * 1024, { scheme: 's3', bucket: 'b', key: 'big' }, { ...opts, sha256: false })).sha256).toBeUndefined();
+    expect((await uploadFile(client, small, 1, { scheme: 's3', bucket: 'b', key: 'small' }, { ...opts, sha256: false })).sha256).toBeUndefined();
   });
 });

@@ -1,7 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import type { Uploaded } from '../../agent/s3/upload.ts';
-import { BatchVerifier } from '../../agent/s3/verify.ts';
+import { BatchVerifier, type VerifySource } from '../../agent/store/batch-verify.ts';
+import type { Uploaded } from '../../agent/store/store.ts';
 
 type Obj = { size: number; etag: string };
 
@@ -11,34 +10,34 @@ type Obj = { size: number; etag: string };
  */
 function server(listed: Map<string, Obj>, stored: Map<string, Obj>) {
   const calls: string[] = [];
-  const client = {
-    send: async (cmd: { constructor: { name: string }; input: Record<string, string | undefined> }) => {
+  const source: VerifySource = {
+    head: async (key) => {
       await new Promise((r) => setTimeout(r, 5));
-      const name = cmd.constructor.name;
-      calls.push(name === 'HeadObjectCommand' ? `head ${cmd.input.Key}` : 'list');
-      if (name === 'HeadObjectCommand') {
-        const o = stored.get(cmd.input.Key!);
-        if (!o) throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
-        return { ContentLength: o.size, ETag: `"${o.etag}"` };
-      }
-      const keys = [...listed.keys()].filter((k) => k.startsWith(cmd.input.Prefix ?? '') && k > (cmd.input.StartAfter ?? '')).sort();
-      const from = cmd.input.ContinuationToken ? keys.indexOf(cmd.input.ContinuationToken) : 0;
-      const page = keys.slice(from, from + 2);
-      const next = keys[from + 2];
-      return { Contents: page.map((k) => ({ Key: k, Size: listed.get(k)!.size, ETag: `"${listed.get(k)!.etag}"` })), IsTruncated: next !== undefined, NextContinuationToken: next };
+      calls.push(`head ${key}`);
+      const o = stored.get(key);
+      if (!o) throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
+      return { size: o.size, etag: o.etag };
     },
-  } as unknown as S3Client;
-  return { client, calls };
+    async *list(prefix, startAfter) {
+      const keys = [...listed.keys()].filter((k) => k.startsWith(prefix) && k > startAfter).sort();
+      for (let from = 0; from < keys.length; from += 2) {
+        await new Promise((r) => setTimeout(r, 5));
+        calls.push('list');
+        for (const k of keys.slice(from, from + 2)) yield { key: k, ...listed.get(k)! };
+      }
+    },
+  };
+  return { source, calls };
 }
 
-const up = (key: string, size: number, etag: string): Uploaded => ({ key, size, expectedEtag: etag, sha256: '' });
+const up = (key: string, size: number, etag: string): Uploaded => ({ loc: { scheme: 's3', bucket: 'b', key }, size, expectedEtag: etag, sha256: '' });
 
 describe('BatchVerifier', () => {
   it('checks one upload with HeadObject, and the uploads that finish meanwhile with one listing', async () => {
     const objs = new Map<string, Obj>();
     for (let i = 0; i < 6; i++) objs.set(`out/f${i}`, { size: i, etag: `e${i}` });
-    const { client, calls } = server(objs, objs);
-    const v = new BatchVerifier(client, 'b');
+    const { source, calls } = server(objs, objs);
+    const v = new BatchVerifier(source, 'S3');
     const first = v.verify(up('out/f0', 0, 'e0'));
     const rest = [1, 2, 3, 4, 5].map((i) => v.verify(up(`out/f${i}`, i, `e${i}`)));
     expect(await Promise.all([first, ...rest])).toEqual(Array(6).fill({ ok: true }));
@@ -54,8 +53,8 @@ describe('BatchVerifier', () => {
     const listed = new Map(stored);
     listed.delete('out/f2'); // a listing that lags
     listed.set('out/f3', { size: 10, etag: 'old' }); // or shows an older version
-    const { client, calls } = server(listed, stored);
-    const v = new BatchVerifier(client, 'b');
+    const { source, calls } = server(listed, stored);
+    const v = new BatchVerifier(source, 'S3');
     void v.verify(up('out/f0', 10, 'e0'));
     const verdicts = await Promise.all([1, 2, 3, 4, 5].map((i) => v.verify(up(`out/f${i}`, 10, `e${i}`))));
     expect(calls.filter((c) => c.startsWith('head')).sort()).toEqual(['head out/f0', 'head out/f2', 'head out/f3', 'head out/f4']);
@@ -64,16 +63,16 @@ describe('BatchVerifier', () => {
 
   it('reports a size or ETag mismatch with both values', async () => {
     const stored = new Map<string, Obj>([['out/a', { size: 3, etag: 'x' }], ['out/b', { size: 4, etag: 'y' }]]);
-    const { client } = server(stored, stored);
-    const v = new BatchVerifier(client, 'b');
+    const { source } = server(stored, stored);
+    const v = new BatchVerifier(source, 'S3');
     expect(await v.verify(up('out/a', 3, 'z'))).toEqual({ ok: false, reason: 'ETag in S3 is x, expected z' });
     expect(await v.verify(up('out/b', 5, 'y'))).toEqual({ ok: false, reason: 'size in S3 is 4, local file is 5' });
   });
 
   it('a key missing from S3 fails that upload only', async () => {
     const stored = new Map<string, Obj>([['out/a', { size: 1, etag: 'a' }]]);
-    const { client } = server(stored, stored);
-    const v = new BatchVerifier(client, 'b');
+    const { source } = server(stored, stored);
+    const v = new BatchVerifier(source, 'S3');
     const [a, gone] = await Promise.allSettled([v.verify(up('out/a', 1, 'a')), v.verify(up('out/gone', 1, 'g'))]);
     expect(a).toEqual({ status: 'fulfilled', value: { ok: true } });
     expect(gone.status).toBe('rejected');

@@ -1,0 +1,99 @@
+import { EXIT, signalExit } from '../errors.ts';
+import { formatUri, under } from '../location.ts';
+import { MANIFEST, RUN_LOG } from '../names.ts';
+import type { FileState } from '../phases/outputs.ts';
+import { scanTree } from '../phases/outputs.ts';
+import { publishManifest, type Manifest } from '../phases/manifest.ts';
+import type { UploadOutcome } from '../phases/upload.ts';
+import { planWipe } from '../phases/wipe.ts';
+import { versionLine } from '../version.ts';
+import type { Run, RunPhase, Verdict } from './context.ts';
+
+const KEPT_CHANGING = 'it kept changing after the solver ended';
+
+/** The solver's own code: its exit code, 128+N for a signal, 126 when it could not start. */
+export function solverExit(r: Run): number {
+  const s = r.need('solved');
+  return s.startError ? EXIT.cannotExec : s.signal ? signalExit(s.signal) : (s.exitCode ?? 1);
+}
+
+/** What the files came to: verified, or not with the reason; and so the run's status. */
+function decide(r: Run): { verdict: Verdict; verified: UploadOutcome[] } {
+  const sweep = r.need('sweep');
+  const notUploaded = new Map<string, string>();
+  const unsettled = new Set(sweep.unsettled);
+  const verified: UploadOutcome[] = [];
+  let failedExit: number | undefined;
+  for (const o of sweep.outcomes.values()) {
+    if (unsettled.has(o.rel)) notUploaded.set(o.rel, KEPT_CHANGING);
+    else if (!o.verified) {
+      notUploaded.set(o.rel, o.error ?? 'not verified');
+      failedExit ??= o.exitCode;
+    } else verified.push(o);
+  }
+  for (const rel of unsettled) if (!notUploaded.has(rel)) notUploaded.set(rel, KEPT_CHANGING);
+  for (const b of sweep.last.badNames) {
+    notUploaded.set(b, 'its name is not valid UTF-8, so no S3 key can name it: rename it');
+    r.log.error(`not uploading ${b}: its name is not valid UTF-8 (S3 keys are UTF-8); it stays in the run directory`);
+  }
+  const incomplete = notUploaded.size > 0 || r.ctx.stop.aborted || r.need('lease').lost;
+  const status = incomplete ? 'incomplete' : solverExit(r) === 0 ? 'complete' : 'solver-failed';
+  return { verdict: { status, notUploaded, failedExit }, verified };
+}
+
+/** Writes the manifest (and _SUCCESS for a complete run); false when it could not be written. */
+export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean> {
+  const { cfg, ctx } = r;
+  try {
+    await publishManifest(await r.output(), cfg.output, manifest, cfg.workdir, ctx.hardStop);
+    r.log.info(`wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})${manifest.status === 'complete' ? ' and _SUCCESS' : ''}`);
+    return true;
+  } catch (err) {
+    r.log.error(`${(err as { render?: () => string }).render?.() ?? String(err)}\n  nothing was deleted; re-run the same row`);
+    return false;
+  }
+}
+
+/**
+ * Decides the run's status, plans the wipe (so the manifest can list what stays), and writes the
+ * manifest; `_SUCCESS` last, only for a complete run.
+ */
+export const manifest: RunPhase = {
+  name: 'manifest',
+  reads: ['sweep', 'solved', 'state', 'inputs', 'named', 'lease', 'fetched', 'launch'],
+  adds: ['verdict', 'plan', 'manifest', 'manifestWritten'],
+  async run(r) {
+    const { cfg } = r;
+    const { verdict, verified } = decide(r);
+    const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
+    const state = r.need('state');
+    const plan = planWipe({ scan: await scanTree(cfg.workdir), inputs: r.need('inputs'), uploaded, named: r.need('named'), preFiles: state.files, preDirs: state.dirs, notUploaded: verdict.notUploaded });
+    const kept = cfg.wipeAll ? [] : plan.kept;
+    const solved = r.need('solved');
+    const launch = r.need('launch');
+    r.manifest = {
+      ferry: versionLine(),
+      run_id: state.runId,
+      status: verdict.status,
+      started_at: r.startedAt.toISOString(),
+      ended_at: new Date().toISOString(),
+      inputs: r.need('fetched').inputs,
+      solver: { argv: [launch.file, ...launch.args], exit_code: solved.exitCode ?? null, signal: solved.signal ?? null, ...(solved.startError ? { start_error: solved.startError } : {}) },
+      outputs: verified.map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' })).sort((a, b) => (a.path < b.path ? -1 : 1)),
+      not_uploaded: [...verdict.notUploaded].map(([path, error]) => ({ path, error })),
+      kept,
+    };
+    if (kept.length > 0) {
+      const few = kept.slice(0, 5).map((k) => k.path).join(', ');
+      r.log.warn(`${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ${few}${kept.length > 5 ? ', …' : ''} (listed in the manifest)`);
+      for (const k of kept) r.log.detail(`kept ${k.path}: ${k.reason}`);
+    }
+    r.verdict = verdict;
+    r.plan = plan;
+    r.manifestWritten = await writeManifest(r, r.manifest);
+  },
+  async dry(r) {
+    r.report.push(`  never: ${[...r.need('named'), RUN_LOG].join(', ')}, ferry's own names, symbolic links`);
+    r.report.push(`  then ${formatUri(under(r.cfg.output, MANIFEST))}, and _SUCCESS last if the solver exits 0 and every file is verified`);
+  },
+};

@@ -1,0 +1,191 @@
+import { sdkParams } from './params.ts';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import type { S3Settings, TransferSettings } from '../config.ts';
+import { formatUri, type Location } from '../location.ts';
+import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
+import type { ByteBudget } from '../store/budget.ts';
+import type { Call, Fetched, ObjectInfo, PutBytesOptions, PutFileOptions, Store, Uploaded, Verdict } from '../store/store.ts';
+import { makeS3Client } from './client.ts';
+import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
+import { localEtag } from './etag.ts';
+import { abortStaleUploads } from './multipart.ts';
+import { readRange } from './read.ts';
+import { uploadFile } from './upload.ts';
+
+/** S3 quotes ETags; ferry's stores hand them out bare. */
+const bare = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
+const isPrecondition = (err: unknown) => httpStatus(err) === 412 || (err as { name?: string }).name === 'PreconditionFailed';
+
+/**
+ * The Store over S3 and S3-compatible servers (Ceph RGW, MinIO): one SDK client for the command,
+ * the shared memory pool for every body, Content-MD5 on every write, and each failure classified
+ * once, here (`op` names the operation in the message).
+ */
+export class S3Store implements Store {
+  private readonly verifiers = new Map<string, BatchVerifier>();
+  /** The server matches If-Match only against the bare ETag (Ceph RGW 16, measured). */
+  private bareIfMatch = false;
+
+  constructor(
+    private readonly client: S3Client,
+    readonly where: string,
+    private readonly s: S3Settings,
+    private readonly t: TransferSettings,
+    private readonly budget: ByteBudget,
+  ) {}
+
+  private async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (call.signal?.aborted && (err as Error)?.name === 'AbortError') throw err;
+      throw classifyS3Error(err, { phase: call.phase, op: call.what ?? op, target: formatUri(loc), endpoint: this.where });
+    }
+  }
+
+  head(loc: Location, call: Call): Promise<ObjectInfo> {
+    return this.guard(call.phase === 'download' ? 'reading the input object' : 'reading an object', loc, call, async () => {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+      return { key: loc.key, size: h.ContentLength ?? 0, etag: bare(h.ETag), modified: h.LastModified };
+    });
+  }
+
+  list(prefix: Location, call: Call): Promise<ObjectInfo[]> {
+    return this.guard(call.phase === 'download' ? 'listing the input prefix' : 'listing the prefix', prefix, call, async () => {
+      const out: ObjectInfo[] = [];
+      for await (const o of this.pages(prefix.bucket, prefix.key, undefined, call.signal)) if (!o.key.endsWith('/')) out.push(o);
+      return out;
+    });
+  }
+
+  private async *pages(bucket: string, prefix: string, startAfter: string | undefined, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, StartAfter: token ? undefined : startAfter, MaxKeys: 1000 }),
+        { abortSignal: signal },
+      );
+      for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0, etag: bare(o.ETag), modified: o.LastModified };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  read(loc: Location, etag: string, range: [number, number], call: Call, onChunk: (chunk: Buffer, pos: number) => Promise<void> | void): Promise<void> {
+    return this.guard('downloading the input', loc, call, () => readRange(this.client, loc, etag, range, { attempts: this.s.maxAttempts, signal: call.signal }, onChunk));
+  }
+
+  fetch(loc: Location, call: Call): Promise<Fetched | undefined> {
+    return this.guard('reading an object', loc, call, async () => {
+      try {
+        const r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+        const body = Buffer.from(await r.Body!.transformToByteArray());
+        return { body, info: { key: loc.key, size: body.length, etag: bare(r.ETag), modified: r.LastModified } };
+      } catch (err) {
+        if (isNotFound(err) && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
+        throw err;
+      }
+    });
+  }
+
+  putFile(file: string, size: number, dest: Location, o: PutFileOptions): Promise<Uploaded> {
+    return this.guard('upload', dest, o, () =>
+      uploadFile(this.client, file, size, dest, {
+        partSize: this.t.partSize,
+        partsPerFile: this.t.partsPerFile,
+        budget: this.budget,
+        signal: o.signal,
+        objectParams: o.contentType ? { ...this.s.objectParams, ContentType: o.contentType } : this.s.objectParams,
+        sha256: o.sha256,
+        onBytes: o.onBytes,
+      }),
+    );
+  }
+
+  putBytes(dest: Location, body: Buffer, o: PutBytesOptions): Promise<string | undefined> {
+    return this.guard(`writing ${dest.key.slice(dest.key.lastIndexOf('/') + 1)}`, dest, o, async () => {
+      const md5 = createHash('md5').update(body).digest();
+      const send = async (ifMatch?: string) => {
+        const put = new PutObjectCommand({
+          Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: body.length, ContentMD5: md5.toString('base64'), ContentType: o.contentType,
+          ...(o.ifAbsent ? { IfNoneMatch: '*' } : {}), ...(ifMatch ? { IfMatch: ifMatch } : {}), ...sdkParams(this.s.objectParams),
+        });
+        try {
+          return bare((await this.client.send(put, { abortSignal: o.signal })).ETag) || md5.toString('hex');
+        } catch (err) {
+          if (isPrecondition(err)) return undefined;
+          throw err;
+        }
+      };
+      if (!o.ifEtag) return send();
+      const written = await send(this.bareIfMatch ? o.ifEtag : `"${o.ifEtag}"`);
+      if (written || this.bareIfMatch) return written;
+      // Ceph RGW 16 refuses a quoted If-Match that is right: if the ETag is still ours, try it bare.
+      const now = await this.client.send(new HeadObjectCommand({ Bucket: dest.bucket, Key: dest.key }), { abortSignal: o.signal }).catch(() => undefined);
+      if (bare(now?.ETag) !== o.ifEtag) return undefined;
+      const again = await send(o.ifEtag);
+      this.bareIfMatch = again !== undefined;
+      return again;
+    });
+  }
+
+  remove(loc: Location, call: Call & { ifEtag?: string }): Promise<boolean> {
+    return this.guard('deleting', loc, call, async () => {
+      if (call.ifEtag !== undefined) {
+        // Checked with HEAD first: Ceph RGW 16 ignores If-Match on DeleteObject (measured).
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+        if (bare(h.ETag) !== call.ifEtag) return false;
+      }
+      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+      return true;
+    });
+  }
+
+  verify(up: Uploaded, call: Call): Promise<Verdict> {
+    let v = this.verifiers.get(up.loc.bucket);
+    if (!v) {
+      v = new BatchVerifier(this.verifySource(up.loc.bucket), 'S3', call.signal);
+      this.verifiers.set(up.loc.bucket, v);
+    }
+    return this.guard('verifying the upload', up.loc, call, () => v.verify(up));
+  }
+
+  private verifySource(bucket: string): VerifySource {
+    return {
+      head: async (key, signal): Promise<Seen> => {
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+        // With SSE-KMS the ETag is not an MD5: only the size can be compared.
+        const opaqueEtag = h.ServerSideEncryption === 'aws:kms' || h.ServerSideEncryption === 'aws:kms:dsse';
+        return { size: h.ContentLength ?? -1, etag: bare(h.ETag), opaqueEtag };
+      },
+      list: (prefix, startAfter, signal) => this.pages(bucket, prefix, startAfter, signal),
+    };
+  }
+
+  fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }> {
+    return localEtag(file, size, this.t.partSize, signal);
+  }
+
+  abortUnfinished(prefix: Location, call: Call): Promise<number> {
+    return this.guard('aborting unfinished uploads', prefix, call, () => abortStaleUploads(this.client, prefix, call.signal));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+/** Opens the S3 store: one client sized for every request the transfer settings can have in flight. */
+export async function openS3Store(s: S3Settings, t: TransferSettings, budget: ByteBudget, env: NodeJS.ProcessEnv): Promise<{ store: S3Store; secrets: string[] }> {
+  const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
+  const endpoint = made.endpoint ?? 'the S3 endpoint';
+  const where = made.proxy ? `${endpoint} through proxy ${made.proxy}` : endpoint;
+  return { store: new S3Store(made.client, where, s, t, budget), secrets: made.secrets };
+}

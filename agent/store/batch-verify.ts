@@ -1,0 +1,113 @@
+import type { Uploaded, Verdict } from './store.ts';
+
+/** What a store shows for one key: its size, bare ETag, and whether the ETag is not an MD5 (SSE-KMS). */
+export interface Seen {
+  size: number;
+  etag: string;
+  opaqueEtag?: boolean;
+}
+
+/** How a store answers for keys: one HEAD, or a listing of keys in order from a point. */
+export interface VerifySource {
+  head(key: string, signal?: AbortSignal): Promise<Seen>;
+  /** Keys under `prefix` after `startAfter`, in order, page by page (stop iterating to stop). */
+  list(prefix: string, startAfter: string, signal?: AbortSignal): AsyncIterable<{ key: string } & Seen>;
+}
+
+/** Whether what the store shows (`where`: 'S3', …) is what was sent. */
+export function judge(up: Uploaded, seen: Seen, where: string): Verdict {
+  if (seen.size !== up.size) return { ok: false, reason: `size in ${where} is ${seen.size}, local file is ${up.size}` };
+  if (seen.opaqueEtag) return { ok: true };
+  if (seen.etag !== up.expectedEtag) return { ok: false, reason: `ETag in ${where} is ${seen.etag || '(none)'}, expected ${up.expectedEtag}` };
+  return { ok: true };
+}
+
+/** Batches this small or smaller are checked with one HEAD each. */
+const HEAD_BATCH = 3;
+/** A listing that reads more than this many keys per key it confirms is cut short (HEAD the rest). */
+const KEYS_PER_CONFIRM = 8;
+
+function commonPrefix(keys: string[]): string {
+  let p = keys[0];
+  for (const k of keys) while (!k.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
+
+interface Pending {
+  up: Uploaded;
+  settle: (v: Verdict | Error) => void;
+}
+
+/**
+ * Verifies uploads in groups: while one check is under way, newly finished uploads wait and are
+ * then checked together. A group of a few is checked with a HEAD per key; a larger group with one
+ * listing over the keys' common prefix (1,000 keys per request instead of one each). A listing can
+ * only confirm: a key it does not show, or shows with another size or ETag, is checked again with
+ * HEAD, whose answer is the verdict. So a listing that lags (some S3-compatible servers) costs a
+ * request, never a false result.
+ */
+export class BatchVerifier {
+  private pending: Pending[] = [];
+  private running = false;
+
+  constructor(
+    private readonly source: VerifySource,
+    /** The store's name in verdicts ('S3'). */
+    private readonly where: string,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  verify(up: Uploaded): Promise<Verdict> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ up, settle: (v) => (v instanceof Error ? reject(v) : resolve(v)) });
+      if (!this.running) void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length > 0) await this.check(this.pending.splice(0));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async check(batch: Pending[]): Promise<void> {
+    let rest = batch;
+    if (batch.length > HEAD_BATCH) {
+      try {
+        const seen = await this.list(batch.map((p) => p.up.loc.key));
+        rest = [];
+        for (const p of batch) {
+          const s = seen.get(p.up.loc.key);
+          if (s && judge(p.up, s, this.where).ok) p.settle({ ok: true });
+          else rest.push(p);
+        }
+      } catch {
+        rest = batch; // a failed listing is only a missed shortcut
+      }
+    }
+    await Promise.all(
+      rest.map(async (p) => {
+        p.settle(await this.source.head(p.up.loc.key, this.signal).then((s) => judge(p.up, s, this.where), (e: Error) => e));
+      }),
+    );
+  }
+
+  /** Lists the keys' range under their common prefix, reading at most KEYS_PER_CONFIRM keys per key. */
+  private async list(keys: string[]): Promise<Map<string, Seen>> {
+    const want = new Set(keys);
+    const last = keys.reduce((a, b) => (a > b ? a : b));
+    const first = keys.reduce((a, b) => (a < b ? a : b));
+    const cap = keys.length * KEYS_PER_CONFIRM;
+    const seen = new Map<string, Seen>();
+    let read = 0;
+    for await (const o of this.source.list(commonPrefix(keys), first.slice(0, -1), this.signal)) {
+      read++;
+      if (want.has(o.key)) seen.set(o.key, o);
+      if (o.key >= last || read >= cap) break;
+    }
+    return seen;
+  }
+}

@@ -1,0 +1,69 @@
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import pLimit from 'p-limit';
+import type { Location } from '../location.ts';
+import { PART_SUFFIX } from '../names.ts';
+import { settleAll } from '../settle.ts';
+import type { ObjectInfo, Store } from './store.ts';
+
+export interface DownloadOptions {
+  /** Bytes per ranged read. */
+  partSize: number;
+  /** Ranged reads in flight for this object. Memory: a few socket buffers each, not partSize. */
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Called with each chunk's length as bytes arrive. */
+  onBytes?: (n: number) => void;
+  /** Called as the part starting at `start` lands: bytes [start, upTo) of it are on disk. */
+  onWritten?: (start: number, upTo: number) => void;
+  /** Write straight into `dest` (a temp file the caller removes) instead of a temp name + rename. */
+  inPlace?: boolean;
+}
+
+/**
+ * Downloads one object into `dest` with parallel ranged reads written positionally into a
+ * preallocated temp file, renamed into place only when every byte arrived. Every read names the
+ * object's ETag, so an object replaced mid-download fails instead of mixing versions. The temp
+ * file is removed on failure.
+ */
+export async function downloadObject(store: Store, loc: Location, obj: ObjectInfo, dest: string, opts: DownloadOptions): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = opts.inPlace ? dest : `${dest}${PART_SUFFIX}`;
+  const fh = await open(tmp, 'w');
+  try {
+    if (obj.size > 0) await fh.truncate(obj.size);
+    const limit = pLimit(opts.concurrency);
+    const ranges: Array<[number, number]> = [];
+    for (let start = 0; start < obj.size; start += opts.partSize) ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
+    const inner = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, inner.signal]) : inner.signal;
+    const call = { phase: 'download' as const, signal };
+    try {
+      // Every read settles before the file is closed (no write can land after close).
+      await settleAll(
+        ranges.map(([a, b]) =>
+          limit(() =>
+            store.read(loc, obj.etag, [a, b], call, async (chunk, pos) => {
+              await fh.write(chunk, 0, chunk.length, pos);
+              opts.onBytes?.(chunk.length);
+              opts.onWritten?.(a, pos + chunk.length);
+            }),
+          ).catch((err) => {
+            inner.abort(err);
+            throw err;
+          }),
+        ),
+      ).catch((err) => {
+        throw inner.signal.reason ?? err; // the failure that stopped the others, not their AbortErrors
+      });
+    } finally {
+      limit.clearQueue();
+    }
+    await fh.close();
+    if (tmp !== dest) await rename(tmp, dest);
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,88 @@
+// The storage seam: everything a run asks of a store (S3 today), in ferry's own terms. Phases and
+// commands speak this interface and Locations; a store's folder (agent/s3/) is the only place that
+// knows its SDK. Every method throws only FerryErrors, already classified (phase, target, exit code,
+// hint), so callers never look at a store's own error codes.
+import type { Phase } from '../errors.ts';
+import type { Location } from '../location.ts';
+
+/** An object as a listing or HEAD shows it. `etag` is always bare (no quotes), in every store. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  modified?: Date;
+}
+
+/** What a call is part of: decides the exit code of its failure (66 for a missing input, 73 for an output). */
+export interface Call {
+  phase: Phase;
+  signal?: AbortSignal;
+  /** What the call does, in words, for its error message ("writing the manifest"). */
+  what?: string;
+}
+
+/** A file sent, to be verified: what the store must show for it. */
+export interface Uploaded {
+  loc: Location;
+  size: number;
+  /** The ETag the store must report for these bytes (bare). */
+  expectedEtag: string;
+  /** SHA-256 of the bytes sent, hex (when asked for). */
+  sha256?: string;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** Why the object does not match, in words. */
+  reason?: string;
+}
+
+export interface PutFileOptions extends Call {
+  /** Also hash the whole file with SHA-256 (for a manifest). */
+  sha256?: boolean;
+  contentType?: string;
+  /** Called with the bytes of each request as it is sent. */
+  onBytes?: (n: number) => void;
+}
+
+export interface PutBytesOptions extends Call {
+  contentType?: string;
+  /** Only if no object has this key (If-None-Match: *). */
+  ifAbsent?: boolean;
+  /** Only if the object still has this ETag (If-Match). */
+  ifEtag?: string;
+}
+
+/** A stored object read whole (small ones: the manifest, the lease). */
+export interface Fetched {
+  body: Buffer;
+  info: ObjectInfo;
+}
+
+export interface Store {
+  /** Where requests go, for messages: the endpoint, and the proxy (password hidden) if one is used. */
+  readonly where: string;
+  head(loc: Location, call: Call): Promise<ObjectInfo>;
+  /** Every object under a prefix (folder markers left out), in key order. */
+  list(prefix: Location, call: Call): Promise<ObjectInfo[]>;
+  /**
+   * Streams bytes [start, end) of the object with this ETag to `onChunk`; a body that breaks off or
+   * stalls is asked for again from the first byte not received (the object must keep its ETag).
+   */
+  read(loc: Location, etag: string, range: [number, number], call: Call, onChunk: (chunk: Buffer, pos: number) => Promise<void> | void): Promise<void>;
+  /** A small object, or undefined when there is none. */
+  fetch(loc: Location, call: Call): Promise<Fetched | undefined>;
+  /** Uploads a local file of `size` bytes within the shared memory pool; the caller verifies it. */
+  putFile(file: string, size: number, dest: Location, opts: PutFileOptions): Promise<Uploaded>;
+  /** Writes a small object; undefined when its condition (ifAbsent / ifEtag) failed, else its ETag. */
+  putBytes(dest: Location, body: Buffer, opts: PutBytesOptions): Promise<string | undefined>;
+  /** Deletes an object (only if it still has `ifEtag`, when given); false when it had another. */
+  remove(loc: Location, call: Call & { ifEtag?: string }): Promise<boolean>;
+  /** Checks that an upload is in the store as sent; uploads finishing together are checked together. */
+  verify(up: Uploaded, call: Call): Promise<Verdict>;
+  /** The ETag this store would report for the file as ferry uploads it, and its SHA-256. */
+  fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }>;
+  /** Aborts unfinished uploads an earlier attempt left under the prefix; how many. */
+  abortUnfinished(prefix: Location, call: Call): Promise<number>;
+  close(): void;
+}
