@@ -12,6 +12,8 @@ import { createInflateRaw, crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { PART_SUFFIX } from '../names.ts';
+import { settleAll } from '../settle.ts';
+import { checkInflated, dataSpan, LOCAL_HEADER, REFUSE } from './entry-checks.ts';
 import type { CentralDirectory, ZipEntry } from './central.ts';
 import { InflatePool } from './inflate-pool.ts';
 
@@ -43,7 +45,6 @@ export interface ExtractOptions {
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
-const LOCAL_SIG = 0x04034b50;
 /** Entries up to this size are inflated in one buffer by a worker (memory: one such entry and its compressed bytes per worker, one worker per core); larger ones are streamed. */
 const IN_MEMORY_MAX = 4 * 1024 * 1024;
 
@@ -95,7 +96,7 @@ export function planExtraction(zip: string, cd: CentralDirectory, opts: PlanOpti
     }
     if (entry.method === 0 && entry.compressedSize !== entry.size) throw refuse(zip, entry.name, `is stored uncompressed but declares ${entry.compressedSize} bytes stored and ${entry.size} unpacked`);
     const limit = limits.get(entry)!;
-    if (entry.localHeaderOffset + 30 + entry.compressedSize > limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
+    if (entry.localHeaderOffset + LOCAL_HEADER + entry.compressedSize > limit) throw refuse(zip, entry.name, REFUSE.overlaps);
     const key = rel.toLowerCase();
     const prev = seen.get(key);
     if (prev !== undefined && !isDir) throw refuse(zip, entry.name, `appears twice (also as '${prev}')`);
@@ -149,36 +150,30 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
       throw refuse(zip, p.entry.name, `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`, 'remove the link from the run directory, or extract elsewhere');
     }
   }
-  const results = await Promise.allSettled(
-    ordered
-      .filter((p) => !p.isDir)
-      .map((p) =>
-        run(async () => {
-          opts.signal?.throwIfAborted();
-          const target = join(dir, p.rel);
-          const { entry } = p;
-          if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
-            const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
-            await opts.ready?.(entry.localHeaderOffset, readEnd);
-            opts.signal?.throwIfAborted();
-            const r = await (pool ??= new InflatePool()).run({
-              file, lho: entry.localHeaderOffset, readEnd, limit: p.limit, method: entry.method, compressedSize: entry.compressedSize, size: entry.size, crc32: entry.crc32, target,
-            });
-            if (!r.ok) throw 'refuse' in r ? refuse(zip, entry.name, r.refuse) : Object.assign(new Error(r.io.message), r.io);
-          } else await writeEntry(zip, handle, p, target, opts);
-          files.push(p.rel);
-          opts.onFile?.(p.entry.size);
-        }),
-      ),
-  );
-  await (await opened?.catch(() => undefined))?.close();
-  if (pool !== opts.pool) await pool?.close();
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    const err = failed.reason;
+  const one = async (p: PlannedEntry) => {
+    opts.signal?.throwIfAborted();
+    const target = join(dir, p.rel);
+    const { entry } = p;
+    if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
+      const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
+      await opts.ready?.(entry.localHeaderOffset, readEnd);
+      opts.signal?.throwIfAborted();
+      const job = { file, lho: entry.localHeaderOffset, readEnd, limit: p.limit, method: entry.method, compressedSize: entry.compressedSize, size: entry.size, crc32: entry.crc32, target };
+      const r = await (pool ??= new InflatePool()).run(job);
+      if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
+      if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
+    } else await writeEntry(zip, handle, p, target, opts);
+    files.push(p.rel);
+    opts.onFile?.(p.entry.size);
+  };
+  try {
+    await settleAll(ordered.filter((p) => !p.isDir).map((p) => run(() => one(p))));
+  } catch (err) {
     if (err instanceof FerryError || (err as Error)?.name === 'AbortError') throw err;
-    if (isLocalIoError(err)) throw localIoError(err, 'extract', dir);
-    throw err;
+    throw isLocalIoError(err) ? localIoError(err, 'extract', dir) : err;
+  } finally {
+    await (await opened?.catch(() => undefined))?.close();
+    if (pool !== opts.pool) await pool?.close();
   }
   return { files: files.sort(), bytes: plan.reduce((n, p) => n + p.entry.size, 0) };
 }
@@ -189,12 +184,11 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
   const lho = entry.localHeaderOffset;
   await opts.ready?.(lho, Math.min(p.limit, lho + 30));
   const fh = await handle(); // opened once the first bytes are on disk
-  const first = Buffer.allocUnsafe(30);
-  const { bytesRead } = await fh.read(first, 0, first.length, lho);
-  if (bytesRead < 30 || first.readUInt32LE(0) !== LOCAL_SIG) throw refuse(zip, entry.name, 'has no local header where the central directory points (corrupt archive)');
-  const start = lho + 30 + first.readUInt16LE(26) + first.readUInt16LE(28);
-  const end = start + entry.compressedSize;
-  if (end > p.limit) throw refuse(zip, entry.name, 'overlaps the next entry or the central directory (a zip bomb or a corrupt archive)');
+  const head = Buffer.alloc(LOCAL_HEADER);
+  const { bytesRead } = await fh.read(head, 0, head.length, lho);
+  const span = dataSpan(head.subarray(0, bytesRead), lho, entry.compressedSize, p.limit);
+  if (typeof span === 'string') throw refuse(zip, entry.name, span);
+  const { start, end } = span;
   await opts.ready?.(start, end);
 
   const tmp = `${target}${PART_SUFFIX}`;
@@ -204,7 +198,7 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
     const count = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         n += chunk.length;
-        if (n > entry.size) return cb(refuse(zip, entry.name, `inflates to more than the ${entry.size} bytes its header declares`));
+        if (n > entry.size) return cb(refuse(zip, entry.name, REFUSE.inflatesPast(entry.size)));
         crc = crc32(chunk, crc);
         cb(null, chunk);
       },
@@ -218,19 +212,15 @@ async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: Pla
       await pipeline([source, ...stages, sink], { signal: opts.signal });
     } catch (err) {
       if (err instanceof FerryError || isLocalIoError(err) || (err as Error).name === 'AbortError') throw err;
-      throw refuse(zip, entry.name, `cannot be inflated: ${(err as Error).message}`);
+      throw refuse(zip, entry.name, REFUSE.cannotInflate((err as Error).message));
     } finally {
       await out.close().catch(() => {});
     }
-    check(zip, entry, n, crc);
+    const bad = checkInflated(n, crc, entry);
+    if (bad) throw refuse(zip, entry.name, bad);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-function check(zip: string, entry: ZipEntry, size: number, crc: number): void {
-  if (size !== entry.size) throw refuse(zip, entry.name, `holds ${size} bytes, its header declares ${entry.size}`);
-  if (crc >>> 0 !== entry.crc32 >>> 0) throw refuse(zip, entry.name, 'fails its CRC-32 check (corrupt data)');
 }

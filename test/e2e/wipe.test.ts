@@ -53,6 +53,9 @@ describe('ferry run in a folder that holds unrelated files', () => {
     const m = JSON.parse((await getBytes(admin, BUCKET, 'project/_manifest.json')).toString());
     expect(m.kept.map((k: { path: string }) => k.path).sort()).toEqual(['a/b/c.txt', 'data.bin', 'notes/project.txt']);
     for (const k of m.kept) expect(k.reason).toContain('before ferry started');
+    // ETags in one form in both arrays: bare hex (MD5, or MD5 of the part MD5s and the part count).
+    for (const e of [...m.inputs, ...m.outputs].map((x: { etag: string }) => x.etag)) expect(e).toMatch(/^[0-9a-f]{32}(-\d+)?$/);
+    expect(m.inputs).toHaveLength(1);
     expect(r.stderr).toContain('3 file(s) stay in the run directory');
   });
 

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { exitCode, type Ending } from '../../agent/run/exit-code.ts';
+import { RUN_PHASES } from '../../agent/run/phases.ts';
+
+describe('ferry run as a list of phases', () => {
+  it('runs prepare → fetch → launch → watch → sweep → manifest → wipe', () => {
+    expect(RUN_PHASES.map((p) => p.name)).toEqual(['prepare', 'fetch', 'launch', 'watch', 'sweep', 'manifest', 'wipe']);
+  });
+  it('every phase reads only what an earlier phase added', () => {
+    const have = new Set<string>();
+    for (const p of RUN_PHASES) {
+      for (const r of p.reads) expect(have.has(r as string), `${p.name} reads ${String(r)}`).toBe(true);
+      for (const a of p.adds) have.add(a as string);
+    }
+  });
+});
+
+describe('the exit-code policy', () => {
+  const ok: Ending = { manifestWritten: true, leaseLost: false, notUploaded: 0, changedAtWipe: false, solverExit: 0 };
+  it.each([
+    ['all well, solver 0', {}, 0],
+    ['all well, solver 3', { solverExit: 3 }, 3],
+    ['solver killed by SIGKILL', { solverExit: 137 }, 137],
+    ['solver could not start', { solverExit: 126 }, 126],
+    ['manifest not written', { manifestWritten: false, solverExit: 3 }, 73],
+    ['manifest not written beats a signal', { manifestWritten: false, stoppedBy: 'SIGTERM' }, 73],
+    ['stopped by SIGTERM', { stoppedBy: 'SIGTERM', notUploaded: 2 }, 143],
+    ['stopped by SIGINT', { stoppedBy: 'SIGINT' }, 130],
+    ['lease lost', { leaseLost: true, notUploaded: 1 }, 75],
+    ['files not verified', { notUploaded: 1 }, 73],
+    ['files not verified, access denied', { notUploaded: 1, failedExit: 77, solverExit: 3 }, 77],
+    ['a file changed at the wipe', { changedAtWipe: true }, 73],
+  ] as Array<[string, Partial<Ending>, number]>)('%s → %i', (_what, e, code) => {
+    expect(exitCode({ ...ok, ...e })).toBe(code);
+  });
+});
