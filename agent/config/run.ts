@@ -1,0 +1,165 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { bool, list, positiveInt, str, type ParsedArgs } from '../args.ts';
+import { usageError } from '../errors.ts';
+import { asPrefix, formatUri, overlaps, parseUri, type Location } from '../location.ts';
+import { readVarsFile } from '../vars.ts';
+import { maxExtract } from './flags.ts';
+import { s3Settings, type S3Settings } from './store.ts';
+import { transferSettings, type TransferSettings } from './transfer.ts';
+import { seconds, type Env } from './values.ts';
+
+export interface MpiSettings {
+  enabled: boolean;
+  np: number;
+  /** Launcher command or path. */
+  mpirun: string;
+  extraArgs: string[];
+  hostfile?: string;
+}
+
+export interface RunConfig {
+  inputs: Location[];
+  output: Location;
+  /** The rendered vars file (--vars), if one was given. */
+  varsFile?: string;
+  workdir: string;
+  solver: string[];
+  mpi: MpiSettings;
+  uploadAll: boolean;
+  keep: boolean;
+  /** Empty the whole run directory after verification (the old rm -rf *), not only what ferry accounts for. */
+  wipeAll: boolean;
+  /** Steal the output prefix's lease from a run that stopped renewing it. */
+  takeOver: boolean;
+  /** Leave AWS_* credentials in the solver's environment. */
+  solverEnvCredentials: boolean;
+  /** Upload settled outputs while the solver runs. */
+  liveUpload: boolean;
+  /** Seconds a file must stay unchanged before a live upload takes it. */
+  settleSeconds: number;
+  /** Only show what would happen. */
+  dryRun: boolean;
+  /** Seconds the solver gets to stop after a forwarded signal before it is killed. */
+  graceSeconds: number;
+  /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
+  maxExtract?: number;
+  s3: S3Settings;
+  transfer: TransferSettings;
+}
+
+/** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
+export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
+  const varsPath = str(p, 'vars');
+  const varsFile = varsPath === undefined ? undefined : resolve(cwd, varsPath);
+  const vars = varsFile === undefined ? new Map<string, string>() : readVarsFile(varsFile);
+  const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
+
+  const inputFlags = list(p, 'input');
+  const inputText = inputFlags.length > 0 ? inputFlags : [pick(undefined, 's3_input')].filter((x): x is string => !!x);
+  if (inputText.length === 0) {
+    throw usageError(
+      'no input given',
+      'pass --input s3://BUCKET/KEY.zip, set the environment variable s3_input, or give --vars FILE with an s3_input= line',
+    );
+  }
+  const outputText = pick(str(p, 'output'), 's3_output');
+  if (!outputText) {
+    throw usageError(
+      'no output given',
+      'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, or give --vars FILE with an s3_output= line',
+    );
+  }
+  const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseUri(t, 'input'));
+  const output = asPrefix(parseUri(outputText, 'output'));
+  for (const i of inputs) {
+    if (overlaps(output, i)) {
+      throw usageError(
+        `the output ${formatUri(output)} overlaps the input ${formatUri(i)}: the run's outputs would overwrite its input`,
+        'give the outputs a prefix of their own, e.g. s3://BUCKET/output/CASE/ beside s3://BUCKET/input/',
+      );
+    }
+  }
+
+  const solver = p.rest;
+  if (solver.length === 0) {
+    throw usageError('no solver command given', 'put the solver after the options, e.g. ferry run --aws-config config -- converge super');
+  }
+
+  const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) {
+    throw usageError(`--workdir is not a directory: ${workdir}`);
+  }
+  const wipeAll = bool(p, 'wipe-all') ?? false;
+  checkRunDir(workdir, wipeAll, env);
+
+  const npText = str(p, 'np') ?? (env.RESCALE_CORES_PER_SLOT || undefined);
+  const np = npText === undefined ? 8 : positiveInt(npText, str(p, 'np') ? '--np' : 'RESCALE_CORES_PER_SLOT');
+  const hostfileFlag = str(p, 'hostfile');
+  const home = env.HOME || safeHomedir();
+  const platformMachinefile = home ? join(home, 'machinefile') : undefined;
+  let hostfile: string | undefined;
+  if (hostfileFlag !== undefined) {
+    hostfile = resolve(cwd, hostfileFlag);
+    if (!existsSync(hostfile)) throw usageError(`--hostfile not found: ${hostfile}`);
+  } else if (platformMachinefile && existsSync(platformMachinefile)) {
+    hostfile = platformMachinefile;
+  }
+
+  return Object.freeze({
+    inputs,
+    output,
+    varsFile,
+    workdir,
+    solver,
+    mpi: Object.freeze({
+      enabled: bool(p, 'mpi') ?? true,
+      np,
+      mpirun: str(p, 'mpirun') ?? 'mpirun',
+      extraArgs: list(p, 'mpi-arg'),
+      hostfile,
+    }),
+    uploadAll: bool(p, 'upload-all') ?? false,
+    keep: bool(p, 'keep') ?? false,
+    wipeAll,
+    takeOver: bool(p, 'take-over') ?? false,
+    solverEnvCredentials: bool(p, 'solver-env-credentials') ?? false,
+    liveUpload: bool(p, 'live-upload') ?? true,
+    settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
+    graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
+    dryRun: bool(p, 'dry-run') ?? false,
+    maxExtract: maxExtract(p),
+    s3: s3Settings(p, env, cwd),
+    transfer: transferSettings(p),
+  });
+}
+
+/**
+ * A run directory ferry may work in: never the root of the file system; with --wipe-all (which
+ * empties it) also not the user's home directory nor the root of a mounted file system.
+ */
+function checkRunDir(workdir: string, wipeAll: boolean, env: Env): void {
+  const real = realpathSync(workdir);
+  if (real === '/') {
+    throw usageError('the run directory resolves to /', 'run ferry in the job\'s own working directory, or pass --workdir DIR');
+  }
+  if (!wipeAll) return;
+  const home = env.HOME || safeHomedir();
+  if (home && existsSync(home) && realpathSync(home) === real) {
+    throw usageError(`--wipe-all would empty the home directory ${real}`, 'drop --wipe-all (the default wipe deletes only what ferry accounts for), or use a run directory of its own');
+  }
+  if (statSync(real).dev !== statSync(dirname(real)).dev) {
+    throw usageError(`--wipe-all would empty ${real}, the root of a mounted file system`, 'drop --wipe-all, or use a directory inside it as the run directory');
+  }
+}
+
+function safeHomedir(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
+}
+
+

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { positiveInt, str, type ParsedArgs } from '../args.ts';
+import { usageError } from '../errors.ts';
+import { seconds, type Env } from './values.ts';
+
+/** Object settings for uploads, as S3 names them (--sse, --sse-kms-key-id, --storage-class). */
+export interface ObjectParams {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+  /** STANDARD, STANDARD_IA, …: checked for its shape here, for its value by the server. */
+  StorageClass?: string;
+  ContentType?: string;
+}
+
+/** How ferry talks to S3; knows nothing of zips or MPI. */
+export interface S3Settings {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** An AWS config/credentials file uploaded with the job (never uploaded back, never logged). */
+  awsConfigFile?: string;
+  /** Attempts per request, including the first (SDK standard retry mode: backoff with jitter). */
+  maxAttempts: number;
+  /** Passed to every PutObject / CreateMultipartUpload (--sse, --sse-kms-key-id, --storage-class). */
+  objectParams: ObjectParams;
+  /** Proxy URL from --proxy (else HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide). */
+  proxy?: string;
+  /** Milliseconds a request may go without a byte either way before it is abandoned and retried (--timeout). */
+  idleTimeoutMs: number;
+}
+
+export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
+  const awsConfig = str(p, 'aws-config');
+  const file = awsConfig === undefined ? undefined : resolve(cwd, awsConfig);
+  if (file !== undefined && !existsSync(file)) {
+    throw usageError(`--aws-config file not found: ${file}`, 'upload the AWS config file as a job input and pass its name');
+  }
+  const retries = str(p, 'retries');
+  return Object.freeze({
+    endpoint: str(p, 'endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
+    region: str(p, 'region'),
+    profile: str(p, 'profile'),
+    awsConfigFile: file,
+    maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries', 100),
+    idleTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
+    proxy: str(p, 'proxy'),
+    objectParams: objectParams(p),
+  });
+}
+
+function objectParams(p: ParsedArgs): ObjectParams {
+  const sse = str(p, 'sse');
+  const kmsKey = str(p, 'sse-kms-key-id');
+  const storageClass = str(p, 'storage-class');
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') throw usageError(`--sse must be AES256 or aws:kms, got '${sse}'`);
+  if (kmsKey !== undefined && sse !== 'aws:kms') throw usageError('--sse-kms-key-id needs --sse aws:kms');
+  if (storageClass !== undefined && !/^[A-Z_]+$/.test(storageClass)) throw usageError(`--storage-class looks wrong: '${storageClass}'`, 'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR');
+  return Object.freeze({
+    ...(sse ? { ServerSideEncryption: sse as 'AES256' | 'aws:kms' } : {}),
+    ...(kmsKey ? { SSEKMSKeyId: kmsKey } : {}),
+    ...(storageClass ? { StorageClass: storageClass } : {}),
+  });
+}
