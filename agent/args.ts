@@ -32,7 +32,8 @@ export function parseArgs(argv: string[], specs: FlagSpec[], stopAtPositional: b
       continue;
     }
     if (!a.startsWith('--') || a === '-') {
-      if (a.startsWith('-') && a !== '-') throw usageError(`unknown option '${a}'`, 'run ferry --help for the list of options');
+      if (a.startsWith('-') && a !== '-')
+        throw usageError(`unknown option '${a}'`, 'run ferry --help for the list of options');
       if (stopAtPositional) return { flags, positionals, rest: argv.slice(i) };
       positionals.push(a);
       continue;
@@ -92,8 +93,20 @@ export function positiveInt(text: string, what: string, max = 1_000_000): number
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2,
-  g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /** Sizes like `8MiB`, `64M`, `1048576` (binary units). */

@@ -15,9 +15,21 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; fla
   run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
   get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: GET_FLAGS },
   put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
-  'doe init': { load: async () => (await import('./commands/doe-init.ts')).doeInitCommand, help: DOE_HELP, flags: [{ name: 'help', kind: 'bool' }] },
-  'doe rehearse': { load: async () => (await import('./commands/doe-rehearse.ts')).doeRehearseCommand, help: DOE_HELP, flags: [{ name: 'help', kind: 'bool' }] },
-  policy: { load: async () => (await import('./commands/policy.ts')).policyCommand, help: POLICY_HELP, flags: [{ name: 'help', kind: 'bool' }] },
+  'doe init': {
+    load: async () => (await import('./commands/doe-init.ts')).doeInitCommand,
+    help: DOE_HELP,
+    flags: [{ name: 'help', kind: 'bool' }],
+  },
+  'doe rehearse': {
+    load: async () => (await import('./commands/doe-rehearse.ts')).doeRehearseCommand,
+    help: DOE_HELP,
+    flags: [{ name: 'help', kind: 'bool' }],
+  },
+  policy: {
+    load: async () => (await import('./commands/policy.ts')).policyCommand,
+    help: POLICY_HELP,
+    flags: [{ name: 'help', kind: 'bool' }],
+  },
 };
 
 /** `--help` among the command's own options (not among the solver's arguments). */
@@ -74,7 +86,9 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
   const hardStop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stop.signal.aborted) {
-      log.info(`received ${signal}: stopping; outputs that exist will still be uploaded (send it again to stop transfers)`);
+      log.info(
+        `received ${signal}: stopping; outputs that exist will still be uploaded (send it again to stop transfers)`,
+      );
       stop.abort({ signal, name: 'AbortError', message: `received ${signal}` });
     } else {
       log.info(`received ${signal} again: stopping transfers; nothing unverified is deleted`);
@@ -85,7 +99,15 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
   process.on('SIGTERM', onSignal);
   try {
     const command = await entry.load();
-    return await command({ argv: rest, env: { ...process.env }, cwd: process.cwd(), log, progress: new Progress(log), stop: stop.signal, hardStop: hardStop.signal });
+    return await command({
+      argv: rest,
+      env: { ...process.env },
+      cwd: process.cwd(),
+      log,
+      progress: new Progress(log),
+      stop: stop.signal,
+      hardStop: hardStop.signal,
+    });
   } catch (err) {
     if (stop.signal.aborted && (isAbort(err) || !(err instanceof FerryError))) {
       const sig = (stop.signal.reason as { signal?: string }).signal;
@@ -96,7 +118,9 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
       log.error(err.render());
       return err.exitCode;
     }
-    log.error(`internal error: ${(err as Error)?.stack ?? String(err)}\n  hint: this is a bug in ferry; please report it with ferry.log`);
+    log.error(
+      `internal error: ${(err as Error)?.stack ?? String(err)}\n  hint: this is a bug in ferry; please report it with ferry.log`,
+    );
     return 70;
   } finally {
     process.off('SIGINT', onSignal);

@@ -7,13 +7,19 @@ export function parseCsv(text: string, source: string): Array<Record<string, str
     .split(/\r?\n/)
     .filter((l) => l.trim() !== '')
     .map(splitLine);
-  if (rows.length === 0) throw usageError(`${source} is empty`, 'the first line names the columns, e.g. s3_input,s3_output');
+  if (rows.length === 0)
+    throw usageError(`${source} is empty`, 'the first line names the columns, e.g. s3_input,s3_output');
   const [header, ...body] = rows;
   for (const need of ['s3_input', 's3_output']) {
-    if (!header.includes(need)) throw usageError(`${source} has no '${need}' column (columns: ${header.join(', ')})`, 'the header must name s3_input and s3_output');
+    if (!header.includes(need))
+      throw usageError(
+        `${source} has no '${need}' column (columns: ${header.join(', ')})`,
+        'the header must name s3_input and s3_output',
+      );
   }
   return body.map((cells, i) => {
-    if (cells.length !== header.length) throw usageError(`${source}:${i + 2}: ${cells.length} cells, the header has ${header.length}`);
+    if (cells.length !== header.length)
+      throw usageError(`${source}:${i + 2}: ${cells.length} cells, the header has ${header.length}`);
     return Object.fromEntries(header.map((h, j) => [h, cells[j]]));
   });
 }
@@ -25,11 +31,11 @@ function splitLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+      if (c === '"' && line[i + 1] === '"') ((cur += '"'), i++);
       else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') out.push(cur.trim()), (cur = '');
+    else if (c === ',') (out.push(cur.trim()), (cur = ''));
     else cur += c;
   }
   out.push(cur.trim());

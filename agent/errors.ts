@@ -59,7 +59,20 @@ export function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-const LOCAL_IO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOENT']);
+const LOCAL_IO = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EMFILE',
+  'ENFILE',
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ENOENT',
+]);
 
 /** Wraps a local file-system failure (disk full, permissions…) as exit 74. */
 export function localIoError(err: unknown, phase: Phase, target: string): FerryError {
@@ -88,6 +101,14 @@ export function isAbort(err: unknown): boolean {
 
 /** Exit code for a signal name: 128 + its number (143 for SIGTERM). */
 export function signalExit(sig: string | undefined): number {
-  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  const n: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGTERM: 15,
+  };
   return 128 + (sig && n[sig] ? n[sig] : 15);
 }

@@ -149,7 +149,13 @@ export class Log {
     const masked = this.masker.mask(text);
     this.toFile(ends ? `${masked}\n` : masked);
     if (this.json) {
-      const event = { ts: new Date().toISOString(), level: 'solver', stream, line: masked, ...(s.continued ? { continued: true } : {}) };
+      const event = {
+        ts: new Date().toISOString(),
+        level: 'solver',
+        stream,
+        line: masked,
+        ...(s.continued ? { continued: true } : {}),
+      };
       process.stdout.write(`${JSON.stringify(event)}\n`);
     } else {
       this.around(() => (stream === 'stdout' ? process.stdout : process.stderr).write(ends ? `${masked}\n` : masked));
@@ -162,7 +168,10 @@ export class Log {
     const msg = this.masker.mask(text);
     this.toFile(`${prefix}${msg}\n`);
     if (!show) return;
-    if (this.json) process.stderr.write(`${this.masker.mask(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }))}\n`);
+    if (this.json)
+      process.stderr.write(
+        `${this.masker.mask(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }))}\n`,
+      );
     else this.around(() => process.stderr.write(`${prefix}${msg}\n`));
   }
 

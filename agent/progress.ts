@@ -27,8 +27,11 @@ export class PhaseProgress {
 
   /** "download 12.0 MiB of 56.5 MiB (21%), 3/10 files, 40.1 MiB/s, ETA 2 s" */
   describe(): string {
-    const parts = [`${this.phase} ${formatBytes(this.bytes)}${this.totalBytes ? ` of ${formatBytes(this.totalBytes)} (${Math.floor((100 * this.bytes) / Math.max(1, this.totalBytes))}%)` : ''}`];
-    if (this.totalFiles !== undefined || this.files > 0) parts.push(`${this.files}${this.totalFiles !== undefined ? `/${this.totalFiles}` : ''} files`);
+    const parts = [
+      `${this.phase} ${formatBytes(this.bytes)}${this.totalBytes ? ` of ${formatBytes(this.totalBytes)} (${Math.floor((100 * this.bytes) / Math.max(1, this.totalBytes))}%)` : ''}`,
+    ];
+    if (this.totalFiles !== undefined || this.files > 0)
+      parts.push(`${this.files}${this.totalFiles !== undefined ? `/${this.totalFiles}` : ''} files`);
     parts.push(formatRate(this.bytes, this.ms));
     const eta = this.eta();
     if (eta !== undefined) parts.push(`ETA ${eta} s`);
@@ -42,7 +45,14 @@ export class PhaseProgress {
   }
 
   fields(): Record<string, unknown> {
-    return { phase: this.phase, bytes: this.bytes, total_bytes: this.totalBytes, files: this.files, total_files: this.totalFiles, duration_ms: this.ms };
+    return {
+      phase: this.phase,
+      bytes: this.bytes,
+      total_bytes: this.totalBytes,
+      files: this.files,
+      total_files: this.totalFiles,
+      duration_ms: this.ms,
+    };
   }
 
   private eta(): number | undefined {

@@ -45,11 +45,11 @@ export class Masker {
   safeCut(text: string, want: number): number {
     let cut = Math.min(want, text.length - Math.max(0, this.longest - 1));
     if (cut <= 0) return 0;
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       for (const s of this.secrets) {
         for (let i = text.indexOf(s); i !== -1 && i < cut; i = text.indexOf(s, i + 1)) {
-          if (i + s.length > cut) (cut = i + s.length), (moved = true);
+          if (i + s.length > cut) ((cut = i + s.length), (moved = true));
         }
       }
     }

@@ -14,7 +14,10 @@ export function parseVars(text: string, source: string): Map<string, string> {
     if (line === '' || line.startsWith('#')) return;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) {
-      throw usageError(`${source}:${i + 1}: expected key=value, got '${line}'`, 'each line is key=value; comments start with #');
+      throw usageError(
+        `${source}:${i + 1}: expected key=value, got '${line}'`,
+        'each line is key=value; comments start with #',
+      );
     }
     let value = m[2];
     const q = value[0];
@@ -39,7 +42,10 @@ export function readVarsFile(path: string): Map<string, string> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read --vars file '${path}' (${errnoCode(err) ?? String(err)})`, 'pass the path of the rendered template file');
+    throw usageError(
+      `cannot read --vars file '${path}' (${errnoCode(err) ?? String(err)})`,
+      'pass the path of the rendered template file',
+    );
   }
   return parseVars(text, path);
 }

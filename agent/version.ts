@@ -19,7 +19,10 @@ export function versionInfo(): VersionInfo {
   const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string };
   let commit = 'source';
   try {
-    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     // not a git checkout
   }

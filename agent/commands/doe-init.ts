@@ -8,7 +8,13 @@ import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Locati
 import { versionInfo } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
 
-export const DOE_INIT_FLAGS = [...S3_FLAGS, { name: 'inputs', kind: 'multi' as const }, { name: 'output', kind: 'string' as const }, { name: 'dir', kind: 'string' as const }, { name: 'force', kind: 'bool' as const }];
+export const DOE_INIT_FLAGS = [
+  ...S3_FLAGS,
+  { name: 'inputs', kind: 'multi' as const },
+  { name: 'output', kind: 'string' as const },
+  { name: 'dir', kind: 'string' as const },
+  { name: 'force', kind: 'bool' as const },
+];
 export const VARS_TEMPLATE = 'ferry-vars.txt';
 
 /**
@@ -19,16 +25,24 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
   const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseUri(t, '--inputs'));
   const outText = str(p, 'output');
-  if (sources.length === 0 || !outText) throw usageError('ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/');
+  if (sources.length === 0 || !outText)
+    throw usageError(
+      'ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/',
+    );
   const output = asPrefix(parseUri(outText, '--output'));
   for (const u of sources) {
-    if (overlaps(output, u)) throw usageError(`--output ${formatUri(output)} overlaps the input ${formatUri(u)}`, 'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/');
+    if (overlaps(output, u))
+      throw usageError(
+        `--output ${formatUri(output)} overlaps the input ${formatUri(u)}`,
+        'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/',
+      );
   }
   const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
   const csv = join(dir, 'inputs.csv');
   const tmpl = join(dir, VARS_TEMPLATE);
   for (const f of [csv, tmpl]) {
-    if (existsSync(f) && !bool(p, 'force')) throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
+    if (existsSync(f) && !bool(p, 'force'))
+      throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
   }
   const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transferSettings(p));
   const zips: Location[] = [];
@@ -44,12 +58,25 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   } finally {
     await stores.close();
   }
-  if (zips.length === 0) throw new FerryError('no .zip inputs found', { phase: 'download', target: sources.map(formatUri).join(' '), exitCode: EXIT.noInput, hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)' });
-  const rows = zips.map((z) => ({ s3_input: formatUri(z), s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/` }));
+  if (zips.length === 0)
+    throw new FerryError('no .zip inputs found', {
+      phase: 'download',
+      target: sources.map(formatUri).join(' '),
+      exitCode: EXIT.noInput,
+      hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)',
+    });
+  const rows = zips.map((z) => ({
+    s3_input: formatUri(z),
+    s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/`,
+  }));
   const names = new Set(rows.map((r) => r.s3_output));
-  if (names.size !== rows.length) throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
+  if (names.size !== rows.length)
+    throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
   writeFileSync(csv, `s3_input,s3_output\n${rows.map((r) => `${r.s3_input},${r.s3_output}`).join('\n')}\n`);
-  writeFileSync(tmpl, '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n');
+  writeFileSync(
+    tmpl,
+    '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n',
+  );
   const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
   const v = versionInfo().version;
   const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');

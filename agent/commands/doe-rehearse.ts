@@ -40,23 +40,37 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   let csvPath: string | undefined;
   for (let i = 0; i < head.length; i++) {
     if (OWN.has(head[i])) own.set(head[i], head[++i] ?? '');
-    else if (!head[i].startsWith('-') && csvPath === undefined && (i === 0 || !head[i - 1].startsWith('--') || head[i - 1].includes('='))) csvPath = head[i];
+    else if (
+      !head[i].startsWith('-') &&
+      csvPath === undefined &&
+      (i === 0 || !head[i - 1].startsWith('--') || head[i - 1].includes('='))
+    )
+      csvPath = head[i];
     else pass.push(head[i]);
   }
-  if (!csvPath || solver.length === 0) throw usageError('ferry doe rehearse needs inputs.csv and the solver after --', 'e.g. ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super');
+  if (!csvPath || solver.length === 0)
+    throw usageError(
+      'ferry doe rehearse needs inputs.csv and the solver after --',
+      'e.g. ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super',
+    );
   const runFlags = parseArgs([...pass, '--', ...solver], RUN_FLAGS, true);
-  for (const f of ['input', 'output', 'vars', 'workdir']) if (runFlags.flags.has(f)) throw usageError(`--${f} comes from inputs.csv in a rehearsal; remove it`);
+  for (const f of ['input', 'output', 'vars', 'workdir'])
+    if (runFlags.flags.has(f)) throw usageError(`--${f} comes from inputs.csv in a rehearsal; remove it`);
   const slots = positiveInt(own.get('--slots') ?? '1', '--slots');
   const csvFile = resolve(ctx.cwd, csvPath);
   if (!existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
   const rows = parseCsv(readFileSync(csvFile, 'utf8'), csvFile);
   checkDistinctOutputs(rows, csvFile);
   const tmplPath = resolve(ctx.cwd, own.get('--vars-template') ?? join(dirname(csvFile), VARS_TEMPLATE));
-  const template = existsSync(tmplPath) ? readFileSync(tmplPath, 'utf8') : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
+  const template = existsSync(tmplPath)
+    ? readFileSync(tmplPath, 'utf8')
+    : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
   const base = resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal');
   const config = str(runFlags, 'aws-config');
   const configPath = config === undefined ? undefined : resolve(ctx.cwd, config);
-  const passArgs = pass.map((a, i) => (pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a));
+  const passArgs = pass.map((a, i) =>
+    pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a,
+  );
   const self = selfCommand(ctx.env);
   ctx.log.info(`rehearsing ${rows.length} row(s), ${slots} at a time, in ${base}`);
 
@@ -71,7 +85,14 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
         if (configPath) copyFileSync(configPath, join(dir, 'config'));
         const t0 = Date.now();
         const child = execa(self, ['run', '--vars', VARS_TEMPLATE, ...passArgs, '--', ...solver], {
-          cwd: dir, env: ctx.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false, lines: true,
+          cwd: dir,
+          env: ctx.env,
+          extendEnv: false,
+          reject: false,
+          stdin: 'ignore',
+          all: true,
+          buffer: false,
+          lines: true,
         });
         for await (const line of child.iterable({ from: 'all' })) ctx.log.solver(`[row ${i + 1}] ${line}\n`, 'stdout');
         const r = await child;
@@ -85,7 +106,11 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   try {
     for (const r of results) {
       const prefix = asPrefix(parseUri(r.output, 's3_output'));
-      const got = await (await stores.for(prefix)).fetch(under(prefix, MANIFEST), { phase: 'download' }).catch(() => undefined);
+      const got = await (
+        await stores.for(prefix)
+      )
+        .fetch(under(prefix, MANIFEST), { phase: 'download' })
+        .catch(() => undefined);
       if (!got) continue; // no manifest: the row failed before its upload phase
       const m = JSON.parse(got.body.toString()) as Manifest;
       r.status = m.status;
@@ -97,18 +122,42 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   }
   const table = [
     ['row', 'exit', 'in', 'out', 'wall', 'status', 'output'],
-    ...results.map((r) => [String(r.row), String(r.exit), r.bytesIn === undefined ? '-' : formatBytes(r.bytesIn), r.bytesOut === undefined ? '-' : formatBytes(r.bytesOut), `${(r.ms / 1000).toFixed(1)} s`, r.status, r.output]),
+    ...results.map((r) => [
+      String(r.row),
+      String(r.exit),
+      r.bytesIn === undefined ? '-' : formatBytes(r.bytesIn),
+      r.bytesOut === undefined ? '-' : formatBytes(r.bytesOut),
+      `${(r.ms / 1000).toFixed(1)} s`,
+      r.status,
+      r.output,
+    ]),
   ];
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  process.stdout.write(`\n${table.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n')}\n`);
+  process.stdout.write(
+    `\n${table
+      .map((row) =>
+        row
+          .map((cell, c) => cell.padEnd(widths[c]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n')}\n`,
+  );
   const failed = results.find((r) => r.exit !== 0);
-  ctx.log.info(failed ? `row ${failed.row} failed (exit ${failed.exit}); see ${join(base, `row-${failed.row}`, 'ferry.log')}` : `all ${results.length} rows succeeded (${basename(csvFile)})`);
+  ctx.log.info(
+    failed
+      ? `row ${failed.row} failed (exit ${failed.exit}); see ${join(base, `row-${failed.row}`, 'ferry.log')}`
+      : `all ${results.length} rows succeeded (${basename(csvFile)})`,
+  );
   return failed ? failed.exit : EXIT.ok;
 }
 
 /** Two rows writing under one output prefix would trample each other: refused before anything runs. */
 export function checkDistinctOutputs(rows: Array<Record<string, string>>, source: string): void {
-  const outs = rows.map((r, i) => ({ line: i + 2, uri: asPrefix(parseUri(r.s3_output, `${source}:${i + 2} s3_output`)) }));
+  const outs = rows.map((r, i) => ({
+    line: i + 2,
+    uri: asPrefix(parseUri(r.s3_output, `${source}:${i + 2} s3_output`)),
+  }));
   for (let i = 0; i < outs.length; i++) {
     for (let j = i + 1; j < outs.length; j++) {
       if (!overlaps(outs[i].uri, outs[j].uri)) continue;

@@ -9,7 +9,11 @@ import { openStores, type CommandContext } from './context.ts';
 
 export async function getCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, GET_FLAGS, false);
-  if (p.positionals.length !== 2) throw usageError(`ferry get takes URI DIR, got ${p.positionals.length} argument(s)`, 'e.g. ferry get s3://bucket/input/case.zip ./case');
+  if (p.positionals.length !== 2)
+    throw usageError(
+      `ferry get takes URI DIR, got ${p.positionals.length} argument(s)`,
+      'e.g. ferry get s3://bucket/input/case.zip ./case',
+    );
   const uri = parseUri(p.positionals[0], 'URI');
   const dir = resolve(ctx.cwd, p.positionals[1]);
   await mkdir(dir, { recursive: true }).catch((err) => {
@@ -18,7 +22,12 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
   const transfer = transferSettings(p);
   const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
   try {
-    await fetchInputs((loc) => stores.for(loc), [uri], dir, ctx.log, { transfer, maxExtract: maxExtract(p), signal: ctx.stop, progress: ctx.progress });
+    await fetchInputs((loc) => stores.for(loc), [uri], dir, ctx.log, {
+      transfer,
+      maxExtract: maxExtract(p),
+      signal: ctx.stop,
+      progress: ctx.progress,
+    });
   } finally {
     await stores.close();
   }

@@ -11,7 +11,11 @@ import { openStores, type CommandContext } from './context.ts';
 
 export async function putCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, S3_FLAGS, false);
-  if (p.positionals.length !== 2) throw usageError(`ferry put takes DIR URI, got ${p.positionals.length} argument(s)`, 'e.g. ferry put ./results s3://bucket/output/case/');
+  if (p.positionals.length !== 2)
+    throw usageError(
+      `ferry put takes DIR URI, got ${p.positionals.length} argument(s)`,
+      'e.g. ferry put ./results s3://bucket/output/case/',
+    );
   const dir = resolve(ctx.cwd, p.positionals[0]);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`);
   const prefix = asPrefix(parseUri(p.positionals[1], 'URI'));
@@ -19,13 +23,26 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
-  for (const b of scan.badNames) ctx.log.error(`not uploading ${b}: its name is not valid UTF-8 (keys are UTF-8); rename it`);
+  for (const b of scan.badNames)
+    ctx.log.error(`not uploading ${b}: its name is not valid UTF-8 (keys are UTF-8); rename it`);
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
   try {
     const store = await stores.for(prefix);
     const existing = await prepareOutput(store, prefix, ctx.log, ctx.stop);
-    const up = new Uploader({ store, dir, prefix, filesInFlight: transfer.filesInFlight, log: ctx.log, signal: ctx.stop, existing, sha256: false });
-    const progress = ctx.progress.start('upload', { files: files.length, bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0) });
+    const up = new Uploader({
+      store,
+      dir,
+      prefix,
+      filesInFlight: transfer.filesInFlight,
+      log: ctx.log,
+      signal: ctx.stop,
+      existing,
+      sha256: false,
+    });
+    const progress = ctx.progress.start('upload', {
+      files: files.length,
+      bytes: files.reduce((n, rel) => n + (scan.files.get(rel)?.size ?? 0), 0),
+    });
     const r = await uploadTree(up, files, ctx.log, { progress });
     ctx.progress.end(progress);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;

@@ -15,7 +15,9 @@ import { openStores, type CommandContext } from './context.ts';
 /** One line: bytes, files and rates per phase, solver time, wall time. */
 function summary(phases: PhaseProgress[], solverMs: number, wallMs: number): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const parts = phases.filter((p) => p.files > 0 || p.bytes > 0).map((p) => `${p.phase} ${p.files} file(s) ${formatBytes(p.bytes)} in ${s(p.ms)} (${formatRate(p.bytes, p.ms)})`);
+  const parts = phases
+    .filter((p) => p.files > 0 || p.bytes > 0)
+    .map((p) => `${p.phase} ${p.files} file(s) ${formatBytes(p.bytes)} in ${s(p.ms)} (${formatRate(p.bytes, p.ms)})`);
   return `summary: ${[...parts, `solver ${s(solverMs)}`, `wall ${s(wallMs)}`].join('; ')}`;
 }
 
@@ -47,10 +49,16 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   }
   try {
     ctx.log.info(versionLine());
-    ctx.log.info(`run dir ${cfg.workdir}; input ${cfg.inputs.map(formatUri).join(', ')}; output ${formatUri(cfg.output)}`);
+    ctx.log.info(
+      `run dir ${cfg.workdir}; input ${cfg.inputs.map(formatUri).join(', ')}; output ${formatUri(cfg.output)}`,
+    );
     const code = await runPhases(run);
     const solverMs = run.solved?.ms ?? 0;
-    ctx.log.info(summary(ctx.progress.done, solverMs, Date.now() - run.startedAt.getTime()), { phases: ctx.progress.done.map((p) => p.fields()), solver_ms: solverMs, status: run.verdict?.status });
+    ctx.log.info(summary(ctx.progress.done, solverMs, Date.now() - run.startedAt.getTime()), {
+      phases: ctx.progress.done.map((p) => p.fields()),
+      solver_ms: solverMs,
+      status: run.verdict?.status,
+    });
     return code;
   } catch (err) {
     throw isLocalIoError(err) && !ctx.stop.aborted ? localIoError(err, 'solve', cfg.workdir) : err;

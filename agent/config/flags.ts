@@ -49,4 +49,3 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'grace', kind: 'string' },
   { name: 'dry-run', kind: 'bool' },
 ];
-

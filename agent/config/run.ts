@@ -71,7 +71,10 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
       'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, or give --vars FILE with an s3_output= line',
     );
   }
-  const inputs = inputText.flatMap((t) => t.split(',')).filter((t) => t.trim() !== '').map((t) => parseUri(t, 'input'));
+  const inputs = inputText
+    .flatMap((t) => t.split(','))
+    .filter((t) => t.trim() !== '')
+    .map((t) => parseUri(t, 'input'));
   const output = asPrefix(parseUri(outputText, 'output'));
   for (const i of inputs) {
     if (overlaps(output, i)) {
@@ -84,7 +87,10 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
 
   const solver = p.rest;
   if (solver.length === 0) {
-    throw usageError('no solver command given', 'put the solver after the options, e.g. ferry run --aws-config config -- converge super');
+    throw usageError(
+      'no solver command given',
+      'put the solver after the options, e.g. ferry run --aws-config config -- converge super',
+    );
   }
 
   const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
@@ -142,15 +148,24 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
 function checkRunDir(workdir: string, wipeAll: boolean, env: Env): void {
   const real = realpathSync(workdir);
   if (real === '/') {
-    throw usageError('the run directory resolves to /', 'run ferry in the job\'s own working directory, or pass --workdir DIR');
+    throw usageError(
+      'the run directory resolves to /',
+      "run ferry in the job's own working directory, or pass --workdir DIR",
+    );
   }
   if (!wipeAll) return;
   const home = env.HOME || safeHomedir();
   if (home && existsSync(home) && realpathSync(home) === real) {
-    throw usageError(`--wipe-all would empty the home directory ${real}`, 'drop --wipe-all (the default wipe deletes only what ferry accounts for), or use a run directory of its own');
+    throw usageError(
+      `--wipe-all would empty the home directory ${real}`,
+      'drop --wipe-all (the default wipe deletes only what ferry accounts for), or use a run directory of its own',
+    );
   }
   if (statSync(real).dev !== statSync(dirname(real)).dev) {
-    throw usageError(`--wipe-all would empty ${real}, the root of a mounted file system`, 'drop --wipe-all, or use a directory inside it as the run directory');
+    throw usageError(
+      `--wipe-all would empty ${real}, the root of a mounted file system`,
+      'drop --wipe-all, or use a directory inside it as the run directory',
+    );
   }
 }
 
@@ -161,5 +176,3 @@ function safeHomedir(): string | undefined {
     return undefined;
   }
 }
-
-

@@ -34,7 +34,10 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
   const awsConfig = str(p, 'aws-config');
   const file = awsConfig === undefined ? undefined : resolve(cwd, awsConfig);
   if (file !== undefined && !existsSync(file)) {
-    throw usageError(`--aws-config file not found: ${file}`, 'upload the AWS config file as a job input and pass its name');
+    throw usageError(
+      `--aws-config file not found: ${file}`,
+      'upload the AWS config file as a job input and pass its name',
+    );
   }
   const retries = str(p, 'retries');
   return Object.freeze({
@@ -53,9 +56,14 @@ function objectParams(p: ParsedArgs): ObjectParams {
   const sse = str(p, 'sse');
   const kmsKey = str(p, 'sse-kms-key-id');
   const storageClass = str(p, 'storage-class');
-  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') throw usageError(`--sse must be AES256 or aws:kms, got '${sse}'`);
+  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms')
+    throw usageError(`--sse must be AES256 or aws:kms, got '${sse}'`);
   if (kmsKey !== undefined && sse !== 'aws:kms') throw usageError('--sse-kms-key-id needs --sse aws:kms');
-  if (storageClass !== undefined && !/^[A-Z_]+$/.test(storageClass)) throw usageError(`--storage-class looks wrong: '${storageClass}'`, 'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR');
+  if (storageClass !== undefined && !/^[A-Z_]+$/.test(storageClass))
+    throw usageError(
+      `--storage-class looks wrong: '${storageClass}'`,
+      'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR',
+    );
   return Object.freeze({
     ...(sse ? { ServerSideEncryption: sse as 'AES256' | 'aws:kms' } : {}),
     ...(kmsKey ? { SSEKMSKeyId: kmsKey } : {}),

@@ -29,7 +29,10 @@ export function transferSettings(p: ParsedArgs): TransferSettings {
   const mem = str(p, 'memory');
   const memory = mem === undefined ? 256 * 1024 * 1024 : parseSize(mem, '--memory');
   if (memory < partSize) {
-    throw usageError(`--memory (${mem ?? '256MiB'}) must be at least --part-size (${ps ?? '8MiB'})`, 'raise --memory or lower --part-size');
+    throw usageError(
+      `--memory (${mem ?? '256MiB'}) must be at least --part-size (${ps ?? '8MiB'})`,
+      'raise --memory or lower --part-size',
+    );
   }
   return Object.freeze({
     // 4 files × 4 parts (rclone's defaults): on the benchmark server 16 requests in flight beat 32
@@ -40,4 +43,3 @@ export function transferSettings(p: ParsedArgs): TransferSettings {
     memory,
   });
 }
-

@@ -6,7 +6,7 @@ export type Env = Record<string, string | undefined>;
 export function seconds(text: string | undefined, what: string, dflt: number): number {
   if (text === undefined) return dflt;
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw usageError(`${what} must be a number of seconds > 0, got '${text}'`);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0))
+    throw usageError(`${what} must be a number of seconds > 0, got '${text}'`);
   return n;
 }
-

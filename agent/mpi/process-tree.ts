@@ -26,7 +26,12 @@ function readStat(pid: number): Stat | undefined {
 
 function commandOf(pid: number): string {
   try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').replace(/\s+/g, ' ').trim();
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .join(' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     return raw.length > 120 ? `${raw.slice(0, 117)}...` : raw;
   } catch {
     return '?';
@@ -35,7 +40,9 @@ function commandOf(pid: number): string {
 
 function pids(): number[] {
   try {
-    return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number);
   } catch {
     return [];
   }

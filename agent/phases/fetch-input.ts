@@ -57,16 +57,27 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
     if (isPrefix(uri)) {
       const objects = await store.list(uri, call);
       if (objects.length === 0) {
-        throw new FerryError('the input prefix holds no objects', { phase: 'download', target: formatUri(uri), exitCode: EXIT.noInput, hint: 'check the prefix; keys are case-sensitive' });
+        throw new FerryError('the input prefix holds no objects', {
+          phase: 'download',
+          target: formatUri(uri),
+          exitCode: EXIT.noInput,
+          hint: 'check the prefix; keys are case-sensitive',
+        });
       }
-      for (const obj of objects) jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: obj.key.slice(uri.key.length) });
+      for (const obj of objects)
+        jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: obj.key.slice(uri.key.length) });
       continue;
     }
     const obj = await store.head(uri, call).catch(async (e: FerryError) => {
       if (e.exitCode !== EXIT.noInput) throw e;
       const asPrefix = await store.list(withKey(uri, `${uri.key}/`), call).catch(() => []);
       if (asPrefix.length === 0) throw e;
-      throw new FerryError(e.message, { phase: 'download', target: e.target, exitCode: EXIT.noInput, hint: `no object has this key, but ${asPrefix.length} objects start with '${uri.key}/': add a trailing / to download the prefix` });
+      throw new FerryError(e.message, {
+        phase: 'download',
+        target: e.target,
+        exitCode: EXIT.noInput,
+        hint: `no object has this key, but ${asPrefix.length} objects start with '${uri.key}/': add a trailing / to download the prefix`,
+      });
     });
     jobs.push({ store, loc: uri, obj, rel: posix.basename(uri.key) });
   }
@@ -78,12 +89,21 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
  * `dir/<last part of the key>`, a prefix keeps its relative paths (zips in it are extracted where
  * they land). Downloads go to a temp file first; a zip is removed once extracted.
  */
-export async function fetchInputs(storeOf: StoreOf, uris: Location[], dir: string, log: Log, opts: FetchOptions): Promise<FetchResult> {
+export async function fetchInputs(
+  storeOf: StoreOf,
+  uris: Location[],
+  dir: string,
+  log: Log,
+  opts: FetchOptions,
+): Promise<FetchResult> {
   const started = Date.now();
   const jobs = await planInputs(storeOf, uris, opts.signal);
   const files: string[] = [];
   let bytes = 0;
-  const down = opts.progress?.start('download', { bytes: jobs.reduce((n, j) => n + j.obj.size, 0), files: jobs.length });
+  const down = opts.progress?.start('download', {
+    bytes: jobs.reduce((n, j) => n + j.obj.size, 0),
+    files: jobs.length,
+  });
   const extract = jobs.some((j) => isZipName(j.rel)) ? opts.progress?.start('extract') : undefined;
   const hooks: ZipHooks = {
     ...opts,
@@ -94,14 +114,19 @@ export async function fetchInputs(storeOf: StoreOf, uris: Location[], dir: strin
   const fetchOne = async (job: Job) => {
     const dest = join(dir, job.rel);
     if (opts.reserved?.(job.rel)) {
-      log.warn(`not writing ${job.rel} from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`);
+      log.warn(
+        `not writing ${job.rel} from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`,
+      );
       return;
     }
     if (isZipName(job.rel)) {
       const relDir = posix.dirname(job.rel);
       const inDir = (rel: string) => (relDir === '.' ? rel : `${relDir}/${rel}`);
       const skip = opts.reserved && ((rel: string) => opts.reserved!(inDir(rel)));
-      const onSkip = (entry: string) => log.warn(`not extracting '${entry}' from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`);
+      const onSkip = (entry: string) =>
+        log.warn(
+          `not extracting '${entry}' from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`,
+        );
       const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), { ...hooks, skip, onSkip });
       files.push(...out.map(inDir));
       log.info(`extracted ${formatUri(job.loc)}: ${out.length} files`);
@@ -119,7 +144,9 @@ export async function fetchInputs(storeOf: StoreOf, uris: Location[], dir: strin
     if (extract) opts.progress!.end(extract);
   }
   const ms = Date.now() - started;
-  log.info(`input ready: ${jobs.length} object(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`);
+  log.info(
+    `input ready: ${jobs.length} object(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`,
+  );
   const inputs = jobs.map((j) => ({ uri: formatUri(j.loc), etag: j.obj.etag, size: j.obj.size }));
   return { inputs, files: files.sort(), bytes };
 }
@@ -132,7 +159,10 @@ async function fetchPlain(job: Job, dest: string, hooks: ZipHooks): Promise<void
   const free = await freeBytes(dirname(dest));
   if (job.obj.size > free) {
     throw new FerryError(`the input is ${job.obj.size} bytes, more than the ${free} bytes free on this disk`, {
-      phase: 'download', target: formatUri(job.loc), exitCode: EXIT.ioErr, hint: 'use a node with more scratch space, or a smaller input',
+      phase: 'download',
+      target: formatUri(job.loc),
+      exitCode: EXIT.ioErr,
+      hint: 'use a node with more scratch space, or a smaller input',
     });
   }
   await downloadObject(job.store, job.loc, job.obj, dest, downloadOptions(hooks)).catch((err) => {

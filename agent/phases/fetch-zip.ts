@@ -24,14 +24,25 @@ export interface ZipHooks {
 
 /** Ranged reads of one object: partSize each, two per part in flight of an upload. */
 export function downloadOptions(h: ZipHooks) {
-  return { partSize: h.transfer.partSize, concurrency: h.transfer.partsPerFile * 2, signal: h.signal, onBytes: h.onBytes };
+  return {
+    partSize: h.transfer.partSize,
+    concurrency: h.transfer.partsPerFile * 2,
+    signal: h.signal,
+    onBytes: h.onBytes,
+  };
 }
 
 /** The central directory of a zip in a store, read with ranged reads (its end first). */
 export function centralDirectoryOf(store: Store, loc: Location, obj: ObjectInfo, signal?: AbortSignal) {
   return readCentralDirectory(formatUri(loc), obj.size, async (start, end) => {
     const out = Buffer.allocUnsafe(end - start);
-    await store.read(loc, obj.etag, [start, end], { phase: 'download', signal }, (chunk, pos) => void chunk.copy(out, pos - start));
+    await store.read(
+      loc,
+      obj.etag,
+      [start, end],
+      { phase: 'download', signal },
+      (chunk, pos) => void chunk.copy(out, pos - start),
+    );
     return out;
   });
 }
@@ -41,7 +52,13 @@ export function centralDirectoryOf(store: Store, loc: Location, obj: ObjectInfo,
  * archive is refused before the rest is fetched), then the whole object downloads in parts while
  * entries are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
  */
-export async function fetchZip(store: Store, loc: Location, obj: ObjectInfo, destDir: string, opts: ZipHooks): Promise<string[]> {
+export async function fetchZip(
+  store: Store,
+  loc: Location,
+  obj: ObjectInfo,
+  destDir: string,
+  opts: ZipHooks,
+): Promise<string[]> {
   const pool = new InflatePool(); // its threads start while the central directory is fetched
   try {
     return await extractWhileDownloading(store, loc, obj, destDir, opts, pool);
@@ -50,17 +67,38 @@ export async function fetchZip(store: Store, loc: Location, obj: ObjectInfo, des
   }
 }
 
-async function extractWhileDownloading(store: Store, loc: Location, obj: ObjectInfo, destDir: string, opts: ZipHooks, pool: InflatePool): Promise<string[]> {
+async function extractWhileDownloading(
+  store: Store,
+  loc: Location,
+  obj: ObjectInfo,
+  destDir: string,
+  opts: ZipHooks,
+  pool: InflatePool,
+): Promise<string[]> {
   const name = formatUri(loc);
   const cd = await centralDirectoryOf(store, loc, obj, opts.signal);
   await mkdir(destDir, { recursive: true });
-  const plan = planExtraction(name, cd, { ...(await limitFor(destDir, opts.maxExtract, obj.size)), skip: opts.skip, onSkip: opts.onSkip });
+  const plan = planExtraction(name, cd, {
+    ...(await limitFor(destDir, opts.maxExtract, obj.size)),
+    skip: opts.skip,
+    onSkip: opts.onSkip,
+  });
   const tmp = join(destDir, `${INPUT_TEMP_PREFIX}${posix.basename(loc.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const download = downloadObject(store, loc, obj, tmp, { ...downloadOptions(opts), signal, inPlace: true, onWritten: (s, upTo) => tracker.advance(s, upTo) });
-  const extract = extractEntries(name, tmp, plan, destDir, { ready: (s, e) => tracker.waitFor(s, e), signal, onFile: opts.onFile, pool });
+  const download = downloadObject(store, loc, obj, tmp, {
+    ...downloadOptions(opts),
+    signal,
+    inPlace: true,
+    onWritten: (s, upTo) => tracker.advance(s, upTo),
+  });
+  const extract = extractEntries(name, tmp, plan, destDir, {
+    ready: (s, e) => tracker.waitFor(s, e),
+    signal,
+    onFile: opts.onFile,
+    pool,
+  });
   try {
     const [dl, ex] = await Promise.allSettled([
       download.catch((err) => {
@@ -74,8 +112,10 @@ async function extractWhileDownloading(store: Store, loc: Location, obj: ObjectI
     ]);
     // A refusal of the archive explains a download stopped because of it; else the download's failure.
     if (ex.status === 'rejected' && ex.reason instanceof FerryError) throw ex.reason;
-    if (dl.status === 'rejected') throw isLocalIoError(dl.reason) ? localIoError(dl.reason, 'download', tmp) : dl.reason;
-    if (ex.status === 'rejected') throw isLocalIoError(ex.reason) ? localIoError(ex.reason, 'extract', destDir) : ex.reason;
+    if (dl.status === 'rejected')
+      throw isLocalIoError(dl.reason) ? localIoError(dl.reason, 'download', tmp) : dl.reason;
+    if (ex.status === 'rejected')
+      throw isLocalIoError(ex.reason) ? localIoError(ex.reason, 'extract', destDir) : ex.reason;
     return ex.value.files;
   } finally {
     await rm(tmp, { force: true });

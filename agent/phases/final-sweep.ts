@@ -49,10 +49,16 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
     else todo.push(f.rel);
   }
   const current = outcomes.size;
-  o.log.info(`uploading ${todo.length} output file(s)${current ? ` (${current} more already uploaded and unchanged)` : ''}`);
-  const progress = o.onPlan?.(todo.length, todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0));
+  o.log.info(
+    `uploading ${todo.length} output file(s)${current ? ` (${current} more already uploaded and unchanged)` : ''}`,
+  );
+  const progress = o.onPlan?.(
+    todo.length,
+    todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0),
+  );
   const reuse = live ? (rel: string) => live.reuse(rel, first.files.get(rel)) : undefined;
-  for (const out of (await uploadTree(o.uploader, todo, o.log, { reuse, progress })).outcomes) outcomes.set(out.rel, out);
+  for (const out of (await uploadTree(o.uploader, todo, o.log, { reuse, progress })).outcomes)
+    outcomes.set(out.rel, out);
   await live?.drain();
 
   let last = first;
@@ -66,10 +72,14 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
       });
     if (changed.length === 0) return { outcomes, first, last, unsettled: [] };
     if (round > MAX_ROUNDS) {
-      o.log.error(`${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: kept locally, the run is incomplete (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`);
+      o.log.error(
+        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: kept locally, the run is incomplete (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`,
+      );
       return { outcomes, first, last, unsettled: changed };
     }
-    o.log.warn(`${changed.length} file(s) appeared or changed after their upload: uploading them again (round ${round} of ${MAX_ROUNDS})`);
+    o.log.warn(
+      `${changed.length} file(s) appeared or changed after their upload: uploading them again (round ${round} of ${MAX_ROUNDS})`,
+    );
     for (const out of (await uploadTree(o.uploader, changed, o.log, { progress })).outcomes) outcomes.set(out.rel, out);
   }
 }

@@ -47,7 +47,14 @@ export class Lease {
   ) {
     this.loc = under(prefix, LEASE);
     const now = new Date().toISOString();
-    this.body = { run_id: o.runId, host: hostname(), pid: process.pid, ferry: o.ferry, started_at: now, heartbeat_at: now };
+    this.body = {
+      run_id: o.runId,
+      host: hostname(),
+      pid: process.pid,
+      ferry: o.ferry,
+      started_at: now,
+      heartbeat_at: now,
+    };
   }
 
   get uri(): string {
@@ -74,14 +81,18 @@ export class Lease {
     const age = Date.now() - held.at;
     if (held.body.run_id !== this.o.runId) {
       if (age < this.o.ttlMs || !this.o.takeOver) throw this.busy(held, age);
-      this.o.log.warn(`taking over the stale lease of run ${held.body.run_id} (${held.body.host}, pid ${held.body.pid}; no renewal for ${Math.round(age / 1000)} s)`);
+      this.o.log.warn(
+        `taking over the stale lease of run ${held.body.run_id} (${held.body.host}, pid ${held.body.pid}; no renewal for ${Math.round(age / 1000)} s)`,
+      );
     }
     if (!(await this.replace(held.etag))) throw this.busy(await this.read(), 0);
     return this.confirm();
   }
 
   private busy(held: { body: LeaseBody } | undefined, age: number): FerryError {
-    const who = held ? `run ${held.body.run_id} on ${held.body.host} (pid ${held.body.pid}, ${held.body.ferry}), renewed ${Math.round(age / 1000)} s ago` : 'another run';
+    const who = held
+      ? `run ${held.body.run_id} on ${held.body.host} (pid ${held.body.pid}, ${held.body.ferry}), renewed ${Math.round(age / 1000)} s ago`
+      : 'another run';
     const stale = age >= this.o.ttlMs;
     return new FerryError(`the output prefix is being written by ${who}`, {
       phase: 'upload',
@@ -96,7 +107,13 @@ export class Lease {
   /** Writes the lease with a condition; false when the condition failed. */
   private async write(cond: { ifAbsent?: boolean; ifEtag?: string }): Promise<boolean> {
     this.body.heartbeat_at = new Date().toISOString();
-    const etag = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), { phase: 'upload', signal: this.o.signal, what: "writing the output prefix's lease", contentType: 'application/json', ...cond });
+    const etag = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), {
+      phase: 'upload',
+      signal: this.o.signal,
+      what: "writing the output prefix's lease",
+      contentType: 'application/json',
+      ...cond,
+    });
     if (etag !== undefined) this.etag = etag;
     return etag !== undefined;
   }
@@ -107,13 +124,21 @@ export class Lease {
   }
 
   private async read(): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
-    const got = await this.store.fetch(this.loc, { phase: 'upload', signal: this.o.signal, what: "reading the output prefix's lease" });
+    const got = await this.store.fetch(this.loc, {
+      phase: 'upload',
+      signal: this.o.signal,
+      what: "reading the output prefix's lease",
+    });
     if (!got) return undefined;
     let body: LeaseBody;
     try {
       body = JSON.parse(got.body.toString()) as LeaseBody;
     } catch {
-      return { body: { run_id: '(unreadable lease)', host: '?', pid: 0, ferry: '?', started_at: '', heartbeat_at: '' }, etag: got.info.etag, at: 0 };
+      return {
+        body: { run_id: '(unreadable lease)', host: '?', pid: 0, ferry: '?', started_at: '', heartbeat_at: '' },
+        etag: got.info.etag,
+        at: 0,
+      };
     }
     const at = Math.max(got.info.modified?.getTime() ?? 0, Date.parse(body.heartbeat_at) || 0);
     return { body, etag: got.info.etag, at };
@@ -133,7 +158,9 @@ export class Lease {
         this.lost = true;
         clearInterval(this.timer);
         const now = await this.read().catch(() => undefined);
-        this.o.log.error(`lost the lease ${this.uri}: ${now ? `run ${now.body.run_id} on ${now.body.host} took it over` : 'it was removed'}; this run will not mark the prefix complete`);
+        this.o.log.error(
+          `lost the lease ${this.uri}: ${now ? `run ${now.body.run_id} on ${now.body.host} took it over` : 'it was removed'}; this run will not mark the prefix complete`,
+        );
       }
     } catch (err) {
       this.o.log.warn(`could not renew the lease ${this.uri}: ${(err as Error).message}`);
@@ -145,7 +172,8 @@ export class Lease {
     clearInterval(this.timer);
     try {
       const now = await this.read();
-      if (now?.body.run_id === this.o.runId && !this.lost) await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag });
+      if (now?.body.run_id === this.o.runId && !this.lost)
+        await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag });
     } catch (err) {
       this.o.log.warn(`could not remove the lease ${this.uri}: ${(err as Error).message}`);
     }

@@ -43,7 +43,9 @@ export class LiveUpload {
   start(): void {
     const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
     this.timer = setInterval(() => {
-      this.scanning = this.scanning.then(() => this.tick()).catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`));
+      this.scanning = this.scanning
+        .then(() => this.tick())
+        .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`));
     }, every);
   }
 
@@ -82,7 +84,12 @@ export class LiveUpload {
       const prev = this.seen.get(rel);
       this.seen.set(rel, state);
       if (!sameFile(prev, state)) continue;
-      if (now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      if (
+        now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs ||
+        this.inFlight.has(rel) ||
+        this.isCurrent(rel, state)
+      )
+        continue;
       const p = this.up.upload(rel, this.o.progress).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);

@@ -27,7 +27,12 @@ export interface Manifest {
 
 async function verified(store: Store, up: Uploaded, call: Call): Promise<void> {
   const v = await store.verify(up, call);
-  if (!v.ok) throw new FerryError(`${formatUri(up.loc)} did not verify: ${v.reason}`, { phase: 'upload', target: formatUri(up.loc), exitCode: EXIT.cantCreate });
+  if (!v.ok)
+    throw new FerryError(`${formatUri(up.loc)} did not verify: ${v.reason}`, {
+      phase: 'upload',
+      target: formatUri(up.loc),
+      exitCode: EXIT.cantCreate,
+    });
 }
 
 /**
@@ -35,13 +40,27 @@ async function verified(store: Store, up: Uploaded, call: Call): Promise<void> {
  * which is always the last object ferry writes under the prefix. The manifest goes up as a file
  * (from a temp file in `dir`), through the same memory pool, Content-MD5 and verification as outputs.
  */
-export async function publishManifest(store: Store, prefix: Location, m: Manifest, dir: string, signal?: AbortSignal): Promise<void> {
+export async function publishManifest(
+  store: Store,
+  prefix: Location,
+  m: Manifest,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const call = { phase: 'upload' as const, signal, what: 'writing the manifest' };
   const tmp = join(dir, `${MANIFEST}${PART_SUFFIX}`);
   const body = Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
   await writeFile(tmp, body);
   try {
-    await verified(store, await store.putFile(tmp, body.length, under(prefix, MANIFEST), { ...call, sha256: false, contentType: 'application/json' }), call);
+    await verified(
+      store,
+      await store.putFile(tmp, body.length, under(prefix, MANIFEST), {
+        ...call,
+        sha256: false,
+        contentType: 'application/json',
+      }),
+      call,
+    );
   } finally {
     await rm(tmp, { force: true });
   }

@@ -32,7 +32,13 @@ export function sameContent(a: FileState | undefined, b: FileState | undefined):
 
 /** The very same file, untouched: size, mtime, ctime and inode (all known). */
 export function sameFile(a: FileState | undefined, b: FileState | undefined): boolean {
-  return sameContent(a, b) && a!.ctimeNs !== undefined && a!.ctimeNs === b!.ctimeNs && a!.ino !== undefined && a!.ino === b!.ino;
+  return (
+    sameContent(a, b) &&
+    a!.ctimeNs !== undefined &&
+    a!.ctimeNs === b!.ctimeNs &&
+    a!.ino !== undefined &&
+    a!.ino === b!.ino
+  );
 }
 
 export async function fileState(path: string): Promise<FileState | undefined> {
@@ -47,7 +53,7 @@ export async function fileState(path: string): Promise<FileState | undefined> {
 /** A name for display: valid UTF-8 as is, other bytes as \xNN. */
 function showName(raw: Buffer): string {
   let out = '';
-  for (let i = 0; i < raw.length; ) {
+  for (let i = 0; i < raw.length;) {
     const len = raw[i] < 0x80 ? 1 : raw[i] >= 0xf0 ? 4 : raw[i] >= 0xe0 ? 3 : raw[i] >= 0xc0 ? 2 : 0;
     const piece = len > 0 ? raw.subarray(i, i + len) : undefined;
     if (piece && piece.length === len && Buffer.from(piece.toString('utf8')).equals(piece)) {

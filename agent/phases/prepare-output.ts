@@ -9,12 +9,20 @@ import { withdrawSuccess } from './manifest.ts';
  * unchanged files are not sent again), withdraw its `_SUCCESS` (the prefix must not claim to be
  * complete while it changes), and abort unfinished uploads it left. Returns the objects by key.
  */
-export async function prepareOutput(store: Store, prefix: Location, log: Log, signal?: AbortSignal): Promise<Map<string, ObjectInfo>> {
+export async function prepareOutput(
+  store: Store,
+  prefix: Location,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<Map<string, ObjectInfo>> {
   const call = { phase: 'upload' as const, signal };
   const objects = await store.list(prefix, call);
   const own = new Set([...RESERVED_OUTPUT].map((n) => `${prefix.key}${n}`));
   const existing = new Map(objects.filter((o) => !own.has(o.key)).map((o) => [o.key, o]));
-  if (existing.size > 0) log.info(`output prefix already holds ${existing.size} object(s) from an earlier attempt: unchanged files will not be sent again`);
+  if (existing.size > 0)
+    log.info(
+      `output prefix already holds ${existing.size} object(s) from an earlier attempt: unchanged files will not be sent again`,
+    );
   if (objects.some((o) => o.key === `${prefix.key}${SUCCESS}`)) {
     await withdrawSuccess(store, prefix, signal);
     log.info(`withdrew ${formatUri(prefix)}${SUCCESS} until this run completes`);

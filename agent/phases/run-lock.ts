@@ -40,7 +40,13 @@ function readHolder(path: string): Holder | undefined {
  */
 export function lockRunDir(dir: string): RunLock {
   const path = join(dir, LOCK_FILE);
-  const me: Holder = { pid: process.pid, start: ownStart(), host: hostname(), since: new Date().toISOString(), nonce: randomUUID() };
+  const me: Holder = {
+    pid: process.pid,
+    start: ownStart(),
+    host: hostname(),
+    since: new Date().toISOString(),
+    nonce: randomUUID(),
+  };
   const text = `${JSON.stringify(me)}\n`;
   try {
     writeFileSync(path, text, { flag: 'wx' });
@@ -48,14 +54,18 @@ export function lockRunDir(dir: string): RunLock {
     if ((err as { code?: string }).code !== 'EEXIST') throw localIoError(err, 'config', path);
     const h = readHolder(path);
     if (h && (h.host !== me.host || isAlive({ pid: h.pid, start: h.start, command: '' }))) {
-      throw new FerryError(`another ferry (pid ${h.pid} on ${h.host}, since ${h.since}) is running in this run directory`, {
-        phase: 'config',
-        target: dir,
-        exitCode: EXIT.busy,
-        hint: h.host === me.host
-          ? 'wait for it to finish, or give this run its own --workdir'
-          : `if no ferry runs on ${h.host} any more, remove ${path} and run again`,
-      });
+      throw new FerryError(
+        `another ferry (pid ${h.pid} on ${h.host}, since ${h.since}) is running in this run directory`,
+        {
+          phase: 'config',
+          target: dir,
+          exitCode: EXIT.busy,
+          hint:
+            h.host === me.host
+              ? 'wait for it to finish, or give this run its own --workdir'
+              : `if no ferry runs on ${h.host} any more, remove ${path} and run again`,
+        },
+      );
     }
     // The holder is gone: take its place (rename is atomic; re-read to see who won a race).
     const tmp = `${path}.${me.nonce}${PART_SUFFIX}`;

@@ -34,7 +34,12 @@ export async function loadRunState(dir: string, now: Scan): Promise<RunState> {
   try {
     const s = JSON.parse(await readFile(path, 'utf8')) as StateJson;
     if (s.version === 1 || s.version === 2) {
-      const files: Snapshot = new Map(Object.entries(s.preExisting).map(([k, v]) => [k, { size: v.size, mtimeNs: BigInt(v.mtimeNs) } satisfies FileState]));
+      const files: Snapshot = new Map(
+        Object.entries(s.preExisting).map(([k, v]) => [
+          k,
+          { size: v.size, mtimeNs: BigInt(v.mtimeNs) } satisfies FileState,
+        ]),
+      );
       const state = { runId: s.runId ?? randomUUID(), files, dirs: new Set(s.preExistingDirs ?? []), rerun: true };
       if (!s.runId) await save(path, state);
       return state;

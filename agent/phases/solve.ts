@@ -35,7 +35,12 @@ export interface SolveOptions {
 
 /** The executable `cmd` resolves to from `cwd` with `PATH`, or undefined. */
 export function which(cmd: string, cwd: string, path: string | undefined): string | undefined {
-  const candidates = cmd.includes('/') ? [isAbsolute(cmd) ? cmd : resolve(cwd, cmd)] : (path ?? '').split(delimiter).filter(Boolean).map((d) => join(resolve(cwd, d), cmd));
+  const candidates = cmd.includes('/')
+    ? [isAbsolute(cmd) ? cmd : resolve(cwd, cmd)]
+    : (path ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(resolve(cwd, d), cmd));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -54,7 +59,11 @@ export async function mpiFlavor(mpirun: string, env: NodeJS.ProcessEnv): Promise
 
 export function checkCommand(cmd: string, what: string, cwd: string, env: NodeJS.ProcessEnv, hint: string): string {
   const found = which(cmd, cwd, env.PATH);
-  if (!found) throw usageError(`${what} '${cmd}' was not found ${cmd.includes('/') ? `at ${resolve(cwd, cmd)}` : 'on PATH'} or is not executable`, hint);
+  if (!found)
+    throw usageError(
+      `${what} '${cmd}' was not found ${cmd.includes('/') ? `at ${resolve(cwd, cmd)}` : 'on PATH'} or is not executable`,
+      hint,
+    );
   return found;
 }
 
@@ -63,20 +72,38 @@ export function checkCommand(cmd: string, what: string, cwd: string, env: NodeJS
  * asked (`mpirun --version`) before anything is downloaded. `checkSolver` also requires the solver to
  * be found now (a dry run only notes it: the input may bring it).
  */
-export async function planLaunch(mpi: MpiSettings, solver: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Launch> {
+export async function planLaunch(
+  mpi: MpiSettings,
+  solver: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Launch> {
   if (!mpi.enabled) return buildLaunch(mpi, solver, 'unknown', { isRoot: false, env });
-  checkCommand(mpi.mpirun, 'MPI launcher', cwd, env, 'install Open MPI or MPICH, pass --mpirun PATH, or --no-mpi to run the solver directly');
+  checkCommand(
+    mpi.mpirun,
+    'MPI launcher',
+    cwd,
+    env,
+    'install Open MPI or MPICH, pass --mpirun PATH, or --no-mpi to run the solver directly',
+  );
   return buildLaunch(mpi, solver, await mpiFlavor(mpi.mpirun, env), { isRoot: process.getuid?.() === 0, env });
 }
 
 /** The solver's environment: ferry's own, the launcher's additions, the run mark, minus credentials. */
-export function solverEnv(env: NodeJS.ProcessEnv, launch: Launch, o: Pick<SolveOptions, 'mark' | 'keepCredentials'>): NodeJS.ProcessEnv {
+export function solverEnv(
+  env: NodeJS.ProcessEnv,
+  launch: Launch,
+  o: Pick<SolveOptions, 'mark' | 'keepCredentials'>,
+): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env, ...launch.env, [RUN_MARK]: o.mark };
   if (!o.keepCredentials) for (const v of CREDENTIAL_VARS) delete out[v];
   return out;
 }
 
-function startFailure(r: { failed?: boolean; exitCode?: number; signal?: string; cause?: unknown }, file: string): string | undefined {
+function startFailure(
+  r: { failed?: boolean; exitCode?: number; signal?: string; cause?: unknown },
+  file: string,
+): string | undefined {
   if (!r.failed || r.exitCode !== undefined || r.signal !== undefined) return undefined;
   const code = (r.cause as { code?: string } | undefined)?.code ?? 'unknown error';
   const why: Record<string, string> = {
@@ -96,7 +123,13 @@ function startFailure(r: { failed?: boolean; exitCode?: number; signal?: string;
  * Once the launcher has exited, every process of the run still alive (found by the run mark in its
  * environment, or seen below the launcher while it ran) is stopped: SIGTERM, `graceMs`, SIGKILL.
  */
-export async function runSolver(launch: Launch, cwd: string, env: NodeJS.ProcessEnv, log: Log, opts: SolveOptions): Promise<SolverResult> {
+export async function runSolver(
+  launch: Launch,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  log: Log,
+  opts: SolveOptions,
+): Promise<SolverResult> {
   const started = Date.now();
   const child = execa(launch.file, launch.args, {
     cwd,
@@ -151,10 +184,14 @@ async function stopLeftovers(tracked: Proc[], opts: SolveOptions, log: Log): Pro
   for (const p of [...findMarked(RUN_MARK, opts.mark), ...tracked.filter(isAlive)]) byKey.set(`${p.pid}:${p.start}`, p);
   const left = [...byKey.values()];
   if (left.length === 0) return [];
-  for (const p of left) log.warn(`process ${p.pid} (${p.command}) was started by the run and still runs after the launcher exited: stopping it`);
+  for (const p of left)
+    log.warn(
+      `process ${p.pid} (${p.command}) was started by the run and still runs after the launcher exited: stopping it`,
+    );
   const grace = opts.hardStop?.aborted ? 0 : opts.graceMs;
   const killed = await stopProcesses(left, grace, opts.hardStop);
-  for (const p of killed) log.warn(`process ${p.pid} (${p.command}) did not stop on SIGTERM within ${Math.round(grace / 1000)} s: killed`);
+  for (const p of killed)
+    log.warn(`process ${p.pid} (${p.command}) did not stop on SIGTERM within ${Math.round(grace / 1000)} s: killed`);
   log.info(`${left.length} leftover process(es) of the run stopped before the final upload`);
   return left;
 }

@@ -71,7 +71,9 @@ export class Uploader {
 
   upload(rel: string, progress?: PhaseProgress): Promise<UploadOutcome> {
     // Verification waits outside the files-in-flight limit, so it can batch many files at once.
-    return this.limit(() => this.send(rel, progress)).then((s) => ('outcome' in s ? s.outcome : this.confirm(s, progress)));
+    return this.limit(() => this.send(rel, progress)).then((s) =>
+      'outcome' in s ? s.outcome : this.confirm(s, progress),
+    );
   }
 
   private async send(rel: string, progress?: PhaseProgress): Promise<{ outcome: UploadOutcome } | Sent> {
@@ -81,7 +83,12 @@ export class Uploader {
     const before = await fileState(path);
     const base = { rel, size: before?.size ?? 0, key: dest.key };
     try {
-      if (!before) throw new FerryError(`${rel} disappeared before it could be uploaded`, { phase: 'upload', target: path, exitCode: EXIT.cantCreate });
+      if (!before)
+        throw new FerryError(`${rel} disappeared before it could be uploaded`, {
+          phase: 'upload',
+          target: path,
+          exitCode: EXIT.cantCreate,
+        });
       const prior = d.existing?.get(dest.key);
       if (prior && prior.size === before.size) {
         const local = await d.store.fingerprint(path, before.size, d.signal);
@@ -89,11 +96,18 @@ export class Uploader {
           this.resumed++;
           progress?.addFile();
           d.log.detail(`already in the store with the same bytes, not sent again: ${rel}`);
-          return { outcome: { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true } };
+          return {
+            outcome: { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true },
+          };
         }
       }
       const onBytes = (n: number) => progress?.addBytes(n);
-      const up = await d.store.putFile(path, before.size, dest, { phase: 'upload', signal: d.signal, sha256: d.sha256 ?? true, onBytes });
+      const up = await d.store.putFile(path, before.size, dest, {
+        phase: 'upload',
+        signal: d.signal,
+        sha256: d.sha256 ?? true,
+        onBytes,
+      });
       return { base, up, state: sameFile(before, await fileState(path)) ? before : undefined };
     } catch (err) {
       return { outcome: this.failure(base, err) };
@@ -119,7 +133,12 @@ export class Uploader {
 
   private failure(base: Base, err: unknown): UploadOutcome {
     if (isAbort(err)) return { ...base, verified: false, error: 'cancelled', exitCode: EXIT.cantCreate };
-    const e = err instanceof FerryError ? err : isLocalIoError(err) ? localIoError(err, 'upload', join(this.d.dir, base.rel)) : undefined;
+    const e =
+      err instanceof FerryError
+        ? err
+        : isLocalIoError(err)
+          ? localIoError(err, 'upload', join(this.d.dir, base.rel))
+          : undefined;
     if (!e) throw err; // not a failure of this file: a bug
     // Once uploads are under way, a lost endpoint or an unreadable file is an upload that failed (73).
     const exitCode = e.exitCode === EXIT.unavailable || e.exitCode === EXIT.ioErr ? EXIT.cantCreate : e.exitCode;
@@ -158,6 +177,8 @@ export async function uploadTree(
   const live = outcomes.filter((x) => x.live).length;
   const sent = outcomes.length - failed.length - resumed - live;
   const notes = `${live ? `; ${live} uploaded while the solver ran` : ''}${resumed ? `; ${resumed} already there with the same bytes` : ''}`;
-  log.info(`uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`);
+  log.info(
+    `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`,
+  );
   return { outcomes, bytes, ms, failed };
 }

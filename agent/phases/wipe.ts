@@ -50,10 +50,12 @@ export function planWipe(a: Accounts): WipePlan {
     else kept.push({ path: rel, reason: keptReason(rel, a) });
   }
   for (const l of a.scan.symlinks) {
-    if (a.named.has(l)) remove.set(l, undefined); // a link to ferry: the link goes, never its target
+    if (a.named.has(l))
+      remove.set(l, undefined); // a link to ferry: the link goes, never its target
     else kept.push({ path: l, reason: 'a symbolic link (never followed or uploaded)' });
   }
-  for (const b of a.scan.badNames) kept.push({ path: b, reason: a.notUploaded.get(b) ?? 'its name is not valid UTF-8, so no S3 key can name it' });
+  for (const b of a.scan.badNames)
+    kept.push({ path: b, reason: a.notUploaded.get(b) ?? 'its name is not valid UTF-8, so no S3 key can name it' });
   const dirs = a.scan.dirs.filter((d) => !a.preDirs.has(d)).sort((x, y) => y.split('/').length - x.split('/').length);
   return { remove, dirs, kept: kept.sort((x, y) => (x.path < y.path ? -1 : 1)) };
 }
@@ -83,12 +85,18 @@ export async function wipeAccounted(dir: string, plan: WipePlan): Promise<WipeRe
       changed.push(rel);
       continue;
     }
-    await unlink(path).then(() => removed++, (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    await unlink(path).then(
+      () => removed++,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      },
+    );
   }
   for (const d of plan.dirs) {
-    await rmdir(join(dir, d)).then(() => removed++, () => {}); // not empty: it holds what is kept
+    await rmdir(join(dir, d)).then(
+      () => removed++,
+      () => {},
+    ); // not empty: it holds what is kept
   }
   return { removed, changed };
 }

@@ -77,7 +77,8 @@ export class Run {
 
   need<K extends keyof this>(field: K): NonNullable<this[K]> {
     const v = this[field];
-    if (v === undefined || v === null) throw new Error(`internal: the run has no ${String(field)} yet (a phase ran out of order)`);
+    if (v === undefined || v === null)
+      throw new Error(`internal: the run has no ${String(field)} yet (a phase ran out of order)`);
     return v as NonNullable<this[K]>;
   }
 }

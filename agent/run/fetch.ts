@@ -14,7 +14,11 @@ export const fetch: RunPhase = {
   async run(r) {
     const { cfg, ctx } = r;
     r.fetched = await fetchInputs((loc) => r.stores.for(loc), cfg.inputs, cfg.workdir, r.log, {
-      transfer: cfg.transfer, maxExtract: cfg.maxExtract, signal: ctx.stop, progress: ctx.progress, reserved: isOwnFile,
+      transfer: cfg.transfer,
+      maxExtract: cfg.maxExtract,
+      signal: ctx.stop,
+      progress: ctx.progress,
+      reserved: isOwnFile,
     });
     const after = await scanTree(cfg.workdir, isOwnFile);
     const inputs: Snapshot = new Map();
@@ -28,7 +32,9 @@ export const fetch: RunPhase = {
       const store = await r.stores.for(u);
       if (isPrefix(u)) {
         const objs = await store.list(u, { phase: 'download', signal: r.ctx.stop });
-        r.report.push(`  ${formatUri(u)}: ${objs.length} object(s), ${formatBytes(objs.reduce((n, o) => n + o.size, 0))} (zips among them extracted where they land)`);
+        r.report.push(
+          `  ${formatUri(u)}: ${objs.length} object(s), ${formatBytes(objs.reduce((n, o) => n + o.size, 0))} (zips among them extracted where they land)`,
+        );
         continue;
       }
       const [job] = await planInputs(async () => store, [u], r.ctx.stop);
@@ -37,7 +43,9 @@ export const fetch: RunPhase = {
         continue;
       }
       const cd = await centralDirectoryOf(store, u, job.obj, r.ctx.stop);
-      r.report.push(`  ${formatUri(u)}: ${formatBytes(job.obj.size)}, extracted here: ${cd.entries.length} entries, ${formatBytes(cd.entries.reduce((n, x) => n + x.size, 0))}`);
+      r.report.push(
+        `  ${formatUri(u)}: ${formatBytes(job.obj.size)}, extracted here: ${cd.entries.length} entries, ${formatBytes(cd.entries.reduce((n, x) => n + x.size, 0))}`,
+      );
     }
   },
 };

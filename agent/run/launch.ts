@@ -25,11 +25,27 @@ export const launch: RunPhase = {
     checkSolver(r);
     const store = await r.output();
     const existing = await prepareOutput(store, cfg.output, r.log, ctx.stop);
-    r.uploader = new Uploader({ store, dir: cfg.workdir, prefix: cfg.output, filesInFlight: cfg.transfer.filesInFlight, log: r.log, signal: ctx.hardStop, existing });
+    r.uploader = new Uploader({
+      store,
+      dir: cfg.workdir,
+      prefix: cfg.output,
+      filesInFlight: cfg.transfer.filesInFlight,
+      log: r.log,
+      signal: ctx.hardStop,
+      existing,
+    });
     if (!cfg.liveUpload) return;
     const progress = ctx.progress.start('live upload');
     const settleMs = cfg.settleSeconds * 1000;
-    r.live = new LiveUpload(r.uploader, { dir: cfg.workdir, baseline: r.need('baseline'), uploadAll: cfg.uploadAll, skip: notOutput(r), settleMs, log: r.log, progress });
+    r.live = new LiveUpload(r.uploader, {
+      dir: cfg.workdir,
+      baseline: r.need('baseline'),
+      uploadAll: cfg.uploadAll,
+      skip: notOutput(r),
+      settleMs,
+      log: r.log,
+      progress,
+    });
   },
   async dry(r) {
     const l = r.need('launch');
@@ -37,10 +53,19 @@ export const launch: RunPhase = {
     try {
       checkSolver(r);
     } catch {
-      r.report.push(`  note: '${r.cfg.solver[0]}' is not found now; it must come from the input or be on PATH on the node`);
+      r.report.push(
+        `  note: '${r.cfg.solver[0]}' is not found now; it must come from the input or be on PATH on the node`,
+      );
     }
     const existing = await (await r.output()).list(r.cfg.output, { phase: 'upload', signal: r.ctx.stop });
-    r.report.push('', 'upload:', `  every file the run creates or changes → ${formatUri(r.cfg.output)}<path>${r.cfg.uploadAll ? ' (--upload-all: every file in the run directory)' : ''}`);
-    if (existing.length > 0) r.report.push(`  the prefix already holds ${existing.length} object(s): files with the same bytes are not sent again`);
+    r.report.push(
+      '',
+      'upload:',
+      `  every file the run creates or changes → ${formatUri(r.cfg.output)}<path>${r.cfg.uploadAll ? ' (--upload-all: every file in the run directory)' : ''}`,
+    );
+    if (existing.length > 0)
+      r.report.push(
+        `  the prefix already holds ${existing.length} object(s): files with the same bytes are not sent again`,
+      );
   },
 };

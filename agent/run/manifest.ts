@@ -46,10 +46,14 @@ export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean
   const { cfg, ctx } = r;
   try {
     await publishManifest(await r.output(), cfg.output, manifest, cfg.workdir, ctx.hardStop);
-    r.log.info(`wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})${manifest.status === 'complete' ? ' and _SUCCESS' : ''}`);
+    r.log.info(
+      `wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})${manifest.status === 'complete' ? ' and _SUCCESS' : ''}`,
+    );
     return true;
   } catch (err) {
-    r.log.error(`${(err as { render?: () => string }).render?.() ?? String(err)}\n  nothing was deleted; re-run the same row`);
+    r.log.error(
+      `${(err as { render?: () => string }).render?.() ?? String(err)}\n  nothing was deleted; re-run the same row`,
+    );
     return false;
   }
 }
@@ -67,7 +71,15 @@ export const manifest: RunPhase = {
     const { verdict, verified } = decide(r);
     const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
     const state = r.need('state');
-    const plan = planWipe({ scan: await scanTree(cfg.workdir), inputs: r.need('inputs'), uploaded, named: r.need('named'), preFiles: state.files, preDirs: state.dirs, notUploaded: verdict.notUploaded });
+    const plan = planWipe({
+      scan: await scanTree(cfg.workdir),
+      inputs: r.need('inputs'),
+      uploaded,
+      named: r.need('named'),
+      preFiles: state.files,
+      preDirs: state.dirs,
+      notUploaded: verdict.notUploaded,
+    });
     const kept = cfg.wipeAll ? [] : plan.kept;
     const solved = r.need('solved');
     const launch = r.need('launch');
@@ -78,14 +90,26 @@ export const manifest: RunPhase = {
       started_at: r.startedAt.toISOString(),
       ended_at: new Date().toISOString(),
       inputs: r.need('fetched').inputs,
-      solver: { argv: [launch.file, ...launch.args], exit_code: solved.exitCode ?? null, signal: solved.signal ?? null, ...(solved.startError ? { start_error: solved.startError } : {}) },
-      outputs: verified.map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' })).sort((a, b) => (a.path < b.path ? -1 : 1)),
+      solver: {
+        argv: [launch.file, ...launch.args],
+        exit_code: solved.exitCode ?? null,
+        signal: solved.signal ?? null,
+        ...(solved.startError ? { start_error: solved.startError } : {}),
+      },
+      outputs: verified
+        .map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' }))
+        .sort((a, b) => (a.path < b.path ? -1 : 1)),
       not_uploaded: [...verdict.notUploaded].map(([path, error]) => ({ path, error })),
       kept,
     };
     if (kept.length > 0) {
-      const few = kept.slice(0, 5).map((k) => k.path).join(', ');
-      r.log.warn(`${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ${few}${kept.length > 5 ? ', …' : ''} (listed in the manifest)`);
+      const few = kept
+        .slice(0, 5)
+        .map((k) => k.path)
+        .join(', ');
+      r.log.warn(
+        `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ${few}${kept.length > 5 ? ', …' : ''} (listed in the manifest)`,
+      );
       for (const k of kept) r.log.detail(`kept ${k.path}: ${k.reason}`);
     }
     r.verdict = verdict;
@@ -94,6 +118,8 @@ export const manifest: RunPhase = {
   },
   async dry(r) {
     r.report.push(`  never: ${[...r.need('named'), RUN_LOG].join(', ')}, ferry's own names, symbolic links`);
-    r.report.push(`  then ${formatUri(under(r.cfg.output, MANIFEST))}, and _SUCCESS last if the solver exits 0 and every file is verified`);
+    r.report.push(
+      `  then ${formatUri(under(r.cfg.output, MANIFEST))}, and _SUCCESS last if the solver exits 0 and every file is verified`,
+    );
   },
 };

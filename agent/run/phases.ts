@@ -20,7 +20,9 @@ export async function runPhases(r: Run, phases = RUN_PHASES): Promise<number> {
   if (r.dry) return 0;
   return exitCode({
     manifestWritten: r.manifestWritten === true,
-    stoppedBy: r.ctx.stop.aborted ? ((r.ctx.stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined,
+    stoppedBy: r.ctx.stop.aborted
+      ? ((r.ctx.stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM')
+      : undefined,
     leaseLost: r.need('lease').lost,
     notUploaded: r.need('verdict').notUploaded.size,
     failedExit: r.need('verdict').failedExit,

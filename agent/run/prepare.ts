@@ -48,10 +48,18 @@ export const prepare: RunPhase = {
     const { cfg, ctx } = r;
     r.named = namedInputs(cfg, ctx.env, ctx.cwd);
     r.state = await loadRunState(cfg.workdir, await scanTree(cfg.workdir, isOwnFile));
-    if (r.state.rerun) r.log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
+    if (r.state.rerun)
+      r.log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
     r.launch = await planLaunch(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);
     const ttlMs = Number(ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
-    r.lease = await Lease.acquire(await r.output(), cfg.output, { runId: r.state.runId, ferry: versionLine(), takeOver: cfg.takeOver, ttlMs, log: r.log, signal: ctx.stop });
+    r.lease = await Lease.acquire(await r.output(), cfg.output, {
+      runId: r.state.runId,
+      ferry: versionLine(),
+      takeOver: cfg.takeOver,
+      ttlMs,
+      log: r.log,
+      signal: ctx.stop,
+    });
   },
   async dry(r) {
     r.named = namedInputs(r.cfg, r.ctx.env, r.ctx.cwd);
@@ -62,5 +70,11 @@ export const prepare: RunPhase = {
 
 /** The solver must be there once the input is in place (it may come with the input). */
 export function checkSolver(r: Run): void {
-  checkCommand(r.cfg.solver[0], 'solver', r.cfg.workdir, r.ctx.env, 'check the command after --: it must be on PATH or a path inside the run directory');
+  checkCommand(
+    r.cfg.solver[0],
+    'solver',
+    r.cfg.workdir,
+    r.ctx.env,
+    'check the command after --: it must be on PATH or a path inside the run directory',
+  );
 }

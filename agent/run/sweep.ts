@@ -19,12 +19,20 @@ export const sweep: RunPhase = {
     const uploader = r.need('uploader');
     let progress: PhaseProgress | undefined;
     const result = await finalSweep({
-      dir: cfg.workdir, baseline: r.need('baseline'), uploadAll: cfg.uploadAll, skip: notOutput(r), uploader, live: r.live, log: r.log,
+      dir: cfg.workdir,
+      baseline: r.need('baseline'),
+      uploadAll: cfg.uploadAll,
+      skip: notOutput(r),
+      uploader,
+      live: r.live,
+      log: r.log,
       onPlan: (files, bytes) => (progress = ctx.progress.start('upload', { files, bytes })),
     });
     if (progress) ctx.progress.end(progress);
     for (const l of result.last.symlinks) r.log.warn(`not uploading symbolic link ${l} (links are never followed)`);
-    for (const n of RESERVED_OUTPUT) if (result.last.files.has(n)) r.log.warn(`not uploading ./${n}: the name is reserved for ferry's own ${n} in the output prefix`);
+    for (const n of RESERVED_OUTPUT)
+      if (result.last.files.has(n))
+        r.log.warn(`not uploading ./${n}: the name is reserved for ferry's own ${n} in the output prefix`);
     r.sweep = result;
     await removeDeleted(r);
   },
@@ -37,7 +45,8 @@ async function removeDeleted(r: Run): Promise<void> {
     if (first.files.has(rel) || !o.verified || !o.etag) continue;
     const uri = formatUri(under(up.prefix, rel));
     try {
-      if (await up.remove(rel, o.etag)) r.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
+      if (await up.remove(rel, o.etag))
+        r.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
       else r.log.warn(`not removing ${uri}: it was replaced in the store since this run uploaded it`);
     } catch (err) {
       r.log.warn(`could not remove ${uri}: ${(err as Error).message}`);

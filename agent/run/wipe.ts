@@ -19,8 +19,12 @@ export const wipe: RunPhase = {
     const { cfg, ctx } = r;
     const verdict = r.need('verdict');
     if (!r.manifestWritten || verdict.status === 'incomplete') {
-      if (ctx.stop.aborted) r.log.info('stopped by a signal: outputs that existed are uploaded; the run directory is kept');
-      else if (verdict.notUploaded.size > 0) r.log.error(`${verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. Re-run the same row to upload them.`);
+      if (ctx.stop.aborted)
+        r.log.info('stopped by a signal: outputs that existed are uploaded; the run directory is kept');
+      else if (verdict.notUploaded.size > 0)
+        r.log.error(
+          `${verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. Re-run the same row to upload them.`,
+        );
       return;
     }
     if (cfg.keep) return void r.log.info('--keep: run directory left as is');
@@ -29,12 +33,16 @@ export const wipe: RunPhase = {
     };
     if (cfg.wipeAll) {
       const n = await wipeAll(cfg.workdir).catch(fail);
-      return void r.log.info(`all outputs verified; --wipe-all removed ${n} entries from the run directory (kept ${RUN_LOG})`);
+      return void r.log.info(
+        `all outputs verified; --wipe-all removed ${n} entries from the run directory (kept ${RUN_LOG})`,
+      );
     }
     const manifest = r.need('manifest');
     const res = await wipeAccounted(cfg.workdir, r.need('plan')).catch(fail);
     const more = manifest.kept.length ? ` and ${manifest.kept.length} more` : '';
-    r.log.info(`all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for (kept ${RUN_LOG}${more})`);
+    r.log.info(
+      `all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for (kept ${RUN_LOG}${more})`,
+    );
     r.changedAtWipe = res.changed;
     if (res.changed.length === 0) return;
     r.log.error(`${res.changed.length} file(s) changed after the final check and were kept: ${res.changed.join(', ')}`);
@@ -50,9 +58,12 @@ export const wipe: RunPhase = {
     const mine = entries.filter((n) => named.has(n));
     const others = entries.filter((n) => !named.has(n));
     if (cfg.keep) r.report.push('  nothing (--keep)');
-    else if (cfg.wipeAll) r.report.push(`  once every upload is verified: everything in ${cfg.workdir} except ${RUN_LOG} (--wipe-all)`);
+    else if (cfg.wipeAll)
+      r.report.push(`  once every upload is verified: everything in ${cfg.workdir} except ${RUN_LOG} (--wipe-all)`);
     else {
-      r.report.push(`  once every upload is verified: the inputs as extracted, the outputs as uploaded${mine.length ? `, ${mine.join(', ')}` : ''}`);
+      r.report.push(
+        `  once every upload is verified: the inputs as extracted, the outputs as uploaded${mine.length ? `, ${mine.join(', ')}` : ''}`,
+      );
       r.report.push(`  kept: ${RUN_LOG}${others.length ? `, and what was here before (${others.join(', ')})` : ''}`);
     }
   },

@@ -30,7 +30,9 @@ export async function makeS3Client(s: S3Settings, sockets: number, env: Env = pr
   let credentials: S3ClientConfig['credentials'];
   let fileRegion: string | undefined;
   let fileEndpoint: string | undefined;
-  const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((v): v is string => !!v);
+  const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter(
+    (v): v is string => !!v,
+  );
   if (s.awsConfigFile) {
     const { settings } = await readProfileFile(s.awsConfigFile, profile);
     for (const v of [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken]) if (v) secrets.push(v);
@@ -56,7 +58,10 @@ export async function makeS3Client(s: S3Settings, sockets: number, env: Env = pr
   }
   const endpoint = s.endpoint ?? fileEndpoint;
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) {
-    throw usageError(`endpoint '${endpoint}' is not an http(s) URL`, 'write it as https://host[:port] or http://127.0.0.1:9000');
+    throw usageError(
+      `endpoint '${endpoint}' is not an http(s) URL`,
+      'write it as https://host[:port] or http://127.0.0.1:9000',
+    );
   }
   const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? fileRegion ?? 'us-east-1';
   const agents = makeAgents(endpoint ?? `https://s3.${region}.amazonaws.com`, s.proxy, sockets, env);
@@ -92,7 +97,10 @@ export async function makeS3Client(s: S3Settings, sockets: number, env: Env = pr
       // Bodies we send carry Content-MD5, which is signed and checked by the server; hashing
       // each body a second time for the signature (SHA-256) would only cost CPU.
       const req = args.request as { headers?: Record<string, string> } | undefined;
-      if ((context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') && req?.headers?.['content-md5']) {
+      if (
+        (context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') &&
+        req?.headers?.['content-md5']
+      ) {
         req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
       }
       return next(args);

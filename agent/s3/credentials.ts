@@ -16,7 +16,10 @@ export interface ProfileSettings {
  * `[profile NAME]`, nested `s3 =` blocks), with the SDK's own loader. The job uploads one file, so
  * it is read as both kinds; as in the SDK, the credentials-file reading wins where both say a thing.
  */
-export async function readProfileFile(path: string, profile: string): Promise<{ settings: ProfileSettings; keys: Record<string, string | undefined> }> {
+export async function readProfileFile(
+  path: string,
+  profile: string,
+): Promise<{ settings: ProfileSettings; keys: Record<string, string | undefined> }> {
   if (!existsSync(path)) throw usageError(`cannot read --aws-config file ${path}: it does not exist`);
   let files: Awaited<ReturnType<typeof loadSharedConfigFiles>>;
   try {
@@ -26,7 +29,9 @@ export async function readProfileFile(path: string, profile: string): Promise<{ 
   }
   const keys = { ...files.configFile[profile], ...files.credentialsFile[profile] };
   if (!files.configFile[profile] && !files.credentialsFile[profile]) {
-    const names = new Set([...Object.keys(files.configFile), ...Object.keys(files.credentialsFile)].filter((n) => !n.includes('.')));
+    const names = new Set(
+      [...Object.keys(files.configFile), ...Object.keys(files.credentialsFile)].filter((n) => !n.includes('.')),
+    );
     throw usageError(
       `profile '${profile}' is not in ${path} (profiles found: ${[...names].join(', ') || 'none'})`,
       'pass --profile NAME, or name the section [default]',

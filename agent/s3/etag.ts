@@ -6,7 +6,12 @@ import { createReadStream } from 'node:fs';
  * `partSize`, else parts of `partSize`), and its SHA-256, in one read. Used to recognise an
  * object a previous attempt already uploaded.
  */
-export async function localEtag(file: string, size: number, partSize: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }> {
+export async function localEtag(
+  file: string,
+  size: number,
+  partSize: number,
+  signal?: AbortSignal,
+): Promise<{ etag: string; sha256: string }> {
   const sha = createHash('sha256');
   const whole = createHash('md5');
   const partMd5s: Buffer[] = [];
@@ -33,5 +38,8 @@ export async function localEtag(file: string, size: number, partSize: number, si
   }
   if (size <= partSize) return { etag: whole.digest('hex'), sha256: sha.digest('hex') };
   if (inPart > 0) partMd5s.push(part.digest());
-  return { etag: `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`, sha256: sha.digest('hex') };
+  return {
+    etag: `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`,
+    sha256: sha.digest('hex'),
+  };
 }

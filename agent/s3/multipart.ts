@@ -35,12 +35,15 @@ export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file
   while (got < len) {
     const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
     if (bytesRead === 0) {
-      throw new FerryError(`the file ended at byte ${pos + got}, expected ${pos + len}: it changed while being uploaded`, {
-        phase: 'upload',
-        target: file,
-        exitCode: EXIT.cantCreate,
-        hint: 'something still writes it; it is uploaded again once it settles, or re-run the row',
-      });
+      throw new FerryError(
+        `the file ended at byte ${pos + got}, expected ${pos + len}: it changed while being uploaded`,
+        {
+          phase: 'upload',
+          target: file,
+          exitCode: EXIT.cantCreate,
+          hint: 'something still writes it; it is uploaded again once it settles, or re-run the row',
+        },
+      );
     }
     got += bytesRead;
   }
@@ -53,8 +56,18 @@ export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file
  * failure every worker is stopped and awaited, the upload is aborted and the abort confirmed, and
  * the first error is rethrown. Returns the ETag S3 must report: md5(part md5s) + "-" + parts.
  */
-export async function uploadParts(client: S3Client, fh: FileHandle, file: string, size: number, dest: Location, opts: PartsOptions): Promise<string> {
-  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...sdkParams(opts.objectParams) }), { abortSignal: opts.signal });
+export async function uploadParts(
+  client: S3Client,
+  fh: FileHandle,
+  file: string,
+  size: number,
+  dest: Location,
+  opts: PartsOptions,
+): Promise<string> {
+  const created = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...sdkParams(opts.objectParams) }),
+    { abortSignal: opts.signal },
+  );
   const uploadId = created.UploadId!;
   const count = Math.ceil(size / opts.partSize);
   const md5s: Buffer[] = new Array(count);
@@ -77,7 +90,9 @@ export async function uploadParts(client: S3Client, fh: FileHandle, file: string
       hashed[nextToHash++]();
     }
   };
-  const halted = new Promise<never>((_, reject) => stopped.addEventListener('abort', () => reject(stopped.reason), { once: true }));
+  const halted = new Promise<never>((_, reject) =>
+    stopped.addEventListener('abort', () => reject(stopped.reason), { once: true }),
+  );
   halted.catch(() => {});
   let next = 0;
   const worker = async () => {
@@ -91,7 +106,15 @@ export async function uploadParts(client: S3Client, fh: FileHandle, file: string
         hashInOrder(i, buf);
         const md5 = createHash('md5').update(buf).digest();
         const r = await client.send(
-          new UploadPartCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId, PartNumber: i + 1, Body: buf, ContentLength: len, ContentMD5: md5.toString('base64') }),
+          new UploadPartCommand({
+            Bucket: dest.bucket,
+            Key: dest.key,
+            UploadId: uploadId,
+            PartNumber: i + 1,
+            Body: buf,
+            ContentLength: len,
+            ContentMD5: md5.toString('base64'),
+          }),
           { abortSignal: stopped },
         );
         if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
@@ -137,9 +160,11 @@ export async function uploadParts(client: S3Client, fh: FileHandle, file: string
  */
 export async function abortUpload(client: S3Client, dest: Location, uploadId: string): Promise<boolean> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId })).catch((err) => {
-      if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
-    });
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, UploadId: uploadId }))
+      .catch((err) => {
+        if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
+      });
     const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: dest.bucket, Prefix: dest.key }));
     if (!(listed.Uploads ?? []).some((u) => u.UploadId === uploadId)) return true;
     await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
@@ -149,7 +174,9 @@ export async function abortUpload(client: S3Client, dest: Location, uploadId: st
 
 /** Aborts every unfinished multipart upload under `prefix` (left by an attempt that died). */
 export async function abortStaleUploads(client: S3Client, prefix: Location, signal?: AbortSignal): Promise<number> {
-  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: prefix.bucket, Prefix: prefix.key }), { abortSignal: signal });
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: prefix.bucket, Prefix: prefix.key }), {
+    abortSignal: signal,
+  });
   let n = 0;
   for (const u of listed.Uploads ?? []) {
     if (u.Key && u.UploadId && (await abortUpload(client, { ...prefix, key: u.Key }, u.UploadId))) n++;

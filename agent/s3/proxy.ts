@@ -40,7 +40,10 @@ export function makeAgents(endpoint: string, explicitProxy: string | undefined, 
     try {
       ca = [...rootCertificates, readFileSync(env.AWS_CA_BUNDLE, 'utf8')];
     } catch (err) {
-      throw usageError(`cannot read AWS_CA_BUNDLE ${env.AWS_CA_BUNDLE}: ${(err as Error).message}`, 'point AWS_CA_BUNDLE at a PEM file, or unset it');
+      throw usageError(
+        `cannot read AWS_CA_BUNDLE ${env.AWS_CA_BUNDLE}: ${(err as Error).message}`,
+        'point AWS_CA_BUNDLE at a PEM file, or unset it',
+      );
     }
   }
   const base = { keepAlive: true, maxSockets: sockets, ...(ca ? { ca } : {}) };
@@ -49,7 +52,10 @@ export function makeAgents(endpoint: string, explicitProxy: string | undefined, 
   try {
     parsed = new URL(proxy);
   } catch {
-    throw usageError(`the proxy '${redactProxy(proxy)}' is not a URL`, 'write it as http://USER:PASSWORD@host:port (percent-encode @ : and spaces in the password)');
+    throw usageError(
+      `the proxy '${redactProxy(proxy)}' is not a URL`,
+      'write it as http://USER:PASSWORD@host:port (percent-encode @ : and spaces in the password)',
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw usageError(`proxy scheme ${parsed.protocol} is not supported`, 'use an http:// or https:// proxy URL');
@@ -72,7 +78,10 @@ class TunnelWithCa extends HttpsProxyAgent<string> {
     super(proxy, opts);
   }
 
-  override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+  override connect(
+    req: Parameters<HttpsProxyAgent<string>['connect']>[0],
+    opts: Parameters<HttpsProxyAgent<string>['connect']>[1],
+  ) {
     return super.connect(req, { ...opts, ca: this.trusted } as typeof opts);
   }
 }

@@ -20,14 +20,23 @@ export async function readRange(
   let pos = start;
   for (let attempt = 1; ; attempt++) {
     const res = await client.send(
-      new GetObjectCommand({ Bucket: u.bucket, Key: u.key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag ? `"${etag}"` : undefined }),
+      new GetObjectCommand({
+        Bucket: u.bucket,
+        Key: u.key,
+        Range: `bytes=${pos}-${end - 1}`,
+        IfMatch: etag ? `"${etag}"` : undefined,
+      }),
       { abortSignal: o.signal },
     );
     const body = res.Body as Readable;
     let cause: unknown;
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (pos + chunk.length > end) throw new TransferError('overrun', `the server sent more bytes than asked for (range ${start}-${end - 1} of ${formatUri(u)})`);
+        if (pos + chunk.length > end)
+          throw new TransferError(
+            'overrun',
+            `the server sent more bytes than asked for (range ${start}-${end - 1} of ${formatUri(u)})`,
+          );
         await onChunk(chunk, pos);
         pos += chunk.length;
       }
@@ -40,7 +49,11 @@ export async function readRange(
     if (pos === end) return;
     if (attempt >= o.attempts) {
       const why = cause ? `broke off (${(cause as Error).message})` : 'ended early';
-      throw new TransferError('broken', `the body of range ${start}-${end - 1} of ${formatUri(u)} ${why} at byte ${pos}, ${attempt} time(s)`, cause);
+      throw new TransferError(
+        'broken',
+        `the body of range ${start}-${end - 1} of ${formatUri(u)} ${why} at byte ${pos}, ${attempt} time(s)`,
+        cause,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt * (0.5 + Math.random()))));
   }

@@ -12,7 +12,16 @@ import type { S3Settings, TransferSettings } from '../config.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import type { ByteBudget } from '../store/budget.ts';
-import type { Call, Fetched, ObjectInfo, PutBytesOptions, PutFileOptions, Store, Uploaded, Verdict } from '../store/store.ts';
+import type {
+  Call,
+  Fetched,
+  ObjectInfo,
+  PutBytesOptions,
+  PutFileOptions,
+  Store,
+  Uploaded,
+  Verdict,
+} from '../store/store.ts';
 import { makeS3Client } from './client.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { localEtag } from './etag.ts';
@@ -22,7 +31,8 @@ import { uploadFile } from './upload.ts';
 
 /** S3 quotes ETags; ferry's stores hand them out bare. */
 const bare = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
-const isPrecondition = (err: unknown) => httpStatus(err) === 412 || (err as { name?: string }).name === 'PreconditionFailed';
+const isPrecondition = (err: unknown) =>
+  httpStatus(err) === 412 || (err as { name?: string }).name === 'PreconditionFailed';
 
 /**
  * The Store over S3 and S3-compatible servers (Ceph RGW, MinIO): one SDK client for the command,
@@ -47,45 +57,85 @@ export class S3Store implements Store {
       return await fn();
     } catch (err) {
       if (call.signal?.aborted && (err as Error)?.name === 'AbortError') throw err;
-      throw classifyS3Error(err, { phase: call.phase, op: call.what ?? op, target: formatUri(loc), endpoint: this.where });
+      throw classifyS3Error(err, {
+        phase: call.phase,
+        op: call.what ?? op,
+        target: formatUri(loc),
+        endpoint: this.where,
+      });
     }
   }
 
   head(loc: Location, call: Call): Promise<ObjectInfo> {
-    return this.guard(call.phase === 'download' ? 'reading the input object' : 'reading an object', loc, call, async () => {
-      const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
-      return { key: loc.key, size: h.ContentLength ?? 0, etag: bare(h.ETag), modified: h.LastModified };
-    });
+    return this.guard(
+      call.phase === 'download' ? 'reading the input object' : 'reading an object',
+      loc,
+      call,
+      async () => {
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+          abortSignal: call.signal,
+        });
+        return { key: loc.key, size: h.ContentLength ?? 0, etag: bare(h.ETag), modified: h.LastModified };
+      },
+    );
   }
 
   list(prefix: Location, call: Call): Promise<ObjectInfo[]> {
-    return this.guard(call.phase === 'download' ? 'listing the input prefix' : 'listing the prefix', prefix, call, async () => {
-      const out: ObjectInfo[] = [];
-      for await (const o of this.pages(prefix.bucket, prefix.key, undefined, call.signal)) if (!o.key.endsWith('/')) out.push(o);
-      return out;
-    });
+    return this.guard(
+      call.phase === 'download' ? 'listing the input prefix' : 'listing the prefix',
+      prefix,
+      call,
+      async () => {
+        const out: ObjectInfo[] = [];
+        for await (const o of this.pages(prefix.bucket, prefix.key, undefined, call.signal))
+          if (!o.key.endsWith('/')) out.push(o);
+        return out;
+      },
+    );
   }
 
-  private async *pages(bucket: string, prefix: string, startAfter: string | undefined, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
+  private async *pages(
+    bucket: string,
+    prefix: string,
+    startAfter: string | undefined,
+    signal?: AbortSignal,
+  ): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, StartAfter: token ? undefined : startAfter, MaxKeys: 1000 }),
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          StartAfter: token ? undefined : startAfter,
+          MaxKeys: 1000,
+        }),
         { abortSignal: signal },
       );
-      for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0, etag: bare(o.ETag), modified: o.LastModified };
+      for (const o of page.Contents ?? [])
+        if (o.Key) yield { key: o.Key, size: o.Size ?? 0, etag: bare(o.ETag), modified: o.LastModified };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
 
-  read(loc: Location, etag: string, range: [number, number], call: Call, onChunk: (chunk: Buffer, pos: number) => Promise<void> | void): Promise<void> {
-    return this.guard('downloading the input', loc, call, () => readRange(this.client, loc, etag, range, { attempts: this.s.maxAttempts, signal: call.signal }, onChunk));
+  read(
+    loc: Location,
+    etag: string,
+    range: [number, number],
+    call: Call,
+    onChunk: (chunk: Buffer, pos: number) => Promise<void> | void,
+  ): Promise<void> {
+    return this.guard('downloading the input', loc, call, () =>
+      readRange(this.client, loc, etag, range, { attempts: this.s.maxAttempts, signal: call.signal }, onChunk),
+    );
   }
 
   fetch(loc: Location, call: Call): Promise<Fetched | undefined> {
     return this.guard('reading an object', loc, call, async () => {
       try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+        const r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+          abortSignal: call.signal,
+        });
         const body = Buffer.from(await r.Body!.transformToByteArray());
         return { body, info: { key: loc.key, size: body.length, etag: bare(r.ETag), modified: r.LastModified } };
       } catch (err) {
@@ -114,8 +164,15 @@ export class S3Store implements Store {
       const md5 = createHash('md5').update(body).digest();
       const send = async (ifMatch?: string) => {
         const put = new PutObjectCommand({
-          Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: body.length, ContentMD5: md5.toString('base64'), ContentType: o.contentType,
-          ...(o.ifAbsent ? { IfNoneMatch: '*' } : {}), ...(ifMatch ? { IfMatch: ifMatch } : {}), ...sdkParams(this.s.objectParams),
+          Bucket: dest.bucket,
+          Key: dest.key,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: md5.toString('base64'),
+          ContentType: o.contentType,
+          ...(o.ifAbsent ? { IfNoneMatch: '*' } : {}),
+          ...(ifMatch ? { IfMatch: ifMatch } : {}),
+          ...sdkParams(this.s.objectParams),
         });
         try {
           return bare((await this.client.send(put, { abortSignal: o.signal })).ETag) || md5.toString('hex');
@@ -128,7 +185,9 @@ export class S3Store implements Store {
       const written = await send(this.bareIfMatch ? o.ifEtag : `"${o.ifEtag}"`);
       if (written || this.bareIfMatch) return written;
       // Ceph RGW 16 refuses a quoted If-Match that is right: if the ETag is still ours, try it bare.
-      const now = await this.client.send(new HeadObjectCommand({ Bucket: dest.bucket, Key: dest.key }), { abortSignal: o.signal }).catch(() => undefined);
+      const now = await this.client
+        .send(new HeadObjectCommand({ Bucket: dest.bucket, Key: dest.key }), { abortSignal: o.signal })
+        .catch(() => undefined);
       if (bare(now?.ETag) !== o.ifEtag) return undefined;
       const again = await send(o.ifEtag);
       this.bareIfMatch = again !== undefined;
@@ -140,10 +199,14 @@ export class S3Store implements Store {
     return this.guard('deleting', loc, call, async () => {
       if (call.ifEtag !== undefined) {
         // Checked with HEAD first: Ceph RGW 16 ignores If-Match on DeleteObject (measured).
-        const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+          abortSignal: call.signal,
+        });
         if (bare(h.ETag) !== call.ifEtag) return false;
       }
-      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: call.signal });
+      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+        abortSignal: call.signal,
+      });
       return true;
     });
   }
@@ -174,7 +237,9 @@ export class S3Store implements Store {
   }
 
   abortUnfinished(prefix: Location, call: Call): Promise<number> {
-    return this.guard('aborting unfinished uploads', prefix, call, () => abortStaleUploads(this.client, prefix, call.signal));
+    return this.guard('aborting unfinished uploads', prefix, call, () =>
+      abortStaleUploads(this.client, prefix, call.signal),
+    );
   }
 
   close(): void {
@@ -183,7 +248,12 @@ export class S3Store implements Store {
 }
 
 /** Opens the S3 store: one client sized for every request the transfer settings can have in flight. */
-export async function openS3Store(s: S3Settings, t: TransferSettings, budget: ByteBudget, env: NodeJS.ProcessEnv): Promise<{ store: S3Store; secrets: string[] }> {
+export async function openS3Store(
+  s: S3Settings,
+  t: TransferSettings,
+  budget: ByteBudget,
+  env: NodeJS.ProcessEnv,
+): Promise<{ store: S3Store; secrets: string[] }> {
   const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
   const endpoint = made.endpoint ?? 'the S3 endpoint';
   const where = made.proxy ? `${endpoint} through proxy ${made.proxy}` : endpoint;

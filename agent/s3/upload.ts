@@ -26,7 +26,13 @@ export interface UploadFileOptions {
 const MAX_PARTS = 10_000;
 
 /** Uploads one local file to `dest` with Content-MD5 on every request; the caller verifies it after. */
-export async function uploadFile(client: S3Client, file: string, size: number, dest: Location, opts: UploadFileOptions): Promise<Uploaded> {
+export async function uploadFile(
+  client: S3Client,
+  file: string,
+  size: number,
+  dest: Location,
+  opts: UploadFileOptions,
+): Promise<Uploaded> {
   opts.signal?.throwIfAborted();
   const partSize = opts.partSize;
   if (Math.ceil(size / partSize) > MAX_PARTS) {
@@ -48,7 +54,14 @@ export async function uploadFile(client: S3Client, file: string, size: number, d
         const md5 = createHash('md5').update(body).digest();
         sha?.update(body);
         await client.send(
-          new PutObjectCommand({ Bucket: dest.bucket, Key: dest.key, Body: body, ContentLength: size, ContentMD5: md5.toString('base64'), ...sdkParams(opts.objectParams) }),
+          new PutObjectCommand({
+            Bucket: dest.bucket,
+            Key: dest.key,
+            Body: body,
+            ContentLength: size,
+            ContentMD5: md5.toString('base64'),
+            ...sdkParams(opts.objectParams),
+          }),
           { abortSignal: opts.signal },
         );
         opts.onBytes?.(size);

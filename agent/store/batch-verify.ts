@@ -18,7 +18,8 @@ export interface VerifySource {
 export function judge(up: Uploaded, seen: Seen, where: string): Verdict {
   if (seen.size !== up.size) return { ok: false, reason: `size in ${where} is ${seen.size}, local file is ${up.size}` };
   if (seen.opaqueEtag) return { ok: true };
-  if (seen.etag !== up.expectedEtag) return { ok: false, reason: `ETag in ${where} is ${seen.etag || '(none)'}, expected ${up.expectedEtag}` };
+  if (seen.etag !== up.expectedEtag)
+    return { ok: false, reason: `ETag in ${where} is ${seen.etag || '(none)'}, expected ${up.expectedEtag}` };
   return { ok: true };
 }
 
@@ -90,7 +91,12 @@ export class BatchVerifier {
     }
     await Promise.all(
       rest.map(async (p) => {
-        p.settle(await this.source.head(p.up.loc.key, this.signal).then((s) => judge(p.up, s, this.where), (e: Error) => e));
+        p.settle(
+          await this.source.head(p.up.loc.key, this.signal).then(
+            (s) => judge(p.up, s, this.where),
+            (e: Error) => e,
+          ),
+        );
       }),
     );
   }

@@ -15,7 +15,8 @@ export class ByteBudget {
     readonly limit: number,
     readonly slotSize: number,
   ) {
-    if (!(slotSize > 0) || !(limit >= slotSize)) throw new TypeError(`budget ${limit} must hold at least one slot of ${slotSize} bytes`);
+    if (!(slotSize > 0) || !(limit >= slotSize))
+      throw new TypeError(`budget ${limit} must hold at least one slot of ${slotSize} bytes`);
     this.slots = Math.floor(limit / slotSize);
   }
 

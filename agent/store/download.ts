@@ -26,7 +26,13 @@ export interface DownloadOptions {
  * object's ETag, so an object replaced mid-download fails instead of mixing versions. The temp
  * file is removed on failure.
  */
-export async function downloadObject(store: Store, loc: Location, obj: ObjectInfo, dest: string, opts: DownloadOptions): Promise<void> {
+export async function downloadObject(
+  store: Store,
+  loc: Location,
+  obj: ObjectInfo,
+  dest: string,
+  opts: DownloadOptions,
+): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
   const tmp = opts.inPlace ? dest : `${dest}${PART_SUFFIX}`;
   const fh = await open(tmp, 'w');
@@ -34,7 +40,8 @@ export async function downloadObject(store: Store, loc: Location, obj: ObjectInf
     if (obj.size > 0) await fh.truncate(obj.size);
     const limit = pLimit(opts.concurrency);
     const ranges: Array<[number, number]> = [];
-    for (let start = 0; start < obj.size; start += opts.partSize) ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
+    for (let start = 0; start < obj.size; start += opts.partSize)
+      ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
     const inner = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, inner.signal]) : inner.signal;
     const call = { phase: 'download' as const, signal };

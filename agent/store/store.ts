@@ -69,7 +69,13 @@ export interface Store {
    * Streams bytes [start, end) of the object with this ETag to `onChunk`; a body that breaks off or
    * stalls is asked for again from the first byte not received (the object must keep its ETag).
    */
-  read(loc: Location, etag: string, range: [number, number], call: Call, onChunk: (chunk: Buffer, pos: number) => Promise<void> | void): Promise<void>;
+  read(
+    loc: Location,
+    etag: string,
+    range: [number, number],
+    call: Call,
+    onChunk: (chunk: Buffer, pos: number) => Promise<void> | void,
+  ): Promise<void>;
   /** A small object, or undefined when there is none. */
   fetch(loc: Location, call: Call): Promise<Fetched | undefined>;
   /** Uploads a local file of `size` bytes within the shared memory pool; the caller verifies it. */

@@ -71,23 +71,33 @@ export async function readCentralDirectory(zip: string, size: number, read: Rang
   }
   if (at < 0 && misfit >= 0) {
     const says = tail.readUInt16LE(misfit + 20);
-    throw bad(zip, `the end record's comment length (${says}) disagrees with the end of the file (${tail.length - misfit - 22} bytes follow)`);
+    throw bad(
+      zip,
+      `the end record's comment length (${says}) disagrees with the end of the file (${tail.length - misfit - 22} bytes follow)`,
+    );
   }
   if (at < 0) throw bad(zip, 'no end-of-central-directory record');
   let count = tail.readUInt16LE(at + 10);
   let cdSize = tail.readUInt32LE(at + 12);
   let cdOffset = tail.readUInt32LE(at + 16);
-  if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 6) !== 0) throw bad(zip, 'multi-volume (split) archives are not supported');
+  if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 6) !== 0)
+    throw bad(zip, 'multi-volume (split) archives are not supported');
   if (at >= 20 && tail.readUInt32LE(at - 20) === ZIP64_LOCATOR_SIG) {
     const z64at = Number(tail.readBigUInt64LE(at - 20 + 8));
-    const rec = z64at >= tailStart ? tail.subarray(z64at - tailStart, z64at - tailStart + 56) : await read(z64at, z64at + 56);
-    if (rec.length < 56 || rec.readUInt32LE(0) !== ZIP64_EOCD_SIG) throw bad(zip, 'broken zip64 end-of-central-directory record');
+    const rec =
+      z64at >= tailStart ? tail.subarray(z64at - tailStart, z64at - tailStart + 56) : await read(z64at, z64at + 56);
+    if (rec.length < 56 || rec.readUInt32LE(0) !== ZIP64_EOCD_SIG)
+      throw bad(zip, 'broken zip64 end-of-central-directory record');
     count = Number(rec.readBigUInt64LE(32));
     cdSize = Number(rec.readBigUInt64LE(40));
     cdOffset = Number(rec.readBigUInt64LE(48));
   }
-  if (cdOffset + cdSize > size) throw bad(zip, `central directory (${cdOffset}+${cdSize}) lies beyond the end of the ${size}-byte file: truncated`);
-  const cd = cdOffset >= tailStart ? tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize) : await read(cdOffset, cdOffset + cdSize);
+  if (cdOffset + cdSize > size)
+    throw bad(zip, `central directory (${cdOffset}+${cdSize}) lies beyond the end of the ${size}-byte file: truncated`);
+  const cd =
+    cdOffset >= tailStart
+      ? tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize)
+      : await read(cdOffset, cdOffset + cdSize);
   return { entries: parseEntries(zip, cd, count), offset: cdOffset };
 }
 
@@ -99,17 +109,22 @@ function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
     const nameLen = cd.readUInt16LE(p + 28);
     const extraLen = cd.readUInt16LE(p + 30);
     const commentLen = cd.readUInt16LE(p + 32);
-    if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw bad(zip, 'central directory entry runs past its end');
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length)
+      throw bad(zip, 'central directory entry runs past its end');
     let compressedSize = cd.readUInt32LE(p + 20);
     let size = cd.readUInt32LE(p + 24);
     let localHeaderOffset = cd.readUInt32LE(p + 42);
     const rawName = cd.subarray(p + 46, p + 46 + nameLen);
     let name = decodeName(rawName, (flags & 0x800) !== 0);
     const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
-    for (let e = 0; e + 4 <= extra.length; ) {
+    for (let e = 0; e + 4 <= extra.length;) {
       const id = extra.readUInt16LE(e);
       const len = extra.readUInt16LE(e + 2);
-      if (e + 4 + len > extra.length) throw bad(zip, `an extra field of entry '${name}' claims ${len} bytes, more than its ${extra.length - e - 4} left`);
+      if (e + 4 + len > extra.length)
+        throw bad(
+          zip,
+          `an extra field of entry '${name}' claims ${len} bytes, more than its ${extra.length - e - 4} left`,
+        );
       if (id === UNICODE_PATH && len >= 5 && extra[e + 4] === 1 && extra.readUInt32LE(e + 5) === crc32(rawName)) {
         // Info-ZIP Unicode Path (written by Info-ZIP on Windows): the UTF-8 name, valid while its CRC matches the header name
         name = extra.subarray(e + 9, e + 4 + len).toString('utf8');
@@ -142,6 +157,7 @@ function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
     });
     p += 46 + nameLen + extraLen + commentLen;
   }
-  if (entries.length !== count && count !== 0xffff) throw bad(zip, `central directory lists ${entries.length} entries, its end record says ${count}`);
+  if (entries.length !== count && count !== 0xffff)
+    throw bad(zip, `central directory lists ${entries.length} entries, its end record says ${count}`);
   return entries;
 }

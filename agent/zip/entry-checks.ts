@@ -22,7 +22,12 @@ export const REFUSE = {
  * archive, or why the entry is refused. No byte may reach `limit` (the next entry or the central
  * directory): an entry that overlaps another is a zip bomb's shape.
  */
-export function dataSpan(head: Buffer, lho: number, compressedSize: number, limit: number): { start: number; end: number } | string {
+export function dataSpan(
+  head: Buffer,
+  lho: number,
+  compressedSize: number,
+  limit: number,
+): { start: number; end: number } | string {
   if (head.length < LOCAL_HEADER || head.readUInt32LE(0) !== LOCAL_SIG) return REFUSE.noLocalHeader;
   const start = lho + LOCAL_HEADER + head.readUInt16LE(26) + head.readUInt16LE(28);
   const end = start + compressedSize;

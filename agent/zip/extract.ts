@@ -53,7 +53,9 @@ export function refuse(zip: string, entry: string, reason: string, hint?: string
     phase: 'extract',
     target: zip,
     exitCode: EXIT.dataErr,
-    hint: hint ?? 'the input archive is broken or unsafe: re-create it with zip or 7z from the case folder and upload it again',
+    hint:
+      hint ??
+      'the input archive is broken or unsafe: re-create it with zip or 7z from the case folder and upload it again',
   });
 }
 
@@ -88,15 +90,34 @@ export function planExtraction(zip: string, cd: CentralDirectory, opts: PlanOpti
     const isDir = entry.name.endsWith('/') || entry.name.endsWith('\\');
     if (rel === '') continue;
     const mode = entry.externalAttrs >>> 16;
-    if (entry.madeBy === 3 && (mode & S_IFMT) === S_IFLNK) throw refuse(zip, entry.name, 'is a symbolic link', 'archive the files themselves (zip without -y)');
+    if (entry.madeBy === 3 && (mode & S_IFMT) === S_IFLNK)
+      throw refuse(zip, entry.name, 'is a symbolic link', 'archive the files themselves (zip without -y)');
     if (entry.flags & 0x41) throw refuse(zip, entry.name, 'is encrypted', 'upload an archive without a password');
     if (!isDir && entry.method !== 0 && entry.method !== 8) {
-      const names: Record<number, string> = { 9: 'Deflate64', 12: 'bzip2', 14: 'LZMA', 93: 'Zstandard', 95: 'XZ', 99: 'AES' };
-      throw refuse(zip, entry.name, `uses compression method ${names[entry.method] ?? entry.method}, which ferry does not inflate`, 're-create the archive with plain Deflate (zip -r, or 7z a -tzip -mm=Deflate)');
+      const names: Record<number, string> = {
+        9: 'Deflate64',
+        12: 'bzip2',
+        14: 'LZMA',
+        93: 'Zstandard',
+        95: 'XZ',
+        99: 'AES',
+      };
+      throw refuse(
+        zip,
+        entry.name,
+        `uses compression method ${names[entry.method] ?? entry.method}, which ferry does not inflate`,
+        're-create the archive with plain Deflate (zip -r, or 7z a -tzip -mm=Deflate)',
+      );
     }
-    if (entry.method === 0 && entry.compressedSize !== entry.size) throw refuse(zip, entry.name, `is stored uncompressed but declares ${entry.compressedSize} bytes stored and ${entry.size} unpacked`);
+    if (entry.method === 0 && entry.compressedSize !== entry.size)
+      throw refuse(
+        zip,
+        entry.name,
+        `is stored uncompressed but declares ${entry.compressedSize} bytes stored and ${entry.size} unpacked`,
+      );
     const limit = limits.get(entry)!;
-    if (entry.localHeaderOffset + LOCAL_HEADER + entry.compressedSize > limit) throw refuse(zip, entry.name, REFUSE.overlaps);
+    if (entry.localHeaderOffset + LOCAL_HEADER + entry.compressedSize > limit)
+      throw refuse(zip, entry.name, REFUSE.overlaps);
     const key = rel.toLowerCase();
     const prev = seen.get(key);
     if (prev !== undefined && !isDir) throw refuse(zip, entry.name, `appears twice (also as '${prev}')`);
@@ -109,12 +130,15 @@ export function planExtraction(zip: string, cd: CentralDirectory, opts: PlanOpti
     plan.push({ entry, rel, isDir, limit });
   }
   if (total > opts.maxBytes) {
-    throw new FerryError(`archive would unpack to ${total} bytes, more than ${opts.limitName} (${opts.maxBytes} bytes)`, {
-      phase: 'extract',
-      target: zip,
-      exitCode: opts.limitName === 'the free disk space' ? EXIT.ioErr : EXIT.dataErr,
-      hint: 'use a node with more scratch space, or raise --max-extract if the archive is trusted',
-    });
+    throw new FerryError(
+      `archive would unpack to ${total} bytes, more than ${opts.limitName} (${opts.maxBytes} bytes)`,
+      {
+        phase: 'extract',
+        target: zip,
+        exitCode: opts.limitName === 'the free disk space' ? EXIT.ioErr : EXIT.dataErr,
+        hint: 'use a node with more scratch space, or raise --max-extract if the archive is trusted',
+      },
+    );
   }
   return plan;
 }
@@ -125,13 +149,25 @@ export async function freeBytes(dir: string): Promise<number> {
 }
 
 /** The most an archive may unpack to here: --max-extract, or the free space less `reserve` (the archive itself). */
-export async function limitFor(dir: string, maxBytes?: number, reserve = 0): Promise<{ maxBytes: number; limitName: string }> {
+export async function limitFor(
+  dir: string,
+  maxBytes?: number,
+  reserve = 0,
+): Promise<{ maxBytes: number; limitName: string }> {
   const free = Math.max(0, (await freeBytes(dir)) - reserve);
-  return maxBytes !== undefined && maxBytes < free ? { maxBytes, limitName: 'the --max-extract limit' } : { maxBytes: free, limitName: 'the free disk space' };
+  return maxBytes !== undefined && maxBytes < free
+    ? { maxBytes, limitName: 'the --max-extract limit' }
+    : { maxBytes: free, limitName: 'the free disk space' };
 }
 
 /** Inflates the planned entries of the archive file `file` into `dir`. `zip` names it in errors. */
-export async function extractEntries(zip: string, file: string, plan: PlannedEntry[], dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractEntries(
+  zip: string,
+  file: string,
+  plan: PlannedEntry[],
+  dir: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
   let opened: Promise<FileHandle> | undefined;
   const handle = () => (opened ??= open(file, 'r'));
   const run = pLimit(opts.concurrency ?? availableParallelism() * 2);
@@ -147,7 +183,12 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
     const real = await realpath(d);
     if (real !== root && !real.startsWith(root + sep)) {
       const p = ordered.find((e) => join(dir, e.rel).startsWith(d))!;
-      throw refuse(zip, p.entry.name, `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`, 'remove the link from the run directory, or extract elsewhere');
+      throw refuse(
+        zip,
+        p.entry.name,
+        `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`,
+        'remove the link from the run directory, or extract elsewhere',
+      );
     }
   }
   const one = async (p: PlannedEntry) => {
@@ -158,7 +199,17 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
       const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
       await opts.ready?.(entry.localHeaderOffset, readEnd);
       opts.signal?.throwIfAborted();
-      const job = { file, lho: entry.localHeaderOffset, readEnd, limit: p.limit, method: entry.method, compressedSize: entry.compressedSize, size: entry.size, crc32: entry.crc32, target };
+      const job = {
+        file,
+        lho: entry.localHeaderOffset,
+        readEnd,
+        limit: p.limit,
+        method: entry.method,
+        compressedSize: entry.compressedSize,
+        size: entry.size,
+        crc32: entry.crc32,
+        target,
+      };
       const r = await (pool ??= new InflatePool()).run(job);
       if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
       if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
@@ -179,7 +230,13 @@ export async function extractEntries(zip: string, file: string, plan: PlannedEnt
 }
 
 /** Streams one large entry through zlib into a temp file, renamed into place once size and CRC-32 match. */
-async function writeEntry(zip: string, handle: () => Promise<FileHandle>, p: PlannedEntry, target: string, opts: ExtractOptions): Promise<void> {
+async function writeEntry(
+  zip: string,
+  handle: () => Promise<FileHandle>,
+  p: PlannedEntry,
+  target: string,
+  opts: ExtractOptions,
+): Promise<void> {
   const { entry } = p;
   const lho = entry.localHeaderOffset;
   await opts.ready?.(lho, Math.min(p.limit, lho + 30));
