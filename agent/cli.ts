@@ -53,16 +53,13 @@ function logOptions(argv: string[]): LogOptions {
   return opts;
 }
 
-/** Runs one ferry command and returns the process exit code; never throws. */
-export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
-  const [first, ...others] = argv;
-  // Two-word commands: `doe init`, `doe rehearse`.
-  if (first === 'doe' && others[0] !== 'init' && others[0] !== 'rehearse') {
+/** `--version`, `--help`, `doe` alone and unknown commands: answered without loading a command. */
+function answerAlone(cmd: string | undefined, others: string[], log: Log): number | undefined {
+  if (cmd === 'doe') {
     const asked = others[0] === '--help' || others[0] === '-h';
     (asked ? process.stdout : process.stderr).write(DOE_HELP);
     return asked ? EXIT.ok : EXIT.usage;
   }
-  const [cmd, rest] = first === 'doe' ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`${versionLine()}\n`);
     return EXIT.ok;
@@ -71,60 +68,83 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
     (cmd === undefined ? process.stderr : process.stdout).write(MAIN_HELP);
     return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
-  const entry = COMMANDS[cmd];
-  if (!entry) {
-    log.error(`usage: unknown command '${cmd}'\n  hint: commands are run, get, put; see ferry --help`);
-    return EXIT.usage;
-  }
-  if (wantsHelp(cmd, rest)) {
-    process.stdout.write(entry.help);
-    return EXIT.ok;
-  }
+  if (COMMANDS[cmd]) return undefined;
+  log.error(`usage: unknown command '${cmd}'\n  hint: commands are run, get, put; see ferry --help`);
+  return EXIT.usage;
+}
 
-  log.masker.add(...envSecrets(process.env));
+/**
+ * SIGINT/SIGTERM: the first stops the solver and downloads (outputs are still uploaded), a second
+ * stops transfers too. Returns the two signals and a function that stops listening.
+ */
+function listenForSignals(log: Log): { stop: AbortController; hardStop: AbortController; off: () => void } {
   const stop = new AbortController();
   const hardStop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
+    const reason = { signal, name: 'AbortError', message: `received ${signal}` };
     if (!stop.signal.aborted) {
       log.info(
         `received ${signal}: stopping; outputs that exist will still be uploaded (send it again to stop transfers)`,
       );
-      stop.abort({ signal, name: 'AbortError', message: `received ${signal}` });
+      stop.abort(reason);
     } else {
       log.info(`received ${signal} again: stopping transfers; nothing unverified is deleted`);
-      hardStop.abort({ signal, name: 'AbortError', message: `received ${signal}` });
+      hardStop.abort(reason);
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return { stop, hardStop, off: () => (process.off('SIGINT', onSignal), process.off('SIGTERM', onSignal)) };
+}
+
+/** What a failed command prints and exits with: a stop by signal, a FerryError, or a bug (70). */
+function ending(err: unknown, stop: AbortSignal, log: Log): number {
+  if (stop.aborted && (isAbort(err) || !(err instanceof FerryError))) {
+    const sig = (stop.reason as { signal?: string }).signal;
+    log.info(`stopped by ${sig}`);
+    return signalExit(sig);
+  }
+  if (err instanceof FerryError) {
+    log.error(err.render());
+    return err.exitCode;
+  }
+  const stack = (err as Error)?.stack ?? String(err);
+  log.error(`internal error: ${stack}\n  hint: this is a bug in ferry; please report it with ferry.log`);
+  return EXIT.internal;
+}
+
+/** Runs one ferry command and returns the process exit code; never throws. */
+export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
+  const [first, ...others] = argv;
+  // Two-word commands: `doe init`, `doe rehearse`.
+  const twoWords = first === 'doe' && (others[0] === 'init' || others[0] === 'rehearse');
+  const [cmd, rest] = twoWords ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
+  const answered = answerAlone(cmd, others, log);
+  if (answered !== undefined) return answered;
+  const entry = COMMANDS[cmd];
+  if (wantsHelp(cmd, rest)) {
+    process.stdout.write(entry.help);
+    return EXIT.ok;
+  }
+  log.masker.add(...envSecrets(process.env));
+  const { stop, hardStop, off } = listenForSignals(log);
   try {
     const command = await entry.load();
+    const env = { ...process.env };
+    const progress = new Progress(log);
     return await command({
       argv: rest,
-      env: { ...process.env },
+      env,
       cwd: process.cwd(),
       log,
-      progress: new Progress(log),
+      progress,
       stop: stop.signal,
       hardStop: hardStop.signal,
     });
   } catch (err) {
-    if (stop.signal.aborted && (isAbort(err) || !(err instanceof FerryError))) {
-      const sig = (stop.signal.reason as { signal?: string }).signal;
-      log.info(`stopped by ${sig}`);
-      return signalExit(sig);
-    }
-    if (err instanceof FerryError) {
-      log.error(err.render());
-      return err.exitCode;
-    }
-    log.error(
-      `internal error: ${(err as Error)?.stack ?? String(err)}\n  hint: this is a bug in ferry; please report it with ferry.log`,
-    );
-    return 70;
+    return ending(err, stop.signal, log);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    off();
     log.detachFile();
   }
 }

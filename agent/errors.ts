@@ -10,6 +10,7 @@ export const EXIT = {
   cantCreate: 73, // EX_CANTCREAT: an upload failed or could not be verified
   ioErr: 74, // EX_IOERR: local I/O error (disk full, permissions on the run dir)
   busy: 75, // EX_TEMPFAIL: another ferry runs in this run dir, or holds the output prefix's lease
+  internal: 70, // EX_SOFTWARE: a bug in ferry
   noPerm: 77, // EX_NOPERM: access denied, bad credentials, proxy authentication
   cannotExec: 126, // as in shells: the solver exists but could not be started (#! interpreter missing…)
 } as const;

@@ -10,7 +10,8 @@ Usage:
 
 Examples:
   ./ferry run --aws-config config -- converge super
-  s3_input=s3://my-simulation-data/input/hsdi.zip s3_output=s3://my-simulation-data/output/hsdi/ ./ferry run -- converge super
+  s3_input=s3://my-simulation-data/input/hsdi.zip s3_output=s3://my-simulation-data/output/hsdi/ \\
+    ./ferry run -- converge super
   ferry get s3://my-simulation-data/input/hsdi.zip ./case
   ferry put ./results s3://my-simulation-data/output/hsdi/
 

@@ -18,13 +18,15 @@ export interface PolicyDoc {
 export const WHY: Record<string, string> = {
   's3:GetObject (input)': 'download the input (HEAD for its size and ETag, ranged GETs for the bytes)',
   's3:ListBucket (input)':
-    'list a prefix input; tell a missing key (404) from a forbidden one, and suggest a trailing / when the key is a folder',
+    'list a prefix input; tell a missing key (404) from a forbidden one, ' +
+    'and suggest a trailing / when the key is a folder',
   's3:PutObject':
     "upload outputs, the manifest and _SUCCESS, and the run's lease _ferry.lease (multipart uploads need it too)",
   's3:GetObject (output)':
     'verify each upload with HEAD (size and ETag); read the lease of the run that holds the prefix',
   's3:DeleteObject':
-    'withdraw an old _SUCCESS on a re-run; remove the lease at the end; remove files the solver deleted after their live upload',
+    'withdraw an old _SUCCESS on a re-run; remove the lease at the end; ' +
+    'remove files the solver deleted after their live upload',
   's3:AbortMultipartUpload': 'abort a failed multipart upload so no parts are left behind',
   's3:ListMultipartUploadParts': 'inspect an unfinished multipart upload before aborting it',
   's3:ListBucket (output)': 'resume: find what an earlier attempt already uploaded (size and ETag)',

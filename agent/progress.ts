@@ -27,15 +27,18 @@ export class PhaseProgress {
 
   /** "download 12.0 MiB of 56.5 MiB (21%), 3/10 files, 40.1 MiB/s, ETA 2 s" */
   describe(): string {
-    const parts = [
-      `${this.phase} ${formatBytes(this.bytes)}${this.totalBytes ? ` of ${formatBytes(this.totalBytes)} (${Math.floor((100 * this.bytes) / Math.max(1, this.totalBytes))}%)` : ''}`,
-    ];
+    const parts = [`${this.phase} ${formatBytes(this.bytes)}${this.ofTotal()}`];
     if (this.totalFiles !== undefined || this.files > 0)
       parts.push(`${this.files}${this.totalFiles !== undefined ? `/${this.totalFiles}` : ''} files`);
     parts.push(formatRate(this.bytes, this.ms));
     const eta = this.eta();
     if (eta !== undefined) parts.push(`ETA ${eta} s`);
     return parts.join(', ');
+  }
+
+  private ofTotal(): string {
+    if (!this.totalBytes) return '';
+    return ` of ${formatBytes(this.totalBytes)} (${Math.floor((100 * this.bytes) / Math.max(1, this.totalBytes))}%)`;
   }
 
   bar(width = 20): string {

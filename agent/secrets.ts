@@ -49,7 +49,9 @@ export class Masker {
       moved = false;
       for (const s of this.secrets) {
         for (let i = text.indexOf(s); i !== -1 && i < cut; i = text.indexOf(s, i + 1)) {
-          if (i + s.length > cut) ((cut = i + s.length), (moved = true));
+          if (i + s.length <= cut) continue;
+          cut = i + s.length;
+          moved = true;
         }
       }
     }

@@ -29,7 +29,8 @@ export function parseVars(text: string, source: string): Map<string, string> {
     if (/\$\{[^}]*\}/.test(value)) {
       throw usageError(
         `${source}:${i + 1}: ${m[1]} still holds a placeholder '${value}'`,
-        'the platform did not render this template: check that the template file is declared and the column exists in the DOE run definition',
+        'the platform did not render this template: check that the template file is declared ' +
+          'and the column exists in the DOE run definition',
       );
     }
     vars.set(m[1], value);

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
-import { bool, list, parseArgs, str } from '../args.ts';
+import { bool, list, parseArgs, str, type ParsedArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { isZipName } from '../names.ts';
@@ -17,33 +17,8 @@ export const DOE_INIT_FLAGS = [
 ];
 export const VARS_TEMPLATE = 'ferry-vars.txt';
 
-/**
- * `ferry doe init`: one DOE row per input zip. Writes inputs.csv (s3_input,s3_output) and the vars
- * template the platform renders per row, then prints the job setup.
- */
-export async function doeInitCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
-  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseUri(t, '--inputs'));
-  const outText = str(p, 'output');
-  if (sources.length === 0 || !outText)
-    throw usageError(
-      'ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/',
-    );
-  const output = asPrefix(parseUri(outText, '--output'));
-  for (const u of sources) {
-    if (overlaps(output, u))
-      throw usageError(
-        `--output ${formatUri(output)} overlaps the input ${formatUri(u)}`,
-        'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/',
-      );
-  }
-  const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
-  const csv = join(dir, 'inputs.csv');
-  const tmpl = join(dir, VARS_TEMPLATE);
-  for (const f of [csv, tmpl]) {
-    if (existsSync(f) && !bool(p, 'force'))
-      throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
-  }
+/** Every input zip: the zip URIs as given, and the zips under each input prefix. */
+async function findZips(ctx: CommandContext, p: ParsedArgs, sources: Location[]): Promise<Location[]> {
   const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transferSettings(p));
   const zips: Location[] = [];
   try {
@@ -58,29 +33,36 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   } finally {
     await stores.close();
   }
-  if (zips.length === 0)
-    throw new FerryError('no .zip inputs found', {
-      phase: 'download',
-      target: sources.map(formatUri).join(' '),
-      exitCode: EXIT.noInput,
-      hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)',
-    });
-  const rows = zips.map((z) => ({
-    s3_input: formatUri(z),
-    s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/`,
-  }));
-  const names = new Set(rows.map((r) => r.s3_output));
-  if (names.size !== rows.length)
-    throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
-  writeFileSync(csv, `s3_input,s3_output\n${rows.map((r) => `${r.s3_input},${r.s3_output}`).join('\n')}\n`);
-  writeFileSync(
-    tmpl,
-    '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n',
-  );
-  const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
+  if (zips.length > 0) return zips;
+  throw new FerryError('no .zip inputs found', {
+    phase: 'download',
+    target: sources.map(formatUri).join(' '),
+    exitCode: EXIT.noInput,
+    hint: 'check the prefix (keys are case-sensitive; a prefix ends with /)',
+  });
+}
+
+/** The input zips and the output prefix, refused when they overlap. */
+function parseSources(p: ParsedArgs): { sources: Location[]; output: Location } {
+  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseUri(t, '--inputs'));
+  const outText = str(p, 'output');
+  if (sources.length === 0 || !outText) {
+    throw usageError(
+      'ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/',
+    );
+  }
+  const output = asPrefix(parseUri(outText, '--output'));
+  for (const u of sources) {
+    if (!overlaps(output, u)) continue;
+    const hint = 'give the outputs a prefix of their own, e.g. s3://BUCKET/output/ beside s3://BUCKET/input/';
+    throw usageError(`--output ${formatUri(output)} overlaps the input ${formatUri(u)}`, hint);
+  }
+  return { sources, output };
+}
+
+function jobSetup(csv: string, rows: number, tmpl: string, solver: string, policyArgs: string, output: string): string {
   const v = versionInfo().version;
-  const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');
-  process.stdout.write(`Wrote ${csv} (${rows.length} rows) and ${tmpl}.
+  return `Wrote ${csv} (${rows} rows) and ${tmpl}.
 
 Job setup:
   input files       ferry-${v}-linux-x64 (upload it renamed to ferry), config (AWS config with the keys),
@@ -88,8 +70,40 @@ Job setup:
   run definition    inputs.csv (columns s3_input, s3_output: one row per case)
   command           ./ferry run --vars ${VARS_TEMPLATE} --aws-config config -- ${solver}
   cores per slot    as many as the solver's licence allows; ferry passes RESCALE_CORES_PER_SLOT to mpirun -np
-  IAM policy        ferry policy ${policyArgs} --output ${formatUri(output)} > policy.json
+  IAM policy        ferry policy ${policyArgs} --output ${output} > policy.json
   rehearse first    ferry doe rehearse inputs.csv --slots 2 --aws-config config -- ${solver}
-`);
+`;
+}
+
+/**
+ * `ferry doe init`: one DOE row per input zip. Writes inputs.csv (s3_input,s3_output) and the vars
+ * template the platform renders per row, then prints the job setup.
+ */
+export async function doeInitCommand(ctx: CommandContext): Promise<number> {
+  const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
+  const { sources, output } = parseSources(p);
+  const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
+  const csv = join(dir, 'inputs.csv');
+  const tmpl = join(dir, VARS_TEMPLATE);
+  for (const f of [csv, tmpl]) {
+    if (existsSync(f) && !bool(p, 'force'))
+      throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
+  }
+  const zips = await findZips(ctx, p, sources);
+  const rows = zips.map((z) => ({
+    s3_input: formatUri(z),
+    s3_output: `${formatUri(output)}${posix.basename(z.key).replace(/\.zip$/i, '')}/`,
+  }));
+  if (new Set(rows.map((r) => r.s3_output)).size !== rows.length) {
+    throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
+  }
+  writeFileSync(csv, `s3_input,s3_output\n${rows.map((r) => `${r.s3_input},${r.s3_output}`).join('\n')}\n`);
+  writeFileSync(
+    tmpl,
+    '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n',
+  );
+  const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
+  const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');
+  process.stdout.write(jobSetup(csv, rows.length, tmpl, solver, policyArgs, formatUri(output)));
   return EXIT.ok;
 }

@@ -2,14 +2,15 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
-import { parseArgs, positiveInt, str } from '../args.ts';
+import { parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
 import { RUN_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
+import { checkDistinctOutputs, readManifest } from '../doe/rows.ts';
+import { renderTable } from '../doe/table.ts';
 import { EXIT, usageError } from '../errors.ts';
+import { asPrefix, parseUri } from '../location.ts';
 import { formatBytes } from '../log.ts';
-import { asPrefix, formatUri, overlaps, parseUri, under } from '../location.ts';
-import { MANIFEST } from '../names.ts';
-import type { Manifest } from '../phases/manifest.ts';
+import { RUN_LOG } from '../names.ts';
 import { selfCommand } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
 import { VARS_TEMPLATE } from './doe-init.ts';
@@ -26,37 +27,45 @@ interface RowResult {
   status: string;
 }
 
-/**
- * `ferry doe rehearse inputs.csv --slots N [run options] -- SOLVER…`: every row run locally as the
- * platform would (a fresh run directory per row, the vars template rendered, the config copied in,
- * N rows at once), then a table per row: exit code, bytes in/out, wall time, output, status.
- */
-export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
-  const dash = ctx.argv.indexOf('--');
-  const head = dash === -1 ? ctx.argv : ctx.argv.slice(0, dash);
-  const solver = dash === -1 ? [] : ctx.argv.slice(dash + 1);
+/** What `doe rehearse` was asked: its own options, the run definition, and what goes on to each `ferry run`. */
+interface Rehearsal {
+  rows: Array<Record<string, string>>;
+  csvFile: string;
+  template: string;
+  slots: number;
+  base: string;
+  configPath?: string;
+  /** The run options for each row (--aws-config pointing at the row's copy), then -- SOLVER. */
+  runArgs: string[];
+  runFlags: ParsedArgs;
+}
+
+/** Splits argv into rehearse's own options, the csv path, and the run options passed on. */
+function splitArgv(argv: string[]): { own: Map<string, string>; csvPath?: string; pass: string[]; solver: string[] } {
+  const dash = argv.indexOf('--');
+  const head = dash === -1 ? argv : argv.slice(0, dash);
   const own = new Map<string, string>();
   const pass: string[] = [];
   let csvPath: string | undefined;
   for (let i = 0; i < head.length; i++) {
+    const takesValue = i > 0 && head[i - 1].startsWith('--') && !head[i - 1].includes('=');
     if (OWN.has(head[i])) own.set(head[i], head[++i] ?? '');
-    else if (
-      !head[i].startsWith('-') &&
-      csvPath === undefined &&
-      (i === 0 || !head[i - 1].startsWith('--') || head[i - 1].includes('='))
-    )
-      csvPath = head[i];
+    else if (!head[i].startsWith('-') && csvPath === undefined && !takesValue) csvPath = head[i];
     else pass.push(head[i]);
   }
-  if (!csvPath || solver.length === 0)
-    throw usageError(
-      'ferry doe rehearse needs inputs.csv and the solver after --',
-      'e.g. ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super',
-    );
+  return { own, csvPath, pass, solver: dash === -1 ? [] : argv.slice(dash + 1) };
+}
+
+function parseRehearsal(ctx: CommandContext): Rehearsal {
+  const { own, csvPath, pass, solver } = splitArgv(ctx.argv);
+  if (!csvPath || solver.length === 0) {
+    const hint = 'e.g. ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super';
+    throw usageError('ferry doe rehearse needs inputs.csv and the solver after --', hint);
+  }
   const runFlags = parseArgs([...pass, '--', ...solver], RUN_FLAGS, true);
-  for (const f of ['input', 'output', 'vars', 'workdir'])
+  for (const f of ['input', 'output', 'vars', 'workdir']) {
     if (runFlags.flags.has(f)) throw usageError(`--${f} comes from inputs.csv in a rehearsal; remove it`);
-  const slots = positiveInt(own.get('--slots') ?? '1', '--slots');
+  }
   const csvFile = resolve(ctx.cwd, csvPath);
   if (!existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
   const rows = parseCsv(readFileSync(csvFile, 'utf8'), csvFile);
@@ -65,54 +74,56 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   const template = existsSync(tmplPath)
     ? readFileSync(tmplPath, 'utf8')
     : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
-  const base = resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal');
   const config = str(runFlags, 'aws-config');
-  const configPath = config === undefined ? undefined : resolve(ctx.cwd, config);
-  const passArgs = pass.map((a, i) =>
-    pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a,
-  );
-  const self = selfCommand(ctx.env);
-  ctx.log.info(`rehearsing ${rows.length} row(s), ${slots} at a time, in ${base}`);
+  const asCopy = (a: string, i: number) =>
+    pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a;
+  return {
+    rows,
+    csvFile,
+    template,
+    slots: positiveInt(own.get('--slots') ?? '1', '--slots'),
+    base: resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal'),
+    configPath: config === undefined ? undefined : resolve(ctx.cwd, config),
+    runArgs: [...pass.map(asCopy), '--', ...solver],
+    runFlags,
+  };
+}
 
-  const limit = pLimit(slots);
-  const results = await Promise.all(
-    rows.map((row, i) =>
-      limit(async (): Promise<RowResult> => {
-        const dir = join(base, `row-${i + 1}`);
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, VARS_TEMPLATE), render(template, row));
-        if (configPath) copyFileSync(configPath, join(dir, 'config'));
-        const t0 = Date.now();
-        const child = execa(self, ['run', '--vars', VARS_TEMPLATE, ...passArgs, '--', ...solver], {
-          cwd: dir,
-          env: ctx.env,
-          extendEnv: false,
-          reject: false,
-          stdin: 'ignore',
-          all: true,
-          buffer: false,
-          lines: true,
-        });
-        for await (const line of child.iterable({ from: 'all' })) ctx.log.solver(`[row ${i + 1}] ${line}\n`, 'stdout');
-        const r = await child;
-        return { row: i + 1, exit: r.exitCode ?? 1, ms: Date.now() - t0, output: row.s3_output, status: 'no manifest' };
-      }),
-    ),
-  );
+/** One row as the platform runs it: a fresh directory, the template rendered, the config copied in. */
+async function rehearseRow(
+  ctx: CommandContext,
+  h: Rehearsal,
+  row: Record<string, string>,
+  i: number,
+): Promise<RowResult> {
+  const dir = join(h.base, `row-${i + 1}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, VARS_TEMPLATE), render(h.template, row));
+  if (h.configPath) copyFileSync(h.configPath, join(dir, 'config'));
+  const t0 = Date.now();
+  const child = execa(selfCommand(ctx.env), ['run', '--vars', VARS_TEMPLATE, ...h.runArgs], {
+    cwd: dir,
+    env: ctx.env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+    lines: true,
+  });
+  for await (const line of child.iterable({ from: 'all' })) ctx.log.solver(`[row ${i + 1}] ${line}\n`, 'stdout');
+  const r = await child;
+  return { row: i + 1, exit: r.exitCode ?? 1, ms: Date.now() - t0, output: row.s3_output, status: 'no manifest' };
+}
 
-  // Bytes and status from each row's manifest.
-  const stores = openStores(ctx, s3Settings(runFlags, ctx.env, ctx.cwd), transferSettings(runFlags));
+/** Bytes and status of each row, from its manifest. */
+async function addManifests(ctx: CommandContext, h: Rehearsal, results: RowResult[]): Promise<void> {
+  const stores = openStores(ctx, s3Settings(h.runFlags, ctx.env, ctx.cwd), transferSettings(h.runFlags));
   try {
     for (const r of results) {
-      const prefix = asPrefix(parseUri(r.output, 's3_output'));
-      const got = await (
-        await stores.for(prefix)
-      )
-        .fetch(under(prefix, MANIFEST), { phase: 'download' })
-        .catch(() => undefined);
-      if (!got) continue; // no manifest: the row failed before its upload phase
-      const m = JSON.parse(got.body.toString()) as Manifest;
+      const m = await readManifest(stores, asPrefix(parseUri(r.output, 's3_output')), ctx.stop).catch(() => undefined);
+      if (!m) continue; // no manifest: the row failed before its upload phase
       r.status = m.status;
       r.bytesIn = m.inputs.reduce((n, x) => n + x.size, 0);
       r.bytesOut = m.outputs.reduce((n, x) => n + x.size, 0);
@@ -120,52 +131,36 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   } finally {
     await stores.close();
   }
-  const table = [
-    ['row', 'exit', 'in', 'out', 'wall', 'status', 'output'],
-    ...results.map((r) => [
-      String(r.row),
-      String(r.exit),
-      r.bytesIn === undefined ? '-' : formatBytes(r.bytesIn),
-      r.bytesOut === undefined ? '-' : formatBytes(r.bytesOut),
-      `${(r.ms / 1000).toFixed(1)} s`,
-      r.status,
-      r.output,
-    ]),
-  ];
-  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  process.stdout.write(
-    `\n${table
-      .map((row) =>
-        row
-          .map((cell, c) => cell.padEnd(widths[c]))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n')}\n`,
-  );
-  const failed = results.find((r) => r.exit !== 0);
-  ctx.log.info(
-    failed
-      ? `row ${failed.row} failed (exit ${failed.exit}); see ${join(base, `row-${failed.row}`, 'ferry.log')}`
-      : `all ${results.length} rows succeeded (${basename(csvFile)})`,
-  );
-  return failed ? failed.exit : EXIT.ok;
 }
 
-/** Two rows writing under one output prefix would trample each other: refused before anything runs. */
-export function checkDistinctOutputs(rows: Array<Record<string, string>>, source: string): void {
-  const outs = rows.map((r, i) => ({
-    line: i + 2,
-    uri: asPrefix(parseUri(r.s3_output, `${source}:${i + 2} s3_output`)),
-  }));
-  for (let i = 0; i < outs.length; i++) {
-    for (let j = i + 1; j < outs.length; j++) {
-      if (!overlaps(outs[i].uri, outs[j].uri)) continue;
-      const same = outs[i].uri.key === outs[j].uri.key;
-      throw usageError(
-        `${source}: rows on lines ${outs[i].line} and ${outs[j].line} ${same ? 'have the same' : 'have nested'} s3_output (${formatUri(outs[i].uri)}, ${formatUri(outs[j].uri)})`,
-        'every row needs an output prefix of its own (a copy-paste slip?): fix the run definition',
-      );
-    }
-  }
+/**
+ * `ferry doe rehearse inputs.csv --slots N [run options] -- SOLVER…`: every row run locally as the
+ * platform would (a fresh run directory per row, the vars template rendered, the config copied in,
+ * N rows at once), then a table per row: exit code, bytes in/out, wall time, output, status.
+ */
+export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
+  const h = parseRehearsal(ctx);
+  ctx.log.info(`rehearsing ${h.rows.length} row(s), ${h.slots} at a time, in ${h.base}`);
+  const limit = pLimit(h.slots);
+  const results = await Promise.all(h.rows.map((row, i) => limit(() => rehearseRow(ctx, h, row, i))));
+  await addManifests(ctx, h, results);
+  const bytes = (n?: number) => (n === undefined ? '-' : formatBytes(n));
+  const table = results.map((r) => [
+    String(r.row),
+    String(r.exit),
+    bytes(r.bytesIn),
+    bytes(r.bytesOut),
+    `${(r.ms / 1000).toFixed(1)} s`,
+    r.status,
+    r.output,
+  ]);
+  process.stdout.write(`\n${renderTable([['row', 'exit', 'in', 'out', 'wall', 'status', 'output'], ...table])}\n`);
+  const failed = results.find((r) => r.exit !== 0);
+  const seeLog = failed && join(h.base, `row-${failed.row}`, RUN_LOG);
+  ctx.log.info(
+    failed
+      ? `row ${failed.row} failed (exit ${failed.exit}); see ${seeLog}`
+      : `all ${results.length} rows succeeded (${basename(h.csvFile)})`,
+  );
+  return failed ? failed.exit : EXIT.ok;
 }

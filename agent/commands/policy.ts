@@ -31,9 +31,10 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
     );
   }
   process.stdout.write(`${JSON.stringify(buildPolicy(inputs, output, principal), null, 2)}\n`);
-  process.stderr.write(
-    `ferry: ${principal ? `bucket policy for ${[...buckets][0]}, principal ${principal}` : "IAM policy for the user or role whose keys are in the job's config file"}:\n`,
-  );
+  const what = principal
+    ? `bucket policy for ${[...buckets][0]}, principal ${principal}`
+    : "IAM policy for the user or role whose keys are in the job's config file";
+  process.stderr.write(`ferry: ${what}:\n`);
   for (const [action, why] of Object.entries(WHY)) process.stderr.write(`  ${action.padEnd(30)} ${why}\n`);
   return EXIT.ok;
 }

@@ -49,27 +49,22 @@ export interface RunConfig {
   transfer: TransferSettings;
 }
 
-/** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
-export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
-  const varsPath = str(p, 'vars');
-  const varsFile = varsPath === undefined ? undefined : resolve(cwd, varsPath);
-  const vars = varsFile === undefined ? new Map<string, string>() : readVarsFile(varsFile);
-  const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
-
+/** The input locations and the output prefix: flags, then the --vars file, then the environment. */
+function locations(p: ParsedArgs, pick: (flag: string | undefined, key: string) => string | undefined) {
   const inputFlags = list(p, 'input');
   const inputText = inputFlags.length > 0 ? inputFlags : [pick(undefined, 's3_input')].filter((x): x is string => !!x);
   if (inputText.length === 0) {
-    throw usageError(
-      'no input given',
-      'pass --input s3://BUCKET/KEY.zip, set the environment variable s3_input, or give --vars FILE with an s3_input= line',
-    );
+    const hint =
+      'pass --input s3://BUCKET/KEY.zip, set the environment variable s3_input, ' +
+      'or give --vars FILE with an s3_input= line';
+    throw usageError('no input given', hint);
   }
   const outputText = pick(str(p, 'output'), 's3_output');
   if (!outputText) {
-    throw usageError(
-      'no output given',
-      'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, or give --vars FILE with an s3_output= line',
-    );
+    const hint =
+      'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, ' +
+      'or give --vars FILE with an s3_output= line';
+    throw usageError('no output given', hint);
   }
   const inputs = inputText
     .flatMap((t) => t.split(','))
@@ -77,29 +72,17 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     .map((t) => parseUri(t, 'input'));
   const output = asPrefix(parseUri(outputText, 'output'));
   for (const i of inputs) {
-    if (overlaps(output, i)) {
-      throw usageError(
-        `the output ${formatUri(output)} overlaps the input ${formatUri(i)}: the run's outputs would overwrite its input`,
-        'give the outputs a prefix of their own, e.g. s3://BUCKET/output/CASE/ beside s3://BUCKET/input/',
-      );
-    }
-  }
-
-  const solver = p.rest;
-  if (solver.length === 0) {
+    if (!overlaps(output, i)) continue;
     throw usageError(
-      'no solver command given',
-      'put the solver after the options, e.g. ferry run --aws-config config -- converge super',
+      `the output ${formatUri(output)} overlaps the input ${formatUri(i)}: the run's outputs would overwrite its input`,
+      'give the outputs a prefix of their own, e.g. s3://BUCKET/output/CASE/ beside s3://BUCKET/input/',
     );
   }
+  return { inputs, output };
+}
 
-  const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
-  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) {
-    throw usageError(`--workdir is not a directory: ${workdir}`);
-  }
-  const wipeAll = bool(p, 'wipe-all') ?? false;
-  checkRunDir(workdir, wipeAll, env);
-
+/** The MPI launch: -np from the flag or RESCALE_CORES_PER_SLOT (8), the machinefile when the platform left one. */
+function mpiSettings(p: ParsedArgs, env: Env, cwd: string): MpiSettings {
   const npText = str(p, 'np') ?? (env.RESCALE_CORES_PER_SLOT || undefined);
   const np = npText === undefined ? 8 : positiveInt(npText, str(p, 'np') ? '--np' : 'RESCALE_CORES_PER_SLOT');
   const hostfileFlag = str(p, 'hostfile');
@@ -112,20 +95,34 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
   } else if (platformMachinefile && existsSync(platformMachinefile)) {
     hostfile = platformMachinefile;
   }
+  const enabled = bool(p, 'mpi') ?? true;
+  return Object.freeze({ enabled, np, mpirun: str(p, 'mpirun') ?? 'mpirun', extraArgs: list(p, 'mpi-arg'), hostfile });
+}
 
+/** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
+export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
+  const varsPath = str(p, 'vars');
+  const varsFile = varsPath === undefined ? undefined : resolve(cwd, varsPath);
+  const vars = varsFile === undefined ? new Map<string, string>() : readVarsFile(varsFile);
+  const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
+  const { inputs, output } = locations(p, pick);
+  const solver = p.rest;
+  if (solver.length === 0) {
+    const hint = 'put the solver after the options, e.g. ferry run --aws-config config -- converge super';
+    throw usageError('no solver command given', hint);
+  }
+  const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory())
+    throw usageError(`--workdir is not a directory: ${workdir}`);
+  const wipeAll = bool(p, 'wipe-all') ?? false;
+  checkRunDir(workdir, wipeAll, env);
   return Object.freeze({
     inputs,
     output,
     varsFile,
     workdir,
     solver,
-    mpi: Object.freeze({
-      enabled: bool(p, 'mpi') ?? true,
-      np,
-      mpirun: str(p, 'mpirun') ?? 'mpirun',
-      extraArgs: list(p, 'mpi-arg'),
-      hostfile,
-    }),
+    mpi: mpiSettings(p, env, cwd),
     uploadAll: bool(p, 'upload-all') ?? false,
     keep: bool(p, 'keep') ?? false,
     wipeAll,

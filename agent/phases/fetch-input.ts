@@ -76,12 +76,42 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
         phase: 'download',
         target: e.target,
         exitCode: EXIT.noInput,
-        hint: `no object has this key, but ${asPrefix.length} objects start with '${uri.key}/': add a trailing / to download the prefix`,
+        hint:
+          `no object has this key, but ${asPrefix.length} objects start with '${uri.key}/': ` +
+          'add a trailing / to download the prefix',
       });
     });
     jobs.push({ store, loc: uri, obj, rel: posix.basename(uri.key) });
   }
   return jobs;
+}
+
+const OWN_NAME = "the name belongs to ferry's own files in the run directory";
+
+/** One object into `dir`: a zip extracted where it lands, anything else as a file. Returns the local files. */
+async function fetchJob(
+  job: Job,
+  dir: string,
+  log: Log,
+  hooks: ZipHooks,
+  reserved?: (rel: string) => boolean,
+): Promise<string[]> {
+  const dest = join(dir, job.rel);
+  if (reserved?.(job.rel)) {
+    log.warn(`not writing ${job.rel} from ${formatUri(job.loc)}: ${OWN_NAME}`);
+    return [];
+  }
+  if (!isZipName(job.rel)) {
+    await fetchPlain(job, dest, hooks);
+    return [job.rel];
+  }
+  const relDir = posix.dirname(job.rel);
+  const inDir = (rel: string) => (relDir === '.' ? rel : `${relDir}/${rel}`);
+  const skip = reserved && ((rel: string) => reserved(inDir(rel)));
+  const onSkip = (entry: string) => log.warn(`not extracting '${entry}' from ${formatUri(job.loc)}: ${OWN_NAME}`);
+  const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), { ...hooks, skip, onSkip });
+  log.info(`extracted ${formatUri(job.loc)}: ${out.length} files`);
+  return out.map(inDir);
 }
 
 /**
@@ -105,48 +135,26 @@ export async function fetchInputs(
     files: jobs.length,
   });
   const extract = jobs.some((j) => isZipName(j.rel)) ? opts.progress?.start('extract') : undefined;
-  const hooks: ZipHooks = {
-    ...opts,
-    onBytes: down?.addBytes,
-    onFile: extract ? (n: number) => (extract.addBytes(n), extract.addFile()) : undefined,
+  const onFile = (n: number) => {
+    extract?.addBytes(n);
+    extract?.addFile();
   };
+  const hooks: ZipHooks = { ...opts, onBytes: down?.addBytes, onFile: extract && onFile };
   const perObject = pLimit(opts.transfer.filesInFlight);
-  const fetchOne = async (job: Job) => {
-    const dest = join(dir, job.rel);
-    if (opts.reserved?.(job.rel)) {
-      log.warn(
-        `not writing ${job.rel} from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`,
-      );
-      return;
-    }
-    if (isZipName(job.rel)) {
-      const relDir = posix.dirname(job.rel);
-      const inDir = (rel: string) => (relDir === '.' ? rel : `${relDir}/${rel}`);
-      const skip = opts.reserved && ((rel: string) => opts.reserved!(inDir(rel)));
-      const onSkip = (entry: string) =>
-        log.warn(
-          `not extracting '${entry}' from ${formatUri(job.loc)}: the name belongs to ferry's own files in the run directory`,
-        );
-      const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), { ...hooks, skip, onSkip });
-      files.push(...out.map(inDir));
-      log.info(`extracted ${formatUri(job.loc)}: ${out.length} files`);
-    } else {
-      await fetchPlain(job, dest, hooks);
-      files.push(job.rel);
-    }
+  const one = async (job: Job) => {
+    files.push(...(await fetchJob(job, dir, log, hooks, opts.reserved)));
     bytes += job.obj.size;
     down?.addFile();
   };
   try {
-    await settleAll(jobs.map((job) => perObject(() => fetchOne(job))));
+    await settleAll(jobs.map((job) => perObject(() => one(job))));
   } finally {
     if (down) opts.progress!.end(down);
     if (extract) opts.progress!.end(extract);
   }
   const ms = Date.now() - started;
-  log.info(
-    `input ready: ${jobs.length} object(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`,
-  );
+  const took = `${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`;
+  log.info(`input ready: ${jobs.length} object(s), ${took}`);
   const inputs = jobs.map((j) => ({ uri: formatUri(j.loc), etag: j.obj.etag, size: j.obj.size }));
   return { inputs, files: files.sort(), bytes };
 }

@@ -67,6 +67,20 @@ export async function fetchZip(
   }
 }
 
+/** The first real failure of the pair: a refusal of the archive explains a download stopped because of it. */
+function firstFailure(
+  dl: PromiseSettledResult<void>,
+  ex: PromiseSettledResult<{ files: string[] }>,
+  tmp: string,
+  destDir: string,
+): unknown {
+  if (ex.status === 'rejected' && ex.reason instanceof FerryError) return ex.reason;
+  if (dl.status === 'rejected') return isLocalIoError(dl.reason) ? localIoError(dl.reason, 'download', tmp) : dl.reason;
+  if (ex.status === 'rejected')
+    return isLocalIoError(ex.reason) ? localIoError(ex.reason, 'extract', destDir) : ex.reason;
+  return undefined;
+}
+
 async function extractWhileDownloading(
   store: Store,
   loc: Location,
@@ -78,27 +92,16 @@ async function extractWhileDownloading(
   const name = formatUri(loc);
   const cd = await centralDirectoryOf(store, loc, obj, opts.signal);
   await mkdir(destDir, { recursive: true });
-  const plan = planExtraction(name, cd, {
-    ...(await limitFor(destDir, opts.maxExtract, obj.size)),
-    skip: opts.skip,
-    onSkip: opts.onSkip,
-  });
+  const limit = await limitFor(destDir, opts.maxExtract, obj.size);
+  const plan = planExtraction(name, cd, { ...limit, skip: opts.skip, onSkip: opts.onSkip });
   const tmp = join(destDir, `${INPUT_TEMP_PREFIX}${posix.basename(loc.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const download = downloadObject(store, loc, obj, tmp, {
-    ...downloadOptions(opts),
-    signal,
-    inPlace: true,
-    onWritten: (s, upTo) => tracker.advance(s, upTo),
-  });
-  const extract = extractEntries(name, tmp, plan, destDir, {
-    ready: (s, e) => tracker.waitFor(s, e),
-    signal,
-    onFile: opts.onFile,
-    pool,
-  });
+  const onWritten = (s: number, upTo: number) => tracker.advance(s, upTo);
+  const download = downloadObject(store, loc, obj, tmp, { ...downloadOptions(opts), signal, inPlace: true, onWritten });
+  const ready = (s: number, e: number) => tracker.waitFor(s, e);
+  const extract = extractEntries(name, tmp, plan, destDir, { ready, signal, onFile: opts.onFile, pool });
   try {
     const [dl, ex] = await Promise.allSettled([
       download.catch((err) => {
@@ -110,13 +113,9 @@ async function extractWhileDownloading(
         throw err;
       }),
     ]);
-    // A refusal of the archive explains a download stopped because of it; else the download's failure.
-    if (ex.status === 'rejected' && ex.reason instanceof FerryError) throw ex.reason;
-    if (dl.status === 'rejected')
-      throw isLocalIoError(dl.reason) ? localIoError(dl.reason, 'download', tmp) : dl.reason;
-    if (ex.status === 'rejected')
-      throw isLocalIoError(ex.reason) ? localIoError(ex.reason, 'extract', destDir) : ex.reason;
-    return ex.value.files;
+    const failure = firstFailure(dl, ex, tmp, destDir);
+    if (failure) throw failure;
+    return (ex as PromiseFulfilledResult<{ files: string[] }>).value.files;
   } finally {
     await rm(tmp, { force: true });
   }

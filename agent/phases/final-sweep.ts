@@ -73,12 +73,14 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
     if (changed.length === 0) return { outcomes, first, last, unsettled: [] };
     if (round > MAX_ROUNDS) {
       o.log.error(
-        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: kept locally, the run is incomplete (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`,
+        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: kept locally, ` +
+          `the run is incomplete (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`,
       );
       return { outcomes, first, last, unsettled: changed };
     }
     o.log.warn(
-      `${changed.length} file(s) appeared or changed after their upload: uploading them again (round ${round} of ${MAX_ROUNDS})`,
+      `${changed.length} file(s) appeared or changed after their upload: ` +
+        `uploading them again (round ${round} of ${MAX_ROUNDS})`,
     );
     for (const out of (await uploadTree(o.uploader, changed, o.log, { progress })).outcomes) outcomes.set(out.rel, out);
   }

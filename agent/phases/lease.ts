@@ -82,7 +82,8 @@ export class Lease {
     if (held.body.run_id !== this.o.runId) {
       if (age < this.o.ttlMs || !this.o.takeOver) throw this.busy(held, age);
       this.o.log.warn(
-        `taking over the stale lease of run ${held.body.run_id} (${held.body.host}, pid ${held.body.pid}; no renewal for ${Math.round(age / 1000)} s)`,
+        `taking over the stale lease of run ${held.body.run_id} (${held.body.host}, pid ${held.body.pid}; ` +
+          `no renewal for ${Math.round(age / 1000)} s)`,
       );
     }
     if (!(await this.replace(held.etag))) throw this.busy(await this.read(), 0);
@@ -91,7 +92,8 @@ export class Lease {
 
   private busy(held: { body: LeaseBody } | undefined, age: number): FerryError {
     const who = held
-      ? `run ${held.body.run_id} on ${held.body.host} (pid ${held.body.pid}, ${held.body.ferry}), renewed ${Math.round(age / 1000)} s ago`
+      ? `run ${held.body.run_id} on ${held.body.host} (pid ${held.body.pid}, ${held.body.ferry}), ` +
+        `renewed ${Math.round(age / 1000)} s ago`
       : 'another run';
     const stale = age >= this.o.ttlMs;
     return new FerryError(`the output prefix is being written by ${who}`, {
@@ -99,7 +101,8 @@ export class Lease {
       target: formatUri(this.prefix),
       exitCode: EXIT.busy,
       hint: stale
-        ? `its lease is stale (no renewal for ${Math.round(this.o.ttlMs / 1000)} s): if that run is dead, re-run with --take-over`
+        ? `its lease is stale (no renewal for ${Math.round(this.o.ttlMs / 1000)} s): ` +
+          'if that run is dead, re-run with --take-over'
         : 'two DOE rows with the same s3_output? give every row its own output prefix; or wait for that run to end',
     });
   }
@@ -159,7 +162,10 @@ export class Lease {
         clearInterval(this.timer);
         const now = await this.read().catch(() => undefined);
         this.o.log.error(
-          `lost the lease ${this.uri}: ${now ? `run ${now.body.run_id} on ${now.body.host} took it over` : 'it was removed'}; this run will not mark the prefix complete`,
+          `lost the lease ${this.uri}: ` +
+            (now ? `run ${now.body.run_id} on ${now.body.host} took it over` : 'it was removed') +
+            '; ' +
+            'this run will not mark the prefix complete',
         );
       }
     } catch (err) {

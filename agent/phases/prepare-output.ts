@@ -21,7 +21,8 @@ export async function prepareOutput(
   const existing = new Map(objects.filter((o) => !own.has(o.key)).map((o) => [o.key, o]));
   if (existing.size > 0)
     log.info(
-      `output prefix already holds ${existing.size} object(s) from an earlier attempt: unchanged files will not be sent again`,
+      `output prefix already holds ${existing.size} object(s) from an earlier attempt: ` +
+        'unchanged files will not be sent again',
     );
   if (objects.some((o) => o.key === `${prefix.key}${SUCCESS}`)) {
     await withdrawSuccess(store, prefix, signal);

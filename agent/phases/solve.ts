@@ -5,7 +5,8 @@ import { usageError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { MpiSettings } from '../config.ts';
 import { buildLaunch, detectFlavor, type Launch, type MpiFlavor } from '../mpi/launch.ts';
-import { descendants, findMarked, isAlive, killTree, stopProcesses, type Proc } from '../mpi/process-tree.ts';
+import type { Proc } from '../mpi/process-tree.ts';
+import { stopLeftovers, supervise } from './supervise.ts';
 
 /** Set in the solver's environment: every process the run started carries it, wherever it goes. */
 export const RUN_MARK = 'FERRY_RUN_MARK';
@@ -61,7 +62,8 @@ export function checkCommand(cmd: string, what: string, cwd: string, env: NodeJS
   const found = which(cmd, cwd, env.PATH);
   if (!found)
     throw usageError(
-      `${what} '${cmd}' was not found ${cmd.includes('/') ? `at ${resolve(cwd, cmd)}` : 'on PATH'} or is not executable`,
+      `${what} '${cmd}' was not found ${cmd.includes('/') ? `at ${resolve(cwd, cmd)}` : 'on PATH'} ` +
+        'or is not executable',
       hint,
     );
   return found;
@@ -111,17 +113,14 @@ function startFailure(
     EACCES: 'it is not executable (or its #! interpreter is not)',
     ENOEXEC: 'it is not a program this machine can run (a script without a #! line, or another architecture)',
   };
-  return `${file} could not be started (${code}): ${why[code] ?? String((r.cause as Error | undefined)?.message ?? code)}`;
+  const detail = why[code] ?? String((r.cause as Error | undefined)?.message ?? code);
+  return `${file} could not be started (${code}): ${detail}`;
 }
 
 /**
- * Runs the launcher in `cwd`, streaming its stdout/stderr live through the log. On `signal`
- * the received signal is forwarded to the launcher (mpirun passes it to the ranks). If the solver
- * is still running after `graceMs`, or on `hardStop` (a second signal), the launcher and every
- * process below it are killed: a group kill would miss Open MPI ranks, which sit in their own
- * process groups, and killing only mpirun would orphan them.
- * Once the launcher has exited, every process of the run still alive (found by the run mark in its
- * environment, or seen below the launcher while it ran) is stopped: SIGTERM, `graceMs`, SIGKILL.
+ * Runs the launcher in `cwd`, streaming its stdout/stderr live through the log; signals are
+ * forwarded and the grace time kept (supervise.ts). Once the launcher has exited, every process of
+ * the run still alive is stopped before the result is returned.
  */
 export async function runSolver(
   launch: Launch,
@@ -142,56 +141,11 @@ export async function runSolver(
   });
   child.stdout?.on('data', (b: Buffer) => log.solver(b, 'stdout'));
   child.stderr?.on('data', (b: Buffer) => log.solver(b, 'stderr'));
-  // Processes seen below the launcher: found again after it exits even if they cleared the mark.
-  const seen = new Map<string, Proc>();
-  const track = () => {
-    if (child.pid === undefined) return;
-    for (const p of descendants(child.pid)) if (p.pid !== child.pid) seen.set(`${p.pid}:${p.start}`, p);
-  };
-  const tracker = setInterval(track, 1000);
-  let killTimer: NodeJS.Timeout | undefined;
-  const killAll = (why: string) => {
-    if (child.pid === undefined || child.exitCode !== null) return;
-    log.warn(`${why}: killing the solver and every process it started`);
-    killTree(child.pid, 'SIGKILL');
-    for (const p of findMarked(RUN_MARK, opts.mark)) killTree(p.pid, 'SIGKILL');
-  };
-  const onAbort = () => {
-    const sig = (opts.signal?.reason as { signal?: NodeJS.Signals } | undefined)?.signal ?? 'SIGTERM';
-    log.info(`forwarding ${sig} to the solver; waiting up to ${Math.round(opts.graceMs / 1000)} s for it to stop`);
-    child.kill(sig);
-    killTimer = setTimeout(() => killAll('the solver did not stop within the grace time'), opts.graceMs);
-  };
-  const onHard = () => killAll('second signal');
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  opts.hardStop?.addEventListener('abort', onHard, { once: true });
-  track();
+  const supervisor = supervise(child, { ...opts, markName: RUN_MARK }, log);
   const r = await child;
   log.flushSolver();
-  clearInterval(tracker);
-  clearTimeout(killTimer);
-  opts.signal?.removeEventListener('abort', onAbort);
-  opts.hardStop?.removeEventListener('abort', onHard);
+  supervisor.done();
   const ms = Date.now() - started;
-  const leftovers = await stopLeftovers([...seen.values()], opts, log);
+  const leftovers = await stopLeftovers(supervisor.seen(), { ...opts, markName: RUN_MARK }, log);
   return { exitCode: r.exitCode, signal: r.signal, startError: startFailure(r, launch.file), ms, leftovers };
-}
-
-/** Stops what the run left running, so that nothing writes into the run directory after the final sweep. */
-async function stopLeftovers(tracked: Proc[], opts: SolveOptions, log: Log): Promise<Proc[]> {
-  const byKey = new Map<string, Proc>();
-  for (const p of [...findMarked(RUN_MARK, opts.mark), ...tracked.filter(isAlive)]) byKey.set(`${p.pid}:${p.start}`, p);
-  const left = [...byKey.values()];
-  if (left.length === 0) return [];
-  for (const p of left)
-    log.warn(
-      `process ${p.pid} (${p.command}) was started by the run and still runs after the launcher exited: stopping it`,
-    );
-  const grace = opts.hardStop?.aborted ? 0 : opts.graceMs;
-  const killed = await stopProcesses(left, grace, opts.hardStop);
-  for (const p of killed)
-    log.warn(`process ${p.pid} (${p.command}) did not stop on SIGTERM within ${Math.round(grace / 1000)} s: killed`);
-  log.info(`${left.length} leftover process(es) of the run stopped before the final upload`);
-  return left;
 }

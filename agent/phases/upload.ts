@@ -176,9 +176,12 @@ export async function uploadTree(
   const resumed = outcomes.filter((x) => x.resumed && !x.live).length;
   const live = outcomes.filter((x) => x.live).length;
   const sent = outcomes.length - failed.length - resumed - live;
-  const notes = `${live ? `; ${live} uploaded while the solver ran` : ''}${resumed ? `; ${resumed} already there with the same bytes` : ''}`;
+  const notes =
+    (live ? `; ${live} uploaded while the solver ran` : '') +
+    (resumed ? `; ${resumed} already there with the same bytes` : '');
   log.info(
-    `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`,
+    `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s ` +
+      `(${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`,
   );
   return { outcomes, bytes, ms, failed };
 }

@@ -33,7 +33,8 @@ export const fetch: RunPhase = {
       if (isPrefix(u)) {
         const objs = await store.list(u, { phase: 'download', signal: r.ctx.stop });
         r.report.push(
-          `  ${formatUri(u)}: ${objs.length} object(s), ${formatBytes(objs.reduce((n, o) => n + o.size, 0))} (zips among them extracted where they land)`,
+          `  ${formatUri(u)}: ${objs.length} object(s), ${formatBytes(objs.reduce((n, o) => n + o.size, 0))} ` +
+            '(zips among them extracted where they land)',
         );
         continue;
       }
@@ -44,7 +45,8 @@ export const fetch: RunPhase = {
       }
       const cd = await centralDirectoryOf(store, u, job.obj, r.ctx.stop);
       r.report.push(
-        `  ${formatUri(u)}: ${formatBytes(job.obj.size)}, extracted here: ${cd.entries.length} entries, ${formatBytes(cd.entries.reduce((n, x) => n + x.size, 0))}`,
+        `  ${formatUri(u)}: ${formatBytes(job.obj.size)}, extracted here: ${cd.entries.length} entries, ` +
+          formatBytes(cd.entries.reduce((n, x) => n + x.size, 0)),
       );
     }
   },

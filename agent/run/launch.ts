@@ -61,7 +61,8 @@ export const launch: RunPhase = {
     r.report.push(
       '',
       'upload:',
-      `  every file the run creates or changes → ${formatUri(r.cfg.output)}<path>${r.cfg.uploadAll ? ' (--upload-all: every file in the run directory)' : ''}`,
+      `  every file the run creates or changes → ${formatUri(r.cfg.output)}<path>` +
+        (r.cfg.uploadAll ? ' (--upload-all: every file in the run directory)' : ''),
     );
     if (existing.length > 0)
       r.report.push(

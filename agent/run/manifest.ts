@@ -41,13 +41,39 @@ function decide(r: Run): { verdict: Verdict; verified: UploadOutcome[] } {
   return { verdict: { status, notUploaded, failedExit }, verified };
 }
 
+function buildManifest(r: Run, verdict: Verdict, verified: UploadOutcome[], kept: Manifest['kept']): Manifest {
+  const solved = r.need('solved');
+  const launch = r.need('launch');
+  const startError = solved.startError ? { start_error: solved.startError } : {};
+  return {
+    ferry: versionLine(),
+    run_id: r.need('state').runId,
+    status: verdict.status,
+    started_at: r.startedAt.toISOString(),
+    ended_at: new Date().toISOString(),
+    inputs: r.need('fetched').inputs,
+    solver: {
+      argv: [launch.file, ...launch.args],
+      exit_code: solved.exitCode ?? null,
+      signal: solved.signal ?? null,
+      ...startError,
+    },
+    outputs: verified
+      .map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    not_uploaded: [...verdict.notUploaded].map(([path, error]) => ({ path, error })),
+    kept,
+  };
+}
+
 /** Writes the manifest (and _SUCCESS for a complete run); false when it could not be written. */
 export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean> {
   const { cfg, ctx } = r;
   try {
     await publishManifest(await r.output(), cfg.output, manifest, cfg.workdir, ctx.hardStop);
     r.log.info(
-      `wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})${manifest.status === 'complete' ? ' and _SUCCESS' : ''}`,
+      `wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})` +
+        (manifest.status === 'complete' ? ' and _SUCCESS' : ''),
     );
     return true;
   } catch (err) {
@@ -67,48 +93,32 @@ export const manifest: RunPhase = {
   reads: ['sweep', 'solved', 'state', 'inputs', 'named', 'lease', 'fetched', 'launch'],
   adds: ['verdict', 'plan', 'manifest', 'manifestWritten'],
   async run(r) {
-    const { cfg } = r;
     const { verdict, verified } = decide(r);
     const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
     const state = r.need('state');
+    const scan = await scanTree(r.cfg.workdir);
+    const named = r.need('named');
+    const preFiles = state.files;
     const plan = planWipe({
-      scan: await scanTree(cfg.workdir),
+      scan,
       inputs: r.need('inputs'),
       uploaded,
-      named: r.need('named'),
-      preFiles: state.files,
+      named,
+      preFiles,
       preDirs: state.dirs,
       notUploaded: verdict.notUploaded,
     });
-    const kept = cfg.wipeAll ? [] : plan.kept;
-    const solved = r.need('solved');
-    const launch = r.need('launch');
-    r.manifest = {
-      ferry: versionLine(),
-      run_id: state.runId,
-      status: verdict.status,
-      started_at: r.startedAt.toISOString(),
-      ended_at: new Date().toISOString(),
-      inputs: r.need('fetched').inputs,
-      solver: {
-        argv: [launch.file, ...launch.args],
-        exit_code: solved.exitCode ?? null,
-        signal: solved.signal ?? null,
-        ...(solved.startError ? { start_error: solved.startError } : {}),
-      },
-      outputs: verified
-        .map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' }))
-        .sort((a, b) => (a.path < b.path ? -1 : 1)),
-      not_uploaded: [...verdict.notUploaded].map(([path, error]) => ({ path, error })),
-      kept,
-    };
+    const kept = r.cfg.wipeAll ? [] : plan.kept;
+    r.manifest = buildManifest(r, verdict, verified, kept);
     if (kept.length > 0) {
-      const few = kept
-        .slice(0, 5)
-        .map((k) => k.path)
-        .join(', ');
+      const few =
+        kept
+          .slice(0, 5)
+          .map((k) => k.path)
+          .join(', ') + (kept.length > 5 ? ', …' : '');
       r.log.warn(
-        `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ${few}${kept.length > 5 ? ', …' : ''} (listed in the manifest)`,
+        `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ` +
+          `${few} (listed in the manifest)`,
       );
       for (const k of kept) r.log.detail(`kept ${k.path}: ${k.reason}`);
     }
@@ -119,7 +129,8 @@ export const manifest: RunPhase = {
   async dry(r) {
     r.report.push(`  never: ${[...r.need('named'), RUN_LOG].join(', ')}, ferry's own names, symbolic links`);
     r.report.push(
-      `  then ${formatUri(under(r.cfg.output, MANIFEST))}, and _SUCCESS last if the solver exits 0 and every file is verified`,
+      `  then ${formatUri(under(r.cfg.output, MANIFEST))}, ` +
+        'and _SUCCESS last if the solver exits 0 and every file is verified',
     );
   },
 };

@@ -30,11 +30,13 @@ export const watch: RunPhase = {
     r.solved = solved;
     if (solved.startError)
       r.log.error(
-        `solve: ${solved.startError}\n  hint: check the solver's #! line and its permissions; run it by hand in the run directory to see`,
+        `solve: ${solved.startError}\n  hint: check the solver's #! line and its permissions; ` +
+          'run it by hand in the run directory to see',
       );
     else
       r.log.info(
-        `solver ended after ${(solved.ms / 1000).toFixed(1)} s: ${solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`}`,
+        `solver ended after ${(solved.ms / 1000).toFixed(1)} s: ` +
+          (solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`),
       );
     if (live && live.done.size > 0)
       r.log.info(

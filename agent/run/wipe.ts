@@ -23,7 +23,8 @@ export const wipe: RunPhase = {
         r.log.info('stopped by a signal: outputs that existed are uploaded; the run directory is kept');
       else if (verdict.notUploaded.size > 0)
         r.log.error(
-          `${verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. Re-run the same row to upload them.`,
+          `${verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. ` +
+            'Re-run the same row to upload them.',
         );
       return;
     }
@@ -41,7 +42,8 @@ export const wipe: RunPhase = {
     const res = await wipeAccounted(cfg.workdir, r.need('plan')).catch(fail);
     const more = manifest.kept.length ? ` and ${manifest.kept.length} more` : '';
     r.log.info(
-      `all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for (kept ${RUN_LOG}${more})`,
+      `all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for ` +
+        `(kept ${RUN_LOG}${more})`,
     );
     r.changedAtWipe = res.changed;
     if (res.changed.length === 0) return;
@@ -62,7 +64,8 @@ export const wipe: RunPhase = {
       r.report.push(`  once every upload is verified: everything in ${cfg.workdir} except ${RUN_LOG} (--wipe-all)`);
     else {
       r.report.push(
-        `  once every upload is verified: the inputs as extracted, the outputs as uploaded${mine.length ? `, ${mine.join(', ')}` : ''}`,
+        '  once every upload is verified: the inputs as extracted, the outputs as uploaded' +
+          (mine.length ? `, ${mine.join(', ')}` : ''),
       );
       r.report.push(`  kept: ${RUN_LOG}${others.length ? `, and what was here before (${others.join(', ')})` : ''}`);
     }

@@ -24,50 +24,78 @@ export interface MadeClient {
   secrets: string[];
 }
 
-export async function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): Promise<MadeClient> {
-  ensureHome();
-  const profile = s.profile ?? env.AWS_PROFILE ?? 'default';
-  let credentials: S3ClientConfig['credentials'];
-  let fileRegion: string | undefined;
-  let fileEndpoint: string | undefined;
-  const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter(
+/** What an --aws-config file gives: static keys (else the SDK's chain reads the file), region, endpoint. */
+interface FromFile {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  region?: string;
+  endpoint?: string;
+  secrets: string[];
+}
+
+async function fromConfigFile(s: S3Settings, profile: string): Promise<FromFile> {
+  if (!s.awsConfigFile) return { secrets: [] };
+  const { settings } = await readProfileFile(s.awsConfigFile, profile);
+  const secrets = [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken].filter(
     (v): v is string => !!v,
   );
-  if (s.awsConfigFile) {
-    const { settings } = await readProfileFile(s.awsConfigFile, profile);
-    for (const v of [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken]) if (v) secrets.push(v);
-    fileRegion = settings.region;
-    fileEndpoint = settings.endpointUrl;
-    if (settings.accessKeyId && settings.secretAccessKey) {
-      credentials = {
-        accessKeyId: settings.accessKeyId,
-        secretAccessKey: settings.secretAccessKey,
-        sessionToken: settings.sessionToken,
-      };
-    } else if (settings.accessKeyId || settings.secretAccessKey) {
-      throw usageError(
-        `profile '${profile}' in ${s.awsConfigFile} has only one of aws_access_key_id / aws_secret_access_key`,
-        'add both keys to the profile',
-      );
-    } else {
-      // Role, SSO or credential_process profiles: let the SDK's own chain read this file.
-      process.env.AWS_CONFIG_FILE = s.awsConfigFile;
-      process.env.AWS_SHARED_CREDENTIALS_FILE = s.awsConfigFile;
-      process.env.AWS_PROFILE = profile;
-    }
+  const found: FromFile = { region: settings.region, endpoint: settings.endpointUrl, secrets };
+  if (settings.accessKeyId && settings.secretAccessKey) {
+    const { accessKeyId, secretAccessKey, sessionToken } = settings;
+    return { ...found, credentials: { accessKeyId, secretAccessKey, sessionToken } };
   }
-  const endpoint = s.endpoint ?? fileEndpoint;
+  if (settings.accessKeyId || settings.secretAccessKey) {
+    throw usageError(
+      `profile '${profile}' in ${s.awsConfigFile} has only one of aws_access_key_id / aws_secret_access_key`,
+      'add both keys to the profile',
+    );
+  }
+  // Role, SSO or credential_process profiles: let the SDK's own chain read this file.
+  process.env.AWS_CONFIG_FILE = s.awsConfigFile;
+  process.env.AWS_SHARED_CREDENTIALS_FILE = s.awsConfigFile;
+  process.env.AWS_PROFILE = profile;
+  return found;
+}
+
+/**
+ * Bodies ferry sends carry Content-MD5, which is signed and checked by the server; hashing each
+ * body a second time for the signature (SHA-256) would only cost CPU.
+ */
+function signWithoutPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const req = args.request as { headers?: Record<string, string> } | undefined;
+      const sends = context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand';
+      if (sends && req?.headers?.['content-md5']) req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'ferryUnsignedPayload' },
+  );
+}
+
+/** S3-compatible servers (Ceph RGW, MinIO): path-style addressing, no aws-chunked trailing checksums. */
+const COMPATIBLE: Partial<S3ClientConfig> = {
+  forcePathStyle: true,
+  // Ceph 16 answers 411 to aws-chunked bodies; integrity is sent as Content-MD5 instead.
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+};
+
+export async function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): Promise<MadeClient> {
+  ensureHome();
+  const file = await fromConfigFile(s, s.profile ?? env.AWS_PROFILE ?? 'default');
+  const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...file.secrets];
+  const endpoint = s.endpoint ?? file.endpoint;
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) {
     throw usageError(
       `endpoint '${endpoint}' is not an http(s) URL`,
       'write it as https://host[:port] or http://127.0.0.1:9000',
     );
   }
-  const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? fileRegion ?? 'us-east-1';
+  const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? file.region ?? 'us-east-1';
   const agents = makeAgents(endpoint ?? `https://s3.${region}.amazonaws.com`, s.proxy, sockets, env);
-  const config: S3ClientConfig = {
+  const client = new S3Client({
     region,
-    credentials,
+    credentials: file.credentials,
     maxAttempts: s.maxAttempts,
     retryMode: 'standard',
     followRegionRedirects: true,
@@ -80,35 +108,11 @@ export async function makeS3Client(s: S3Settings, sockets: number, env: Env = pr
       httpAgent: agents.httpAgent,
       httpsAgent: agents.httpsAgent,
     }),
-  };
-  if (endpoint !== undefined) {
-    // S3-compatible servers (Ceph RGW, MinIO): path-style addressing, and no aws-chunked
-    // trailing checksums (Ceph 16 answers 411). Integrity is sent as Content-MD5 instead.
-    Object.assign(config, {
-      endpoint,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-  }
-  const client = new S3Client(config);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      // Bodies we send carry Content-MD5, which is signed and checked by the server; hashing
-      // each body a second time for the signature (SHA-256) would only cost CPU.
-      const req = args.request as { headers?: Record<string, string> } | undefined;
-      if (
-        (context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') &&
-        req?.headers?.['content-md5']
-      ) {
-        req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-      }
-      return next(args);
-    },
-    { step: 'build', name: 'ferryUnsignedPayload' },
-  );
+    ...(endpoint !== undefined ? { endpoint, ...COMPATIBLE } : {}),
+  });
+  signWithoutPayloadHash(client);
   if (agents.password) secrets.push(agents.password);
-  return { client, endpoint, proxy: agents.proxy, secrets };
+  return { client, endpoint, proxy: agents.proxy, secrets: secrets.filter((v): v is string => !!v) };
 }
 
 /**

@@ -51,12 +51,134 @@ export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file
 }
 
 /**
+ * Hands parts' bytes to `consume` in file order (for a whole-file hash): a part that arrives early
+ * waits for the ones before it, holding its buffer (which stays counted in the pool until then).
+ */
+class InOrder {
+  private readonly pending = new Map<number, Buffer>();
+  private readonly waiting = new Map<number, () => void>();
+  private next = 0;
+
+  constructor(private readonly consume?: (buf: Buffer) => void) {}
+
+  /** Resolves once part `i` has been consumed (at once without a consumer). */
+  add(i: number, buf: Buffer): Promise<void> {
+    if (!this.consume) return Promise.resolve();
+    const done = new Promise<void>((r) => this.waiting.set(i, r));
+    this.pending.set(i, buf);
+    while (this.pending.has(this.next)) {
+      this.consume(this.pending.get(this.next)!);
+      this.pending.delete(this.next);
+      this.waiting.get(this.next)?.();
+      this.waiting.delete(this.next++);
+    }
+    return done;
+  }
+}
+
+/**
  * Multipart upload in the shape of lib-storage's Upload: `partsPerFile` workers pull part numbers
  * from one counter; every part carries Content-MD5 (the server refuses a corrupted part). On
  * failure every worker is stopped and awaited, the upload is aborted and the abort confirmed, and
- * the first error is rethrown. Returns the ETag S3 must report: md5(part md5s) + "-" + parts.
+ * the first error is rethrown. The ETag S3 must report is md5(part md5s) + "-" + parts.
  */
-export async function uploadParts(
+class PartsUpload {
+  private readonly count: number;
+  private readonly md5s: Buffer[];
+  private readonly etags: string[];
+  private readonly stop = new AbortController();
+  private readonly stopped: AbortSignal;
+  private readonly halted: Promise<never>;
+  private readonly inOrder: InOrder;
+  private next = 0;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly fh: FileHandle,
+    private readonly file: string,
+    private readonly size: number,
+    private readonly dest: Location,
+    private readonly o: PartsOptions,
+  ) {
+    this.count = Math.ceil(size / o.partSize);
+    this.md5s = new Array(this.count);
+    this.etags = new Array(this.count);
+    this.stopped = o.signal ? AbortSignal.any([o.signal, this.stop.signal]) : this.stop.signal;
+    this.halted = new Promise<never>((_, reject) =>
+      this.stopped.addEventListener('abort', () => reject(this.stopped.reason), { once: true }),
+    );
+    this.halted.catch(() => {});
+    this.inOrder = new InOrder(o.onOrderedData);
+  }
+
+  async run(): Promise<string> {
+    const { Bucket, Key } = { Bucket: this.dest.bucket, Key: this.dest.key };
+    const create = new CreateMultipartUploadCommand({ Bucket, Key, ...sdkParams(this.o.objectParams) });
+    const uploadId = (await this.client.send(create, { abortSignal: this.o.signal })).UploadId!;
+    try {
+      const workers = Array.from({ length: Math.min(this.o.partsPerFile, this.count) }, () =>
+        this.worker(uploadId).catch((err) => {
+          this.stop.abort(err);
+          throw err;
+        }),
+      );
+      await settleAll(workers).catch((err) => {
+        throw this.stop.signal.reason ?? err; // the failure that stopped the others
+      });
+      if (this.stopped.aborted) throw this.stopped.reason;
+      const Parts = this.etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 }));
+      const complete = new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts },
+      });
+      await this.client.send(complete, { abortSignal: this.o.signal });
+    } catch (err) {
+      await abortUpload(this.client, this.dest, uploadId).catch(() => {});
+      throw err;
+    }
+    return `${createHash('md5').update(Buffer.concat(this.md5s)).digest('hex')}-${this.count}`;
+  }
+
+  private async worker(uploadId: string): Promise<void> {
+    while (this.next < this.count && !this.stopped.aborted) {
+      const i = this.next++;
+      const pos = i * this.o.partSize;
+      const len = Math.min(this.o.partSize, this.size - pos);
+      const { buf, release } = await this.o.budget.take(len, this.stopped);
+      try {
+        await readExactly(this.fh, buf, pos, this.file);
+        const consumed = this.inOrder.add(i, buf);
+        await this.sendPart(uploadId, i, buf);
+        await Promise.race([consumed, this.halted]);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  private async sendPart(uploadId: string, i: number, buf: Buffer): Promise<void> {
+    const md5 = createHash('md5').update(buf).digest();
+    const part = new UploadPartCommand({
+      Bucket: this.dest.bucket,
+      Key: this.dest.key,
+      UploadId: uploadId,
+      PartNumber: i + 1,
+      Body: buf,
+      ContentLength: buf.length,
+      ContentMD5: md5.toString('base64'),
+    });
+    const r = await this.client.send(part, { abortSignal: this.stopped });
+    if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
+    this.etags[i] = r.ETag;
+    this.md5s[i] = md5;
+    this.o.onBytes?.(buf.length);
+  }
+}
+
+/** Uploads `size` bytes of `file` as a multipart upload (see PartsUpload); returns the ETag S3 must report. */
+export function uploadParts(
   client: S3Client,
   fh: FileHandle,
   file: string,
@@ -64,94 +186,7 @@ export async function uploadParts(
   dest: Location,
   opts: PartsOptions,
 ): Promise<string> {
-  const created = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: dest.bucket, Key: dest.key, ...sdkParams(opts.objectParams) }),
-    { abortSignal: opts.signal },
-  );
-  const uploadId = created.UploadId!;
-  const count = Math.ceil(size / opts.partSize);
-  const md5s: Buffer[] = new Array(count);
-  const etags: string[] = new Array(count);
-  const stop = new AbortController();
-  const stopped = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  // Whole-file hashing (when asked for) needs the parts in order: a part read early waits for the
-  // ones before it (holding its buffer, which stays counted in the budget until it has been hashed).
-  const hashed: Array<() => void> = [];
-  const hashedP = Array.from({ length: count }, (_, i) => new Promise<void>((r) => (hashed[i] = r)));
-  const pending = new Map<number, Buffer>();
-  let nextToHash = 0;
-  const onOrdered = opts.onOrderedData;
-  const hashInOrder = (i: number, buf: Buffer) => {
-    if (!onOrdered) return hashed[i]();
-    pending.set(i, buf);
-    while (pending.has(nextToHash)) {
-      onOrdered(pending.get(nextToHash)!);
-      pending.delete(nextToHash);
-      hashed[nextToHash++]();
-    }
-  };
-  const halted = new Promise<never>((_, reject) =>
-    stopped.addEventListener('abort', () => reject(stopped.reason), { once: true }),
-  );
-  halted.catch(() => {});
-  let next = 0;
-  const worker = async () => {
-    while (next < count && !stopped.aborted) {
-      const i = next++;
-      const pos = i * opts.partSize;
-      const len = Math.min(opts.partSize, size - pos);
-      const { buf, release } = await opts.budget.take(len, stopped);
-      try {
-        await readExactly(fh, buf, pos, file);
-        hashInOrder(i, buf);
-        const md5 = createHash('md5').update(buf).digest();
-        const r = await client.send(
-          new UploadPartCommand({
-            Bucket: dest.bucket,
-            Key: dest.key,
-            UploadId: uploadId,
-            PartNumber: i + 1,
-            Body: buf,
-            ContentLength: len,
-            ContentMD5: md5.toString('base64'),
-          }),
-          { abortSignal: stopped },
-        );
-        if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
-        etags[i] = r.ETag;
-        md5s[i] = md5;
-        opts.onBytes?.(len);
-        await Promise.race([hashedP[i], halted]);
-      } finally {
-        release();
-      }
-    }
-  };
-  try {
-    const workers = Array.from({ length: Math.min(opts.partsPerFile, count) }, () =>
-      worker().catch((err) => {
-        stop.abort(err);
-        throw err;
-      }),
-    );
-    await settleAll(workers).catch((err) => {
-      throw stop.signal.reason ?? err; // the failure that stopped the others
-    });
-    if (stopped.aborted) throw stopped.reason;
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: dest.bucket,
-        Key: dest.key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-      }),
-      { abortSignal: opts.signal },
-    );
-  } catch (err) {
-    await abortUpload(client, dest, uploadId).catch(() => {});
-    throw err;
-  }
-  return `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${count}`;
+  return new PartsUpload(client, fh, file, size, dest, opts).run();
 }
 
 /**

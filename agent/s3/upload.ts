@@ -1,6 +1,6 @@
 import { sdkParams } from './params.ts';
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
 import { EXIT, FerryError } from '../errors.ts';
@@ -25,6 +25,37 @@ export interface UploadFileOptions {
 
 const MAX_PARTS = 10_000;
 
+/** A file of at most one part: one PutObject from a pool buffer. */
+async function putWhole(
+  client: S3Client,
+  fh: FileHandle,
+  file: string,
+  size: number,
+  dest: Location,
+  opts: UploadFileOptions,
+  sha?: Hash,
+): Promise<Uploaded> {
+  const { buf: body, release } = await opts.budget.take(size, opts.signal);
+  try {
+    await readExactly(fh, body, 0, file);
+    const md5 = createHash('md5').update(body).digest();
+    sha?.update(body);
+    const put = new PutObjectCommand({
+      Bucket: dest.bucket,
+      Key: dest.key,
+      Body: body,
+      ContentLength: size,
+      ContentMD5: md5.toString('base64'),
+      ...sdkParams(opts.objectParams),
+    });
+    await client.send(put, { abortSignal: opts.signal });
+    opts.onBytes?.(size);
+    return { loc: dest, size, expectedEtag: md5.toString('hex'), sha256: sha?.digest('hex') };
+  } finally {
+    release();
+  }
+}
+
 /** Uploads one local file to `dest` with Content-MD5 on every request; the caller verifies it after. */
 export async function uploadFile(
   client: S3Client,
@@ -47,37 +78,17 @@ export async function uploadFile(
   const fh = await open(file, 'r');
   try {
     const sha = opts.sha256 === false ? undefined : createHash('sha256');
-    if (size <= partSize) {
-      const { buf: body, release } = await opts.budget.take(size, opts.signal);
-      try {
-        await readExactly(fh, body, 0, file);
-        const md5 = createHash('md5').update(body).digest();
-        sha?.update(body);
-        await client.send(
-          new PutObjectCommand({
-            Bucket: dest.bucket,
-            Key: dest.key,
-            Body: body,
-            ContentLength: size,
-            ContentMD5: md5.toString('base64'),
-            ...sdkParams(opts.objectParams),
-          }),
-          { abortSignal: opts.signal },
-        );
-        opts.onBytes?.(size);
-        return { loc: dest, size, expectedEtag: md5.toString('hex'), sha256: sha?.digest('hex') };
-      } finally {
-        release();
-      }
-    }
+    if (size <= partSize) return await putWhole(client, fh, file, size, dest, opts, sha);
+    const { partsPerFile, budget, signal, onBytes, objectParams } = opts;
+    const onOrderedData = sha && ((b: Buffer) => void sha.update(b));
     const expectedEtag = await uploadParts(client, fh, file, size, dest, {
       partSize,
-      partsPerFile: opts.partsPerFile,
-      budget: opts.budget,
-      signal: opts.signal,
-      onBytes: opts.onBytes,
-      onOrderedData: sha && ((b) => sha.update(b)),
-      objectParams: opts.objectParams,
+      partsPerFile,
+      budget,
+      signal,
+      onBytes,
+      onOrderedData,
+      objectParams,
     });
     return { loc: dest, size, expectedEtag, sha256: sha?.digest('hex') };
   } finally {

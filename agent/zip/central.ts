@@ -38,12 +38,15 @@ function bad(zip: string, reason: string): FerryError {
     phase: 'extract',
     target: zip,
     exitCode: EXIT.dataErr,
-    hint: 'the input is not a complete zip (an HTML error page, or a truncated upload?): check it with unzip -t and upload it again',
+    hint:
+      'the input is not a complete zip (an HTML error page, or a truncated upload?): ' +
+      'check it with unzip -t and upload it again',
   });
 }
 
 const CP437_HIGH =
-  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐' +
+  '└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
 
 function decodeName(raw: Buffer, utf8Flag: boolean): string {
   if (utf8Flag) return raw.toString('utf8');
@@ -73,7 +76,8 @@ export async function readCentralDirectory(zip: string, size: number, read: Rang
     const says = tail.readUInt16LE(misfit + 20);
     throw bad(
       zip,
-      `the end record's comment length (${says}) disagrees with the end of the file (${tail.length - misfit - 22} bytes follow)`,
+      `the end record's comment length (${says}) disagrees with the end of the file ` +
+        `(${tail.length - misfit - 22} bytes follow)`,
     );
   }
   if (at < 0) throw bad(zip, 'no end-of-central-directory record');
@@ -101,63 +105,74 @@ export async function readCentralDirectory(zip: string, size: number, read: Rang
   return { entries: parseEntries(zip, cd, count), offset: cdOffset };
 }
 
+/**
+ * Applies an entry's extra fields: zip64 sizes and offset (only the fields whose 32-bit value is
+ * saturated are present, in this order), and an Info-ZIP Unicode Path (written by Info-ZIP on
+ * Windows: the UTF-8 name, valid while its CRC matches the header name). A field longer than what
+ * is left of the record is refused.
+ */
+function applyExtras(zip: string, extra: Buffer, rawName: Buffer, e: ZipEntry): void {
+  for (let at = 0; at + 4 <= extra.length;) {
+    const id = extra.readUInt16LE(at);
+    const len = extra.readUInt16LE(at + 2);
+    const end = at + 4 + len;
+    if (end > extra.length) {
+      throw bad(
+        zip,
+        `an extra field of entry '${e.name}' claims ${len} bytes, more than its ${extra.length - at - 4} left`,
+      );
+    }
+    if (id === UNICODE_PATH && len >= 5 && extra[at + 4] === 1 && extra.readUInt32LE(at + 5) === crc32(rawName)) {
+      e.name = extra.subarray(at + 9, end).toString('utf8');
+    }
+    if (id === 0x0001) {
+      let q = at + 4;
+      const take = () => {
+        if (q + 8 > end) throw bad(zip, 'zip64 extra field too short');
+        q += 8;
+        return Number(extra.readBigUInt64LE(q - 8));
+      };
+      if (e.size === 0xffffffff) e.size = take();
+      if (e.compressedSize === 0xffffffff) e.compressedSize = take();
+      if (e.localHeaderOffset === 0xffffffff) e.localHeaderOffset = take();
+    }
+    at = end;
+  }
+}
+
+/** The central-directory record at `p`, and where the next one starts. */
+function parseEntry(zip: string, cd: Buffer, p: number): { entry: ZipEntry; next: number } {
+  const flags = cd.readUInt16LE(p + 8);
+  const nameLen = cd.readUInt16LE(p + 28);
+  const extraLen = cd.readUInt16LE(p + 30);
+  const commentLen = cd.readUInt16LE(p + 32);
+  const next = p + 46 + nameLen + extraLen + commentLen;
+  if (next > cd.length) throw bad(zip, 'central directory entry runs past its end');
+  const rawName = cd.subarray(p + 46, p + 46 + nameLen);
+  const entry: ZipEntry = {
+    name: decodeName(rawName, (flags & 0x800) !== 0),
+    method: cd.readUInt16LE(p + 10),
+    flags,
+    crc32: cd.readUInt32LE(p + 16),
+    compressedSize: cd.readUInt32LE(p + 20),
+    size: cd.readUInt32LE(p + 24),
+    localHeaderOffset: cd.readUInt32LE(p + 42),
+    externalAttrs: cd.readUInt32LE(p + 38),
+    madeBy: cd.readUInt16LE(p + 4) >> 8,
+  };
+  applyExtras(zip, cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen), rawName, entry);
+  return { entry, next };
+}
+
 function parseEntries(zip: string, cd: Buffer, count: number): ZipEntry[] {
   const entries: ZipEntry[] = [];
-  let p = 0;
-  while (p + 46 <= cd.length && cd.readUInt32LE(p) === CD_SIG) {
-    const flags = cd.readUInt16LE(p + 8);
-    const nameLen = cd.readUInt16LE(p + 28);
-    const extraLen = cd.readUInt16LE(p + 30);
-    const commentLen = cd.readUInt16LE(p + 32);
-    if (p + 46 + nameLen + extraLen + commentLen > cd.length)
-      throw bad(zip, 'central directory entry runs past its end');
-    let compressedSize = cd.readUInt32LE(p + 20);
-    let size = cd.readUInt32LE(p + 24);
-    let localHeaderOffset = cd.readUInt32LE(p + 42);
-    const rawName = cd.subarray(p + 46, p + 46 + nameLen);
-    let name = decodeName(rawName, (flags & 0x800) !== 0);
-    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
-    for (let e = 0; e + 4 <= extra.length;) {
-      const id = extra.readUInt16LE(e);
-      const len = extra.readUInt16LE(e + 2);
-      if (e + 4 + len > extra.length)
-        throw bad(
-          zip,
-          `an extra field of entry '${name}' claims ${len} bytes, more than its ${extra.length - e - 4} left`,
-        );
-      if (id === UNICODE_PATH && len >= 5 && extra[e + 4] === 1 && extra.readUInt32LE(e + 5) === crc32(rawName)) {
-        // Info-ZIP Unicode Path (written by Info-ZIP on Windows): the UTF-8 name, valid while its CRC matches the header name
-        name = extra.subarray(e + 9, e + 4 + len).toString('utf8');
-      }
-      if (id === 0x0001) {
-        // zip64: only the fields whose 32-bit value is saturated are present, in this order
-        let q = e + 4;
-        const take = () => {
-          if (q + 8 > e + 4 + len) throw bad(zip, 'zip64 extra field too short');
-          const v = Number(extra.readBigUInt64LE(q));
-          q += 8;
-          return v;
-        };
-        if (size === 0xffffffff) size = take();
-        if (compressedSize === 0xffffffff) compressedSize = take();
-        if (localHeaderOffset === 0xffffffff) localHeaderOffset = take();
-      }
-      e += 4 + len;
-    }
-    entries.push({
-      name,
-      method: cd.readUInt16LE(p + 10),
-      flags,
-      crc32: cd.readUInt32LE(p + 16),
-      compressedSize,
-      size,
-      localHeaderOffset,
-      externalAttrs: cd.readUInt32LE(p + 38),
-      madeBy: cd.readUInt16LE(p + 4) >> 8,
-    });
-    p += 46 + nameLen + extraLen + commentLen;
+  for (let p = 0; p + 46 <= cd.length && cd.readUInt32LE(p) === CD_SIG;) {
+    const { entry, next } = parseEntry(zip, cd, p);
+    entries.push(entry);
+    p = next;
   }
-  if (entries.length !== count && count !== 0xffff)
+  if (entries.length !== count && count !== 0xffff) {
     throw bad(zip, `central directory lists ${entries.length} entries, its end record says ${count}`);
+  }
   return entries;
 }

@@ -3,28 +3,22 @@
 // only once they match; larger ones stream through zlib into a temp file renamed into place after
 // their size and CRC-32 match. Knows nothing of S3: the archive is a local file that may still be
 // arriving (`ready` says when a byte range is on disk).
-import { mkdir, open, realpath, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
-import { EXIT, FerryError, isLocalIoError, localIoError } from '../errors.ts';
+import { FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { PART_SUFFIX } from '../names.ts';
 import { settleAll } from '../settle.ts';
 import { checkInflated, dataSpan, LOCAL_HEADER, REFUSE } from './entry-checks.ts';
-import type { CentralDirectory, ZipEntry } from './central.ts';
 import { InflatePool } from './inflate-pool.ts';
 
-export interface PlannedEntry {
-  entry: ZipEntry;
-  /** Safe relative path (platform separators). */
-  rel: string;
-  isDir: boolean;
-  /** No byte of this entry may lie at or past this offset (next entry, or the central directory). */
-  limit: number;
-}
+import { refuse, type PlannedEntry } from './plan.ts';
+
+export { freeBytes, limitFor, planExtraction, refuse, safeEntryPath, type PlannedEntry } from './plan.ts';
 
 export interface ExtractResult {
   files: string[];
@@ -43,121 +37,57 @@ export interface ExtractOptions {
   pool?: InflatePool;
 }
 
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-/** Entries up to this size are inflated in one buffer by a worker (memory: one such entry and its compressed bytes per worker, one worker per core); larger ones are streamed. */
+/**
+ * Entries up to this size are inflated in one buffer by a worker (memory: one such entry and its
+ * compressed bytes per worker, one worker per core); larger ones are streamed.
+ */
 const IN_MEMORY_MAX = 4 * 1024 * 1024;
 
-export function refuse(zip: string, entry: string, reason: string, hint?: string): FerryError {
-  return new FerryError(`refusing archive: entry '${entry}' ${reason}`, {
-    phase: 'extract',
-    target: zip,
-    exitCode: EXIT.dataErr,
-    hint:
-      hint ??
-      'the input archive is broken or unsafe: re-create it with zip or 7z from the case folder and upload it again',
+/**
+ * Every directory the entries need, made once, up front (not once per entry); a directory that
+ * resolves outside `dir` (a link planted in the run directory) is refused before anything is written.
+ */
+async function makeDirs(zip: string, dir: string, ordered: PlannedEntry[]): Promise<void> {
+  const dirs = new Set<string>();
+  for (const p of ordered) dirs.add(p.isDir ? join(dir, p.rel) : dirname(join(dir, p.rel)));
+  const root = await realpath(dir);
+  for (const d of [...dirs].sort()) {
+    await mkdir(d, { recursive: true });
+    const real = await realpath(d);
+    if (real === root || real.startsWith(root + sep)) continue;
+    const p = ordered.find((e) => join(dir, e.rel).startsWith(d))!;
+    const why = `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`;
+    throw refuse(zip, p.entry.name, why, 'remove the link from the run directory, or extract elsewhere');
+  }
+}
+
+/** A small entry: read, inflated, checked and written by a worker thread once its bytes are on disk. */
+async function inflateSmall(
+  zip: string,
+  file: string,
+  p: PlannedEntry,
+  target: string,
+  pool: InflatePool,
+  opts: ExtractOptions,
+): Promise<void> {
+  const { entry } = p;
+  const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
+  await opts.ready?.(entry.localHeaderOffset, readEnd);
+  opts.signal?.throwIfAborted();
+  const { method, compressedSize, size, crc32 } = entry;
+  const r = await pool.run({
+    file,
+    lho: entry.localHeaderOffset,
+    readEnd,
+    limit: p.limit,
+    method,
+    compressedSize,
+    size,
+    crc32,
+    target,
   });
-}
-
-/** The safe relative path of an entry, or a refusal: no absolute paths, drive letters or '..'. */
-export function safeEntryPath(zip: string, name: string): string {
-  const norm = name.replace(/\\/g, '/');
-  if (norm.startsWith('/') || /^[A-Za-z]:/.test(norm)) throw refuse(zip, name, 'has an absolute path');
-  const parts = norm.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..')) throw refuse(zip, name, 'escapes the target directory with ..');
-  if (name.includes('\0')) throw refuse(zip, name, 'has a NUL byte in its name');
-  return parts.join(sep);
-}
-
-export interface PlanOptions {
-  maxBytes: number;
-  limitName: string;
-  /** Entries (relative path with '/') the caller keeps for itself: left out, reported to `onSkip`. */
-  skip?: (rel: string) => boolean;
-  onSkip?: (entry: string) => void;
-}
-
-/** Checks every entry (paths, links, encryption, methods, overlaps, total size) before any write. */
-export function planExtraction(zip: string, cd: CentralDirectory, opts: PlanOptions): PlannedEntry[] {
-  const sorted = [...cd.entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-  const limits = new Map<ZipEntry, number>();
-  sorted.forEach((e, i) => limits.set(e, i + 1 < sorted.length ? sorted[i + 1].localHeaderOffset : cd.offset));
-  const seen = new Map<string, string>();
-  const plan: PlannedEntry[] = [];
-  let total = 0;
-  for (const entry of cd.entries) {
-    const rel = safeEntryPath(zip, entry.name);
-    const isDir = entry.name.endsWith('/') || entry.name.endsWith('\\');
-    if (rel === '') continue;
-    const mode = entry.externalAttrs >>> 16;
-    if (entry.madeBy === 3 && (mode & S_IFMT) === S_IFLNK)
-      throw refuse(zip, entry.name, 'is a symbolic link', 'archive the files themselves (zip without -y)');
-    if (entry.flags & 0x41) throw refuse(zip, entry.name, 'is encrypted', 'upload an archive without a password');
-    if (!isDir && entry.method !== 0 && entry.method !== 8) {
-      const names: Record<number, string> = {
-        9: 'Deflate64',
-        12: 'bzip2',
-        14: 'LZMA',
-        93: 'Zstandard',
-        95: 'XZ',
-        99: 'AES',
-      };
-      throw refuse(
-        zip,
-        entry.name,
-        `uses compression method ${names[entry.method] ?? entry.method}, which ferry does not inflate`,
-        're-create the archive with plain Deflate (zip -r, or 7z a -tzip -mm=Deflate)',
-      );
-    }
-    if (entry.method === 0 && entry.compressedSize !== entry.size)
-      throw refuse(
-        zip,
-        entry.name,
-        `is stored uncompressed but declares ${entry.compressedSize} bytes stored and ${entry.size} unpacked`,
-      );
-    const limit = limits.get(entry)!;
-    if (entry.localHeaderOffset + LOCAL_HEADER + entry.compressedSize > limit)
-      throw refuse(zip, entry.name, REFUSE.overlaps);
-    const key = rel.toLowerCase();
-    const prev = seen.get(key);
-    if (prev !== undefined && !isDir) throw refuse(zip, entry.name, `appears twice (also as '${prev}')`);
-    seen.set(key, entry.name);
-    if (!isDir && opts.skip?.(rel.split(sep).join('/'))) {
-      opts.onSkip?.(entry.name);
-      continue;
-    }
-    total += entry.size;
-    plan.push({ entry, rel, isDir, limit });
-  }
-  if (total > opts.maxBytes) {
-    throw new FerryError(
-      `archive would unpack to ${total} bytes, more than ${opts.limitName} (${opts.maxBytes} bytes)`,
-      {
-        phase: 'extract',
-        target: zip,
-        exitCode: opts.limitName === 'the free disk space' ? EXIT.ioErr : EXIT.dataErr,
-        hint: 'use a node with more scratch space, or raise --max-extract if the archive is trusted',
-      },
-    );
-  }
-  return plan;
-}
-
-export async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return s.bavail * s.bsize;
-}
-
-/** The most an archive may unpack to here: --max-extract, or the free space less `reserve` (the archive itself). */
-export async function limitFor(
-  dir: string,
-  maxBytes?: number,
-  reserve = 0,
-): Promise<{ maxBytes: number; limitName: string }> {
-  const free = Math.max(0, (await freeBytes(dir)) - reserve);
-  return maxBytes !== undefined && maxBytes < free
-    ? { maxBytes, limitName: 'the --max-extract limit' }
-    : { maxBytes: free, limitName: 'the free disk space' };
+  if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
+  if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
 }
 
 /** Inflates the planned entries of the archive file `file` into `dir`. `zip` names it in errors. */
@@ -174,46 +104,13 @@ export async function extractEntries(
   let pool = opts.pool;
   const files: string[] = [];
   const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
-  // Every directory is made once, up front (not once per entry).
-  const dirs = new Set<string>();
-  for (const p of ordered) dirs.add(p.isDir ? join(dir, p.rel) : dirname(join(dir, p.rel)));
-  const root = await realpath(dir);
-  for (const d of [...dirs].sort()) {
-    await mkdir(d, { recursive: true });
-    const real = await realpath(d);
-    if (real !== root && !real.startsWith(root + sep)) {
-      const p = ordered.find((e) => join(dir, e.rel).startsWith(d))!;
-      throw refuse(
-        zip,
-        p.entry.name,
-        `would be written through a symbolic link in the run directory (${relative(dir, d)} → ${real})`,
-        'remove the link from the run directory, or extract elsewhere',
-      );
-    }
-  }
+  await makeDirs(zip, dir, ordered);
   const one = async (p: PlannedEntry) => {
     opts.signal?.throwIfAborted();
     const target = join(dir, p.rel);
-    const { entry } = p;
-    if (entry.size <= IN_MEMORY_MAX && entry.compressedSize <= IN_MEMORY_MAX) {
-      const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
-      await opts.ready?.(entry.localHeaderOffset, readEnd);
-      opts.signal?.throwIfAborted();
-      const job = {
-        file,
-        lho: entry.localHeaderOffset,
-        readEnd,
-        limit: p.limit,
-        method: entry.method,
-        compressedSize: entry.compressedSize,
-        size: entry.size,
-        crc32: entry.crc32,
-        target,
-      };
-      const r = await (pool ??= new InflatePool()).run(job);
-      if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
-      if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
-    } else await writeEntry(zip, handle, p, target, opts);
+    const small = p.entry.size <= IN_MEMORY_MAX && p.entry.compressedSize <= IN_MEMORY_MAX;
+    if (small) await inflateSmall(zip, file, p, target, (pool ??= new InflatePool()), opts);
+    else await writeEntry(zip, handle, p, target, opts);
     files.push(p.rel);
     opts.onFile?.(p.entry.size);
   };
