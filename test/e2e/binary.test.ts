@@ -13,7 +13,7 @@ const admin = adminClient(s3);
 const BUCKET = 'ferry-binary';
 const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
 
-describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
+describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () => {
   let node: string;
   beforeAll(async () => {
     await ensureBucket(admin, BUCKET);
@@ -45,7 +45,7 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
     expect(readFileSync(join(dir, 'out/mesh.dat'), 'utf8')).toBe('mesh bytes\n');
   });
 
-  it.runIf(process.getuid?.() === 0)('as a user with no passwd entry and no HOME (the SDK would crash on homedir)', async () => {
+  it.runIf(process.getuid?.() === 0)('as a user with no passwd entry and no HOME (the SDK would crash on homedir)', { tags: ['root'] }, async () => {
     const dir = tempDir('nopasswd');
     chmodSync(dir, 0o777);
     const keys = `AWS_ACCESS_KEY_ID=${s3.accessKey}`;

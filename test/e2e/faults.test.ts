@@ -76,7 +76,7 @@ describe('through a faulty network (resets, 503 SlowDown, latency)', () => {
   });
 });
 
-describe.runIf(s3.kind === 'ceph')('the S3 front (radosgw) dies mid-upload, then the row is re-run', () => {
+describe.runIf(s3.kind === 'ceph')('the S3 front (radosgw) dies mid-upload, then the row is re-run', { tags: ['ceph'] }, () => {
   afterAll(() => execFileSync(server, ['front-start'], { stdio: 'inherit' }));
 
   it('exits 73 keeping every output; the re-run moves only what is missing and completes', async () => {
