@@ -43,7 +43,8 @@ describe('ferry get on archives', () => {
     // Nothing ever lands outside the target, and no half-written file is left behind.
     expect(readdirSync(join(root, 'canary'))).toEqual([]);
     expect(existsSync('/tmp/ferry-canary-absolute.txt')).toBe(false);
-    if (existsSync(target)) expect(walk(target).filter((f) => f.includes('.ferry-'))).toEqual([]);
+    const written = existsSync(target) ? walk(target) : [];
+    expect(written.filter((f) => f.includes('.ferry-'))).toEqual([]);
     if (c.expect === 'ok') {
       expect(r.exitCode, r.all).toBe(0);
       for (const [rel, content] of Object.entries(c.files ?? {})) {
@@ -57,6 +58,8 @@ describe('ferry get on archives', () => {
       expect(r.stderr).toContain(c.why!);
       if (c.entry) expect(r.stderr).toContain(`'${c.entry}'`);
       expect(r.stderr).toContain('hint:');
+      // Refused before anything is written: not even the entries ahead of the bad one (slip.zip's ok.txt).
+      expect(written).toEqual([]);
     }
   });
 });
