@@ -14,7 +14,8 @@ const BUCKET = 'ferry-archives';
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const corpus = tempDir('zips');
-execFileSync('python3', [join(ROOT, 'test/fixtures-gen/make-zips.py'), corpus], { stdio: ['ignore', 'ignore', 'ignore'] });
+const makeZips = join(ROOT, 'test/fixtures-gen/make-zips.py');
+execFileSync('python3', [makeZips, corpus], { stdio: ['ignore', 'ignore', 'inherit'] }); // its errors show
 const cases = JSON.parse(readFileSync(join(corpus, 'cases.json'), 'utf8')) as Case[];
 let config: string;
 
