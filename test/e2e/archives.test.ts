@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
+import { methodsOn, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
 
@@ -65,22 +66,39 @@ describe('ferry get on archives', () => {
   });
 });
 
+/** True when this process may mount a tmpfs (root, and not in a container that forbids it). */
+function canMountTmpfs(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const dir = tempDir('mount-probe');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  execFileSync('umount', [dir]);
+  return true;
+}
+
 describe('disk space', () => {
-  it.runIf(process.getuid?.() === 0)('an input larger than the free space: exit 74 before writing, no temp file left', async () => {
+  const title = 'an input larger than the free space: exit 74 before writing, no temp file left';
+  it.runIf(canMountTmpfs())(title, { tags: ['mount'] }, async () => {
     const mnt = tempDir('tiny');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    } catch {
-      return; // no mount permission here: the free-space check is still covered by the plan checks
-    }
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
     try {
       await putBytes(admin, BUCKET, 'big/blob.bin', Buffer.alloc(3 * 1024 * 1024, 1));
-      const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/big/blob.bin`, mnt], { env: cleanEnv() });
+      // Through a proxy that records the requests: the object is looked at (HEAD), never fetched.
+      const proxy = await startFaultProxy(s3.endpoint, () => 'pass');
+      const args = ['get', '--aws-config', config, '--endpoint', proxy.url, `s3://${BUCKET}/big/blob.bin`, mnt];
+      const r = await ferry(args, { env: cleanEnv() }).finally(() => proxy.close());
       expect(r.exitCode, r.all).toBe(74);
       expect(r.stderr).toContain('free');
+      const blob = methodsOn(proxy, BUCKET, 'big/blob.bin');
+      expect(blob).toContain('HEAD');
+      expect(blob).not.toContain('GET');
       expect(readdirSync(mnt)).toEqual([]);
       const z = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/zips/bomb.zip`, mnt], { env: cleanEnv() });
       expect(z.exitCode, z.all).toBe(74);
+      expect(z.stderr).toContain('the free disk space');
       expect(readdirSync(mnt)).toEqual([]);
     } finally {
       execFileSync('umount', [mnt]);
