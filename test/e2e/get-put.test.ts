@@ -57,9 +57,11 @@ describe('ferry get', () => {
   });
 
   it('a key that is really a prefix: exit 66 suggesting the trailing slash', async () => {
-    const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/tree`, tempDir('get-noslash')], { env });
-    expect(r.exitCode).toBe(66);
-    expect(r.stderr).toContain("add a trailing /");
+    await putBytes(admin, BUCKET, 'noslash/a.txt', 'A');
+    await putBytes(admin, BUCKET, 'noslash/sub/b.txt', 'BB');
+    const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/noslash`, tempDir('get-noslash')], { env });
+    expect(r.exitCode, r.all).toBe(66);
+    expect(r.stderr).toContain("2 objects start with 'noslash/': add a trailing /");
   });
 });
 
