@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
-import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, type StartedFerry } from '../helpers/ferry.ts';
+import { cleanEnv, startFerry, tempDir, writeAwsConfig, type StartedFerry } from '../helpers/ferry.ts';
 import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Each solver here waits for a gate file that only the test creates, after it has listed S3: what
@@ -65,15 +65,45 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
   });
 
   it('--no-live-upload uploads only after the solver exits', async () => {
-    const dir = tempDir('nolive');
-    writeAwsConfig(dir, s3);
-    await emptyPrefix(admin, BUCKET, 'out2/');
-    const r = await ferry(
-      ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/out2/`, '--no-live-upload', '--no-mpi', '--', 'sh', '-c', 'echo a > a.out; sleep 1; echo b > b.out'],
-      { cwd: dir, env: cleanEnv() },
-    );
-    expect(r.exitCode, r.all).toBe(0);
-    expect(r.all).not.toContain('uploaded while the solver ran');
-    expect([...(await listAll(admin, BUCKET, 'out2/')).keys()].sort()).toEqual(['out2/_SUCCESS', 'out2/_manifest.json', 'out2/a.out', 'out2/b.out']);
+    // Two rows side by side with --settle 0.5, their solvers held at one gate: the control uploads
+    // live, so its files show up in S3 while its solver waits; the other row's prefix must stay
+    // empty meanwhile, and for as long again after the control's upload arrived.
+    await emptyPrefix(admin, BUCKET, 'nolive/');
+    await emptyPrefix(admin, BUCKET, 'control/');
+    const gate = join(tempDir('gate'), 'open');
+    const expire = `{ touch '${gate}.expired'; exit 9; }`;
+    const wait = `i=0; until [ -e '${gate}' ]; do i=$((i+1)); [ $i -lt 600 ] || ${expire}; sleep 0.1; done`;
+    const held = ['sh', '-c', `echo a > a.out; echo b > b.out; ${wait}`];
+    const start = (out: string, extra: string[]) => {
+      const dir = tempDir(out);
+      writeAwsConfig(dir, s3);
+      const run = startFerry(runArgs(out, ['--settle', '0.5', ...extra], held), { cwd: dir, env: cleanEnv() });
+      return { dir, run };
+    };
+    const nolive = start('nolive', ['--no-live-upload']);
+    const control = start('control', []);
+    const runs = [nolive.run, control.run];
+    const early: string[] = [];
+    const t0 = Date.now();
+    let arrived = 0;
+    let polls = 0;
+    const ok = await whileRunning(runs, async () => {
+      early.push(...(await keysUnder('nolive/')));
+      polls++;
+      if (!arrived && (await keysUnder('control/')).includes('control/b.out')) arrived = Date.now() - t0;
+      return arrived > 0 && Date.now() - t0 >= 2 * arrived && existsSync(join(nolive.dir, 'b.out'));
+    });
+    expect(ok, 'the control row uploaded while its solver waited').toBe(true);
+    expect(existsSync(`${gate}.expired`), 'the solvers were still waiting').toBe(false);
+    expect(polls).toBeGreaterThan(5);
+    expect(early, 'in S3 before the --no-live-upload solver ended').toEqual([]);
+    writeFileSync(gate, '');
+    for (const { run } of [nolive, control]) {
+      const r = await run.result;
+      expect(r.exitCode, r.all).toBe(0);
+    }
+    const final = ['_SUCCESS', '_manifest.json', 'a.out', 'b.out'];
+    expect(await keysUnder('nolive/')).toEqual(final.map((k) => `nolive/${k}`));
+    expect(await keysUnder('control/')).toEqual(final.map((k) => `control/${k}`));
   });
 });
