@@ -41,11 +41,14 @@ for (const f of report.testResults) {
     const missing = tags.filter((tag) => !have.has(tag));
     if (tags.length === 0) wrong.push(`${name}: skipped, and no tag says why`);
     else if (missing.length === 0) wrong.push(`${name}: skipped although this run has ${tags.join(', ')}`);
-    const reason = missing.length > 0 ? missing.map((tag) => why.get(tag)).join('; ') : tags.length > 0 ? 'none: it should have run' : 'no tag says why';
+    const reason = missing.length > 0
+      ? missing.map((tag) => why.get(tag)).join('; ')
+      : tags.length > 0 ? 'none: it should have run' : 'no tag says why';
     byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
   }
 }
-console.log(`test-report: ${total} tests, ${total - skipped} ran, ${skipped} skipped${have.size ? ` (this run has: ${[...have].join(', ')})` : ''}`);
+const provided = have.size > 0 ? ` (this run has: ${[...have].join(', ')})` : '';
+console.log(`test-report: ${total} tests, ${total - skipped} ran, ${skipped} skipped${provided}`);
 for (const [reason, names] of byReason) {
   console.log(`  ${names.length} skipped: ${reason}`);
   for (const n of names) console.log(`    ${n}`);

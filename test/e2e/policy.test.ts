@@ -12,7 +12,8 @@ const admin = adminClient(s3);
 const user2 = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };
 const client2 = adminClient(s3, user2);
 
-describe.runIf(s3.kind === 'ceph')('ferry policy --bucket-policy, applied on Ceph RGW for a second user', { tags: ['ceph'] }, () => {
+const TITLE = 'ferry policy --bucket-policy, applied on Ceph RGW for a second user';
+describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
   beforeAll(async () => {
     await ensureBucket(admin, BUCKET);
     // An earlier run's outputs (CI's second pass uses the same server) would satisfy the key list.

@@ -57,8 +57,10 @@ describe('through squid with Basic auth', () => {
     const r = await run(out, env, extra);
     expect(r.exitCode, r.all).toBe(0);
     const lines = squid.accessLog().slice(before).trim().split('\n').filter(Boolean);
-    expect(lines.some((l) => l.includes(`GET http://127.0.0.1:`) && l.includes(`/${BUCKET}/in/pintle.zip`))).toBe(true);
-    expect(lines.some((l) => l.includes(`PUT http://127.0.0.1:`) && l.includes(`/${BUCKET}/${out}/result.txt`))).toBe(true);
+    const sent = (method: string, path: string) =>
+      lines.some((l) => l.includes(`${method} http://127.0.0.1:`) && l.includes(path));
+    expect(sent('GET', `/${BUCKET}/in/pintle.zip`)).toBe(true);
+    expect(sent('PUT', `/${BUCKET}/${out}/result.txt`)).toBe(true);
     expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
     expect((await getBytes(admin, BUCKET, `${out}/result.txt`)).toString()).toContain('case_name pintle');
   });
