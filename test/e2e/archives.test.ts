@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
+import { methodsOn, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
 
@@ -14,7 +15,8 @@ const BUCKET = 'ferry-archives';
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const corpus = tempDir('zips');
-execFileSync('python3', [join(ROOT, 'test/fixtures-gen/make-zips.py'), corpus], { stdio: ['ignore', 'ignore', 'ignore'] });
+const makeZips = join(ROOT, 'test/fixtures-gen/make-zips.py');
+execFileSync('python3', [makeZips, corpus], { stdio: ['ignore', 'ignore', 'inherit'] }); // its errors show
 const cases = JSON.parse(readFileSync(join(corpus, 'cases.json'), 'utf8')) as Case[];
 let config: string;
 
@@ -43,7 +45,8 @@ describe('ferry get on archives', () => {
     // Nothing ever lands outside the target, and no half-written file is left behind.
     expect(readdirSync(join(root, 'canary'))).toEqual([]);
     expect(existsSync('/tmp/ferry-canary-absolute.txt')).toBe(false);
-    if (existsSync(target)) expect(walk(target).filter((f) => f.includes('.ferry-'))).toEqual([]);
+    const written = existsSync(target) ? walk(target) : [];
+    expect(written.filter((f) => f.includes('.ferry-'))).toEqual([]);
     if (c.expect === 'ok') {
       expect(r.exitCode, r.all).toBe(0);
       for (const [rel, content] of Object.entries(c.files ?? {})) {
@@ -57,26 +60,45 @@ describe('ferry get on archives', () => {
       expect(r.stderr).toContain(c.why!);
       if (c.entry) expect(r.stderr).toContain(`'${c.entry}'`);
       expect(r.stderr).toContain('hint:');
+      // Refused before anything is written: not even the entries ahead of the bad one (slip.zip's ok.txt).
+      expect(written).toEqual([]);
     }
   });
 });
 
+/** True when this process may mount a tmpfs (root, and not in a container that forbids it). */
+function canMountTmpfs(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const dir = tempDir('mount-probe');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  execFileSync('umount', [dir]);
+  return true;
+}
+
 describe('disk space', () => {
-  it.runIf(process.getuid?.() === 0)('an input larger than the free space: exit 74 before writing, no temp file left', async () => {
+  const title = 'an input larger than the free space: exit 74 before writing, no temp file left';
+  it.runIf(canMountTmpfs())(title, { tags: ['mount'] }, async () => {
     const mnt = tempDir('tiny');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    } catch {
-      return; // no mount permission here: the free-space check is still covered by the plan checks
-    }
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
     try {
       await putBytes(admin, BUCKET, 'big/blob.bin', Buffer.alloc(3 * 1024 * 1024, 1));
-      const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/big/blob.bin`, mnt], { env: cleanEnv() });
+      // Through a proxy that records the requests: the object is looked at (HEAD), never fetched.
+      const proxy = await startFaultProxy(s3.endpoint, () => 'pass');
+      const args = ['get', '--aws-config', config, '--endpoint', proxy.url, `s3://${BUCKET}/big/blob.bin`, mnt];
+      const r = await ferry(args, { env: cleanEnv() }).finally(() => proxy.close());
       expect(r.exitCode, r.all).toBe(74);
       expect(r.stderr).toContain('free');
+      const blob = methodsOn(proxy, BUCKET, 'big/blob.bin');
+      expect(blob).toContain('HEAD');
+      expect(blob).not.toContain('GET');
       expect(readdirSync(mnt)).toEqual([]);
       const z = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/zips/bomb.zip`, mnt], { env: cleanEnv() });
       expect(z.exitCode, z.all).toBe(74);
+      expect(z.stderr).toContain('the free disk space');
       expect(readdirSync(mnt)).toEqual([]);
     } finally {
       execFileSync('umount', [mnt]);

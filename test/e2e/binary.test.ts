@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../helpers/env.ts';
 import { FERRY, IS_BUILT, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
 
@@ -13,7 +14,13 @@ const admin = adminClient(s3);
 const BUCKET = 'ferry-binary';
 const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
 
-describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
+/** esbuild's metafile (scripts/build writes it next to the bundle): every module and how it is imported. */
+interface Metafile {
+  inputs: Record<string, { imports: Array<{ path: string; kind: string; external?: boolean }> }>;
+  outputs: Record<string, { bytes: number }>;
+}
+
+describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () => {
   let node: string;
   beforeAll(async () => {
     await ensureBucket(admin, BUCKET);
@@ -45,7 +52,8 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
     expect(readFileSync(join(dir, 'out/mesh.dat'), 'utf8')).toBe('mesh bytes\n');
   });
 
-  it.runIf(process.getuid?.() === 0)('as a user with no passwd entry and no HOME (the SDK would crash on homedir)', async () => {
+  const nopasswd = 'as a user with no passwd entry and no HOME (the SDK would crash on homedir)';
+  it.runIf(process.getuid?.() === 0)(nopasswd, { tags: ['root'] }, async () => {
     const dir = tempDir('nopasswd');
     chmodSync(dir, 0o777);
     const keys = `AWS_ACCESS_KEY_ID=${s3.accessKey}`;
@@ -56,6 +64,30 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, () => {
     );
     expect(r.exitCode, r.all).toBe(0);
     expect(readdirSync(join(dir, 'out'))).toEqual(['mesh.dat']);
+  });
+
+  it('keeps the lazy boundaries: from agent/cli.ts only import() reaches the S3 SDK, execa and p-limit', () => {
+    // In a one-file CommonJS bundle a module reached from the entry by import statements or require
+    // calls runs at start-up; one reached only through import() runs when a command loads it.
+    const bundle = readFileSync(join(ROOT, '.build/sea/ferry.cjs'));
+    const meta = JSON.parse(readFileSync(join(ROOT, '.build/sea/ferry.meta.json'), 'utf8')) as Metafile;
+    // The metafile describes this bundle, and this bundle is what the binary under test runs.
+    expect(meta.outputs['.build/sea/ferry.cjs'].bytes).toBe(bundle.length);
+    expect(readFileSync(node).indexOf(bundle)).toBeGreaterThan(0);
+    const eager = new Set<string>();
+    const todo = ['agent/cli.ts'];
+    for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+      if (eager.has(p)) continue;
+      eager.add(p);
+      for (const i of meta.inputs[p].imports) if (i.kind !== 'dynamic-import' && !i.external) todo.push(i.path);
+    }
+    const heavy = (p: string) => /node_modules\/(@aws-sdk|@smithy|execa|p-limit)\//.test(p);
+    expect(eager.has('agent/help.ts')).toBe(true);
+    expect([...eager].filter(heavy)).toEqual([]);
+    // They are in the bundle all the same, behind import().
+    for (const m of ['@aws-sdk/client-s3', 'execa', 'p-limit']) {
+      expect(Object.keys(meta.inputs).some((p) => p.includes(`node_modules/${m}/`)), m).toBe(true);
+    }
   });
 
   it('the sha256 file next to the binary matches it (sha256sum -c)', () => {

@@ -116,10 +116,14 @@ describe('solver failures and bad runs', () => {
     const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/failing/` }, home);
     const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super', '--exit', '3'], { cwd: dir, env });
     expect(r.exitCode, r.all).toBe(3);
+    const expected = expectedOutputs('pintle', 8, 4, 0);
     const listed = await listAll(admin, BUCKET, 'output/failing/');
-    expect(listed.get('output/failing/output/summary.out')).toBe(expectedOutputs('pintle', 8, 4, 0).get('output/summary.out')!.length);
     expect(listed.has('output/failing/_SUCCESS')).toBe(false);
-    expect(listed.size).toBe(10);
+    const keys = [...expected.keys(), '_manifest.json'].map((k) => `output/failing/${k}`);
+    expect([...listed.keys()].sort()).toEqual(keys.sort());
+    for (const [rel, bytes] of expected) {
+      expect((await getBytes(admin, BUCKET, `output/failing/${rel}`)).equals(bytes), rel).toBe(true);
+    }
     const m = JSON.parse((await getBytes(admin, BUCKET, 'output/failing/_manifest.json')).toString());
     expect(m).toMatchObject({ status: 'solver-failed', solver: { exit_code: 3 } });
   });

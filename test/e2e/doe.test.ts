@@ -56,7 +56,8 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     expect(again.exitCode).toBe(64);
     expect(again.stderr).toContain('--force');
     const none = await ferry(['doe', 'init', '--aws-config', 'config', '--inputs', `s3://${BUCKET}/nothing/`, '--output', `s3://${BUCKET}/output/`, '--dir', tempDir('doe3')], { cwd: dir, env: cleanEnv() });
-    expect(none.exitCode).toBe(66);
+    expect(none.exitCode, none.all).toBe(66);
+    expect(none.stderr).toContain(`no .zip inputs found (s3://${BUCKET}/nothing/)`);
   });
 
   it('ferry run --dry-run shows the four steps and changes nothing, locally or in S3', async () => {

@@ -47,11 +47,22 @@ describe('through squid with Basic auth', () => {
     expect(r.all).not.toContain(PASSWORD);
   });
 
-  it('--proxy works the same, and lowercase http_proxy too', async () => {
-    const r1 = await run('via-flag', {}, ['--proxy', squid.url(USER, PASSWORD)]);
-    expect(r1.exitCode, r1.all).toBe(0);
-    const r2 = await run('via-lower', { http_proxy: squid.url(USER, PASSWORD) });
-    expect(r2.exitCode, r2.all).toBe(0);
+  it.each([
+    ['--proxy', 'via-flag', (url: string) => ({ env: {}, extra: ['--proxy', url] })],
+    ['lowercase http_proxy', 'via-lower', (url: string) => ({ env: { http_proxy: url }, extra: [] })],
+  ])('%s works the same: download and upload go through squid, authenticated', async (_how, out, how) => {
+    // The server answers directly too: only squid's log shows that the proxy was used.
+    const { env, extra } = how(squid.url(USER, PASSWORD));
+    const before = squid.accessLog().length;
+    const r = await run(out, env, extra);
+    expect(r.exitCode, r.all).toBe(0);
+    const lines = squid.accessLog().slice(before).trim().split('\n').filter(Boolean);
+    const sent = (method: string, path: string) =>
+      lines.some((l) => l.includes(`${method} http://127.0.0.1:`) && l.includes(path));
+    expect(sent('GET', `/${BUCKET}/in/pintle.zip`)).toBe(true);
+    expect(sent('PUT', `/${BUCKET}/${out}/result.txt`)).toBe(true);
+    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+    expect((await getBytes(admin, BUCKET, `${out}/result.txt`)).toString()).toContain('case_name pintle');
   });
 
   it('a wrong password: exit 77 naming the proxy, never printing the password', async () => {

@@ -2,7 +2,7 @@
 """Writes a corpus of legitimate and hostile zip archives into DIR, and DIR/cases.json saying what
 ferry must do with each: {"file", "expect": "ok" | "refuse", "why": text the error must contain,
 "entry": the entry it must name, "args": extra ferry flags}. Run at test time; nothing is committed."""
-import json, os, struct, subprocess, sys, zipfile, shutil
+import json, os, struct, subprocess, sys, zipfile, shutil, warnings
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
@@ -48,10 +48,11 @@ with open(path('streamed.zip'), 'wb') as f:  # Info-ZIP to a pipe: data descript
     subprocess.run('zip -q -r - sub | cat', shell=True, cwd=src, stdout=f, check=True)
 add('streamed.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100})
 jar = shutil.which('jar') or shutil.which('fastjar')
-if jar:
-    subprocess.run([jar, 'cf', path('archive.jar'), '-C', src, 'sub'], check=True)
-    os.rename(path('archive.jar'), path('jar.zip'))
-    add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100})
+if not jar:  # scripts/setup installs fastjar: a missing jar is a broken setup, not a case to drop
+    sys.exit('make-zips.py: no jar or fastjar on PATH (run scripts/setup, or apt-get install fastjar)')
+subprocess.run([jar, 'cf', path('archive.jar'), '-C', src, 'sub'], check=True)
+os.rename(path('archive.jar'), path('jar.zip'))
+add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100})
 shutil.rmtree(src)
 
 # Info-ZIP on Windows: the header holds the OEM name ('?' for what the code page lacks) and the
@@ -116,7 +117,9 @@ patch_cd('encrypted.zip', set_encrypted)
 add('encrypted.zip', 'refuse', 'encrypted', 'secret.txt')
 zwrite('bomb.zip', [('zeros.bin', b'\0' * (40 * 1024 * 1024))])
 add('bomb.zip', 'refuse', '--max-extract', None, ['--max-extract', '10MiB'])
-zwrite('dup.zip', [('same.txt', 'one'), ('same.txt', 'two')])
+with warnings.catch_warnings():  # the duplicate is the point: no "Duplicate name" warning on stderr
+    warnings.simplefilter('ignore')
+    zwrite('dup.zip', [('same.txt', 'one'), ('same.txt', 'two')])
 add('dup.zip', 'refuse', 'appears twice', 'same.txt')
 # Two central-directory records pointing at one local entry (overlapping entries: a zip bomb shape).
 zwrite('overlap.zip', [('one.txt', 'overlap ' * 100)])

@@ -59,6 +59,21 @@ export async function ferry(
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
 }
 
+export interface StartedFerry {
+  /** Settles when ferry exits. */
+  result: Promise<FerryResult>;
+  running(): boolean;
+}
+
+/** Starts ferry without waiting for it to exit. */
+export function startFerry(args: string[], opts: Parameters<typeof ferry>[1] = {}): StartedFerry {
+  let running = true;
+  const result = ferry(args, opts).finally(() => {
+    running = false;
+  });
+  return { result, running: () => running };
+}
+
 export function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `ferry-${name}-`));
 }

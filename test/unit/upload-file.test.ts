@@ -40,7 +40,9 @@ describe('uploadFile: SSE and storage class pass-through, and the optional SHA-2
     const want = { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'K', StorageClass: 'STANDARD_IA' };
     expect(sent.find((c) => c.name === 'PutObjectCommand')!.input).toMatchObject(want);
     expect(sent.find((c) => c.name === 'CreateMultipartUploadCommand')!.input).toMatchObject(want);
-    for (const c of sent.filter((c) => c.name === 'UploadPartCommand')) {
+    const parts = sent.filter((c) => c.name === 'UploadPartCommand');
+    expect(parts.map((c) => c.input.PartNumber).sort()).toEqual([1, 2]); // 11 MiB in 8 MiB parts
+    for (const c of parts) {
       expect(c.input.ServerSideEncryption).toBeUndefined();
       expect(typeof c.input.ContentMD5).toBe('string');
     }

@@ -1,0 +1,11 @@
+/**
+ * Tags for tests that need more than the usual test machine (vitest.config.ts defines them). A test
+ * that carries one may be skipped where that is missing; scripts/test-report.ts prints every skipped
+ * test with its tag's description as the reason, and fails on a skipped test that carries none.
+ */
+export const NEEDS = [
+  { name: 'ceph', description: 'needs the Ceph RGW server from scripts/s3-server (radosgw to stop, a second user)' },
+  { name: 'root', description: 'needs root (runs ferry as a user with no passwd entry)' },
+  { name: 'mount', description: 'needs root allowed to mount a tmpfs' },
+  { name: 'built', description: 'needs FERRY_BIN: checks the single-file build (.ci/run\'s second pass)' },
+];

@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../agent/errors.ts';
+import type { CentralDirectory, ZipEntry } from '../../agent/zip/central.ts';
+import { freeBytes, limitFor, planExtraction } from '../../agent/zip/extract.ts';
+
+// The free-space check without a tiny filesystem (the e2e test needs root to mount one).
+
+/** A central directory of stored entries laid out one after another. */
+function cd(sizes: number[]): CentralDirectory {
+  let at = 0;
+  const entries = sizes.map((size, i): ZipEntry => {
+    const name = `f${i}.bin`;
+    const e = { name, method: 0, flags: 0, crc32: 0, compressedSize: size, size, localHeaderOffset: at };
+    at += 30 + name.length + size;
+    return { ...e, externalAttrs: 0, madeBy: 3 };
+  });
+  return { entries, offset: at };
+}
+
+function refusal(fn: () => unknown): FerryError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof FerryError) return err;
+    throw err;
+  }
+  throw new Error('no refusal');
+}
+
+describe('planExtraction: the unpacked total against the limit', () => {
+  const free = { maxBytes: 1000, limitName: 'the free disk space' };
+  const flag = { maxBytes: 1000, limitName: 'the --max-extract limit' };
+
+  it('accepts an archive that unpacks to exactly the limit', () => {
+    expect(planExtraction('z.zip', cd([600, 400]), free).map((p) => p.rel)).toEqual(['f0.bin', 'f1.bin']);
+  });
+
+  it('more than the free space: exit 74 (local I/O), naming the total and the free bytes', () => {
+    const e = refusal(() => planExtraction('z.zip', cd([600, 401]), free));
+    expect(e.exitCode).toBe(74);
+    expect(e.message).toBe('archive would unpack to 1001 bytes, more than the free disk space (1000 bytes)');
+    expect(e.target).toBe('z.zip');
+  });
+
+  it('more than --max-extract: exit 65 (refused input)', () => {
+    const e = refusal(() => planExtraction('z.zip', cd([600, 401]), flag));
+    expect(e.exitCode).toBe(65);
+    expect(e.message).toContain('more than the --max-extract limit (1000 bytes)');
+  });
+});
+
+describe('freeBytes and limitFor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-free-'));
+  /** What df reports as available to an ordinary user (not the blocks reserved for root). */
+  const dfAvail = () => Number(execFileSync('df', ['-B1', '--output=avail', dir], { encoding: 'utf8' }).split('\n')[1]);
+  // Others may write to this disk meanwhile: the answer must lie between two df readings, give or take.
+  const slack = 64 * 1024 * 1024;
+
+  it('freeBytes is the space available to the user, as df shows it', async () => {
+    const before = dfAvail();
+    const got = await freeBytes(dir);
+    const after = dfAvail();
+    expect(got).toBeGreaterThanOrEqual(Math.min(before, after) - slack);
+    expect(got).toBeLessThanOrEqual(Math.max(before, after) + slack);
+    expect(await freeBytes('/proc')).toBe(0);
+  });
+
+  it('limitFor takes the free space less the archive itself, or --max-extract when that is smaller', async () => {
+    const before = dfAvail();
+    const archive = Math.floor(before / 2);
+    const byFree = await limitFor(dir, undefined, archive);
+    const after = dfAvail();
+    expect(byFree.limitName).toBe('the free disk space');
+    expect(byFree.maxBytes).toBeGreaterThanOrEqual(Math.min(before, after) - archive - slack);
+    expect(byFree.maxBytes).toBeLessThanOrEqual(Math.max(before, after) - archive + slack);
+    expect(await limitFor(dir, 1024)).toEqual({ maxBytes: 1024, limitName: 'the --max-extract limit' });
+    expect((await limitFor(dir, Number.MAX_SAFE_INTEGER)).limitName).toBe('the free disk space');
+    expect(await limitFor('/proc', 1024, 10)).toEqual({ maxBytes: 0, limitName: 'the free disk space' });
+  });
+});
