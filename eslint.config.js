@@ -22,12 +22,26 @@ export default tseslint.config(
       'max-lines': ['error', { max: 250, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['error', { max: 50, skipBlankLines: true, skipComments: true }],
       // Only agent/s3/ talks to the AWS SDK: everything else speaks the Store seam.
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', '@smithy/*'], message: 'only agent/s3/ imports the AWS SDK; use the Store seam (agent/store/)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@aws-sdk/*', '@smithy/*'],
+              message: 'only agent/s3/ imports the AWS SDK; use the Store seam (agent/store/)',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['agent/s3/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
   },
   {
     files: ['test/**/*.ts', 'scripts/**/*.ts'],

@@ -26,13 +26,27 @@ const env: Record<string, string> = {
 };
 delete env.AWS_CA_BUNDLE; // rclone 1.60 breaks on it; nothing here uses TLS
 
-interface Sample { wall: number; rssKiB: number; out: string; cpu: number; serverCpu: number }
-interface Row { name: string; tool: string; samples: Sample[]; bytes: number; ferry: boolean }
+interface Sample {
+  wall: number;
+  rssKiB: number;
+  out: string;
+  cpu: number;
+  serverCpu: number;
+}
+interface Row {
+  name: string;
+  tool: string;
+  samples: Sample[];
+  bytes: number;
+  ferry: boolean;
+}
 const rows: Row[] = [];
 
 /** CPU seconds used so far by the local S3 server's processes (Ceph daemons or MinIO), for context. */
 function serverCpu(): number {
-  const pids = execaSyncOut('sh', ['-c', 'pgrep -x "radosgw|ceph-osd|ceph-mon|minio" || true']).split('\n').filter(Boolean);
+  const pids = execaSyncOut('sh', ['-c', 'pgrep -x "radosgw|ceph-osd|ceph-mon|minio" || true'])
+    .split('\n')
+    .filter(Boolean);
   const tick = 100; // USER_HZ
   let t = 0;
   for (const pid of pids) {
@@ -50,7 +64,14 @@ async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
   const rssFile = join(DATA, 'rss.txt');
   const s0 = serverCpu();
   const t0 = process.hrtime.bigint();
-  const r = await execa('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, ...cmd], { cwd, env, extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+  const r = await execa('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, ...cmd], {
+    cwd,
+    env,
+    extendEnv: false,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+  });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} failed (${r.exitCode}):\n${String(r.all).slice(-2000)}`);
   const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
@@ -73,7 +94,8 @@ async function prepare(): Promise<void> {
     mkdirSync(join(DATA, 'put/small'), { recursive: true });
     for (let i = 0; i < 8; i++) randomFile(join(DATA, `put/big_${i}.bin`), 100 * MiB, i + 1);
     randomFile(join(DATA, 'put/huge.bin'), 200 * MiB, 99);
-    for (let i = 0; i < 500; i++) randomFile(join(DATA, `put/small/f_${String(i).padStart(3, '0')}.dat`), 1024 * (1 + ((i * 37) % 64)), i);
+    for (let i = 0; i < 500; i++)
+      randomFile(join(DATA, `put/small/f_${String(i).padStart(3, '0')}.dat`), 1024 * (1 + ((i * 37) % 64)), i);
     // 2,000 compressible entries of ~128 KiB (CSV-like numbers), zipped by Info-ZIP.
     let x = 12345;
     for (let d = 0; d < 20; d++) {
@@ -84,7 +106,8 @@ async function prepare(): Promise<void> {
         let size = 0;
         while (size < 128 * 1024) {
           x = (x * 1103515245 + 12345) & 0x7fffffff;
-          const line = `${d},${f},${(x % 100000) / 1000},${((x >> 7) % 5000) / 100},${x % 7 === 0 ? 'wall' : 'fluid'}\n`;
+          const kind = x % 7 === 0 ? 'wall' : 'fluid';
+          const line = `${d},${f},${(x % 100000) / 1000},${((x >> 7) % 5000) / 100},${kind}\n`;
           lines.push(line);
           size += line.length;
         }
@@ -95,9 +118,16 @@ async function prepare(): Promise<void> {
     writeFileSync(marker, '');
   }
   await execa(AWS[0], [...AWS.slice(1), 's3', 'mb', `s3://${BUCKET}`], { env, extendEnv: false, reject: false });
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'get.zip'), `s3://${BUCKET}/get.zip`], { env, extendEnv: false });
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'get.zip'), `s3://${BUCKET}/get.zip`], {
+    env,
+    extendEnv: false,
+  });
   writeFileSync(join(DATA, 'tail-in.txt'), 'input\n');
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'tail-in.txt'), `s3://${BUCKET}/tail-in.txt`], { env, extendEnv: false });
+  await execa(
+    AWS[0],
+    [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'tail-in.txt'), `s3://${BUCKET}/tail-in.txt`],
+    { env, extendEnv: false },
+  );
 }
 
 function dirBytes(dir: string): number {
@@ -108,17 +138,28 @@ function execaSyncOut(cmd: string, args: string[]): string {
 }
 
 async function rmPrefix(prefix: string): Promise<void> {
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'rm', '--quiet', '--recursive', `s3://${BUCKET}/${prefix}`], { env, extendEnv: false, reject: false });
+  await execa(AWS[0], [...AWS.slice(1), 's3', 'rm', '--quiet', '--recursive', `s3://${BUCKET}/${prefix}`], {
+    env,
+    extendEnv: false,
+    reject: false,
+  });
 }
 
-async function interleave(name: string, bytes: number, tools: Array<{ tool: string; ferry: boolean; run: () => Promise<Sample>; reset?: () => Promise<void> }>) {
+async function interleave(
+  name: string,
+  bytes: number,
+  tools: Array<{ tool: string; ferry: boolean; run: () => Promise<Sample>; reset?: () => Promise<void> }>,
+) {
   const mine = tools.map((t) => ({ name, tool: t.tool, samples: [] as Sample[], bytes, ferry: t.ferry }));
   for (let r = 0; r < RUNS; r++) {
     for (const [i, t] of tools.entries()) {
       await t.reset?.();
       const s = await t.run();
       mine[i].samples.push(s);
-      console.log(`bench: ${name} ${t.tool} run ${r + 1}: ${s.wall.toFixed(2)} s, ${(s.rssKiB / 1024).toFixed(0)} MiB RSS, CPU ${s.cpu.toFixed(1)} s + server ${s.serverCpu.toFixed(1)} s`);
+      console.log(
+        `bench: ${name} ${t.tool} run ${r + 1}: ${s.wall.toFixed(2)} s, ${(s.rssKiB / 1024).toFixed(0)} MiB RSS, CPU ` +
+          `${s.cpu.toFixed(1)} s + server ${s.serverCpu.toFixed(1)} s`,
+      );
     }
   }
   rows.push(...mine);
@@ -128,9 +169,24 @@ async function put(): Promise<void> {
   const src = join(DATA, 'put');
   const bytes = dirBytes(src);
   await interleave('put ~1 GiB (8×100 MiB, 200 MiB, 500 small)', bytes, [
-    { tool: 'ferry put', ferry: true, reset: () => rmPrefix('put-ferry/'), run: () => timed([FERRY, 'put', src, `s3://${BUCKET}/put-ferry/`]) },
-    { tool: 'aws s3 cp --recursive', ferry: false, reset: () => rmPrefix('put-aws/'), run: () => timed([...AWS, 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/put-aws/`]) },
-    { tool: 'rclone copy', ferry: false, reset: () => rmPrefix('put-rclone/'), run: () => timed(['rclone', 'copy', src, `b:${BUCKET}/put-rclone`]) },
+    {
+      tool: 'ferry put',
+      ferry: true,
+      reset: () => rmPrefix('put-ferry/'),
+      run: () => timed([FERRY, 'put', src, `s3://${BUCKET}/put-ferry/`]),
+    },
+    {
+      tool: 'aws s3 cp --recursive',
+      ferry: false,
+      reset: () => rmPrefix('put-aws/'),
+      run: () => timed([...AWS, 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/put-aws/`]),
+    },
+    {
+      tool: 'rclone copy',
+      ferry: false,
+      reset: () => rmPrefix('put-rclone/'),
+      run: () => timed(['rclone', 'copy', src, `b:${BUCKET}/put-rclone`]),
+    },
   ]);
 }
 
@@ -150,10 +206,18 @@ function freshFilesystem(): { dir: string; what: string; done: () => void } {
     execFileSync('truncate', ['-s', '4G', img]);
     execFileSync('mkfs.ext4', ['-q', '-F', img]);
     execFileSync('mount', ['-o', 'loop', img, dir]);
-    return { dir, what: 'a fresh ext4 (loop-mounted image)', done: () => (execFileSync('umount', [dir]), rmSync(img, { force: true })) };
+    return {
+      dir,
+      what: 'a fresh ext4 (loop-mounted image)',
+      done: () => (execFileSync('umount', [dir]), rmSync(img, { force: true })),
+    };
   } catch (err) {
     rmSync(img, { force: true });
-    console.log(`bench: cannot mount a fresh ext4 (${(err as Error).message.split('\n')[0]}); extracting under ${DATA}: results vary with recent deletions there`);
+    console.log(
+      `bench: cannot mount a fresh ext4 (${(err as Error).message.split('\n')[0]}); ` +
+        `extracting under ${DATA}: results ` +
+        `vary with recent deletions there`,
+    );
     const d = join(DATA, `get-out-${Date.now()}`);
     return { dir: d, what: 'a directory of the build disk', done: () => rmSync(d, { recursive: true, force: true }) };
   }
@@ -175,9 +239,40 @@ async function get(): Promise<void> {
   };
   try {
     await interleave(`get zip ${(zipBytes / MiB).toFixed(0)} MiB → 250 MiB, 2,000 entries, into ${fs.what}`, zipBytes, [
-      { tool: 'ferry get', ferry: true, reset, run: async () => check(await timed([FERRY, 'get', `s3://${BUCKET}/get.zip`, out])) },
-      { tool: 'aws s3 cp + unzip', ferry: false, reset, run: async () => check(await timed(['sh', '-c', `mkdir -p ${out} && ${AWS.join(' ')} s3 cp --quiet s3://${BUCKET}/get.zip ${out}/get.zip && unzip -q ${out}/get.zip -d ${out} && rm ${out}/get.zip`])) },
-      { tool: 'rclone copyto + unzip', ferry: false, reset, run: async () => check(await timed(['sh', '-c', `mkdir -p ${out} && rclone copyto b:${BUCKET}/get.zip ${out}/get.zip && unzip -q ${out}/get.zip -d ${out} && rm ${out}/get.zip`])) },
+      {
+        tool: 'ferry get',
+        ferry: true,
+        reset,
+        run: async () => check(await timed([FERRY, 'get', `s3://${BUCKET}/get.zip`, out])),
+      },
+      {
+        tool: 'aws s3 cp + unzip',
+        ferry: false,
+        reset,
+        run: async () =>
+          check(
+            await timed([
+              'sh',
+              '-c',
+              `mkdir -p ${out} && ${AWS.join(' ')} s3 cp --quiet s3://${BUCKET}/get.zip ${out}/get.zip && unzip -q ` +
+                `${out}/get.zip -d ${out} && rm ${out}/get.zip`,
+            ]),
+          ),
+      },
+      {
+        tool: 'rclone copyto + unzip',
+        ferry: false,
+        reset,
+        run: async () =>
+          check(
+            await timed([
+              'sh',
+              '-c',
+              `mkdir -p ${out} && rclone copyto b:${BUCKET}/get.zip ${out}/get.zip && unzip -q ${out}/get.zip -d ` +
+                `${out} && rm ${out}/get.zip`,
+            ]),
+          ),
+      },
     ]);
   } finally {
     fs.done();
@@ -190,8 +285,24 @@ async function tail(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
     const s = await timed(
-      [FERRY, 'run', '--input', `s3://${BUCKET}/tail-in.txt`, '--output', `s3://${BUCKET}/tail-${live ? 'live' : 'off'}/`, '--no-mpi', '--settle', '2',
-        ...(live ? [] : ['--no-live-upload']), '--', process.execPath, join(ROOT, 'fixtures/bench/slow-writer.mjs'), '8', '100', '20'],
+      [
+        FERRY,
+        'run',
+        '--input',
+        `s3://${BUCKET}/tail-in.txt`,
+        '--output',
+        `s3://${BUCKET}/tail-${live ? 'live' : 'off'}/`,
+        '--no-mpi',
+        '--settle',
+        '2',
+        ...(live ? [] : ['--no-live-upload']),
+        '--',
+        process.execPath,
+        join(ROOT, 'fixtures/bench/slow-writer.mjs'),
+        '8',
+        '100',
+        '20',
+      ],
       dir,
     );
     const exitAt = Number(/solver-exit (\d+)/.exec(s.out)?.[1]);
@@ -199,27 +310,50 @@ async function tail(): Promise<void> {
     return { ...s, wall: (end - exitAt) / 1000 };
   };
   await interleave('tail: solver exit → ferry exit (8×100 MiB over 20 s)', 800 * MiB, [
-    { tool: 'ferry run, live upload (--settle 2)', ferry: true, reset: () => rmPrefix('tail-live/'), run: () => runTail(true) },
+    {
+      tool: 'ferry run, live upload (--settle 2)',
+      ferry: true,
+      reset: () => rmPrefix('tail-live/'),
+      run: () => runTail(true),
+    },
     { tool: 'ferry run, --no-live-upload', ferry: true, reset: () => rmPrefix('tail-off/'), run: () => runTail(false) },
   ]);
 }
 
 function report(): string {
-  const lines = ['| case | tool | median s | vs best peer | MiB/s | peak RSS MiB | CPU s: tool + server |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| case | tool | median s | vs best peer | MiB/s | peak RSS MiB | CPU s: tool + server |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const name of [...new Set(rows.map((r) => r.name))]) {
     const group = rows.filter((r) => r.name === name);
     const peers = group.filter((r) => !r.ferry);
-    const best = peers.length ? Math.min(...peers.map((p) => median(p.samples.map((s) => s.wall)))) : median(group[1].samples.map((s) => s.wall));
+    const best = peers.length
+      ? Math.min(...peers.map((p) => median(p.samples.map((s) => s.wall))))
+      : median(group[1].samples.map((s) => s.wall));
     for (const r of group) {
       const m = median(r.samples.map((s) => s.wall));
       const rate = name.startsWith('tail') ? '' : (r.bytes / MiB / m).toFixed(0);
-      const cpu = `${median(r.samples.map((s) => s.cpu)).toFixed(1)} + ${median(r.samples.map((s) => s.serverCpu)).toFixed(1)}`;
-      lines.push(`| ${name} | ${r.tool} | ${m.toFixed(2)} | ${(m / best).toFixed(2)}× | ${rate} | ${(Math.max(...r.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${cpu} |`);
+      const cpu =
+        `${median(r.samples.map((s) => s.cpu)).toFixed(1)} + ` +
+        `${median(r.samples.map((s) => s.serverCpu)).toFixed(1)}`;
+      lines.push(
+        `| ${name} | ${r.tool} | ${m.toFixed(2)} | ${(m / best).toFixed(2)}× | ${rate} | ` +
+          `${(Math.max(...r.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${cpu} |`,
+      );
     }
   }
-  const rate = (prefix: string) => Math.max(0, ...rows.filter((r) => r.name.startsWith(prefix)).flatMap((r) => r.samples.map((s) => r.bytes / MiB / s.wall)));
-  if (rows.some((r) => r.name.startsWith('put'))) lines.push('', `Server ceiling, upload: ${rate('put').toFixed(0)} MiB/s (the fastest any client reached).`);
-  if (rows.some((r) => r.name.startsWith('get'))) lines.push(`Server ceiling, download + unzip: ${rate('get').toFixed(0)} MiB/s of zip (the fastest any client reached).`);
+  const rate = (prefix: string) =>
+    Math.max(
+      0,
+      ...rows.filter((r) => r.name.startsWith(prefix)).flatMap((r) => r.samples.map((s) => r.bytes / MiB / s.wall)),
+    );
+  if (rows.some((r) => r.name.startsWith('put')))
+    lines.push('', `Server ceiling, upload: ${rate('put').toFixed(0)} MiB/s (the fastest any client reached).`);
+  if (rows.some((r) => r.name.startsWith('get')))
+    lines.push(
+      `Server ceiling, download + unzip: ${rate('get').toFixed(0)} MiB/s of zip (the fastest any client reached).`,
+    );
   return lines.join('\n');
 }
 
@@ -233,7 +367,13 @@ async function memory(): Promise<string> {
   const peak = Math.max(0, ...rows.filter((r) => r.ferry).flatMap((r) => r.samples.map((s) => s.rssKiB)));
   const budget = 256 * 1024;
   const mib = (k: number) => (k / 1024).toFixed(0);
-  return `Memory: ferry peak RSS ${mib(peak)} MiB; budget 256 MiB + runtime baseline ${mib(base.rssKiB)} MiB (ferry --version) = ${mib(budget + base.rssKiB)} MiB → ${peak <= budget + base.rssKiB ? 'within' : 'OVER'} the bound; with the SDK loaded (one small put: ${mib(sdk.rssKiB)} MiB) the bound is ${mib(budget + sdk.rssKiB)} MiB → ${peak <= budget + sdk.rssKiB ? 'within' : 'OVER'}.`;
+  const within = (bound: number) => (peak <= bound ? 'within' : 'OVER');
+  return (
+    `Memory: ferry peak RSS ${mib(peak)} MiB; budget 256 MiB + runtime baseline ${mib(base.rssKiB)} MiB ` +
+    `(ferry --version) = ${mib(budget + base.rssKiB)} MiB → ${within(budget + base.rssKiB)} the bound; ` +
+    `with the SDK loaded (one small put: ${mib(sdk.rssKiB)} MiB) the bound is ${mib(budget + sdk.rssKiB)} MiB → ` +
+    `${within(budget + sdk.rssKiB)}.`
+  );
 }
 
 const what = process.argv[2] ?? 'all';
@@ -242,7 +382,10 @@ await prepare();
 if (what === 'put' || what === 'all') await put();
 if (what === 'get' || what === 'all') await get();
 if (what === 'tail' || what === 'all') await tail();
-const machine = `${execaSyncOut('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p' | head -1"]).trim()}, ${execaSyncOut('nproc', []).trim()} cores, ${process.env.FERRY_TEST_S3_KIND} on 127.0.0.1, ${(await execa(FERRY, ['--version'])).stdout}`;
+const machine =
+  `${execaSyncOut('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p' | head -1"]).trim()}, ` +
+  `${execaSyncOut('nproc', []).trim()} cores, ${process.env.FERRY_TEST_S3_KIND} on 127.0.0.1, ` +
+  (await execa(FERRY, ['--version'])).stdout;
 const text = `${report()}\n${await memory()}\nMachine: ${machine}; ${RUNS} runs each, interleaved.\n`;
 writeFileSync(join(DATA, `results-${what}.md`), text);
 console.log(`\n${text}`);

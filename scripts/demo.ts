@@ -40,12 +40,19 @@ for (const c of CASES) {
 
 // What the job author uploads: inputs.csv, the vars template, config (and ferry itself).
 const job = join(work, 'job');
-writeFileSync(join(job, 'inputs.csv'), `s3_input,s3_output\n${CASES.map((c) => `s3://${BUCKET}/input/${c}.zip,s3://${BUCKET}/output/${c}/`).join('\n')}\n`);
+writeFileSync(
+  join(job, 'inputs.csv'),
+  `s3_input,s3_output\n${CASES.map((c) => `s3://${BUCKET}/input/${c}.zip,s3://${BUCKET}/output/${c}/`).join('\n')}\n`,
+);
 writeFileSync(join(job, 'vars.txt'), 's3_input=${s3_input}\ns3_output=${s3_output}\n');
 writeAwsConfig(job, s3);
 say(`job files in ${job}: inputs.csv, vars.txt (template), config`);
 
-const rows = readFileSync(join(job, 'inputs.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+const rows = readFileSync(join(job, 'inputs.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => l.split(','));
 const command = ['run', '--vars', 'vars.txt', '--aws-config', 'config', '--', 'converge', 'super'];
 say(`running ${rows.length} rows at once, each: ferry ${command.join(' ')}`);
 const results = await Promise.all(
@@ -54,7 +61,10 @@ const results = await Promise.all(
     const slot = join(work, `slot-${i + 1}-${name}`);
     mkdirSync(slot);
     copyFileSync(join(job, 'config'), join(slot, 'config'));
-    writeFileSync(join(slot, 'vars.txt'), readFileSync(join(job, 'vars.txt'), 'utf8').replace('${s3_input}', input).replace('${s3_output}', output));
+    writeFileSync(
+      join(slot, 'vars.txt'),
+      readFileSync(join(job, 'vars.txt'), 'utf8').replace('${s3_input}', input).replace('${s3_output}', output),
+    );
     const t0 = Date.now();
     const p = execa(join(ROOT, 'bin/ferry'), command, {
       cwd: slot,
@@ -71,10 +81,15 @@ const results = await Promise.all(
     return { name, slot, exitCode: r.exitCode, ms: Date.now() - t0 };
   }),
 );
-for (const r of results) say(`${r.name}: exit ${r.exitCode} in ${(r.ms / 1000).toFixed(1)} s; run dir now holds: ${execFileSync('ls', [r.slot], { encoding: 'utf8' }).trim().replace(/\n/g, ' ')}`);
+for (const r of results)
+  say(
+    `${r.name}: exit ${r.exitCode} in ${(r.ms / 1000).toFixed(1)} s; run dir now holds: ` +
+      `${execFileSync('ls', [r.slot], { encoding: 'utf8' }).trim().replace(/\n/g, ' ')}`,
+  );
 
 say(`output objects in s3://${BUCKET}/output/:`);
-for (const [key, size] of await listAll(admin, BUCKET, 'output/')) process.stdout.write(`  ${formatBytes(size).padStart(10)}  s3://${BUCKET}/${key}\n`);
+for (const [key, size] of await listAll(admin, BUCKET, 'output/'))
+  process.stdout.write(`  ${formatBytes(size).padStart(10)}  s3://${BUCKET}/${key}\n`);
 admin.destroy();
 say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exitCode = results.every((r) => r.exitCode === 0) ? 0 : 1;

@@ -8,8 +8,14 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { NEEDS } from '../test/helpers/needs.ts';
 
-interface Result { fullName: string; status: string; tags?: string[] }
-interface Report { testResults: Array<{ name: string; assertionResults: Result[] }> }
+interface Result {
+  fullName: string;
+  status: string;
+  tags?: string[];
+}
+interface Report {
+  testResults: Array<{ name: string; assertionResults: Result[] }>;
+}
 
 const [file, ...opts] = process.argv.slice(2);
 const have = new Set<string>();
@@ -41,9 +47,12 @@ for (const f of report.testResults) {
     const missing = tags.filter((tag) => !have.has(tag));
     if (tags.length === 0) wrong.push(`${name}: skipped, and no tag says why`);
     else if (missing.length === 0) wrong.push(`${name}: skipped although this run has ${tags.join(', ')}`);
-    const reason = missing.length > 0
-      ? missing.map((tag) => why.get(tag)).join('; ')
-      : tags.length > 0 ? 'none: it should have run' : 'no tag says why';
+    const reason =
+      missing.length > 0
+        ? missing.map((tag) => why.get(tag)).join('; ')
+        : tags.length > 0
+          ? 'none: it should have run'
+          : 'no tag says why';
     byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
   }
 }

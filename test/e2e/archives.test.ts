@@ -5,11 +5,19 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
 import { methodsOn, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { canMountTmpfs } from '../helpers/mount.ts';
 import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
 
 // A corpus of legitimate and hostile zips made at test time (Python's zipfile, Info-ZIP `zip -`
 // to a pipe, jar), each fetched with `ferry get` into DIR/target next to an empty DIR/canary.
-interface Case { file: string; expect: 'ok' | 'refuse'; why?: string; entry?: string; args: string[]; files?: Record<string, string | null> }
+interface Case {
+  file: string;
+  expect: 'ok' | 'refuse';
+  why?: string;
+  entry?: string;
+  args: string[];
+  files?: Record<string, string | null>;
+}
 
 const BUCKET = 'ferry-archives';
 const s3 = inject('s3');
@@ -41,7 +49,9 @@ describe('ferry get on archives', () => {
     const root = tempDir('arch');
     const target = join(root, 'target');
     mkdirSync(join(root, 'canary'));
-    const r = await ferry(['get', '--aws-config', config, ...c.args, `s3://${BUCKET}/zips/${c.file}`, target], { env: cleanEnv() });
+    const r = await ferry(['get', '--aws-config', config, ...c.args, `s3://${BUCKET}/zips/${c.file}`, target], {
+      env: cleanEnv(),
+    });
     // Nothing ever lands outside the target, and no half-written file is left behind.
     expect(readdirSync(join(root, 'canary'))).toEqual([]);
     expect(existsSync('/tmp/ferry-canary-absolute.txt')).toBe(false);
@@ -67,18 +77,6 @@ describe('ferry get on archives', () => {
 });
 
 /** True when this process may mount a tmpfs (root, and not in a container that forbids it). */
-function canMountTmpfs(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const dir = tempDir('mount-probe');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    return false;
-  }
-  execFileSync('umount', [dir]);
-  return true;
-}
-
 describe('disk space', () => {
   const title = 'an input larger than the free space: exit 74 before writing, no temp file left';
   it.runIf(canMountTmpfs())(title, { tags: ['mount'] }, async () => {

@@ -36,18 +36,26 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
   it('env -i ferry --version prints "ferry <version> (<commit>, node <version>)"', async () => {
     const r = await execa('env', ['-i', node, '--version'], { cwd: '/', reject: false });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^ferry ${pkg.version.replace(/\./g, '\\.')} \\([0-9a-f]{12}(-dirty)?, node 24\\.\\d+\\.\\d+\\)$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^ferry ${pkg.version.replace(/\./g, '\\.')} \\([0-9a-f]{12}(-dirty)?, node 24\\.\\d+\\.\\d+\\)$`),
+    );
   });
 
-  it('ignores the user\'s NODE_OPTIONS (a --require of a missing file would stop plain node)', async () => {
-    const r = await execa('env', ['-i', 'NODE_OPTIONS=--require /nonexistent/hook.js', node, '--version'], { reject: false });
+  it("ignores the user's NODE_OPTIONS (a --require of a missing file would stop plain node)", async () => {
+    const r = await execa('env', ['-i', 'NODE_OPTIONS=--require /nonexistent/hook.js', node, '--version'], {
+      reject: false,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
   });
 
   it('env -i, empty PATH, no HOME: ferry get s3://…/in/mesh.dat DIR', async () => {
     const dir = tempDir('envi');
     writeAwsConfig(dir, s3);
-    const r = await execa('env', ['-i', 'PATH=', node, 'get', '--aws-config', 'config', `s3://${BUCKET}/in/mesh.dat`, 'out'], { cwd: dir, reject: false, all: true });
+    const r = await execa(
+      'env',
+      ['-i', 'PATH=', node, 'get', '--aws-config', 'config', `s3://${BUCKET}/in/mesh.dat`, 'out'],
+      { cwd: dir, reject: false, all: true },
+    );
     expect(r.exitCode, r.all).toBe(0);
     expect(readFileSync(join(dir, 'out/mesh.dat'), 'utf8')).toBe('mesh bytes\n');
   });
@@ -59,7 +67,21 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
     const keys = `AWS_ACCESS_KEY_ID=${s3.accessKey}`;
     const r = await execa(
       'setpriv',
-      ['--reuid=4242', '--regid=4242', '--clear-groups', 'env', '-i', 'PATH=', keys, `AWS_SECRET_ACCESS_KEY=${s3.secretKey}`, `AWS_ENDPOINT_URL=${s3.endpoint}`, node, 'get', `s3://${BUCKET}/in/mesh.dat`, 'out'],
+      [
+        '--reuid=4242',
+        '--regid=4242',
+        '--clear-groups',
+        'env',
+        '-i',
+        'PATH=',
+        keys,
+        `AWS_SECRET_ACCESS_KEY=${s3.secretKey}`,
+        `AWS_ENDPOINT_URL=${s3.endpoint}`,
+        node,
+        'get',
+        `s3://${BUCKET}/in/mesh.dat`,
+        'out',
+      ],
       { cwd: dir, reject: false, all: true },
     );
     expect(r.exitCode, r.all).toBe(0);
@@ -86,7 +108,10 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
     expect([...eager].filter(heavy)).toEqual([]);
     // They are in the bundle all the same, behind import().
     for (const m of ['@aws-sdk/client-s3', 'execa', 'p-limit']) {
-      expect(Object.keys(meta.inputs).some((p) => p.includes(`node_modules/${m}/`)), m).toBe(true);
+      expect(
+        Object.keys(meta.inputs).some((p) => p.includes(`node_modules/${m}/`)),
+        m,
+      ).toBe(true);
     }
   });
 

@@ -36,8 +36,14 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     await emptyPrefix(admin, BUCKET, '');
     const zips = tempDir('zips');
     for (const c of Object.keys(CASES)) await putBytes(admin, BUCKET, `input/${c}.zip`, readFileSync(zipCase(c, zips)));
-    const csv = `s3_input,s3_output\n${Object.keys(CASES).map((c) => `s3://${BUCKET}/input/${c}.zip,s3://${BUCKET}/output/${c}/`).join('\n')}\n`;
-    const rows = csv.trim().split('\n').slice(1).map((l) => ({ s3_input: l.split(',')[0], s3_output: l.split(',')[1] }));
+    const csv = `s3_input,s3_output\n${Object.keys(CASES)
+      .map((c) => `s3://${BUCKET}/input/${c}.zip,s3://${BUCKET}/output/${c}/`)
+      .join('\n')}\n`;
+    const rows = csv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => ({ s3_input: l.split(',')[0], s3_output: l.split(',')[1] }));
     const home = tempDir('home');
     await Promise.all(
       rows.map(async (row, i) => {
@@ -45,7 +51,11 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
         const dir = tempDir(`slot-${name}`);
         writeAwsConfig(dir, s3);
         const bin = installFerry(dir);
-        const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env: platformEnv(row, home), bin });
+        const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], {
+          cwd: dir,
+          env: platformEnv(row, home),
+          bin,
+        });
         runs[name] = { dir, exitCode: r.exitCode, all: r.all };
       }),
     );
@@ -56,11 +66,13 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(runs.pintle.exitCode, runs.pintle.all).toBe(0);
   });
 
-  it('uploads exactly the solver outputs, byte for byte, under each row\'s prefix', async () => {
+  it("uploads exactly the solver outputs, byte for byte, under each row's prefix", async () => {
     for (const [name, c] of Object.entries(CASES)) {
       const expected = expectedOutputs(name, 8, c.steps, c.volumeKiB);
       const listed = await listAll(admin, BUCKET, `output/${name}/`);
-      expect([...listed.keys()].sort()).toEqual([...expected.keys(), '_SUCCESS', '_manifest.json'].map((k) => `output/${name}/${k}`).sort());
+      expect([...listed.keys()].sort()).toEqual(
+        [...expected.keys(), '_SUCCESS', '_manifest.json'].map((k) => `output/${name}/${k}`).sort(),
+      );
       for (const [rel, bytes] of expected) {
         const got = await getBytes(admin, BUCKET, `output/${name}/${rel}`);
         expect(got.equals(bytes), `${name}/${rel}`).toBe(true);
@@ -83,7 +95,9 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
 
   it('uploads no input file, no config and no log', async () => {
     const all = [...(await listAll(admin, BUCKET, 'output/')).keys()];
-    expect(all.filter((k) => /inputs\.in|surface\.dat|species\.dat|boundary\.in|spray\.in|config|ferry\.log/.test(k))).toEqual([]);
+    expect(
+      all.filter((k) => /inputs\.in|surface\.dat|species\.dat|boundary\.in|spray\.in|config|ferry\.log/.test(k)),
+    ).toEqual([]);
   });
 
   it('leaves only ferry.log in each run directory (the copy of ferry and config are gone too)', () => {
@@ -91,7 +105,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(readdirSync(runs.pintle.dir)).toEqual(['ferry.log']);
   });
 
-  it('streams the solver\'s progress lines into ferry\'s output and the run log', () => {
+  it("streams the solver's progress lines into ferry's output and the run log", () => {
     expect(runs.hsdi.all).toContain('Cycle 6 of 6');
     expect(runs.pintle.all).toContain('Cycle 4 of 4');
     const log = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
@@ -113,8 +127,14 @@ describe('solver failures and bad runs', () => {
     await emptyPrefix(admin, BUCKET, 'output/failing/');
     const dir = tempDir('slot-fail');
     writeAwsConfig(dir, s3);
-    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/failing/` }, home);
-    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super', '--exit', '3'], { cwd: dir, env });
+    const env = platformEnv(
+      { s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/failing/` },
+      home,
+    );
+    const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super', '--exit', '3'], {
+      cwd: dir,
+      env,
+    });
     expect(r.exitCode, r.all).toBe(3);
     const expected = expectedOutputs('pintle', 8, 4, 0);
     const listed = await listAll(admin, BUCKET, 'output/failing/');
@@ -132,11 +152,24 @@ describe('solver failures and bad runs', () => {
     await emptyPrefix(admin, BUCKET, 'output/vars/');
     const dir = tempDir('slot-vars');
     writeAwsConfig(dir, s3);
-    writeFileSync(join(dir, 'vars.txt'), `# rendered by the platform\ns3_input="s3://${BUCKET}/input/pintle.zip"\ns3_output = s3://${BUCKET}/output/vars/\n`);
-    const r = await ferry(['run', '--vars', 'vars.txt', '--aws-config', 'config', '--np', '2', '--', 'converge', 'super'], { cwd: dir, env: platformEnv({ s3_input: '', s3_output: '' }, home) });
+    writeFileSync(
+      join(dir, 'vars.txt'),
+      `# rendered by the platform\ns3_input="s3://${BUCKET}/input/pintle.zip"\ns3_output = ` +
+        `s3://${BUCKET}/output/vars/\n`,
+    );
+    const r = await ferry(
+      ['run', '--vars', 'vars.txt', '--aws-config', 'config', '--np', '2', '--', 'converge', 'super'],
+      { cwd: dir, env: platformEnv({ s3_input: '', s3_output: '' }, home) },
+    );
     expect(r.exitCode, r.all).toBe(0);
     const listed = await listAll(admin, BUCKET, 'output/vars/');
-    expect([...listed.keys()].sort()).toEqual(['output/vars/_SUCCESS', 'output/vars/_manifest.json', 'output/vars/output/rank_0.out', 'output/vars/output/rank_1.out', 'output/vars/output/summary.out']);
+    expect([...listed.keys()].sort()).toEqual([
+      'output/vars/_SUCCESS',
+      'output/vars/_manifest.json',
+      'output/vars/output/rank_0.out',
+      'output/vars/output/rank_1.out',
+      'output/vars/output/summary.out',
+    ]);
   });
 
   it('missing s3_output: exit 64 naming both the flag and the variable, nothing downloaded', async () => {
@@ -153,7 +186,10 @@ describe('solver failures and bad runs', () => {
   it('input key missing: exit 66 naming the key', async () => {
     const dir = tempDir('slot-nokey');
     writeAwsConfig(dir, s3);
-    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/nope.zip`, s3_output: `s3://${BUCKET}/output/nope/` }, home);
+    const env = platformEnv(
+      { s3_input: `s3://${BUCKET}/input/nope.zip`, s3_output: `s3://${BUCKET}/output/nope/` },
+      home,
+    );
     const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
     expect(r.exitCode, r.all).toBe(66);
     expect(r.stderr).toContain(`s3://${BUCKET}/input/nope.zip`);
@@ -162,7 +198,10 @@ describe('solver failures and bad runs', () => {
   it('wrong secret key: exit 77, the secret is not printed, nothing deleted', async () => {
     const dir = tempDir('slot-badkey');
     writeAwsConfig(dir, s3, { accessKey: s3.accessKey, secretKey: 'wrong-secret-DO-NOT-PRINT' });
-    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/badkey/` }, home);
+    const env = platformEnv(
+      { s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/badkey/` },
+      home,
+    );
     const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
     expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toMatch(/secret key is wrong|access denied/);
@@ -174,13 +213,38 @@ describe('solver failures and bad runs', () => {
     await emptyPrefix(admin, BUCKET, 'output/all/');
     const dir = tempDir('slot-all');
     writeAwsConfig(dir, s3);
-    const env = platformEnv({ s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/all/` }, home);
+    const env = platformEnv(
+      { s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/all/` },
+      home,
+    );
     const bin = installFerry(dir);
-    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'], { cwd: dir, env, bin });
+    const r = await ferry(
+      ['run', '--aws-config', 'config', '--upload-all', '--keep', '--np', '1', '--', 'converge', 'super'],
+      { cwd: dir, env, bin },
+    );
     expect(r.exitCode, r.all).toBe(0);
-    const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()].map((k) => k.slice('output/all/'.length)).sort();
-    expect(keys).toEqual(['_SUCCESS', '_manifest.json', 'inputs.in', 'output/rank_0.out', 'output/summary.out', 'spray.in', 'surface.dat']);
-    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry', 'ferry.log', 'inputs.in', 'output', 'spray.in', 'surface.dat']);
+    const keys = [...(await listAll(admin, BUCKET, 'output/all/')).keys()]
+      .map((k) => k.slice('output/all/'.length))
+      .sort();
+    expect(keys).toEqual([
+      '_SUCCESS',
+      '_manifest.json',
+      'inputs.in',
+      'output/rank_0.out',
+      'output/summary.out',
+      'spray.in',
+      'surface.dat',
+    ]);
+    expect(readdirSync(dir).sort()).toEqual([
+      '.ferry-state.json',
+      'config',
+      'ferry',
+      'ferry.log',
+      'inputs.in',
+      'output',
+      'spray.in',
+      'surface.dat',
+    ]);
   });
 
   afterAll(() => admin.destroy());

@@ -24,24 +24,51 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
   it('reproduces the two-row DOE end to end', async () => {
     const dir = tempDir('doe');
     writeAwsConfig(dir, s3);
-    const init = await ferry(['doe', 'init', '--aws-config', 'config', '--inputs', `s3://${BUCKET}/input/`, '--output', `s3://${BUCKET}/output/`, '--', 'converge', 'super'], { cwd: dir, env: cleanEnv() });
+    const init = await ferry(
+      [
+        'doe',
+        'init',
+        '--aws-config',
+        'config',
+        '--inputs',
+        `s3://${BUCKET}/input/`,
+        '--output',
+        `s3://${BUCKET}/output/`,
+        '--',
+        'converge',
+        'super',
+      ],
+      { cwd: dir, env: cleanEnv() },
+    );
     expect(init.exitCode, init.all).toBe(0);
     expect(readFileSync(join(dir, 'inputs.csv'), 'utf8')).toBe(
-      `s3_input,s3_output\ns3://${BUCKET}/input/hsdi.zip,s3://${BUCKET}/output/hsdi/\ns3://${BUCKET}/input/pintle.zip,s3://${BUCKET}/output/pintle/\n`,
+      `s3_input,s3_output\ns3://${BUCKET}/input/hsdi.zip,s3://${BUCKET}/output/hsdi/\n` +
+        `s3://${BUCKET}/input/pintle.zip,s3://${BUCKET}/output/pintle/\n`,
     );
     expect(readFileSync(join(dir, 'ferry-vars.txt'), 'utf8')).toContain('s3_input=${s3_input}');
     expect(init.stdout).toContain('./ferry run --vars ferry-vars.txt --aws-config config -- converge super');
     expect(init.stdout).toContain('ferry policy --input');
 
-    const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}`, RESCALE_CORES_PER_SLOT: '8', HOME: tempDir('home') });
-    const r = await ferry(['doe', 'rehearse', 'inputs.csv', '--slots', '2', '--aws-config', 'config', '--', 'converge', 'super'], { cwd: dir, env });
+    const env = cleanEnv({
+      PATH: `${inject('solverDir')}:${process.env.PATH}`,
+      RESCALE_CORES_PER_SLOT: '8',
+      HOME: tempDir('home'),
+    });
+    const r = await ferry(
+      ['doe', 'rehearse', 'inputs.csv', '--slots', '2', '--aws-config', 'config', '--', 'converge', 'super'],
+      { cwd: dir, env },
+    );
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/^1\s+0\s+\S+ \S+\s+12\.0 MiB\s+[\d.]+ s\s+complete\s+s3:\/\/ferry-doe\/output\/hsdi\/$/m);
     expect(r.stdout).toMatch(/^2\s+0\s+.*complete\s+s3:\/\/ferry-doe\/output\/pintle\/$/m);
     expect(r.all).toContain('[row 1] Cycle 6 of 6');
-    for (const [name, steps, vol] of [['hsdi', 6, 12288], ['pintle', 4, 0]] as const) {
+    for (const [name, steps, vol] of [
+      ['hsdi', 6, 12288],
+      ['pintle', 4, 0],
+    ] as const) {
       const expected = expectedOutputs(name, 8, steps, vol);
-      for (const [rel, bytes] of expected) expect((await getBytes(admin, BUCKET, `output/${name}/${rel}`)).equals(bytes), `${name}/${rel}`).toBe(true);
+      for (const [rel, bytes] of expected)
+        expect((await getBytes(admin, BUCKET, `output/${name}/${rel}`)).equals(bytes), `${name}/${rel}`).toBe(true);
       expect((await listAll(admin, BUCKET, `output/${name}/`)).has(`output/${name}/_SUCCESS`)).toBe(true);
     }
     expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
@@ -50,12 +77,35 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
   it('doe init refuses to overwrite, and names an input prefix without zips', async () => {
     const dir = tempDir('doe2');
     writeAwsConfig(dir, s3);
-    const args = ['doe', 'init', '--aws-config', 'config', '--inputs', `s3://${BUCKET}/input/`, '--output', `s3://${BUCKET}/output/`];
+    const args = [
+      'doe',
+      'init',
+      '--aws-config',
+      'config',
+      '--inputs',
+      `s3://${BUCKET}/input/`,
+      '--output',
+      `s3://${BUCKET}/output/`,
+    ];
     expect((await ferry(args, { cwd: dir, env: cleanEnv() })).exitCode).toBe(0);
     const again = await ferry(args, { cwd: dir, env: cleanEnv() });
     expect(again.exitCode).toBe(64);
     expect(again.stderr).toContain('--force');
-    const none = await ferry(['doe', 'init', '--aws-config', 'config', '--inputs', `s3://${BUCKET}/nothing/`, '--output', `s3://${BUCKET}/output/`, '--dir', tempDir('doe3')], { cwd: dir, env: cleanEnv() });
+    const none = await ferry(
+      [
+        'doe',
+        'init',
+        '--aws-config',
+        'config',
+        '--inputs',
+        `s3://${BUCKET}/nothing/`,
+        '--output',
+        `s3://${BUCKET}/output/`,
+        '--dir',
+        tempDir('doe3'),
+      ],
+      { cwd: dir, env: cleanEnv() },
+    );
     expect(none.exitCode, none.all).toBe(66);
     expect(none.stderr).toContain(`no .zip inputs found (s3://${BUCKET}/nothing/)`);
   });
@@ -64,7 +114,24 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     const dir = tempDir('dry');
     writeAwsConfig(dir, s3);
     const before = await listAll(admin, BUCKET, '');
-    const r = await ferry(['run', '--dry-run', '--aws-config', 'config', '--input', `s3://${BUCKET}/input/hsdi.zip`, '--output', `s3://${BUCKET}/output/dry/`, '--np', '4', '--', 'converge', 'super'], { cwd: dir, env: cleanEnv() });
+    const r = await ferry(
+      [
+        'run',
+        '--dry-run',
+        '--aws-config',
+        'config',
+        '--input',
+        `s3://${BUCKET}/input/hsdi.zip`,
+        '--output',
+        `s3://${BUCKET}/output/dry/`,
+        '--np',
+        '4',
+        '--',
+        'converge',
+        'super',
+      ],
+      { cwd: dir, env: cleanEnv() },
+    );
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('extracted here: 4 entries');
     expect(r.stdout).toMatch(/mpirun -np 4 converge super/);

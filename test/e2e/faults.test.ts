@@ -45,13 +45,34 @@ describe('through a faulty network (resets, 503 SlowDown, latency)', () => {
     try {
       const dir = runDir('faulty');
       const r = await ferry(
-        ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/faulty/`, '--part-size', '5MiB', '--no-mpi', '--', './write-outputs.sh', '3', '6'],
+        [
+          'run',
+          '--aws-config',
+          'config',
+          '--endpoint',
+          proxy.url,
+          '--input',
+          `s3://${BUCKET}/in/params.txt`,
+          '--output',
+          `s3://${BUCKET}/faulty/`,
+          '--part-size',
+          '5MiB',
+          '--no-mpi',
+          '--',
+          './write-outputs.sh',
+          '3',
+          '6',
+        ],
         { cwd: dir, env: cleanEnv() },
       );
       expect(r.exitCode, r.all).toBe(0);
       expect(proxy.counts.reset).toBeGreaterThan(0);
       expect(proxy.counts.slowdown).toBeGreaterThan(0);
-      for (let i = 1; i <= 3; i++) expect((await getBytes(admin, BUCKET, `faulty/results/part_${i}.bin`)).equals(partBytes(6, i)), `part ${i}`).toBe(true);
+      for (let i = 1; i <= 3; i++)
+        expect(
+          (await getBytes(admin, BUCKET, `faulty/results/part_${i}.bin`)).equals(partBytes(6, i)),
+          `part ${i}`,
+        ).toBe(true);
     } finally {
       await proxy.close();
     }
@@ -63,7 +84,24 @@ describe('through a faulty network (resets, 503 SlowDown, latency)', () => {
     try {
       const dir = runDir('silent');
       const r = await ferry(
-        ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--timeout', '1', '--retries', '2', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/silent/`, '--no-mpi', '--', 'true'],
+        [
+          'run',
+          '--aws-config',
+          'config',
+          '--endpoint',
+          proxy.url,
+          '--timeout',
+          '1',
+          '--retries',
+          '2',
+          '--input',
+          `s3://${BUCKET}/in/params.txt`,
+          '--output',
+          `s3://${BUCKET}/silent/`,
+          '--no-mpi',
+          '--',
+          'true',
+        ],
         { cwd: dir, env: cleanEnv() },
       );
       expect(r.exitCode, r.all).toBe(69);
@@ -83,10 +121,41 @@ describe.runIf(s3.kind === 'ceph')(FRONT_DIES, { tags: ['ceph'] }, () => {
 
   it('exits 73 keeping every output; the re-run moves only what is missing and completes', async () => {
     const dir = runDir('resume');
-    const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/resume/`, '--concurrency', '1', '--part-size', '5MiB', '--retries', '2', '--timeout', '5', '--no-live-upload', '--no-mpi', '--', './write-outputs.sh', '6', '12'];
-    const first = execa(FERRY, args, { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+    const args = [
+      'run',
+      '--aws-config',
+      'config',
+      '--input',
+      `s3://${BUCKET}/in/params.txt`,
+      '--output',
+      `s3://${BUCKET}/resume/`,
+      '--concurrency',
+      '1',
+      '--part-size',
+      '5MiB',
+      '--retries',
+      '2',
+      '--timeout',
+      '5',
+      '--no-live-upload',
+      '--no-mpi',
+      '--',
+      './write-outputs.sh',
+      '6',
+      '12',
+    ];
+    const first = execa(FERRY, args, {
+      cwd: dir,
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+      all: true,
+      stdin: 'ignore',
+    });
     // Stop radosgw once the first output is verified in S3 (the run log says so).
-    const logged = () => existsSync(join(dir, 'ferry.log')) && readFileSync(join(dir, 'ferry.log'), 'utf8').includes('uploaded results/part_');
+    const logged = () =>
+      existsSync(join(dir, 'ferry.log')) &&
+      readFileSync(join(dir, 'ferry.log'), 'utf8').includes('uploaded results/part_');
     for (let i = 0; i < 600 && !logged(); i++) await new Promise((r) => setTimeout(r, 100));
     execFileSync(server, ['front-stop']);
     const r1 = await first;
@@ -135,9 +204,35 @@ describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
     const dir = tempDir('sigterm');
     writeAwsConfig(dir, s3);
     const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}` });
-    const p = execa(FERRY, ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/pintle.zip`, '--output', `s3://${BUCKET}/sigterm/`, '--np', '8', '--grace', '20', '--', 'converge', 'super', '--sleep-ms', '2000'], {
-      cwd: dir, env, extendEnv: false, reject: false, all: true, stdin: 'ignore',
-    });
+    const p = execa(
+      FERRY,
+      [
+        'run',
+        '--aws-config',
+        'config',
+        '--input',
+        `s3://${BUCKET}/in/pintle.zip`,
+        '--output',
+        `s3://${BUCKET}/sigterm/`,
+        '--np',
+        '8',
+        '--grace',
+        '20',
+        '--',
+        'converge',
+        'super',
+        '--sleep-ms',
+        '2000',
+      ],
+      {
+        cwd: dir,
+        env,
+        extendEnv: false,
+        reject: false,
+        all: true,
+        stdin: 'ignore',
+      },
+    );
     let seen = '';
     p.all!.on('data', (b: Buffer) => (seen += b.toString()));
     for (let i = 0; i < 600 && !seen.includes('Cycle 2 of 4'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -145,13 +240,15 @@ describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
     const r = await p;
     expect(r.exitCode, String(r.all)).toBe(143);
     // No process is left running in the run directory (Open MPI ranks included).
-    const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/cwd`) === dir;
-      } catch {
-        return false;
-      }
-    });
+    const left = readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .filter((pid) => {
+        try {
+          return readlinkSync(`/proc/${pid}/cwd`) === dir;
+        } catch {
+          return false;
+        }
+      });
     expect(left).toEqual([]);
     const m = JSON.parse((await getBytes(admin, BUCKET, 'sigterm/_manifest.json')).toString());
     expect(m.status).toBe('incomplete');
@@ -160,7 +257,10 @@ describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
     expect(keys.filter((k) => k.startsWith('sigterm/output/rank_')).length).toBe(8);
     // rank 3 stopped part-way: its first steps, whole lines (an empty file is not a partial output).
     const rank3 = (await getBytes(admin, BUCKET, 'sigterm/output/rank_3.out')).toString();
-    const steps = expectedOutputs('pintle', 8, 4, 0).get('output/rank_3.out')!.toString().split(/(?<=\n)/);
+    const steps = expectedOutputs('pintle', 8, 4, 0)
+      .get('output/rank_3.out')!
+      .toString()
+      .split(/(?<=\n)/);
     const done = rank3.split(/(?<=\n)/).filter(Boolean);
     expect(done.length).toBeGreaterThanOrEqual(1);
     expect(done.length).toBeLessThan(4);
@@ -173,7 +273,25 @@ describe('secrets', () => {
   it('the secret key appears nowhere in the output, the run log, or any uploaded object', async () => {
     await emptyPrefix(admin, BUCKET, 'secret/');
     const dir = runDir('secret');
-    const r = await ferry(['run', '--aws-config', 'config', '--upload-all', '--keep', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/secret/`, '--no-mpi', '--', './write-outputs.sh', '1', '1'], { cwd: dir, env: cleanEnv() });
+    const r = await ferry(
+      [
+        'run',
+        '--aws-config',
+        'config',
+        '--upload-all',
+        '--keep',
+        '--input',
+        `s3://${BUCKET}/in/params.txt`,
+        '--output',
+        `s3://${BUCKET}/secret/`,
+        '--no-mpi',
+        '--',
+        './write-outputs.sh',
+        '1',
+        '1',
+      ],
+      { cwd: dir, env: cleanEnv() },
+    );
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).not.toContain(s3.secretKey);
     expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toContain(s3.secretKey);

@@ -18,9 +18,9 @@ beforeAll(async () => {
 afterAll(() => admin.destroy());
 
 function walk(dir: string, base = ''): string[] {
-  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(dir, join(base, e.name)) : [join(base, e.name)],
-  ).sort();
+  return readdirSync(join(dir, base), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(dir, join(base, e.name)) : [join(base, e.name)]))
+    .sort();
 }
 
 describe('ferry get', () => {
@@ -34,16 +34,22 @@ describe('ferry get', () => {
     for (const f of walk(src)) expect(readFileSync(join(dir, f)).equals(readFileSync(join(src, f))), f).toBe(true);
   });
 
-  it('ferry get s3://bucket/key DIR saves a plain object as DIR/<last part of the key>, multipart-sized too', async () => {
-    const big = Buffer.alloc(21 * 1024 * 1024 + 17);
-    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
-    await putBytes(admin, BUCKET, 'in/mesh/big.bin', big);
-    const dir = tempDir('get-obj');
-    const r = await ferry(['get', '--aws-config', config, '--part-size', '5MiB', `s3://${BUCKET}/in/mesh/big.bin`, dir], { env });
-    expect(r.exitCode, r.all).toBe(0);
-    expect(readdirSync(dir)).toEqual(['big.bin']);
-    expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
-  });
+  it(
+    'ferry get s3://bucket/key DIR saves a plain object as DIR/<last part of the key>, multipart-sized ' + 'too',
+    async () => {
+      const big = Buffer.alloc(21 * 1024 * 1024 + 17);
+      for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+      await putBytes(admin, BUCKET, 'in/mesh/big.bin', big);
+      const dir = tempDir('get-obj');
+      const r = await ferry(
+        ['get', '--aws-config', config, '--part-size', '5MiB', `s3://${BUCKET}/in/mesh/big.bin`, dir],
+        { env },
+      );
+      expect(r.exitCode, r.all).toBe(0);
+      expect(readdirSync(dir)).toEqual(['big.bin']);
+      expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
+    },
+  );
 
   it('ferry get s3://bucket/prefix/ DIR keeps relative paths', async () => {
     await putBytes(admin, BUCKET, 'tree/a.txt', 'A');
@@ -52,7 +58,13 @@ describe('ferry get', () => {
     const dir = tempDir('get-prefix');
     const r = await ferry(['get', '--aws-config', config, `s3://${BUCKET}/tree/`, dir], { env });
     expect(r.exitCode, r.all).toBe(0);
-    expect(walk(dir)).toEqual(['a.txt', 'cases/deep/inputs.in', 'cases/deep/spray.in', 'cases/deep/surface.dat', 'sub/b.txt']);
+    expect(walk(dir)).toEqual([
+      'a.txt',
+      'cases/deep/inputs.in',
+      'cases/deep/spray.in',
+      'cases/deep/surface.dat',
+      'sub/b.txt',
+    ]);
     expect(readFileSync(join(dir, 'sub/b.txt'), 'utf8')).toBe('BB');
   });
 
@@ -96,7 +108,10 @@ describe('ferry put', () => {
   it('an endpoint nobody listens on: exit 69', async () => {
     const dir = tempDir('put-dead');
     writeFileSync(join(dir, 'x'), 'x');
-    const r = await ferry(['put', '--aws-config', config, '--endpoint', 'http://127.0.0.1:9', '--retries', '2', dir, `s3://${BUCKET}/out/`], { env });
+    const r = await ferry(
+      ['put', '--aws-config', config, '--endpoint', 'http://127.0.0.1:9', '--retries', '2', dir, `s3://${BUCKET}/out/`],
+      { env },
+    );
     expect(r.exitCode, r.all).toBe(69);
   });
 });

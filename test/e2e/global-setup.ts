@@ -16,7 +16,9 @@ export default function setup(project: TestProject) {
   const server = join(ROOT, 'scripts/s3-server');
   const bin = join(ROOT, '.build/bin');
   mkdirSync(bin, { recursive: true });
-  execFileSync('mpicc', ['-O2', '-o', join(bin, 'converge'), join(ROOT, 'fixtures/solver/fake-converge.c')], { stdio: 'inherit' });
+  execFileSync('mpicc', ['-O2', '-o', join(bin, 'converge'), join(ROOT, 'fixtures/solver/fake-converge.c')], {
+    stdio: 'inherit',
+  });
 
   let started = false;
   try {

@@ -33,7 +33,22 @@ function lateRun(out: string, onTerm: 'flush' | 'ignore', grace: string) {
   const ledger = join(tempDir('ledger'), 'ledger.tsv');
   const mark = randomUUID();
   const run = ferry(
-    ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/${out}/`, '--settle', '0.5', '--grace', grace, '--no-mpi', '--', './late-writers.sh'],
+    [
+      'run',
+      '--aws-config',
+      'config',
+      '--input',
+      `s3://${BUCKET}/in/params.txt`,
+      '--output',
+      `s3://${BUCKET}/${out}/`,
+      '--settle',
+      '0.5',
+      '--grace',
+      grace,
+      '--no-mpi',
+      '--',
+      './late-writers.sh',
+    ],
     { cwd: dir, env: cleanEnv({ LEDGER: ledger, TEST_MARK: mark, HELPER_ON_TERM: onTerm }) },
   );
   return { dir, ledger, mark, run };
@@ -44,7 +59,9 @@ describe('a helper the solver started detached (setsid, stdio closed) keeps writ
     const { dir, ledger, mark, run } = lateRun('flush', 'flush', '10');
     const r = await run;
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stderr).toMatch(/process \d+ \(sh -c .*\) was started by the run and still runs after the launcher exited/);
+    expect(r.stderr).toMatch(
+      /process \d+ \(sh -c .*\) was started by the run and still runs after the launcher exited/,
+    );
     expect(processesWith('TEST_MARK', mark)).toEqual([]);
     const written = readLedger(ledger);
     expect(written.has('late/flush_2.txt'), 'the helper got SIGTERM and flushed').toBe(true);
@@ -69,33 +86,64 @@ describe('a helper the solver started detached (setsid, stdio closed) keeps writ
 });
 
 describe('kill -9 on mpirun (the ranks are orphaned and go on writing)', () => {
-  it('ferry stops every rank before the final upload: nothing runs or writes after it exits, the outputs in S3 are what the ranks wrote', async () => {
-    const dir = tempDir('kill9');
-    writeAwsConfig(dir, s3);
-    const mark = randomUUID();
-    const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}`, TEST_MARK: mark });
-    const p = execa(FERRY, ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/pintle.zip`, '--output', `s3://${BUCKET}/kill9/`, '--np', '4', '--grace', '10', '--', 'converge', 'super', '--sleep-ms', '700'], {
-      cwd: dir, env, extendEnv: false, reject: false, all: true, stdin: 'ignore',
-    });
-    let seen = '';
-    p.all!.on('data', (b: Buffer) => (seen += b.toString()));
-    for (let i = 0; i < 600 && !seen.includes('Cycle 1 of 4'); i++) await sleep(50);
-    const mpirun = pidsWith('TEST_MARK', mark, 'mpirun');
-    expect(mpirun).toHaveLength(1);
-    process.kill(mpirun[0], 'SIGKILL');
-    const r = await p;
-    expect(r.exitCode, String(r.all)).toBe(137);
-    expect(String(r.stderr)).toMatch(/process \d+ \(converge super.*\) was started by the run and still runs/);
-    expect(processesWith('TEST_MARK', mark)).toEqual([]);
-    const m = JSON.parse((await getBytes(admin, BUCKET, 'kill9/_manifest.json')).toString());
-    expect(m).toMatchObject({ status: 'solver-failed', solver: { signal: 'SIGKILL' } });
-    for (const o of m.outputs) {
-      const body = (await getBytes(admin, BUCKET, `kill9/${o.path}`)).toString();
-      if (o.path.startsWith('output/rank_')) expect(body, o.path).toMatch(/^(case=pintle rank=\d\/4 step=\d value=\d+\n)+$/);
-    }
-    await sleep(1500); // an orphan would have written its next step by now
-    expect(readdirSync(dir)).toEqual(['ferry.log']);
-  });
+  it(
+    'ferry stops every rank before the final upload: nothing runs or writes after it exits, the outputs in S3 are ' +
+      'what the ranks wrote',
+    async () => {
+      const dir = tempDir('kill9');
+      writeAwsConfig(dir, s3);
+      const mark = randomUUID();
+      const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}`, TEST_MARK: mark });
+      const p = execa(
+        FERRY,
+        [
+          'run',
+          '--aws-config',
+          'config',
+          '--input',
+          `s3://${BUCKET}/in/pintle.zip`,
+          '--output',
+          `s3://${BUCKET}/kill9/`,
+          '--np',
+          '4',
+          '--grace',
+          '10',
+          '--',
+          'converge',
+          'super',
+          '--sleep-ms',
+          '700',
+        ],
+        {
+          cwd: dir,
+          env,
+          extendEnv: false,
+          reject: false,
+          all: true,
+          stdin: 'ignore',
+        },
+      );
+      let seen = '';
+      p.all!.on('data', (b: Buffer) => (seen += b.toString()));
+      for (let i = 0; i < 600 && !seen.includes('Cycle 1 of 4'); i++) await sleep(50);
+      const mpirun = pidsWith('TEST_MARK', mark, 'mpirun');
+      expect(mpirun).toHaveLength(1);
+      process.kill(mpirun[0], 'SIGKILL');
+      const r = await p;
+      expect(r.exitCode, String(r.all)).toBe(137);
+      expect(String(r.stderr)).toMatch(/process \d+ \(converge super.*\) was started by the run and still runs/);
+      expect(processesWith('TEST_MARK', mark)).toEqual([]);
+      const m = JSON.parse((await getBytes(admin, BUCKET, 'kill9/_manifest.json')).toString());
+      expect(m).toMatchObject({ status: 'solver-failed', solver: { signal: 'SIGKILL' } });
+      for (const o of m.outputs) {
+        const body = (await getBytes(admin, BUCKET, `kill9/${o.path}`)).toString();
+        if (o.path.startsWith('output/rank_'))
+          expect(body, o.path).toMatch(/^(case=pintle rank=\d\/4 step=\d value=\d+\n)+$/);
+      }
+      await sleep(1500); // an orphan would have written its next step by now
+      expect(readdirSync(dir)).toEqual(['ferry.log']);
+    },
+  );
 });
 
 describe('a file appended to while its final upload is under way', () => {
@@ -106,11 +154,33 @@ describe('a file appended to while its final upload is under way', () => {
       writeAwsConfig(dir, s3);
       const first = Buffer.from('ferry\n'.repeat(3 * 1024 * 1024));
       const p = ferry(
-        ['run', '--aws-config', 'config', '--endpoint', proxy.url, '--part-size', '5MiB', '--part-concurrency', '1', '--no-live-upload', '--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/append/`, '--no-mpi', '--', 'sh', '-c', 'yes ferry | head -c 18874368 > big.txt'],
+        [
+          'run',
+          '--aws-config',
+          'config',
+          '--endpoint',
+          proxy.url,
+          '--part-size',
+          '5MiB',
+          '--part-concurrency',
+          '1',
+          '--no-live-upload',
+          '--input',
+          `s3://${BUCKET}/in/params.txt`,
+          '--output',
+          `s3://${BUCKET}/append/`,
+          '--no-mpi',
+          '--',
+          'sh',
+          '-c',
+          'yes ferry | head -c 18874368 > big.txt',
+        ],
         { cwd: dir, env: cleanEnv() },
       );
       // Append once the multipart upload exists: ferry has read the file's state and is sending parts.
-      const underWay = async () => ((await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'append/' }))).Uploads ?? []).length > 0;
+      const underWay = async () =>
+        ((await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'append/' }))).Uploads ?? [])
+          .length > 0;
       for (let i = 0; i < 1200 && !(await underWay()); i++) await sleep(20);
       appendFileSync(join(dir, 'big.txt'), 'APPENDED\n');
       const r = await p;

@@ -22,7 +22,15 @@ describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
     await putBytes(admin, BUCKET, 'input/pintle.zip', zip);
     await putBytes(admin, BUCKET, 'input/other.zip', zip);
     await putBytes(admin, BUCKET, 'private/secret.txt', 'not for user2');
-    const r = await ferry(['policy', '--input', `s3://${BUCKET}/input/pintle.zip`, '--output', `s3://${BUCKET}/output/pintle/`, '--bucket-policy', 'arn:aws:iam:::user/ferry2']);
+    const r = await ferry([
+      'policy',
+      '--input',
+      `s3://${BUCKET}/input/pintle.zip`,
+      '--output',
+      `s3://${BUCKET}/output/pintle/`,
+      '--bucket-policy',
+      'arn:aws:iam:::user/ferry2',
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stderr).toContain('s3:AbortMultipartUpload');
     await admin.send(new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: r.stdout }));
@@ -36,7 +44,22 @@ describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
     const dir = tempDir('policy-run');
     writeAwsConfig(dir, s3, user2);
     const r = await ferry(
-      ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/input/pintle.zip`, '--output', `s3://${BUCKET}/output/pintle/`, '--part-size', '5MiB', '--no-mpi', '--', 'sh', '-c', 'head -c 12000000 /dev/zero > big.out; cat inputs.in > small.out'],
+      [
+        'run',
+        '--aws-config',
+        'config',
+        '--input',
+        `s3://${BUCKET}/input/pintle.zip`,
+        '--output',
+        `s3://${BUCKET}/output/pintle/`,
+        '--part-size',
+        '5MiB',
+        '--no-mpi',
+        '--',
+        'sh',
+        '-c',
+        'head -c 12000000 /dev/zero > big.out; cat inputs.in > small.out',
+      ],
       { cwd: dir, env: cleanEnv() },
     );
     expect(r.exitCode, r.all).toBe(0);
@@ -46,7 +69,13 @@ describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
   });
 
   it('forbids reading outside the input and writing outside the output prefix', async () => {
-    const denied = async (p: Promise<unknown>) => expect(await p.then(() => 'allowed', (e: Error) => e.name)).toBe('AccessDenied');
+    const denied = async (p: Promise<unknown>) =>
+      expect(
+        await p.then(
+          () => 'allowed',
+          (e: Error) => e.name,
+        ),
+      ).toBe('AccessDenied');
     await denied(client2.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'private/secret.txt' })));
     await denied(client2.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'input/other.zip' })));
     await denied(client2.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'input/pintle.zip', Body: 'overwrite' })));
@@ -56,7 +85,21 @@ describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
   it('a row whose input the policy does not cover: exit 77 with both possible causes named', async () => {
     const dir = tempDir('policy-deny');
     writeAwsConfig(dir, s3, user2);
-    const r = await ferry(['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/input/other.zip`, '--output', `s3://${BUCKET}/output/pintle/`, '--no-mpi', '--', 'true'], { cwd: dir, env: cleanEnv() });
+    const r = await ferry(
+      [
+        'run',
+        '--aws-config',
+        'config',
+        '--input',
+        `s3://${BUCKET}/input/other.zip`,
+        '--output',
+        `s3://${BUCKET}/output/pintle/`,
+        '--no-mpi',
+        '--',
+        'true',
+      ],
+      { cwd: dir, env: cleanEnv() },
+    );
     expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toContain('s3:ListBucket');
   });

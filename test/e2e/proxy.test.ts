@@ -28,7 +28,21 @@ function run(out: string, env: Record<string, string>, extra: string[] = []) {
   const dir = tempDir('proxy');
   writeAwsConfig(dir, s3);
   return ferry(
-    ['run', '--aws-config', 'config', ...extra, '--input', `s3://${BUCKET}/in/pintle.zip`, '--output', `s3://${BUCKET}/${out}/`, '--no-mpi', '--', 'sh', '-c', 'cat inputs.in > result.txt'],
+    [
+      'run',
+      '--aws-config',
+      'config',
+      ...extra,
+      '--input',
+      `s3://${BUCKET}/in/pintle.zip`,
+      '--output',
+      `s3://${BUCKET}/${out}/`,
+      '--no-mpi',
+      '--',
+      'sh',
+      '-c',
+      'cat inputs.in > result.txt',
+    ],
     { cwd: dir, env: cleanEnv(env) },
   );
 }
@@ -89,22 +103,28 @@ describe('through squid with Basic auth', () => {
 });
 
 describe('TLS with a certificate from a private CA (a TLS-inspecting proxy)', () => {
-  it('AWS_CA_BUNDLE makes it trusted, also tunneled through squid (CONNECT); without it: exit 69 naming the fix', async () => {
-    const front = await startTlsFront(s3.endpoint);
-    try {
-      const withCa = await run('tls-ok', { AWS_CA_BUNDLE: front.caFile }, ['--endpoint', front.url]);
-      expect(withCa.exitCode, withCa.all).toBe(0);
-      expect((await getBytes(admin, BUCKET, 'tls-ok/result.txt')).toString()).toContain('case_name pintle');
-      const before = squid.accessLog().length;
-      const tunneled = await run('tls-proxy', { AWS_CA_BUNDLE: front.caFile, HTTPS_PROXY: squid.url(USER, PASSWORD) }, ['--endpoint', front.url]);
-      expect(tunneled.exitCode, tunneled.all).toBe(0);
-      expect(squid.accessLog().slice(before)).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:\\d+ ${USER} `));
-      const without = await run('tls-bad', { NODE_EXTRA_CA_CERTS: '' }, ['--endpoint', front.url, '--retries', '1']);
-      expect(without.exitCode, without.all).toBe(69);
-      expect(without.stderr).toContain('AWS_CA_BUNDLE');
-    } finally {
-      await front.close();
-    }
-  });
+  it(
+    'AWS_CA_BUNDLE makes it trusted, also tunneled through squid (CONNECT); without it: exit 69 naming the ' + 'fix',
+    async () => {
+      const front = await startTlsFront(s3.endpoint);
+      try {
+        const withCa = await run('tls-ok', { AWS_CA_BUNDLE: front.caFile }, ['--endpoint', front.url]);
+        expect(withCa.exitCode, withCa.all).toBe(0);
+        expect((await getBytes(admin, BUCKET, 'tls-ok/result.txt')).toString()).toContain('case_name pintle');
+        const before = squid.accessLog().length;
+        const tunneled = await run(
+          'tls-proxy',
+          { AWS_CA_BUNDLE: front.caFile, HTTPS_PROXY: squid.url(USER, PASSWORD) },
+          ['--endpoint', front.url],
+        );
+        expect(tunneled.exitCode, tunneled.all).toBe(0);
+        expect(squid.accessLog().slice(before)).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:\\d+ ${USER} `));
+        const without = await run('tls-bad', { NODE_EXTRA_CA_CERTS: '' }, ['--endpoint', front.url, '--retries', '1']);
+        expect(without.exitCode, without.all).toBe(69);
+        expect(without.stderr).toContain('AWS_CA_BUNDLE');
+      } finally {
+        await front.close();
+      }
+    },
+  );
 });
-

@@ -25,32 +25,79 @@ afterAll(() => admin.destroy());
 
 const getsOfBig = (stall: (n: number) => boolean) => {
   let gets = 0;
-  return (_n: number, line: string): Stall => (line.startsWith(`GET /${BUCKET}/in/big.bin`) && stall(gets++) ? 'stall-body' : 'pass');
+  return (_n: number, line: string): Stall =>
+    line.startsWith(`GET /${BUCKET}/in/big.bin`) && stall(gets++) ? 'stall-body' : 'pass';
 };
 
 describe('ferry get through a server that sends headers and part of a body, then nothing', () => {
   it('resumes each stalled range from its last byte and completes, byte for byte', async () => {
-    const proxy = await startStallProxy(s3.endpoint, getsOfBig((n) => n < 2), 100_000);
+    const proxy = await startStallProxy(
+      s3.endpoint,
+      getsOfBig((n) => n < 2),
+      100_000,
+    );
     try {
       const dir = tempDir('stall-ok');
-      const r = await ferry(['get', '--aws-config', config, '--endpoint', proxy.url, '--timeout', '2', '--retries', '3', '--part-size', '5MiB', `s3://${BUCKET}/in/big.bin`, dir], { env: cleanEnv() });
+      const r = await ferry(
+        [
+          'get',
+          '--aws-config',
+          config,
+          '--endpoint',
+          proxy.url,
+          '--timeout',
+          '2',
+          '--retries',
+          '3',
+          '--part-size',
+          '5MiB',
+          `s3://${BUCKET}/in/big.bin`,
+          dir,
+        ],
+        { env: cleanEnv() },
+      );
       expect(r.exitCode, r.all).toBe(0);
       expect(proxy.counts['stall-body']).toBe(2);
       // The second and third GET ask only for what had not arrived (the object is one range).
-      const starts = proxy.heads.filter((h) => h.startsWith('GET ')).map((h) => Number(/^range: bytes=(\d+)-/im.exec(h)?.[1]));
+      const starts = proxy.heads
+        .filter((h) => h.startsWith('GET '))
+        .map((h) => Number(/^range: bytes=(\d+)-/im.exec(h)?.[1]));
       expect(starts[0]).toBe(0);
       expect(starts.slice(1).every((s) => s > 0 && s < big.length)).toBe(true);
-      expect(createHash('sha256').update(readFileSync(join(dir, 'big.bin'))).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(dir, 'big.bin')))
+          .digest('hex'),
+      ).toBe(createHash('sha256').update(big).digest('hex'));
     } finally {
       await proxy.close();
     }
   });
 
   it('--timeout 2 --retries 2 when every body stalls: exit 69 naming the stall, no partial file left', async () => {
-    const proxy = await startStallProxy(s3.endpoint, getsOfBig(() => true), 100_000);
+    const proxy = await startStallProxy(
+      s3.endpoint,
+      getsOfBig(() => true),
+      100_000,
+    );
     try {
       const dir = tempDir('stall-fail');
-      const r = await ferry(['get', '--aws-config', config, '--endpoint', proxy.url, '--timeout', '2', '--retries', '2', `s3://${BUCKET}/in/big.bin`, dir], { env: cleanEnv() });
+      const r = await ferry(
+        [
+          'get',
+          '--aws-config',
+          config,
+          '--endpoint',
+          proxy.url,
+          '--timeout',
+          '2',
+          '--retries',
+          '2',
+          `s3://${BUCKET}/in/big.bin`,
+          dir,
+        ],
+        { env: cleanEnv() },
+      );
       expect(r.exitCode, r.all).toBe(69);
       expect(r.stderr).toMatch(/broke off .* 2 time\(s\)/);
       expect(proxy.counts['stall-body']).toBe(2);
@@ -63,11 +110,30 @@ describe('ferry get through a server that sends headers and part of a body, then
 
 describe('ferry put through a server that stops reading the request body', () => {
   it('--timeout 2 --retries 2: each stalled PUT is abandoned and retried; then exit 73, nothing claimed', async () => {
-    const proxy = await startStallProxy(s3.endpoint, (_n, line) => (line.startsWith('PUT ') ? 'stall-upload' : 'pass'), 64 * 1024);
+    const proxy = await startStallProxy(
+      s3.endpoint,
+      (_n, line) => (line.startsWith('PUT ') ? 'stall-upload' : 'pass'),
+      64 * 1024,
+    );
     try {
       const dir = tempDir('stall-put');
       writeFileSync(join(dir, 'out.bin'), big);
-      const r = await ferry(['put', '--aws-config', config, '--endpoint', proxy.url, '--timeout', '2', '--retries', '2', dir, `s3://${BUCKET}/put/`], { env: cleanEnv() });
+      const r = await ferry(
+        [
+          'put',
+          '--aws-config',
+          config,
+          '--endpoint',
+          proxy.url,
+          '--timeout',
+          '2',
+          '--retries',
+          '2',
+          dir,
+          `s3://${BUCKET}/put/`,
+        ],
+        { env: cleanEnv() },
+      );
       expect(r.exitCode, r.all).toBe(73);
       expect(proxy.counts['stall-upload']).toBe(2);
       expect(await listAll(admin, BUCKET, 'put/')).toEqual(new Map());

@@ -16,7 +16,8 @@ export interface FaultProxy {
 
 const SLOWDOWN =
   'HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: 113\r\n\r\n' +
-  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request ' +
+  'rate.</Message></Error>';
 
 /**
  * Follows HTTP/1.1 requests in the bytes a client sends on one connection (keep-alive: one after
@@ -93,7 +94,10 @@ export async function startFaultProxy(target: string, plan: (n: number) => Fault
     });
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
-    const read = requestReader((method, path) => requests.push({ method, path }), () => unparsed++);
+    const read = requestReader(
+      (method, path) => requests.push({ method, path }),
+      () => unparsed++,
+    );
     client.on('data', (d) => {
       read(d);
       delay(() => upstream.write(d));

@@ -54,7 +54,14 @@ export async function ferry(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; bin?: string } = {},
 ): Promise<FerryResult> {
-  const p = execa(opts.bin ?? FERRY, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' });
+  const p = execa(opts.bin ?? FERRY, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? cleanEnv(),
+    extendEnv: false,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+  });
   const r = await p;
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
 }
@@ -79,11 +86,17 @@ export function tempDir(name: string): string {
 }
 
 /** An AWS config file as the job author uploads it: keys (and here the local endpoint). */
-export function writeAwsConfig(dir: string, s3: S3Env, keys: { accessKey: string; secretKey: string } = s3, name = 'config'): string {
+export function writeAwsConfig(
+  dir: string,
+  s3: S3Env,
+  keys: { accessKey: string; secretKey: string } = s3,
+  name = 'config',
+): string {
   const path = join(dir, name);
   writeFileSync(
     path,
-    `[default]\naws_access_key_id = ${keys.accessKey}\naws_secret_access_key = ${keys.secretKey}\nregion = us-east-1\nendpoint_url = ${s3.endpoint}\n`,
+    `[default]\naws_access_key_id = ${keys.accessKey}\naws_secret_access_key = ${keys.secretKey}\nregion = ` +
+      `us-east-1\nendpoint_url = ${s3.endpoint}\n`,
   );
   return path;
 }

@@ -21,7 +21,13 @@ export function readLedger(file: string): Map<string, string> {
  * Where each file of the ledger is now, byte for byte: in the run directory, or in S3 under the
  * prefix. Returns the paths found in neither (the test expects none).
  */
-export async function lostFiles(ledger: Map<string, string>, dir: string, s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+export async function lostFiles(
+  ledger: Map<string, string>,
+  dir: string,
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<string[]> {
   const lost: string[] = [];
   for (const [rel, hash] of ledger) {
     const local = join(dir, rel);
@@ -36,13 +42,19 @@ export async function lostFiles(ledger: Map<string, string>, dir: string, s3: S3
 /** Pids of live processes whose environment holds `name=value` and whose command starts with `cmd`. */
 export function pidsWith(name: string, value: string, cmd: string): number[] {
   const needle = Buffer.from(`${name}=${value}\0`);
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`).includes(needle) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(cmd);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/environ`).includes(needle) &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(cmd)
+        );
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Processes (pid and command) whose environment holds `name=value` (the test's own mark). */
@@ -54,7 +66,10 @@ export function processesWith(name: string, value: string): string[] {
       if (!readFileSync(`/proc/${pid}/environ`).includes(needle)) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
-      out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')} (cwd ${readlinkSync(`/proc/${pid}/cwd`)})`);
+      out.push(
+        `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')} ` +
+          `(cwd ${readlinkSync(`/proc/${pid}/cwd`)})`,
+      );
     } catch {
       // gone meanwhile
     }

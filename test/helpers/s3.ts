@@ -43,7 +43,12 @@ export async function listAll(c: S3Client, bucket: string, prefix = ''): Promise
 export async function emptyPrefix(c: S3Client, bucket: string, prefix: string): Promise<void> {
   const keys = [...(await listAll(c, bucket, prefix)).keys()];
   for (let i = 0; i < keys.length; i += 1000) {
-    await c.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+    await c.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) },
+      }),
+    );
   }
 }
 

@@ -1,5 +1,10 @@
 /** What fixtures/solver/fake-converge.c writes, recomputed here to check uploaded bytes. */
-export function expectedOutputs(caseName: string, ranks: number, steps: number, volumeKiB: number): Map<string, Buffer> {
+export function expectedOutputs(
+  caseName: string,
+  ranks: number,
+  steps: number,
+  volumeKiB: number,
+): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (let r = 0; r < ranks; r++) {
     let text = '';

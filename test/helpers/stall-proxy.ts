@@ -21,7 +21,11 @@ export interface StallProxy {
  * ("GET /bucket/key?… HTTP/1.1") and how many requests came before, whether to pass it or stall it
  * half-way (requests on a kept-alive connection come one after the other).
  */
-export async function startStallProxy(target: string, plan: (n: number, requestLine: string) => Stall, afterBytes = 32 * 1024): Promise<StallProxy> {
+export async function startStallProxy(
+  target: string,
+  plan: (n: number, requestLine: string) => Stall,
+  afterBytes = 32 * 1024,
+): Promise<StallProxy> {
   const t = new URL(target);
   const sockets = new Set<Socket>();
   const counts: Record<Stall, number> = { pass: 0, 'stall-body': 0, 'stall-upload': 0 };

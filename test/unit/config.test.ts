@@ -23,7 +23,10 @@ function usage(fn: () => unknown): FerryError {
 
 describe('parseVars', () => {
   it('reads key=value lines with comments, export, quotes and spaces', () => {
-    const v = parseVars('# c\n\nexport s3_input="s3://b/in/a.zip"\ns3_output = s3://b/out/a/  # trailing\nq=\'x y\'\r\n', 'vars');
+    const v = parseVars(
+      '# c\n\nexport s3_input="s3://b/in/a.zip"\ns3_output = s3://b/out/a/  # trailing\nq=\'x y\'\r\n',
+      'vars',
+    );
     expect(Object.fromEntries(v)).toEqual({ s3_input: 's3://b/in/a.zip', s3_output: 's3://b/out/a/', q: 'x y' });
   });
   it('refuses an unrendered placeholder, naming the line', () => {
@@ -36,13 +39,17 @@ describe('parseVars', () => {
 
 describe('runConfig', () => {
   it('takes input/output from the environment and np from RESCALE_CORES_PER_SLOT', () => {
-    const c = cfg(['converge', 'super'], { s3_input: 's3://bkt/in/a.zip', s3_output: 's3://bkt/out/a', RESCALE_CORES_PER_SLOT: '16' });
+    const c = cfg(['converge', 'super'], {
+      s3_input: 's3://bkt/in/a.zip',
+      s3_output: 's3://bkt/out/a',
+      RESCALE_CORES_PER_SLOT: '16',
+    });
     expect(c.inputs).toEqual([{ scheme: 's3', bucket: 'bkt', key: 'in/a.zip' }]);
     expect(c.output).toEqual({ scheme: 's3', bucket: 'bkt', key: 'out/a/' });
     expect(c.mpi.np).toBe(16);
     expect(c.solver).toEqual(['converge', 'super']);
   });
-  it('defaults to 8 ranks and keeps the solver\'s own flags away from ferry\'s parser', () => {
+  it("defaults to 8 ranks and keeps the solver's own flags away from ferry's parser", () => {
     const c = cfg(['--input', 's3://bkt/a.zip', '--output', 's3://bkt/o/', 'solver', '--np', '3', '-x']);
     expect(c.mpi.np).toBe(8);
     expect(c.solver).toEqual(['solver', '--np', '3', '-x']);
@@ -60,19 +67,28 @@ describe('runConfig', () => {
     expect(e.render()).toContain('s3_output');
   });
   it('refuses a bad RESCALE_CORES_PER_SLOT by name', () => {
-    expect(usage(() => cfg(['x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/', RESCALE_CORES_PER_SLOT: 'eight' })).message).toContain('RESCALE_CORES_PER_SLOT');
+    expect(
+      usage(() => cfg(['x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/', RESCALE_CORES_PER_SLOT: 'eight' }))
+        .message,
+    ).toContain('RESCALE_CORES_PER_SLOT');
   });
   it('refuses a missing solver and a non-s3 URI', () => {
     expect(usage(() => cfg([], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain('no solver');
-    expect(usage(() => cfg(['x'], { s3_input: 'https://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain('not an s3:// URI');
+    expect(usage(() => cfg(['x'], { s3_input: 'https://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain(
+      'not an s3:// URI',
+    );
   });
   it('uses $HOME/machinefile when present', () => {
     writeFileSync(join(dir, 'machinefile'), 'node1 slots=8\n');
-    expect(cfg(['x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/', HOME: dir }).mpi.hostfile).toBe(join(dir, 'machinefile'));
+    expect(cfg(['x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/', HOME: dir }).mpi.hostfile).toBe(
+      join(dir, 'machinefile'),
+    );
   });
   it('refuses unknown options and part sizes under the S3 minimum', () => {
     expect(usage(() => cfg(['--bogus', 'x'])).message).toContain('--bogus');
-    expect(usage(() => cfg(['--part-size', '1MiB', 'x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain('5MiB');
+    expect(
+      usage(() => cfg(['--part-size', '1MiB', 'x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' })).message,
+    ).toContain('5MiB');
   });
 });
 

@@ -23,13 +23,23 @@ s3 =
   const file = join(mkdtempSync(join(tmpdir(), 'ferry-cfg-')), 'config');
   writeFileSync(file, text);
   it('reads [default] and [profile NAME], including a nested s3 endpoint_url', async () => {
-    expect((await readProfileFile(file, 'default')).settings).toMatchObject({ accessKeyId: 'AKIADEFAULT', secretAccessKey: 's3cr3t', region: 'eu-west-1' });
-    expect((await readProfileFile(file, 'cfd')).settings).toMatchObject({ accessKeyId: 'AKIACFD', endpointUrl: 'http://127.0.0.1:9000' });
+    expect((await readProfileFile(file, 'default')).settings).toMatchObject({
+      accessKeyId: 'AKIADEFAULT',
+      secretAccessKey: 's3cr3t',
+      region: 'eu-west-1',
+    });
+    expect((await readProfileFile(file, 'cfd')).settings).toMatchObject({
+      accessKeyId: 'AKIACFD',
+      endpointUrl: 'http://127.0.0.1:9000',
+    });
   });
   it('reads a credentials-format [NAME] section too', async () => {
     const creds = join(mkdtempSync(join(tmpdir(), 'ferry-cfg-')), 'credentials');
     writeFileSync(creds, '[prod]\naws_access_key_id = AKIAPROD\naws_secret_access_key = p\n');
-    expect((await readProfileFile(creds, 'prod')).settings).toMatchObject({ accessKeyId: 'AKIAPROD', secretAccessKey: 'p' });
+    expect((await readProfileFile(creds, 'prod')).settings).toMatchObject({
+      accessKeyId: 'AKIAPROD',
+      secretAccessKey: 'p',
+    });
   });
   it('names the profiles it found when the one asked for is missing', async () => {
     await expect(readProfileFile(file, 'prod')).rejects.toThrow(/profiles found: default, cfd/);

@@ -18,8 +18,16 @@ function entry(dir: string, name: string, data: Buffer, tweak: Partial<InflateJo
   writeFileSync(file, whole.subarray(0, whole.length - cut));
   const limit = whole.length;
   return {
-    file, lho: 0, limit, readEnd: InflatePool.readEnd(0, raw.length, limit), method: 8, compressedSize: raw.length, size: data.length, crc32: crc32(data),
-    target: join(dir, 'out', name), ...tweak,
+    file,
+    lho: 0,
+    limit,
+    readEnd: InflatePool.readEnd(0, raw.length, limit),
+    method: 8,
+    compressedSize: raw.length,
+    size: data.length,
+    crc32: crc32(data),
+    target: join(dir, 'out', name),
+    ...tweak,
   };
 }
 
@@ -43,10 +51,22 @@ describe('InflatePool (worker threads)', () => {
   it('refuses bad entries and writes nothing for them', async () => {
     const cases: Array<[string, InflateJob, string]> = [
       ['crc.csv', entry(dir, 'crc.csv', data, { crc32: 1 }), 'fails its CRC-32 check (corrupt data)'],
-      ['big.csv', entry(dir, 'big.csv', data, { size: 100 }), 'inflates to more than the 100 bytes its header declares'],
-      ['short.csv', entry(dir, 'short.csv', data, { size: data.length + 5 }), `holds ${data.length} bytes, its header declares ${data.length + 5}`],
+      [
+        'big.csv',
+        entry(dir, 'big.csv', data, { size: 100 }),
+        'inflates to more than the 100 bytes its header declares',
+      ],
+      [
+        'short.csv',
+        entry(dir, 'short.csv', data, { size: data.length + 5 }),
+        `holds ${data.length} bytes, its header declares ${data.length + 5}`,
+      ],
       ['cut.csv', entry(dir, 'cut.csv', data, {}, 10), 'is cut short: the archive is truncated'],
-      ['nohdr.csv', entry(dir, 'nohdr.csv', data, { lho: 1 }), 'has no local header where the central directory points (corrupt archive)'],
+      [
+        'nohdr.csv',
+        entry(dir, 'nohdr.csv', data, { lho: 1 }),
+        'has no local header where the central directory points (corrupt archive)',
+      ],
     ];
     for (const [name, job, reason] of cases) {
       expect(await pool.run(job), name).toEqual({ ok: false, refuse: reason });

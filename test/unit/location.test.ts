@@ -4,13 +4,21 @@ import { asPrefix, formatUri, isPrefix, parseUri, under } from '../../agent/loca
 
 describe('parseUri', () => {
   it('splits bucket and key', () => {
-    expect(parseUri('s3://my-simulation-data/input/hsdi.zip', 'input')).toEqual({ scheme: 's3', bucket: 'my-simulation-data', key: 'input/hsdi.zip' });
+    expect(parseUri('s3://my-simulation-data/input/hsdi.zip', 'input')).toEqual({
+      scheme: 's3',
+      bucket: 'my-simulation-data',
+      key: 'input/hsdi.zip',
+    });
     expect(parseUri('s3://bucket', 'x')).toEqual({ scheme: 's3', bucket: 'bucket', key: '' });
   });
   it('tells objects from prefixes', () => {
     expect(isPrefix(parseUri('s3://bucket/in/', 'x'))).toBe(true);
     expect(isPrefix(parseUri('s3://bucket/in', 'x'))).toBe(false);
-    expect(asPrefix(parseUri('s3://bucket/out/hsdi', 'x'))).toEqual({ scheme: 's3', bucket: 'bucket', key: 'out/hsdi/' });
+    expect(asPrefix(parseUri('s3://bucket/out/hsdi', 'x'))).toEqual({
+      scheme: 's3',
+      bucket: 'bucket',
+      key: 'out/hsdi/',
+    });
     expect(under(parseUri('s3://bkt/out/', 'x'), 'a/b.txt').key).toBe('out/a/b.txt');
     expect(formatUri({ scheme: 's3', bucket: 'bucket', key: 'k' })).toBe('s3://bucket/k');
   });

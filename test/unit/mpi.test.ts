@@ -10,17 +10,40 @@ describe('MPI launch', () => {
     expect(detectFlavor('something else')).toBe('unknown');
   });
   it('builds mpirun -np N with the hostfile flag of the flavor and the solver argv last', () => {
-    const l = buildLaunch({ ...mpi, hostfile: '/home/u/machinefile', extraArgs: ['--bind-to', 'core'] }, ['converge', 'super'], 'openmpi', { isRoot: false, cores: 8, env: {} });
-    expect([l.file, ...l.args]).toEqual(['mpirun', '-np', '8', '--hostfile', '/home/u/machinefile', '--bind-to', 'core', 'converge', 'super']);
+    const l = buildLaunch(
+      { ...mpi, hostfile: '/home/u/machinefile', extraArgs: ['--bind-to', 'core'] },
+      ['converge', 'super'],
+      'openmpi',
+      { isRoot: false, cores: 8, env: {} },
+    );
+    expect([l.file, ...l.args]).toEqual([
+      'mpirun',
+      '-np',
+      '8',
+      '--hostfile',
+      '/home/u/machinefile',
+      '--bind-to',
+      'core',
+      'converge',
+      'super',
+    ]);
     const mpich = buildLaunch({ ...mpi, hostfile: '/m' }, ['s'], 'mpich', { isRoot: false, env: {} });
     expect(mpich.args).toEqual(['-np', '8', '-f', '/m', 's']);
   });
   it('lets Open MPI run as root and oversubscribe only when needed, never overriding the user', () => {
     expect(buildLaunch(mpi, ['s'], 'openmpi', { isRoot: true, cores: 2, env: {} }).env).toEqual({
-      OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1',
+      OMPI_ALLOW_RUN_AS_ROOT: '1',
+      OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+      OMPI_MCA_rmaps_base_oversubscribe: '1',
     });
     expect(buildLaunch(mpi, ['s'], 'openmpi', { isRoot: false, cores: 8, env: {} }).env).toEqual({});
-    expect(buildLaunch(mpi, ['s'], 'openmpi', { isRoot: true, cores: 2, env: { OMPI_ALLOW_RUN_AS_ROOT: '0', OMPI_MCA_rmaps_base_oversubscribe: '0' } }).env).toEqual({});
+    expect(
+      buildLaunch(mpi, ['s'], 'openmpi', {
+        isRoot: true,
+        cores: 2,
+        env: { OMPI_ALLOW_RUN_AS_ROOT: '0', OMPI_MCA_rmaps_base_oversubscribe: '0' },
+      }).env,
+    ).toEqual({});
     expect(buildLaunch(mpi, ['s'], 'mpich', { isRoot: true, cores: 2, env: {} }).env).toEqual({});
   });
   it('runs the solver directly with --no-mpi', () => {

@@ -9,7 +9,8 @@ describe('abortUpload', () => {
     const client = {
       send: async (cmd: { constructor: { name: string } }) => {
         calls.push(cmd.constructor.name);
-        if (cmd.constructor.name === 'ListMultipartUploadsCommand') return { Uploads: listed-- > 0 ? [{ Key: 'k', UploadId: 'u' }] : [] };
+        if (cmd.constructor.name === 'ListMultipartUploadsCommand')
+          return { Uploads: listed-- > 0 ? [{ Key: 'k', UploadId: 'u' }] : [] };
         return {};
       },
     } as unknown as S3Client;
@@ -17,7 +18,10 @@ describe('abortUpload', () => {
     expect(calls.filter((c) => c === 'AbortMultipartUploadCommand')).toHaveLength(3);
   });
   it('reports false when the upload stays listed after three tries', async () => {
-    const client = { send: async (cmd: { constructor: { name: string } }) => (cmd.constructor.name === 'ListMultipartUploadsCommand' ? { Uploads: [{ Key: 'k', UploadId: 'u' }] } : {}) } as unknown as S3Client;
+    const client = {
+      send: async (cmd: { constructor: { name: string } }) =>
+        cmd.constructor.name === 'ListMultipartUploadsCommand' ? { Uploads: [{ Key: 'k', UploadId: 'u' }] } : {},
+    } as unknown as S3Client;
     expect(await abortUpload(client, { scheme: 's3', bucket: 'b', key: 'k' }, 'u')).toBe(false);
   });
 });

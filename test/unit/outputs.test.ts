@@ -16,8 +16,16 @@ describe('output selection', () => {
     writeFileSync(join(d, 'restart.rst'), 'r1'); // same size, new content and mtime
     utimesSync(join(d, 'restart.rst'), new Date(), new Date(Date.now() + 5000));
     const after = await scanTree(d);
-    expect(selectOutputs(before.files, after.files, false).map((f) => f.rel)).toEqual(['output/rank_0.out', 'restart.rst']);
-    expect(selectOutputs(before.files, after.files, true).map((f) => f.rel)).toEqual(['inputs.in', 'output/rank_0.out', 'restart.rst', 'surface.dat']);
+    expect(selectOutputs(before.files, after.files, false).map((f) => f.rel)).toEqual([
+      'output/rank_0.out',
+      'restart.rst',
+    ]);
+    expect(selectOutputs(before.files, after.files, true).map((f) => f.rel)).toEqual([
+      'inputs.in',
+      'output/rank_0.out',
+      'restart.rst',
+      'surface.dat',
+    ]);
   });
   it('never follows symbolic links and leaves out skipped names', async () => {
     const d = mkdtempSync(join(tmpdir(), 'ferry-out-'));

@@ -12,7 +12,11 @@ describe('progress', () => {
   });
   it('without a terminal, prints one line per phase at most every interval, none after the end', async () => {
     const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
-    const log = { tty: false, progress: (msg: string, fields: Record<string, unknown>) => lines.push({ msg, fields }), setStatus: () => {} } as unknown as Log;
+    const log = {
+      tty: false,
+      progress: (msg: string, fields: Record<string, unknown>) => lines.push({ msg, fields }),
+      setStatus: () => {},
+    } as unknown as Log;
     const progress = new Progress(log, 1500);
     const p = progress.start('upload', { bytes: 100 });
     p.addBytes(10);

@@ -3,7 +3,7 @@ import { proxyFor, redactProxy } from '../../agent/s3/proxy.ts';
 
 describe('proxy selection', () => {
   const P = 'http://u:p@proxy:3128';
-  it('takes the scheme\'s variable in either case, else all_proxy', () => {
+  it("takes the scheme's variable in either case, else all_proxy", () => {
     expect(proxyFor('https://s3.eu-west-1.amazonaws.com', { HTTPS_PROXY: P })).toBe(P);
     expect(proxyFor('https://s3.eu-west-1.amazonaws.com', { https_proxy: P })).toBe(P);
     expect(proxyFor('http://127.0.0.1:7480', { HTTPS_PROXY: P })).toBeUndefined();

@@ -4,7 +4,10 @@ import { PartTracker } from '../../agent/ranges.ts';
 describe('PartTracker', () => {
   const settled = async (p: Promise<void>) => {
     let done = false;
-    void p.then(() => (done = true), () => (done = true));
+    void p.then(
+      () => (done = true),
+      () => (done = true),
+    );
     await new Promise((r) => setImmediate(r));
     return done;
   };

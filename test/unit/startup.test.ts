@@ -11,7 +11,14 @@ function modulesLoadedBy(args: string[]): string[] {
   const trace = join(mkdtempSync(join(tmpdir(), 'ferry-trace-')), 'modules.txt');
   spawnSync(
     process.execPath,
-    ['--import', join(ROOT, 'test/helpers/import-trace.mjs'), '--import', join(ROOT, 'node_modules/tsx/dist/loader.mjs'), join(ROOT, 'agent/cli.ts'), ...args],
+    [
+      '--import',
+      join(ROOT, 'test/helpers/import-trace.mjs'),
+      '--import',
+      join(ROOT, 'node_modules/tsx/dist/loader.mjs'),
+      join(ROOT, 'agent/cli.ts'),
+      ...args,
+    ],
     { env: { ...process.env, FERRY_IMPORT_TRACE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
@@ -27,7 +34,15 @@ describe('start-up', () => {
   it('ferry get --help is lazy too, while a real command does load the SDK (the trace sees it)', () => {
     expect(modulesLoadedBy(['get', '--help']).filter((u) => u.includes('@aws-sdk'))).toEqual([]);
     // A put that reaches its store (nobody listens at the endpoint): the SDK loads, and the trace sees it.
-    const put = ['put', '--endpoint', 'http://127.0.0.1:9', '--retries', '1', mkdtempSync(join(tmpdir(), 'ferry-put-')), 's3://bucket/x/'];
+    const put = [
+      'put',
+      '--endpoint',
+      'http://127.0.0.1:9',
+      '--retries',
+      '1',
+      mkdtempSync(join(tmpdir(), 'ferry-put-')),
+      's3://bucket/x/',
+    ];
     expect(modulesLoadedBy(put).some((u) => u.includes('@aws-sdk/client-s3'))).toBe(true);
   });
 });

@@ -30,7 +30,12 @@ function server(listed: Map<string, Obj>, stored: Map<string, Obj>) {
   return { source, calls };
 }
 
-const up = (key: string, size: number, etag: string): Uploaded => ({ loc: { scheme: 's3', bucket: 'b', key }, size, expectedEtag: etag, sha256: '' });
+const up = (key: string, size: number, etag: string): Uploaded => ({
+  loc: { scheme: 's3', bucket: 'b', key },
+  size,
+  expectedEtag: etag,
+  sha256: '',
+});
 
 describe('BatchVerifier', () => {
   it('checks one upload with HeadObject, and the uploads that finish meanwhile with one listing', async () => {
@@ -57,12 +62,26 @@ describe('BatchVerifier', () => {
     const v = new BatchVerifier(source, 'S3');
     void v.verify(up('out/f0', 10, 'e0'));
     const verdicts = await Promise.all([1, 2, 3, 4, 5].map((i) => v.verify(up(`out/f${i}`, 10, `e${i}`))));
-    expect(calls.filter((c) => c.startsWith('head')).sort()).toEqual(['head out/f0', 'head out/f2', 'head out/f3', 'head out/f4']);
-    expect(verdicts).toEqual([{ ok: true }, { ok: true }, { ok: true }, { ok: false, reason: 'ETag in S3 is corrupt, expected e4' }, { ok: true }]);
+    expect(calls.filter((c) => c.startsWith('head')).sort()).toEqual([
+      'head out/f0',
+      'head out/f2',
+      'head out/f3',
+      'head out/f4',
+    ]);
+    expect(verdicts).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: true },
+      { ok: false, reason: 'ETag in S3 is corrupt, expected e4' },
+      { ok: true },
+    ]);
   });
 
   it('reports a size or ETag mismatch with both values', async () => {
-    const stored = new Map<string, Obj>([['out/a', { size: 3, etag: 'x' }], ['out/b', { size: 4, etag: 'y' }]]);
+    const stored = new Map<string, Obj>([
+      ['out/a', { size: 3, etag: 'x' }],
+      ['out/b', { size: 4, etag: 'y' }],
+    ]);
     const { source } = server(stored, stored);
     const v = new BatchVerifier(source, 'S3');
     expect(await v.verify(up('out/a', 3, 'z'))).toEqual({ ok: false, reason: 'ETag in S3 is x, expected z' });
