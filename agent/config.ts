@@ -2,4 +2,4 @@
 export { GET_FLAGS, RUN_FLAGS, S3_FLAGS, maxExtract } from './config/flags.ts';
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
 export { s3Settings, type ObjectParams, type S3Settings } from './config/store.ts';
-export { transferSettings, type TransferSettings } from './config/transfer.ts';
+export { SMALL_FILE, transferSettings, type TransferSettings } from './config/transfer.ts';

@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
 import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { asPrefix, parseUri } from '../location.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { prepareOutput } from '../phases/prepare-output.ts';
-import { Uploader, uploadTree } from '../phases/upload.ts';
+import { checkPartFits, Uploader, uploadTree } from '../phases/upload.ts';
 import { openStores, type CommandContext } from './context.ts';
 
 export async function putCommand(ctx: CommandContext): Promise<number> {
@@ -28,12 +28,16 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
   try {
     const store = await stores.for(prefix);
+    // A file whose single part cannot fit --memory is refused before anything is sent.
+    for (const rel of files) checkPartFits(store, join(dir, rel), scan.files.get(rel)!.size, transfer.memory);
     const existing = await prepareOutput(store, prefix, ctx.log, ctx.stop);
     const up = new Uploader({
       store,
       dir,
       prefix,
       filesInFlight: transfer.filesInFlight,
+      smallInFlight: transfer.smallInFlight,
+      memory: transfer.memory,
       log: ctx.log,
       signal: ctx.stop,
       existing,

@@ -14,6 +14,7 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'storage-class', kind: 'string' },
   { name: 'concurrency', kind: 'string' },
   { name: 'part-concurrency', kind: 'string' },
+  { name: 'small-concurrency', kind: 'string' },
   { name: 'part-size', kind: 'string' },
   { name: 'memory', kind: 'string' },
   { name: 'log-format', kind: 'string' },

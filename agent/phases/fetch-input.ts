@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import pLimit from 'p-limit';
-import type { TransferSettings } from '../config.ts';
+import { SMALL_FILE, type TransferSettings } from '../config.ts';
 import { FerryError, EXIT, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, isPrefix, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
@@ -140,14 +140,17 @@ export async function fetchInputs(
     extract?.addFile();
   };
   const hooks: ZipHooks = { ...opts, onBytes: down?.addBytes, onFile: extract && onFile };
-  const perObject = pLimit(opts.transfer.filesInFlight);
+  // Small objects take their own lane with many in flight, as uploads do.
+  const big = pLimit(opts.transfer.filesInFlight);
+  const small = pLimit(opts.transfer.smallInFlight);
+  const perObject = (job: Job) => (job.obj.size <= SMALL_FILE ? small : big);
   const one = async (job: Job) => {
     files.push(...(await fetchJob(job, dir, log, hooks, opts.reserved)));
     bytes += job.obj.size;
     down?.addFile();
   };
   try {
-    await settleAll(jobs.map((job) => perObject(() => one(job))));
+    await settleAll(jobs.map((job) => perObject(job)(() => one(job))));
   } finally {
     if (down) opts.progress!.end(down);
     if (extract) opts.progress!.end(extract);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { SMALL_FILE } from '../config.ts';
 import { EXIT, FerryError, isAbort, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
@@ -37,14 +38,40 @@ export interface UploaderDeps {
   store: Store;
   dir: string;
   prefix: Location;
-  /** Files uploaded at once (shared by live and final uploads). */
+  /** Files over SMALL_FILE uploaded at once (shared by live and final uploads). */
   filesInFlight: number;
+  /** Files of SMALL_FILE or less uploaded at once, in a lane of their own. */
+  smallInFlight: number;
   log: Log;
   signal?: AbortSignal;
   /** Objects already under the prefix, by key: a file with the same bytes is not sent again. */
   existing?: Map<string, ObjectInfo>;
   /** Hash each file with SHA-256 for the manifest (ferry run); ferry put writes none. */
   sha256?: boolean;
+  /** --memory: a file whose single part is larger cannot be sent. */
+  memory: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Refuses (64, naming the --memory it needs) a file whose single part cannot fit the memory bound:
+ * every byte sent sits in the pool, and a store caps its parts per upload (S3: 10,000), so a large
+ * enough file needs parts larger than --memory.
+ */
+export function checkPartFits(store: Store, path: string, size: number, memory: number): void {
+  const part = store.partFor(size);
+  if (part <= memory) return;
+  const need = Math.ceil(part / MiB);
+  throw new FerryError(
+    `its ${size} bytes need parts of ${need} MiB (the store limits parts per upload), more than --memory`,
+    {
+      phase: 'upload',
+      target: path,
+      exitCode: EXIT.usage,
+      hint: `re-run with --memory ${need}MiB or more (each part in flight is held in memory)`,
+    },
+  );
 }
 
 type Base = { rel: string; size: number; key: string };
@@ -57,23 +84,27 @@ type Sent = { base: Base; up: Uploaded; state?: FileState };
  * file; the others go on. Progress goes to the phase each call names.
  */
 export class Uploader {
-  private readonly limit: LimitFunction;
+  private readonly big: LimitFunction;
+  private readonly small: LimitFunction;
   bytes = 0;
   resumed = 0;
 
   constructor(private readonly d: UploaderDeps) {
-    this.limit = pLimit(d.filesInFlight);
+    this.big = pLimit(d.filesInFlight);
+    this.small = pLimit(d.smallInFlight);
   }
 
   get prefix(): Location {
     return this.d.prefix;
   }
 
-  upload(rel: string, progress?: PhaseProgress): Promise<UploadOutcome> {
-    // Verification waits outside the files-in-flight limit, so it can batch many files at once.
-    return this.limit(() => this.send(rel, progress)).then((s) =>
-      'outcome' in s ? s.outcome : this.confirm(s, progress),
-    );
+  async upload(rel: string, progress?: PhaseProgress): Promise<UploadOutcome> {
+    // Small files take their own lane with many in flight (far from the endpoint each costs a round
+    // trip); verification waits outside both limits, so it can batch many files at once.
+    const size = (await fileState(join(this.d.dir, rel)))?.size ?? 0;
+    const lane = size <= SMALL_FILE ? this.small : this.big;
+    const sent = await lane(() => this.send(rel, progress));
+    return 'outcome' in sent ? sent.outcome : this.confirm(sent, progress);
   }
 
   private async send(rel: string, progress?: PhaseProgress): Promise<{ outcome: UploadOutcome } | Sent> {
@@ -89,6 +120,7 @@ export class Uploader {
           target: path,
           exitCode: EXIT.cantCreate,
         });
+      checkPartFits(d.store, path, before.size, d.memory);
       const prior = d.existing?.get(dest.key);
       if (prior && prior.size === before.size) {
         const local = await d.store.fingerprint(path, before.size, d.signal);

@@ -30,6 +30,8 @@ export const launch: RunPhase = {
       dir: cfg.workdir,
       prefix: cfg.output,
       filesInFlight: cfg.transfer.filesInFlight,
+      smallInFlight: cfg.transfer.smallInFlight,
+      memory: cfg.transfer.memory,
       log: r.log,
       signal: ctx.hardStop,
       existing,

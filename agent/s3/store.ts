@@ -26,6 +26,7 @@ import { makeS3Client } from './client.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { localEtag } from './etag.ts';
 import { abortStaleUploads } from './multipart.ts';
+import { MAX_PARTS, partSizeFor } from './parts.ts';
 import { readRange } from './read.ts';
 import { uploadFile } from './upload.ts';
 
@@ -50,7 +51,13 @@ export class S3Store implements Store {
     private readonly s: S3Settings,
     private readonly t: TransferSettings,
     private readonly budget: ByteBudget,
+    /** S3's 10,000 parts per upload; FERRY_TEST_MAX_PARTS lowers it so a test can reach it. */
+    private readonly maxParts = MAX_PARTS,
   ) {}
+
+  partFor(size: number): number {
+    return Math.min(size, partSizeFor(size, this.t.partSize, this.maxParts));
+  }
 
   private async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
     try {
@@ -149,6 +156,7 @@ export class S3Store implements Store {
     return this.guard('upload', dest, o, () =>
       uploadFile(this.client, file, size, dest, {
         partSize: this.t.partSize,
+        maxParts: this.maxParts,
         partsPerFile: this.t.partsPerFile,
         budget: this.budget,
         signal: o.signal,
@@ -233,7 +241,7 @@ export class S3Store implements Store {
   }
 
   fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }> {
-    return localEtag(file, size, this.t.partSize, signal);
+    return localEtag(file, size, partSizeFor(size, this.t.partSize, this.maxParts), signal);
   }
 
   abortUnfinished(prefix: Location, call: Call): Promise<number> {
@@ -254,8 +262,9 @@ export async function openS3Store(
   budget: ByteBudget,
   env: NodeJS.ProcessEnv,
 ): Promise<{ store: S3Store; secrets: string[] }> {
-  const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
+  const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + t.smallInFlight + 4, env);
   const endpoint = made.endpoint ?? 'the S3 endpoint';
   const where = made.proxy ? `${endpoint} through proxy ${made.proxy}` : endpoint;
-  return { store: new S3Store(made.client, where, s, t, budget), secrets: made.secrets };
+  const maxParts = Number(env.FERRY_TEST_MAX_PARTS) || MAX_PARTS;
+  return { store: new S3Store(made.client, where, s, t, budget, maxParts), secrets: made.secrets };
 }

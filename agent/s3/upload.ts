@@ -3,15 +3,20 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
-import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import type { Uploaded } from '../store/store.ts';
 import { readExactly, uploadParts } from './multipart.ts';
+import { checkFits, partSizeFor } from './parts.ts';
 
 export interface UploadFileOptions {
-  /** Files up to this size go in one PutObject; larger ones as multipart with parts of this size. */
+  /**
+   * Files up to this size go in one PutObject; larger ones as multipart with parts of this size,
+   * grown per file to stay within `maxParts` parts.
+   */
   partSize: number;
+  /** S3's limit of parts per upload (10,000; FERRY_TEST_MAX_PARTS lowers it for tests). */
+  maxParts?: number;
   /** Parts of one file in flight. */
   partsPerFile: number;
   /** Bounds the bytes held in memory by all transfers together. */
@@ -22,8 +27,6 @@ export interface UploadFileOptions {
   /** Also hash the whole file with SHA-256 (for a manifest); false saves ~0.5 s of CPU per GiB. */
   sha256?: boolean;
 }
-
-const MAX_PARTS = 10_000;
 
 /** A file of at most one part: one PutObject from a pool buffer. */
 async function putWhole(
@@ -65,16 +68,8 @@ export async function uploadFile(
   opts: UploadFileOptions,
 ): Promise<Uploaded> {
   opts.signal?.throwIfAborted();
-  const partSize = opts.partSize;
-  if (Math.ceil(size / partSize) > MAX_PARTS) {
-    const need = Math.ceil(size / MAX_PARTS / (1024 * 1024));
-    throw new FerryError(`${size} bytes is more than ${MAX_PARTS} parts of ${partSize} bytes (the S3 limit)`, {
-      phase: 'upload',
-      target: file,
-      exitCode: EXIT.cantCreate,
-      hint: `re-run with --part-size ${need}MiB (or larger) and --memory at least that`,
-    });
-  }
+  const partSize = partSizeFor(size, opts.partSize, opts.maxParts);
+  checkFits(file, size, partSize);
   const fh = await open(file, 'r');
   try {
     const sha = opts.sha256 === false ? undefined : createHash('sha256');

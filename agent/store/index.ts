@@ -1,6 +1,6 @@
 // Which store serves a Location: one line per store. A new store is a folder beside agent/s3/ with
 // an `open…Store` function, and one entry in OPENERS.
-import type { S3Settings, TransferSettings } from '../config.ts';
+import { SMALL_FILE, type S3Settings, type TransferSettings } from '../config.ts';
 import type { Location, Scheme } from '../location.ts';
 import type { Log } from '../log.ts';
 import { ByteBudget } from './budget.ts';
@@ -32,7 +32,7 @@ export class Stores {
     private readonly o: StoreSettings,
     private readonly log?: Log,
   ) {
-    this.budget = new ByteBudget(o.transfer.memory, o.transfer.partSize);
+    this.budget = new ByteBudget(o.transfer.memory, o.transfer.partSize, SMALL_FILE);
   }
 
   for(loc: Location): Promise<Store> {

@@ -78,6 +78,11 @@ export interface Store {
   ): Promise<void>;
   /** A small object, or undefined when there is none. */
   fetch(loc: Location, call: Call): Promise<Fetched | undefined>;
+  /**
+   * The largest buffer an upload of `size` bytes takes from the pool (its part, grown past the
+   * store's part limit): commands check it against --memory before sending anything.
+   */
+  partFor(size: number): number;
   /** Uploads a local file of `size` bytes within the shared memory pool; the caller verifies it. */
   putFile(file: string, size: number, dest: Location, opts: PutFileOptions): Promise<Uploaded>;
   /** Writes a small object; undefined when its condition (ifAbsent / ifEtag) failed, else its ETag. */

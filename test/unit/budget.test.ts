@@ -3,7 +3,7 @@ import { ByteBudget } from '../../agent/store/budget.ts';
 
 describe('ByteBudget (the transfer memory bound)', () => {
   it('never lends more slots than fit the limit, over many random concurrent holders', async () => {
-    const budget = new ByteBudget(100, 30); // 3 slots
+    const budget = new ByteBudget(100, 30, 0); // 3 slots (no small buffers)
     let held = 0;
     let peak = 0;
     await Promise.all(
@@ -23,7 +23,7 @@ describe('ByteBudget (the transfer memory bound)', () => {
     expect(budget.inUse).toBe(0);
   });
   it('reuses slots instead of allocating new ones', async () => {
-    const budget = new ByteBudget(16, 8);
+    const budget = new ByteBudget(16, 8, 0);
     const a = await budget.take(8);
     const first = a.buf.buffer;
     a.release();
@@ -33,7 +33,7 @@ describe('ByteBudget (the transfer memory bound)', () => {
     expect(b.buf.length).toBe(4);
   });
   it('serves waiters first come, first served', async () => {
-    const budget = new ByteBudget(8, 8);
+    const budget = new ByteBudget(8, 8, 0);
     const first = await budget.take(8);
     const order: number[] = [];
     const w = [1, 2, 3].map((n) => budget.take(1).then((t) => (order.push(n), t.release())));
@@ -42,7 +42,7 @@ describe('ByteBudget (the transfer memory bound)', () => {
     expect(order).toEqual([1, 2, 3]);
   });
   it('an aborted wait rejects and gives its place away', async () => {
-    const budget = new ByteBudget(8, 8);
+    const budget = new ByteBudget(8, 8, 0);
     const held = await budget.take(8);
     const ac = new AbortController();
     const waiting = budget.take(5, ac.signal);
@@ -53,8 +53,34 @@ describe('ByteBudget (the transfer memory bound)', () => {
     (await next).release();
     expect(budget.inUse).toBe(0);
   });
-  it('refuses a budget smaller than one slot and a request larger than a slot', async () => {
+  it('refuses a budget smaller than one slot and a request larger than the whole bound', async () => {
     expect(() => new ByteBudget(4, 8)).toThrow(TypeError);
     await expect(new ByteBudget(8, 8).take(9)).rejects.toThrow(RangeError);
+  });
+  it('gives small bodies buffers of their own size: many fit where one slot would', async () => {
+    const budget = new ByteBudget(64, 32, 4);
+    const small = await Promise.all(Array.from({ length: 16 }, () => budget.take(4)));
+    expect(budget.inUse).toBe(64);
+    expect(small.every((t) => t.buf.length === 4)).toBe(true);
+    const blocked = budget.take(1).then((t) => t);
+    small[0].release();
+    expect((await blocked).buf.length).toBe(1);
+  });
+  it('a part larger than a slot is lent whole; idle slots are dropped to make room, the bound holds', async () => {
+    const budget = new ByteBudget(48, 16, 0);
+    const slots = await Promise.all([budget.take(16), budget.take(16)]);
+    for (const s of slots) s.release();
+    expect(budget.held).toBe(32); // two idle slots kept for reuse
+    const big = await budget.take(40);
+    expect(big.buf.length).toBe(40);
+    expect(budget.held).toBeLessThanOrEqual(48);
+    const slot = budget.take(16);
+    let got = false;
+    void slot.then(() => (got = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(got).toBe(false); // 40 + 16 > 48: it waits
+    big.release();
+    (await slot).release();
+    expect(budget.inUse).toBe(0);
   });
 });
