@@ -90,7 +90,9 @@ describe('a file past the part limit (FERRY_TEST_MAX_PARTS=4, --part-size 5MiB)'
     }
   });
 
-  it('ferry put: a part that cannot fit --memory → exit 64 before anything is sent, naming the --memory it needs', async () => {
+  const tooBig =
+    'ferry put: a part that cannot fit --memory → exit 64 before anything is sent, naming the --memory it needs';
+  it(tooBig, async () => {
     await emptyPrefix(admin, BUCKET, 'nomem/');
     const dir = tempDir('nomem');
     writeFileSync(join(dir, 'a-small.txt'), 'small');
