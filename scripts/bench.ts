@@ -2,10 +2,21 @@
 // medians, ratios and peak RSS; correctness lives in the test suite.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../test/helpers/env.ts';
+import { startFaultProxy } from '../test/helpers/fault-proxy.ts';
 
 const FERRY = resolve(ROOT, process.env.FERRY_BIN ?? 'dist/ferry');
 const E = process.env.FERRY_TEST_S3_ENDPOINT!;
@@ -13,7 +24,9 @@ const BUCKET = 'ferry-bench';
 const DATA = join(ROOT, '.build/bench');
 const RUNS = Number(process.env.FERRY_BENCH_RUNS ?? 3);
 const MiB = 1024 * 1024;
-const AWS = ['/usr/bin/aws', '--endpoint-url', E];
+/** Where the tools send requests: the server, or (bench wan) a proxy that delays every byte. */
+const via = { endpoint: E };
+const aws = () => ['/usr/bin/aws', '--endpoint-url', via.endpoint];
 const env: Record<string, string> = {
   ...(process.env as Record<string, string>),
   AWS_ENDPOINT_URL: E,
@@ -41,6 +54,8 @@ interface Row {
   ferry: boolean;
 }
 const rows: Row[] = [];
+/** Lines of cases that are not tool comparisons (many, big). */
+const extra: string[] = [];
 
 /** CPU seconds used so far by the local S3 server's processes (Ceph daemons or MinIO), for context. */
 function serverCpu(): number {
@@ -66,7 +81,7 @@ async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
   const t0 = process.hrtime.bigint();
   const r = await execa('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, ...cmd], {
     cwd,
-    env,
+    env: { ...env, AWS_ENDPOINT_URL: via.endpoint, RCLONE_CONFIG_B_ENDPOINT: via.endpoint },
     extendEnv: false,
     reject: false,
     all: true,
@@ -117,15 +132,15 @@ async function prepare(): Promise<void> {
     await execa('zip', ['-q', '-r', join(DATA, 'get.zip'), 'case'], { cwd: join(DATA, 'get-src') });
     writeFileSync(marker, '');
   }
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'mb', `s3://${BUCKET}`], { env, extendEnv: false, reject: false });
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'get.zip'), `s3://${BUCKET}/get.zip`], {
+  await execa(aws()[0], [...aws().slice(1), 's3', 'mb', `s3://${BUCKET}`], { env, extendEnv: false, reject: false });
+  await execa(aws()[0], [...aws().slice(1), 's3', 'cp', '--quiet', join(DATA, 'get.zip'), `s3://${BUCKET}/get.zip`], {
     env,
     extendEnv: false,
   });
   writeFileSync(join(DATA, 'tail-in.txt'), 'input\n');
   await execa(
-    AWS[0],
-    [...AWS.slice(1), 's3', 'cp', '--quiet', join(DATA, 'tail-in.txt'), `s3://${BUCKET}/tail-in.txt`],
+    aws()[0],
+    [...aws().slice(1), 's3', 'cp', '--quiet', join(DATA, 'tail-in.txt'), `s3://${BUCKET}/tail-in.txt`],
     { env, extendEnv: false },
   );
 }
@@ -138,7 +153,7 @@ function execaSyncOut(cmd: string, args: string[]): string {
 }
 
 async function rmPrefix(prefix: string): Promise<void> {
-  await execa(AWS[0], [...AWS.slice(1), 's3', 'rm', '--quiet', '--recursive', `s3://${BUCKET}/${prefix}`], {
+  await execa(aws()[0], [...aws().slice(1), 's3', 'rm', '--quiet', '--recursive', `s3://${BUCKET}/${prefix}`], {
     env,
     extendEnv: false,
     reject: false,
@@ -165,10 +180,10 @@ async function interleave(
   rows.push(...mine);
 }
 
-async function put(): Promise<void> {
+async function put(where = ''): Promise<void> {
   const src = join(DATA, 'put');
   const bytes = dirBytes(src);
-  await interleave('put ~1 GiB (8×100 MiB, 200 MiB, 500 small)', bytes, [
+  await interleave(`put ~1 GiB (8×100 MiB, 200 MiB, 500 small)${where}`, bytes, [
     {
       tool: 'ferry put',
       ferry: true,
@@ -179,7 +194,7 @@ async function put(): Promise<void> {
       tool: 'aws s3 cp --recursive',
       ferry: false,
       reset: () => rmPrefix('put-aws/'),
-      run: () => timed([...AWS, 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/put-aws/`]),
+      run: () => timed([...aws(), 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/put-aws/`]),
     },
     {
       tool: 'rclone copy',
@@ -223,7 +238,7 @@ function freshFilesystem(): { dir: string; what: string; done: () => void } {
   }
 }
 
-async function get(): Promise<void> {
+async function get(where = ''): Promise<void> {
   const zipBytes = statSync(join(DATA, 'get.zip')).size;
   const fs = freshFilesystem();
   let n = 0;
@@ -238,7 +253,8 @@ async function get(): Promise<void> {
     return s;
   };
   try {
-    await interleave(`get zip ${(zipBytes / MiB).toFixed(0)} MiB → 250 MiB, 2,000 entries, into ${fs.what}`, zipBytes, [
+    const name = `get zip ${(zipBytes / MiB).toFixed(0)} MiB → 250 MiB, 2,000 entries, into ${fs.what}${where}`;
+    await interleave(name, zipBytes, [
       {
         tool: 'ferry get',
         ferry: true,
@@ -254,7 +270,7 @@ async function get(): Promise<void> {
             await timed([
               'sh',
               '-c',
-              `mkdir -p ${out} && ${AWS.join(' ')} s3 cp --quiet s3://${BUCKET}/get.zip ${out}/get.zip && unzip -q ` +
+              `mkdir -p ${out} && ${aws().join(' ')} s3 cp --quiet s3://${BUCKET}/get.zip ${out}/get.zip && unzip -q ` +
                 `${out}/get.zip -d ${out} && rm ${out}/get.zip`,
             ]),
           ),
@@ -276,6 +292,156 @@ async function get(): Promise<void> {
     ]);
   } finally {
     fs.done();
+  }
+}
+
+/** 2,000 files of ~10 KB (per-rank, per-species text files), made once. */
+function smallTree(): string {
+  const dir = join(DATA, 'small2000');
+  if (existsSync(join(dir, '.done'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(dir, `rank_${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) randomFile(join(dir, `rank_${d}/species_${f}.out`), 10_000, d * 100 + f);
+  }
+  writeFileSync(join(dir, '.done'), '');
+  return dir;
+}
+
+async function smallPut(where = ''): Promise<void> {
+  const src = smallTree();
+  await interleave(`put 2,000 × 10 KB${where}`, 2000 * 10_000, [
+    {
+      tool: 'ferry put',
+      ferry: true,
+      reset: () => rmPrefix('small-ferry/'),
+      run: () => timed([FERRY, 'put', src, `s3://${BUCKET}/small-ferry/`]),
+    },
+    {
+      tool: 'aws s3 cp --recursive',
+      ferry: false,
+      reset: () => rmPrefix('small-aws/'),
+      run: () => timed([...aws(), 's3', 'cp', '--quiet', '--recursive', src, `s3://${BUCKET}/small-aws/`]),
+    },
+    {
+      tool: 'rclone copy',
+      ferry: false,
+      reset: () => rmPrefix('small-rclone/'),
+      run: () => timed(['rclone', 'copy', src, `b:${BUCKET}/small-rclone`]),
+    },
+  ]);
+}
+
+/**
+ * Far from the endpoint: every tool goes through a proxy on 127.0.0.1 that holds every chunk for
+ * WAN_DELAY_MS each way (+2× that of round trip) without capping throughput (tc netem is not in this
+ * kernel). New connections' handshakes are not delayed; every request is.
+ */
+async function wan(): Promise<void> {
+  const oneWay = Number(process.env.FERRY_BENCH_WAN_MS ?? 15);
+  const proxy = await startFaultProxy(E, () => 'pass', oneWay);
+  via.endpoint = proxy.url;
+  const where = ` at +${2 * oneWay} ms RTT`;
+  try {
+    await smallPut(where);
+    await put(where);
+    await get(where);
+  } finally {
+    via.endpoint = E;
+    await proxy.close();
+  }
+}
+
+/**
+ * An output tree of COUNT small files written over 20 s, uploaded live (--settle 2) and swept:
+ * wall time, peak RSS, and how much RSS grows per file (against a tree of a tenth of the files).
+ */
+async function many(): Promise<void> {
+  const count = Number(process.env.FERRY_BENCH_MANY ?? 100_000);
+  const one = async (n: number) => {
+    const dir = join(DATA, `many-${n}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    await rmPrefix(`many-${n}/`);
+    const out = ['--output', `s3://${BUCKET}/many-${n}/`, '--no-mpi', '--settle', '2'];
+    const solver = ['--', process.execPath, join(ROOT, 'fixtures/bench/many-writer.mjs'), String(n), '20'];
+    const s = await timed([FERRY, 'run', '--input', `s3://${BUCKET}/tail-in.txt`, ...out, ...solver], dir);
+    const exitAt = Number(/solver-exit (\d+)/.exec(s.out)?.[1]);
+    const tailS = (Date.now() - exitAt) / 1000;
+    rmSync(dir, { recursive: true, force: true });
+    await rmPrefix(`many-${n}/`);
+    return { ...s, tailS };
+  };
+  const small = await one(count / 10);
+  const big = await one(count);
+  const perFile = ((big.rssKiB - small.rssKiB) * 1024) / (count - count / 10);
+  const line = (n: number, s: Sample & { tailS: number }) =>
+    `| ${n} files | ${s.wall.toFixed(1)} | ${s.tailS.toFixed(1)} | ${(s.rssKiB / 1024).toFixed(0)} | ` +
+    `${s.cpu.toFixed(1)} + ${s.serverCpu.toFixed(1)} |`;
+  extra.push(
+    '| output tree (written over 20 s, --settle 2) | wall s | solver exit → ferry exit s | peak RSS MiB | CPU s |',
+    '|---|---|---|---|---|',
+    line(count / 10, small),
+    line(count, big),
+    '',
+    `RSS grows by ${perFile.toFixed(0)} bytes per output file (${count / 10} → ${count} files).`,
+  );
+}
+
+/** Streams `bytes` pseudo-random bytes (AES-CTR, seeded) into `path` without holding them. */
+function randomBigFile(path: string, bytes: number, seed: number): void {
+  const c = createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16));
+  const fd = openSync(path, 'w');
+  const zero = Buffer.alloc(16 * MiB);
+  for (let left = bytes; left > 0; left -= zero.length)
+    writeSync(fd, c.update(zero.subarray(0, Math.min(left, zero.length))));
+  closeSync(fd);
+}
+
+/**
+ * An input over 4 GiB: a zip64 archive holding a 4.25 GiB stored entry (and small deflated ones),
+ * fetched and extracted by ferry get, compared byte for byte with what Info-ZIP's unzip extracts.
+ */
+async function big(): Promise<void> {
+  const dir = join(DATA, 'big');
+  const zip = join(dir, 'big.zip');
+  if (!existsSync(join(dir, '.done'))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'src/case'), { recursive: true });
+    randomBigFile(join(dir, 'src/case/restart.bin'), 4.25 * 1024 * MiB, 7);
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, `src/case/log_${i}.txt`), `step ${i}\n`.repeat(5000));
+    const py =
+      'import zipfile,os,sys\nwith zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED) as z:\n' +
+      ' for f in sorted(os.listdir("case")):\n' +
+      '  z.write("case/"+f, compress_type=zipfile.ZIP_STORED if f.endswith(".bin") else zipfile.ZIP_DEFLATED)\n';
+    execFileSync('python3', ['-c', py, zip], { cwd: join(dir, 'src') });
+    rmSync(join(dir, 'src'), { recursive: true, force: true });
+    writeFileSync(join(dir, '.done'), '');
+  }
+  const size = statSync(zip).size;
+  await execa(aws()[0], [...aws().slice(1), 's3', 'cp', '--quiet', zip, `s3://${BUCKET}/big.zip`], {
+    env,
+    extendEnv: false,
+  });
+  const outF = join(dir, 'out-ferry');
+  const outU = join(dir, 'out-unzip');
+  rmSync(outF, { recursive: true, force: true });
+  rmSync(outU, { recursive: true, force: true });
+  try {
+    const f = await timed([FERRY, 'get', `s3://${BUCKET}/big.zip`, outF]);
+    const u = await timed(['unzip', '-q', zip, '-d', outU]);
+    execFileSync('diff', ['-r', '-q', outU, outF]); // throws if any file differs
+    extra.push(
+      '',
+      `Input over 4 GiB: zip64 of ${(size / 1024 ** 3).toFixed(2)} GiB ` +
+        '(a 4.25 GiB stored entry and 20 deflated ones): ' +
+        `ferry get ${f.wall.toFixed(1)} s (peak RSS ${(f.rssKiB / 1024).toFixed(0)} MiB), byte-equal to unzip ` +
+        `(unzip alone on the local file: ${u.wall.toFixed(1)} s).`,
+    );
+  } finally {
+    rmSync(outF, { recursive: true, force: true });
+    rmSync(outU, { recursive: true, force: true });
+    await rmPrefix('big.zip');
   }
 }
 
@@ -379,13 +545,18 @@ async function memory(): Promise<string> {
 const what = process.argv[2] ?? 'all';
 mkdirSync(DATA, { recursive: true });
 await prepare();
+if (what === 'small' || what === 'all') await smallPut();
 if (what === 'put' || what === 'all') await put();
 if (what === 'get' || what === 'all') await get();
 if (what === 'tail' || what === 'all') await tail();
+if (what === 'wan') await wan();
+if (what === 'many') await many();
+if (what === 'big') await big();
 const machine =
   `${execaSyncOut('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p' | head -1"]).trim()}, ` +
   `${execaSyncOut('nproc', []).trim()} cores, ${process.env.FERRY_TEST_S3_KIND} on 127.0.0.1, ` +
   (await execa(FERRY, ['--version'])).stdout;
-const text = `${report()}\n${await memory()}\nMachine: ${machine}; ${RUNS} runs each, interleaved.\n`;
+const runs = `${RUNS} runs each, interleaved`;
+const text = `${report()}\n${extra.join('\n')}\n${await memory()}\nMachine: ${machine}; ${runs}.\n`;
 writeFileSync(join(DATA, `results-${what}.md`), text);
 console.log(`\n${text}`);
