@@ -24,12 +24,38 @@ export interface SweepOptions {
 export interface SweepResult {
   /** The latest upload of every output. */
   outcomes: Map<string, UploadOutcome>;
-  /** The first scan after the solver (and every process it started) ended. */
-  first: Scan;
+  /** Files uploaded while the solver ran and deleted by it since: their objects may go too. */
+  deletedAfterLive: Array<{ rel: string; etag: string }>;
   /** The last scan: what the run directory held when the sweep ended. */
   last: Scan;
   /** Files that were still changing after MAX_ROUNDS rounds: kept, the run is incomplete. */
   unsettled: string[];
+}
+
+/** The main sweep: what live upload sent and is unchanged is kept, every other output goes up now. */
+async function mainSweep(
+  o: SweepOptions,
+  first: Scan,
+  outcomes: Map<string, UploadOutcome>,
+): Promise<PhaseProgress | undefined> {
+  const live = o.live;
+  const todo: string[] = [];
+  for (const f of selectOutputs(o.baseline, first.files, o.uploadAll)) {
+    const done = live?.done.get(f.rel);
+    if (done && live?.isCurrent(f.rel, first.files.get(f.rel))) {
+      done.live = true;
+      outcomes.set(f.rel, done);
+    } else todo.push(f.rel);
+  }
+  const current = outcomes.size ? ` (${outcomes.size} more already uploaded and unchanged)` : '';
+  o.log.info(`uploading ${todo.length} output file(s)${current}`);
+  const bytes = todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0);
+  const progress = o.onPlan?.(todo.length, bytes);
+  const reuse = live ? (rel: string) => live.reuse(rel, first.files.get(rel)) : undefined;
+  const sent = await uploadTree(o.uploader, todo, o.log, { reuse, progress, sizes: first.files });
+  for (const out of sent.outcomes) outcomes.set(out.rel, out);
+  await live?.drain();
+  return progress;
 }
 
 /**
@@ -38,50 +64,37 @@ export interface SweepResult {
  * or changed since its upload goes up, until nothing changes or MAX_ROUNDS rounds have passed.
  */
 export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
-  const first = await scanTree(o.dir, o.skip);
-  const outputs = selectOutputs(o.baseline, first.files, o.uploadAll);
-  const live = o.live;
-  const outcomes = new Map<string, UploadOutcome>();
-  const todo: string[] = [];
-  for (const f of outputs) {
-    const done = live?.done.get(f.rel);
-    if (done && live?.isCurrent(f.rel, first.files.get(f.rel))) outcomes.set(f.rel, { ...done, live: true });
-    else todo.push(f.rel);
+  const first = await scanTree(o.dir, o.skip, o.live?.lastSeen);
+  const deletedAfterLive: SweepResult['deletedAfterLive'] = [];
+  for (const [rel, d] of o.live?.done ?? []) {
+    if (!first.files.has(rel) && d.verified && d.etag) deletedAfterLive.push({ rel, etag: d.etag });
   }
-  const current = outcomes.size;
-  o.log.info(
-    `uploading ${todo.length} output file(s)${current ? ` (${current} more already uploaded and unchanged)` : ''}`,
-  );
-  const progress = o.onPlan?.(
-    todo.length,
-    todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0),
-  );
-  const reuse = live ? (rel: string) => live.reuse(rel, first.files.get(rel)) : undefined;
-  for (const out of (await uploadTree(o.uploader, todo, o.log, { reuse, progress })).outcomes)
-    outcomes.set(out.rel, out);
-  await live?.drain();
-
+  const outcomes = new Map<string, UploadOutcome>();
+  const progress = await mainSweep(o, first, outcomes);
+  o.live?.forget(); // its outcomes are in `outcomes` now; a tree of 100,000 files need not be held twice
   let last = first;
   for (let round = 1; ; round++) {
-    last = await scanTree(o.dir, o.skip);
+    last = await scanTree(o.dir, o.skip, last.files);
     const changed = selectOutputs(o.baseline, last.files, o.uploadAll)
       .map((f) => f.rel)
       .filter((rel) => {
         const prev = outcomes.get(rel);
         return !prev || (prev.verified && !sameFile(prev.state, last.files.get(rel)));
       });
-    if (changed.length === 0) return { outcomes, first, last, unsettled: [] };
+    if (changed.length === 0) return { outcomes, deletedAfterLive, last, unsettled: [] };
+    const few = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}`;
     if (round > MAX_ROUNDS) {
       o.log.error(
-        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: kept locally, ` +
-          `the run is incomplete (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`,
+        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: ` +
+          `kept locally, the run is incomplete (${few})`,
       );
-      return { outcomes, first, last, unsettled: changed };
+      return { outcomes, deletedAfterLive, last, unsettled: changed };
     }
     o.log.warn(
       `${changed.length} file(s) appeared or changed after their upload: ` +
         `uploading them again (round ${round} of ${MAX_ROUNDS})`,
     );
-    for (const out of (await uploadTree(o.uploader, changed, o.log, { progress })).outcomes) outcomes.set(out.rel, out);
+    const again = await uploadTree(o.uploader, changed, o.log, { progress, sizes: last.files });
+    for (const out of again.outcomes) outcomes.set(out.rel, out);
   }
 }

@@ -40,20 +40,44 @@ export class LiveUpload {
     return this.o.progress;
   }
 
+  /**
+   * Scans every settle/8 (at least 250 ms, at most 5 s), and never more often than every four times
+   * the last scan took: a tree of 100,000 files takes a while to scan, and scanning it back to back
+   * would take a core away from the uploads.
+   */
   start(): void {
     const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
-    this.timer = setInterval(() => {
-      this.scanning = this.scanning
-        .then(() => this.tick())
-        .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`));
-    }, every);
+    const next = (lastMs: number) => {
+      if (this.stopped) return;
+      this.timer = setTimeout(
+        () => {
+          const t0 = Date.now();
+          this.scanning = this.tick()
+            .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`))
+            .finally(() => next(Date.now() - t0));
+        },
+        Math.max(every, 4 * lastMs),
+      );
+    };
+    next(0);
   }
 
   /** Stops watching (uploads under way go on: the final sweep overlaps them). */
   async stopWatching(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     await this.scanning;
+  }
+
+  /** Lets go of what it saw and sent (after the final sweep took it over). */
+  forget(): void {
+    this.seen.clear();
+    this.done.clear();
+  }
+
+  /** The files as the last scan saw them (the final sweep's scan shares their states). */
+  get lastSeen(): Snapshot {
+    return this.seen;
   }
 
   /** Waits for every upload under way. */
@@ -70,13 +94,16 @@ export class LiveUpload {
   /** The live upload of `rel` if it (once finished) is of exactly this state; else undefined. */
   async reuse(rel: string, state: FileState | undefined): Promise<UploadOutcome | undefined> {
     await this.inFlight.get(rel);
-    return this.isCurrent(rel, state) ? { ...this.done.get(rel)!, live: true } : undefined;
+    if (!this.isCurrent(rel, state)) return undefined;
+    const o = this.done.get(rel)!;
+    o.live = true;
+    return o;
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
-    const { files } = await scanTree(this.o.dir, this.o.skip);
+    const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
@@ -84,13 +111,8 @@ export class LiveUpload {
       const prev = this.seen.get(rel);
       this.seen.set(rel, state);
       if (!sameFile(prev, state)) continue;
-      if (
-        now - Number(state.mtimeNs / 1_000_000n) < this.o.settleMs ||
-        this.inFlight.has(rel) ||
-        this.isCurrent(rel, state)
-      )
-        continue;
-      const p = this.up.upload(rel, this.o.progress).then((outcome) => {
+      if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      const p = this.up.upload(rel, this.o.progress, state).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
         this.inFlight.delete(rel);

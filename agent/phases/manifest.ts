@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
@@ -23,6 +24,42 @@ export interface Manifest {
   not_uploaded: Array<{ path: string; error: string }>;
   /** Files the wipe leaves in the run directory, with the reason (not created by the run, links…). */
   kept: Array<{ path: string; reason: string }>;
+}
+
+/**
+ * Writes `m` as JSON.stringify(m, null, 2) would, with its arrays written entry by entry: the
+ * manifest of 100,000 outputs is never one 20 MB string. Returns the bytes written.
+ */
+export function writeJson(path: string, m: object): number {
+  const fd = openSync(path, 'w');
+  let size = 0;
+  let pending = '';
+  const out = (text: string) => {
+    pending += text;
+    if (pending.length < 1 << 20) return;
+    size += writeSync(fd, pending);
+    pending = '';
+  };
+  try {
+    const fields = Object.entries(m);
+    out('{\n');
+    fields.forEach(([k, v], i) => {
+      out(`  ${JSON.stringify(k)}: `);
+      if (Array.isArray(v) && v.length > 0) {
+        out('[\n');
+        v.forEach((x, j) =>
+          out(`    ${JSON.stringify(x, null, 2).replace(/\n/g, '\n    ')}${j < v.length - 1 ? ',' : ''}\n`),
+        );
+        out('  ]');
+      } else out(JSON.stringify(v, null, 2).replace(/\n/g, '\n  '));
+      out(i < fields.length - 1 ? ',\n' : '\n');
+    });
+    out('}\n');
+    size += writeSync(fd, pending);
+  } finally {
+    closeSync(fd);
+  }
+  return size;
 }
 
 async function verified(store: Store, up: Uploaded, call: Call): Promise<void> {
@@ -49,18 +86,10 @@ export async function publishManifest(
 ): Promise<void> {
   const call = { phase: 'upload' as const, signal, what: 'writing the manifest' };
   const tmp = join(dir, `${MANIFEST}${PART_SUFFIX}`);
-  const body = Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
-  await writeFile(tmp, body);
+  const size = writeJson(tmp, m);
   try {
-    await verified(
-      store,
-      await store.putFile(tmp, body.length, under(prefix, MANIFEST), {
-        ...call,
-        sha256: false,
-        contentType: 'application/json',
-      }),
-      call,
-    );
+    const opts = { ...call, sha256: false, contentType: 'application/json' };
+    await verified(store, await store.putFile(tmp, size, under(prefix, MANIFEST), opts), call);
   } finally {
     await rm(tmp, { force: true });
   }

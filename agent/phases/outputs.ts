@@ -4,12 +4,14 @@ import { join } from 'node:path';
 /**
  * A regular file as seen at one moment. Size and mtime say whether the content changed; ctime and
  * inode also catch a file replaced or rewritten with its old mtime (absent in older state files).
+ * Times are milliseconds as Node's lstat gives them (a double: ~0.25 µs resolution today), not
+ * bigint nanoseconds: three bigints a file made a tree of 100,000 files cost ~6 MB more.
  */
 export interface FileState {
   size: number;
-  mtimeNs: bigint;
-  ctimeNs?: bigint;
-  ino?: bigint;
+  mtimeMs: number;
+  ctimeMs?: number;
+  ino?: number;
 }
 
 /** Relative path ('/' separators) → state of every regular file under a directory. */
@@ -27,15 +29,15 @@ export interface Scan {
 
 /** Same content as far as ferry can tell without reading: size and mtime. */
 export function sameContent(a: FileState | undefined, b: FileState | undefined): boolean {
-  return !!a && !!b && a.size === b.size && a.mtimeNs === b.mtimeNs;
+  return !!a && !!b && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 /** The very same file, untouched: size, mtime, ctime and inode (all known). */
 export function sameFile(a: FileState | undefined, b: FileState | undefined): boolean {
   return (
     sameContent(a, b) &&
-    a!.ctimeNs !== undefined &&
-    a!.ctimeNs === b!.ctimeNs &&
+    a!.ctimeMs !== undefined &&
+    a!.ctimeMs === b!.ctimeMs &&
     a!.ino !== undefined &&
     a!.ino === b!.ino
   );
@@ -43,8 +45,8 @@ export function sameFile(a: FileState | undefined, b: FileState | undefined): bo
 
 export async function fileState(path: string): Promise<FileState | undefined> {
   try {
-    const st = await lstat(path, { bigint: true });
-    return st.isFile() ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino } : undefined;
+    const st = await lstat(path);
+    return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined;
   } catch {
     return undefined;
   }
@@ -67,8 +69,14 @@ function showName(raw: Buffer): string {
 /**
  * Walks `dir` without following symlinks. Entries for which `skip` (relative path) is true are
  * left out. A name that is not valid UTF-8 is reported in `badNames` and not descended into.
+ * A file unchanged since `previous` keeps its state object from there: scans of a tree of 100,000
+ * files share their states instead of holding one copy each.
  */
-export async function scanTree(dir: string, skip: (rel: string) => boolean = () => false): Promise<Scan> {
+export async function scanTree(
+  dir: string,
+  skip: (rel: string) => boolean = () => false,
+  previous?: Snapshot,
+): Promise<Scan> {
   const scan: Scan = { files: new Map(), dirs: [], symlinks: [], badNames: [] };
   async function walk(abs: string, rel: string): Promise<void> {
     const entries = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
@@ -88,7 +96,8 @@ export async function scanTree(dir: string, skip: (rel: string) => boolean = () 
         await walk(path, relPath);
       } else if (e.isFile()) {
         const st = await fileState(path);
-        if (st) scan.files.set(relPath, st);
+        const prev = previous?.get(relPath);
+        if (st) scan.files.set(relPath, prev && sameFile(prev, st) ? prev : st);
       }
     }
   }

@@ -5,11 +5,12 @@ import { STATE_FILE } from '../names.ts';
 import type { FileState, Scan, Snapshot } from './outputs.ts';
 
 interface StateJson {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   /** This row's run id: the same for every attempt in this run directory (v2). */
   runId?: string;
   /** Files that were in the run directory before the first attempt (the platform's, not the run's). */
-  preExisting: Record<string, { size: number; mtimeNs: string }>;
+  /** v1/v2 kept mtime as a string of nanoseconds (mtimeNs); v3 as milliseconds (mtimeMs). */
+  preExisting: Record<string, { size: number; mtimeNs?: string; mtimeMs?: number }>;
   /** Directories that were there before the first attempt (v2). */
   preExistingDirs?: string[];
 }
@@ -33,11 +34,11 @@ export async function loadRunState(dir: string, now: Scan): Promise<RunState> {
   const path = join(dir, STATE_FILE);
   try {
     const s = JSON.parse(await readFile(path, 'utf8')) as StateJson;
-    if (s.version === 1 || s.version === 2) {
+    if (s.version === 1 || s.version === 2 || s.version === 3) {
       const files: Snapshot = new Map(
         Object.entries(s.preExisting).map(([k, v]) => [
           k,
-          { size: v.size, mtimeNs: BigInt(v.mtimeNs) } satisfies FileState,
+          { size: v.size, mtimeMs: v.mtimeMs ?? nsToMs(v.mtimeNs ?? '0') } satisfies FileState,
         ]),
       );
       const state = { runId: s.runId ?? randomUUID(), files, dirs: new Set(s.preExistingDirs ?? []), rerun: true };
@@ -52,11 +53,17 @@ export async function loadRunState(dir: string, now: Scan): Promise<RunState> {
   return state;
 }
 
+/** Nanoseconds (an old state file's string) as lstat's milliseconds, computed as Node computes them. */
+function nsToMs(ns: string): number {
+  const n = BigInt(ns);
+  return Number(n / 1_000_000_000n) * 1000 + Number(n % 1_000_000_000n) / 1e6;
+}
+
 async function save(path: string, s: RunState): Promise<void> {
   const json: StateJson = {
-    version: 2,
+    version: 3,
     runId: s.runId,
-    preExisting: Object.fromEntries([...s.files].map(([k, v]) => [k, { size: v.size, mtimeNs: String(v.mtimeNs) }])),
+    preExisting: Object.fromEntries([...s.files].map(([k, v]) => [k, { size: v.size, mtimeMs: v.mtimeMs }])),
     preExistingDirs: [...s.dirs],
   };
   await writeFile(path, JSON.stringify(json));

@@ -96,7 +96,9 @@ export const manifest: RunPhase = {
     const { verdict, verified } = decide(r);
     const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
     const state = r.need('state');
-    const scan = await scanTree(r.cfg.workdir);
+    const last = r.need('sweep').last;
+    const scan = await scanTree(r.cfg.workdir, undefined, last.files);
+    last.files.clear(); // the plan holds what the wipe needs: 100,000 names need not be held twice
     const named = r.need('named');
     const preFiles = state.files;
     const plan = planWipe({

@@ -40,13 +40,10 @@ export const sweep: RunPhase = {
 
 async function removeDeleted(r: Run): Promise<void> {
   const up = r.need('uploader');
-  const first = r.need('sweep').first;
-  for (const [rel, o] of r.live?.done ?? []) {
-    if (first.files.has(rel) || !o.verified || !o.etag) continue;
+  for (const { rel, etag } of r.need('sweep').deletedAfterLive) {
     const uri = formatUri(under(up.prefix, rel));
     try {
-      if (await up.remove(rel, o.etag))
-        r.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
+      if (await up.remove(rel, etag)) r.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
       else r.log.warn(`not removing ${uri}: it was replaced in the store since this run uploaded it`);
     } catch (err) {
       r.log.warn(`could not remove ${uri}: ${(err as Error).message}`);

@@ -5,12 +5,7 @@ import { overlaps } from '../../agent/location.ts';
 import { planWipe, type Accounts } from '../../agent/phases/wipe.ts';
 import type { FileState } from '../../agent/phases/outputs.ts';
 
-const st = (size: number, t: number, ino = 1): FileState => ({
-  size,
-  mtimeNs: BigInt(t),
-  ctimeNs: BigInt(t),
-  ino: BigInt(ino),
-});
+const st = (size: number, t: number, ino = 1): FileState => ({ size, mtimeMs: t, ctimeMs: t, ino });
 
 describe('Masker', () => {
   it('replaces every secret, its percent-encoded and decoded forms, longest first; ignores short values', () => {
