@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { SMALL_FILE } from '../config.ts';
 import { EXIT, FerryError, isAbort, isLocalIoError, localIoError } from '../errors.ts';
+import { tidyHeap } from '../heap.ts';
 import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
@@ -188,6 +189,7 @@ export class Uploader {
       return this.failure(s.base, err);
     }
     this.bytes += s.up.size;
+    tidyHeap();
     progress?.addFile();
     d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified`);
     return outcome(s.base, { etag: s.up.expectedEtag, sha256: s.up.sha256, verified: true, state: s.state });
