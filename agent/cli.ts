@@ -5,6 +5,7 @@ import { DOE_HELP, GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from '
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { envSecrets } from './secrets.ts';
+import { manyListeners } from './signals.ts';
 import { versionLine } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
@@ -80,6 +81,7 @@ function answerAlone(cmd: string | undefined, others: string[], log: Log): numbe
 function listenForSignals(log: Log): { stop: AbortController; hardStop: AbortController; off: () => void } {
   const stop = new AbortController();
   const hardStop = new AbortController();
+  manyListeners(stop.signal, hardStop.signal);
   const onSignal = (signal: NodeJS.Signals) => {
     const reason = { signal, name: 'AbortError', message: `received ${signal}` };
     if (!stop.signal.aborted) {

@@ -4,6 +4,7 @@ import { FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, type Location } from '../location.ts';
 import { INPUT_TEMP_PREFIX } from '../names.ts';
 import { PartTracker } from '../ranges.ts';
+import { linked } from '../signals.ts';
 import { downloadObject } from '../store/download.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
 import { readCentralDirectory } from '../zip/central.ts';
@@ -97,7 +98,7 @@ async function extractWhileDownloading(
   const tmp = join(destDir, `${INPUT_TEMP_PREFIX}${posix.basename(loc.key)}`);
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const signal = linked(opts.signal, stop.signal);
   const onWritten = (s: number, upTo: number) => tracker.advance(s, upTo);
   const download = downloadObject(store, loc, obj, tmp, { ...downloadOptions(opts), signal, inPlace: true, onWritten });
   const ready = (s: number, e: number) => tracker.waitFor(s, e);

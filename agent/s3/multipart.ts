@@ -13,6 +13,7 @@ import type { ObjectParams } from '../config.ts';
 import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
 import { settleAll } from '../settle.ts';
+import { linked } from '../signals.ts';
 import type { ByteBudget } from '../store/budget.ts';
 
 export interface PartsOptions {
@@ -103,7 +104,7 @@ class PartsUpload {
     this.count = Math.ceil(size / o.partSize);
     this.md5s = new Array(this.count);
     this.etags = new Array(this.count);
-    this.stopped = o.signal ? AbortSignal.any([o.signal, this.stop.signal]) : this.stop.signal;
+    this.stopped = linked(o.signal, this.stop.signal);
     this.halted = new Promise<never>((_, reject) =>
       this.stopped.addEventListener('abort', () => reject(this.stopped.reason), { once: true }),
     );

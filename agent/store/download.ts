@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import type { Location } from '../location.ts';
 import { PART_SUFFIX } from '../names.ts';
 import { settleAll } from '../settle.ts';
+import { linked } from '../signals.ts';
 import type { ObjectInfo, Store } from './store.ts';
 
 export interface DownloadOptions {
@@ -43,7 +44,7 @@ export async function downloadObject(
     for (let start = 0; start < obj.size; start += opts.partSize)
       ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
     const inner = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, inner.signal]) : inner.signal;
+    const signal = linked(opts.signal, inner.signal);
     const call = { phase: 'download' as const, signal };
     try {
       // Every read settles before the file is closed (no write can land after close).

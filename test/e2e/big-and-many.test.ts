@@ -54,6 +54,7 @@ describe('ferry put DIR (2,000 small files) s3://…/many/', () => {
         env: cleanEnv(),
       });
       expect(r.exitCode, r.all).toBe(0);
+      expect(r.stderr).not.toContain('Warning'); // e.g. Node's MaxListenersExceededWarning, with dozens in flight
       const puts = proxy.requests.filter((q) => q.method === 'PUT');
       expect(puts).toHaveLength(2000);
       const others = proxy.requests.filter((q) => q.method !== 'PUT');
