@@ -74,6 +74,9 @@ export async function markSuccess(store: Store, prefix: Location, signal?: Abort
   await verified(store, { loc: success, size: 0, expectedEtag: createHash('md5').digest('hex') }, call);
 }
 
+/** A `_manifest.json` that is not a ferry manifest (exit 65). */
+export class UnreadableManifest extends FerryError {}
+
 /**
  * The manifest under a prefix: undefined when there is none; throws a FerryError naming the object
  * when it is not a ferry manifest (not JSON, or no status).
@@ -89,7 +92,7 @@ export async function fetchManifest(store: Store, prefix: Location, call: Call):
     // not JSON: reported below
   }
   if (m && typeof m === 'object' && typeof m.status === 'string' && Array.isArray(m.outputs)) return m;
-  throw new FerryError('this is not a ferry manifest (not JSON, or no status and outputs)', {
+  throw new UnreadableManifest('this is not a ferry manifest (not JSON, or no status and outputs)', {
     phase: call.phase,
     target: formatUri(loc),
     exitCode: EXIT.dataErr,
