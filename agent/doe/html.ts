@@ -39,7 +39,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 margin-right:6px}
 .bar span{display:block;height:100%;border-radius:5px;background:#546e7a}
 tr.log td{background:#fff8f5;border-bottom:2px solid #e0e0e0}
-pre{margin:0;max-height:320px;overflow:auto;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap}
+pre{margin:0;overflow:auto;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap}
 .none{color:#757575;font-style:italic}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{font-weight:600}dd{margin:0}
 ${ROW_STATUSES.map((s) => `.s-${s}{background:${COLORS[s]}}`).join('\n')}

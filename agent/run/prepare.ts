@@ -55,7 +55,8 @@ export const prepare: RunPhase = {
       takeOver: cfg.takeOver,
       ttlMs,
       log: r.log,
-      signal: ctx.stop,
+      // Not the first signal: after it outputs are still uploaded, so the lease is renewed, and then removed.
+      signal: ctx.hardStop,
     });
   },
   async dry(r) {

@@ -113,7 +113,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     const after = local.slice(uploaded.length);
     const up = `s3://${BUCKET}/output/hsdi/`;
     expect(after.split('\n').slice(0, 2)).toEqual([
-      `ferry: uploaded ferry.log (${Buffer.byteLength(uploaded)} bytes) to ${up}_ferry.log, verified`,
+      `ferry:   uploaded ferry.log (${Buffer.byteLength(uploaded)} bytes) to ${up}_ferry.log, verified`,
       `ferry: wrote ${up}_SUCCESS: the prefix is complete`,
     ]);
     expect(after).toContain('removed');

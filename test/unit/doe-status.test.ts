@@ -203,3 +203,18 @@ describe('doe status: what it writes', () => {
     expect(escapeHtml(`<a href='x'>`)).toBe('&lt;a href=&#39;x&#39;&gt;');
   });
 });
+
+describe('the log tail of a run with many outputs', () => {
+  it("skips ferry's per-file lines, reading further back for the lines that say how the run ended", async () => {
+    const s = doe();
+    const head = Array.from({ length: 40 }, (_, i) => `Cycle ${i} of 40`);
+    const files = Array.from({ length: 3000 }, (_, i) => `ferry:   uploaded out/f${i}.dat (1000 bytes), verified`);
+    const end = 'ferry: solver ended after 3.0 s: exit code 3';
+    const text = `${[...head, end, ...files, 'ferry: wrote it'].join('\n')}\n`;
+    s.put('out/fails/_ferry.log', text);
+    s.calls = [];
+    const tail = (await readRow(s, row('fails'), call, { logTail: true })).logTail!;
+    expect(tail).toEqual([...head.slice(-23), end, 'ferry: wrote it']);
+    expect(s.calls.filter((c) => c.startsWith('read')).length).toBeGreaterThan(1);
+  });
+});
