@@ -52,9 +52,10 @@ export const RUN_HELP = `Usage: ferry run [options] [--] SOLVER [ARGS...]
 
 Downloads the input into the run directory (a .zip is extracted), runs SOLVER under
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
-each upload (size + ETag), and only then deletes what it accounts for: the inputs as extracted,
-the outputs as uploaded, the --aws-config and --vars files and ferry itself. Anything else stays
-(listed in the log and the manifest); ferry.log stays.
+each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
+for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
+as extracted, the outputs as uploaded, the --aws-config and --vars files and ferry itself.
+Anything else stays (listed in the log and the manifest); ferry.log stays.
 
 Options:
   --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
