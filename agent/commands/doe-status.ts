@@ -52,7 +52,7 @@ function parseStatus(p: ParsedArgs, cwd: string): Asked {
   if (csvFile && !existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
   if (out !== undefined && str(p, 'retry-csv') !== undefined)
     throw usageError(
-      '--retry-csv needs the run definition file: with --output ferry knows the rows’ outputs, not their inputs',
+      '--retry-csv needs the run definition file: with --output ferry knows the outputs of the rows, not their inputs',
       'pass inputs.csv instead of --output',
     );
   const c = str(p, 'concurrency');

@@ -127,7 +127,7 @@ export function htmlReport(states: RowState[], o: { source: string; ferry: strin
 <h1>DOE status</h1>
 <p class="sub">${escapeHtml(sub)}</p>
 <ul class="counts">${chips.join('')}</ul>
-<h2>Rows, in the order of the run definition</h2>
+<h2>All rows</h2>
 ${grid(states)}
 <h2>Rows that need attention first, with the last lines of their ferry.log</h2>
 <table><thead>${head}</thead><tbody>
