@@ -79,7 +79,8 @@ async function writeFiles(ctx: CommandContext, a: Asked, states: RowState[], csv
   }
   if (a.html) {
     const source = a.csvFile ?? formatUri(a.output!);
-    await writeWhole(a.html, htmlReport(states, { source, ferry: versionLine(), at: new Date() }));
+    const page = htmlReport(states, { source, ferry: versionLine(), at: new Date() });
+    await writeWhole(a.html, ctx.log.masker.mask(page));
     ctx.log.info(`wrote ${a.html}`);
   }
 }
@@ -113,7 +114,9 @@ export async function doeStatusCommand(ctx: CommandContext): Promise<number> {
   } finally {
     await stores.close();
   }
-  process.stdout.write(a.json ? jsonReport(states) : textReport(states));
+  // Masked like everything ferry writes: a store's URIs may carry a secret (a token).
+  const mask = (text: string) => ctx.log.masker.mask(text);
+  process.stdout.write(mask(a.json ? jsonReport(states) : textReport(states)));
   await writeFiles(ctx, a, states, csvText);
   const complete = states.every((s) => s.status === 'complete');
   if (!complete) ctx.log.info(`not every row is complete (${countsLine(states)})`);

@@ -45,7 +45,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
         concurrency: transfer.filesInFlight,
         signal: ctx.stop,
       });
-      process.stdout.write(report(prefix, r, deep));
+      process.stdout.write(ctx.log.masker.mask(report(prefix, r, deep)));
       if (deep) ctx.log.info(`read ${formatBytes(r.bytes)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (--deep)`);
       whole &&= r.findings.length === 0;
     }

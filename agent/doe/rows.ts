@@ -39,7 +39,8 @@ export async function readManifest(
  * among `s3://b/output/…/` is `hsdi`); a single row is named by its last folder.
  */
 export function rowNames(outputs: Location[]): string[] {
-  const parts = outputs.map((u) => formatUri(u).replace(/\/$/, '').split('/'));
+  // From the bucket and key only (what a store adds to its URIs, such as a token, never names a row).
+  const parts = outputs.map((u) => [u.scheme, u.bucket, ...u.key.replace(/\/$/, '').split('/')].filter(Boolean));
   const same = (n: number) => parts.every((p) => p.slice(0, n).join('/') === parts[0].slice(0, n).join('/'));
   let n = Math.min(...parts.map((p) => p.length - 1));
   while (n > 0 && !same(n)) n--;
