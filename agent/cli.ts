@@ -1,7 +1,16 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
-import { GET_FLAGS, RUN_FLAGS, S3_FLAGS } from './config.ts';
-import { DOE_HELP, GET_HELP, MAIN_HELP, POLICY_HELP, PUT_HELP, RUN_HELP } from './help.ts';
+import { DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS } from './config.ts';
+import {
+  DOE_HELP,
+  DOE_STATUS_HELP,
+  GET_HELP,
+  MAIN_HELP,
+  POLICY_HELP,
+  PUT_HELP,
+  RUN_HELP,
+  VERIFY_HELP,
+} from './help.ts';
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { envSecrets } from './secrets.ts';
@@ -25,6 +34,16 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; fla
     load: async () => (await import('./commands/doe-rehearse.ts')).doeRehearseCommand,
     help: DOE_HELP,
     flags: [{ name: 'help', kind: 'bool' }],
+  },
+  'doe status': {
+    load: async () => (await import('./commands/doe-status.ts')).doeStatusCommand,
+    help: DOE_STATUS_HELP,
+    flags: DOE_STATUS_FLAGS,
+  },
+  verify: {
+    load: async () => (await import('./commands/verify.ts')).verifyCommand,
+    help: VERIFY_HELP,
+    flags: VERIFY_FLAGS,
   },
   policy: {
     load: async () => (await import('./commands/policy.ts')).policyCommand,
@@ -70,7 +89,9 @@ function answerAlone(cmd: string | undefined, others: string[], log: Log): numbe
     return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
   if (COMMANDS[cmd]) return undefined;
-  log.error(`usage: unknown command '${cmd}'\n  hint: commands are run, get, put; see ferry --help`);
+  log.error(
+    `usage: unknown command '${cmd}'\n  hint: commands are run, get, put, verify, policy, doe; see ferry --help`,
+  );
   return EXIT.usage;
 }
 
@@ -118,8 +139,8 @@ function ending(err: unknown, stop: AbortSignal, log: Log): number {
 /** Runs one ferry command and returns the process exit code; never throws. */
 export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
   const [first, ...others] = argv;
-  // Two-word commands: `doe init`, `doe rehearse`.
-  const twoWords = first === 'doe' && (others[0] === 'init' || others[0] === 'rehearse');
+  // Two-word commands: `doe init`, `doe rehearse`, `doe status`.
+  const twoWords = first === 'doe' && ['init', 'rehearse', 'status'].includes(others[0]);
   const [cmd, rest] = twoWords ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
   const answered = answerAlone(cmd, others, log);
   if (answered !== undefined) return answered;

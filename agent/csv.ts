@@ -46,6 +46,26 @@ function splitLine(line: string): string[] {
   return out;
 }
 
+/** One cell as CSV: quoted when it holds a comma, a quote, a line break, or spaces at either end. */
+function cell(v: string): string {
+  return /[",\r\n]|^\s|\s$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** A CSV file (the header, then one line per record) that parseCsv reads back as the same records. */
+export function formatCsv(header: string[], records: Array<Record<string, string>>): string {
+  const lines = [header, ...records.map((r) => header.map((h) => r[h] ?? ''))];
+  return lines.map((l) => l.map(cell).join(',')).join('\n') + '\n';
+}
+
+/** The column names of a run-definition CSV (its first line). */
+export function csvHeader(text: string): string[] {
+  const first = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .find((l) => l.trim() !== '');
+  return first === undefined ? [] : splitLine(first);
+}
+
 /** Renders `${name}` placeholders from `vars` (what the platform does to template files). */
 export function render(template: string, vars: Record<string, string>): string {
   return template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, k: string) => vars[k] ?? m);

@@ -3,6 +3,7 @@
 
 export const EXIT = {
   ok: 0,
+  checkFailed: 1, // doe status: a row is not complete; verify: the prefix is not whole (as `sha256sum -c`)
   usage: 64, // EX_USAGE: bad flags, missing s3_input/s3_output, bad URI
   dataErr: 65, // EX_DATAERR: invalid or hostile input archive
   noInput: 66, // EX_NOINPUT: input object or bucket not found
@@ -15,7 +16,17 @@ export const EXIT = {
   cannotExec: 126, // as in shells: the solver exists but could not be started (#! interpreter missing…)
 } as const;
 
-export type Phase = 'usage' | 'config' | 'download' | 'extract' | 'solve' | 'upload' | 'verify' | 'wipe';
+export type Phase =
+  | 'usage'
+  | 'config'
+  | 'download'
+  | 'extract'
+  | 'solve'
+  | 'upload'
+  | 'verify'
+  | 'wipe'
+  /** doe status and verify writing their reports */
+  | 'report';
 
 export interface FerryErrorInit {
   phase: Phase;

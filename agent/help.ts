@@ -4,8 +4,10 @@ Usage:
   ferry run [options] [--] SOLVER [ARGS...]   download input, run SOLVER under mpirun, upload, wipe
   ferry get [options] URI DIR                 download (and extract) only
   ferry put [options] DIR URI                 upload (and verify) only
+  ferry verify [--deep] URI...                is an output prefix whole, as its manifest says?
   ferry policy --input URI --output URI       the least-privilege IAM policy for a run
   ferry doe init | doe rehearse               set up a DOE; run every row locally first
+  ferry doe status inputs.csv                 every row's outcome; the rows to retry; an HTML report
   ferry --version | --help | COMMAND --help
 
 Examples:
@@ -44,15 +46,17 @@ Exit codes: the solver's own code when ferry succeeded; else
   69 endpoint or proxy unreachable  73 an upload failed or could not be verified  74 local I/O error
   75 another ferry runs in this run dir or writes this output prefix  77 access denied / bad credentials
   126 the solver could not be started  128+N killed by signal N
+  doe status and verify: 0 every row complete / the prefix whole, 1 not (the list says why)
 `;
 
 export const RUN_HELP = `Usage: ferry run [options] [--] SOLVER [ARGS...]
 
 Downloads the input into the run directory (a .zip is extracted), runs SOLVER under
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
-each upload (size + ETag), and only then deletes what it accounts for: the inputs as extracted,
-the outputs as uploaded, the --aws-config and --vars files and ferry itself. Anything else stays
-(listed in the log and the manifest); ferry.log stays.
+each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
+for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
+as extracted, the outputs as uploaded, the --aws-config and --vars files and ferry itself.
+Anything else stays (listed in the log and the manifest); ferry.log stays.
 
 Options:
   --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
@@ -129,7 +133,64 @@ export const DOE_HELP = `Usage:
       runs every row locally as the platform would (a fresh directory per row under ./rehearsal,
       the template rendered, the --aws-config file copied in, N rows at once) against the configured
       endpoint, then prints per row: exit code, bytes in/out, wall time, manifest status, output.
+  ferry doe status inputs.csv [--json] [--retry-csv FILE] [--html FILE] [S3 options]
+      every row's outcome read back from its output prefix; see ferry doe status --help.
 Example:
   ferry doe init --inputs s3://my-simulation-data/input/ --output s3://my-simulation-data/output/
   ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super
+  ferry doe status inputs.csv --aws-config config --retry-csv retry.csv --html status.html
+`;
+
+export const DOE_STATUS_HELP = `Usage: ferry doe status inputs.csv [options]
+       ferry doe status --output s3://BUCKET/PREFIX/ [options]
+
+Reads every row's outcome back from its output prefix (the manifest, _SUCCESS, the lease of a run
+under way), rows side by side, and prints one line per row: name, status, the solver's exit code,
+output files and bytes, duration, ferry version; then a count per status. Statuses:
+  complete       the solver exited 0 and every output is verified (manifest complete + _SUCCESS)
+  solver-failed  the solver exited non-zero (its outputs are uploaded and verified)
+  incomplete     stopped by a signal, or files not verified (or complete without _SUCCESS)
+  started        objects but no manifest yet: running, or the run died without one
+  no-output      nothing under the output prefix: the row never ran
+Rows come from the run definition file (the s3_output column; named after what differs between
+the outputs), or with --output from the folders directly under that prefix (a row that wrote
+nothing has no folder there, so it cannot be listed that way).
+Options:
+  --json             the same as JSON lines: {"type":"row",...} per row, then {"type":"counts",...}
+  --retry-csv FILE   write the rows that are not complete (same columns, same cells) as a run
+                     definition to submit as a new DOE; a re-run of a row resumes where it stopped.
+                     Written even when empty. Needs inputs.csv (not --output)
+  --html FILE        one self-contained page (no network, no script): a grid of rows coloured by
+                     status, a duration bar and the bytes out per row, the rows that need attention
+                     first with their exit code and the last lines of their uploaded ferry.log
+  --concurrency N    rows read at once (default 16)
+  plus the S3 options of ferry --help (reading needs s3:GetObject and s3:ListBucket on the outputs)
+Exit: 0 when every row is complete, 1 when one is not; 64/66/69/77 when the rows cannot be read.
+Examples:
+  ferry doe status inputs.csv --aws-config config
+  ferry doe status inputs.csv --aws-config config --retry-csv retry.csv --html status.html
+  ferry doe status --output s3://my-simulation-data/output/ --aws-config config --json
+`;
+
+export const VERIFY_HELP = `Usage: ferry verify [options] URI...
+
+For a pipeline that consumes outputs: checks each output prefix against its _manifest.json.
+  - the manifest says complete, _SUCCESS is there, and no run holds the prefix's lease;
+  - every object the manifest lists exists with the manifest's size and ETag;
+  - --deep: every object is also read in full and its sha256 compared (streamed: memory stays
+    small whatever the size; --concurrency objects at once, default 4);
+  - no object under the prefix that the manifest does not list (ferry's own _manifest.json,
+    _SUCCESS, _ferry.log aside).
+Prints one line per prefix when it is whole, else one line per problem (missing, changed, sha256,
+unlisted, status, running, no-manifest) and a verdict line.
+Options:
+  --deep             read every object and compare its sha256 with the manifest's
+  --any-status       accept a manifest that is not complete (solver-failed, incomplete): check only
+                     that what it lists is intact
+  plus the S3 options of ferry --help (proxy, CA bundle and credentials work as for every command)
+Exit: 0 when every prefix is whole, 1 when one is not, 65 when a _manifest.json is not ferry's,
+64/66/69/77 when the store cannot be read.
+Examples:
+  ferry verify --aws-config config s3://my-simulation-data/output/hsdi/
+  ferry verify --deep --aws-config config s3://my-simulation-data/output/hsdi/ s3://my-simulation-data/output/pintle/
 `;

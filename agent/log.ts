@@ -15,6 +15,8 @@ export interface LogOptions {
 type Fields = Record<string, unknown>;
 type Stream = 'stdout' | 'stderr';
 
+/** How a per-file detail line of the run log begins (readers of the log can tell them apart). */
+export const DETAIL_MARK = 'ferry:   ';
 /** A solver line longer than this is passed on in pieces (JSON: later pieces carry "continued"). */
 export const LINE_MAX = 64 * 1024;
 /** An unfinished line is shown after this long without more output (text mode). */
@@ -73,9 +75,9 @@ export class Log {
     this.event('info', msg, fields, !this.opts.quiet);
   }
 
-  /** Per-file details: into the run log only, never on the console. */
+  /** Per-file details: into the run log only, never on the console, indented under ferry's own lines. */
   detail(msg: string): void {
-    this.toFile(`ferry: ${this.masker.mask(msg)}\n`);
+    this.toFile(`${DETAIL_MARK}${this.masker.mask(msg)}\n`);
   }
 
   warn(msg: string, fields?: Fields): void {

@@ -15,8 +15,10 @@ export const INPUT_TEMP_PREFIX = '.ferry-input-';
 export const MANIFEST = '_manifest.json';
 export const SUCCESS = '_SUCCESS';
 export const LEASE = '_ferry.lease';
+/** The run's log as uploaded next to the manifest (not an output: the manifest does not list it). */
+export const RUN_LOG_OBJECT = '_ferry.log';
 /** Local files with these names are not uploaded (they would overwrite ferry's own objects). */
-export const RESERVED_OUTPUT = new Set([MANIFEST, SUCCESS, LEASE]);
+export const RESERVED_OUTPUT = new Set([MANIFEST, SUCCESS, LEASE, RUN_LOG_OBJECT]);
 
 /** True for a temporary file of ferry's (anywhere in the tree, relative path with '/'). */
 export function isTempName(rel: string): boolean {

@@ -21,7 +21,8 @@ export const WHY: Record<string, string> = {
     'list a prefix input; tell a missing key (404) from a forbidden one, ' +
     'and suggest a trailing / when the key is a folder',
   's3:PutObject':
-    "upload outputs, the manifest and _SUCCESS, and the run's lease _ferry.lease (multipart uploads need it too)",
+    "upload outputs, the manifest, the run log _ferry.log and _SUCCESS, and the run's lease _ferry.lease " +
+    '(multipart uploads need it too)',
   's3:GetObject (output)':
     'verify each upload with HEAD (size and ETag); read the lease of the run that holds the prefix',
   's3:DeleteObject':

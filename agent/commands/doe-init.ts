@@ -72,6 +72,7 @@ Job setup:
   cores per slot    as many as the solver's licence allows; ferry passes RESCALE_CORES_PER_SLOT to mpirun -np
   IAM policy        ferry policy ${policyArgs} --output ${output} > policy.json
   rehearse first    ferry doe rehearse inputs.csv --slots 2 --aws-config config -- ${solver}
+  after the job     ferry doe status inputs.csv --aws-config config --retry-csv retry.csv --html status.html
 `;
 }
 

@@ -50,3 +50,17 @@ export const RUN_FLAGS: FlagSpec[] = [
   { name: 'grace', kind: 'string' },
   { name: 'dry-run', kind: 'bool' },
 ];
+
+export const DOE_STATUS_FLAGS: FlagSpec[] = [
+  ...S3_FLAGS,
+  { name: 'output', kind: 'string' },
+  { name: 'json', kind: 'bool' },
+  { name: 'retry-csv', kind: 'string' },
+  { name: 'html', kind: 'string' },
+];
+
+export const VERIFY_FLAGS: FlagSpec[] = [
+  ...S3_FLAGS,
+  { name: 'deep', kind: 'bool' },
+  { name: 'any-status', kind: 'bool' },
+];

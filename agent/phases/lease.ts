@@ -5,6 +5,9 @@ import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
 import type { Store } from '../store/store.ts';
 
+/** A lease not renewed for this long is stale (FERRY_LEASE_TTL_SECONDS overrides it, for tests). */
+export const LEASE_TTL_MS = 10 * 60 * 1000;
+
 /** What the lease object holds. */
 interface LeaseBody {
   run_id: string;

@@ -73,11 +73,11 @@ async function verified(store: Store, up: Uploaded, call: Call): Promise<void> {
 }
 
 /**
- * Writes `<prefix>_manifest.json`, then — only for a complete run — the empty `<prefix>_SUCCESS`,
- * which is always the last object ferry writes under the prefix. The manifest goes up as a file
- * (from a temp file in `dir`), through the same memory pool, Content-MD5 and verification as outputs.
+ * Writes `<prefix>_manifest.json`. It goes up as a file (from a temp file in `dir`), through the same
+ * memory pool, Content-MD5 and verification as outputs. `_SUCCESS` comes after (markSuccess), and
+ * only for a complete run.
  */
-export async function publishManifest(
+export async function putManifest(
   store: Store,
   prefix: Location,
   m: Manifest,
@@ -93,10 +93,40 @@ export async function publishManifest(
   } finally {
     await rm(tmp, { force: true });
   }
-  if (m.status !== 'complete') return;
+}
+
+/** The empty `<prefix>_SUCCESS`: the last object ferry writes under the prefix of a complete run. */
+export async function markSuccess(store: Store, prefix: Location, signal?: AbortSignal): Promise<void> {
+  const call = { phase: 'upload' as const, signal, what: `writing ${SUCCESS}` };
   const success = under(prefix, SUCCESS);
-  await store.putBytes(success, Buffer.alloc(0), { ...call, what: `writing ${SUCCESS}` });
+  await store.putBytes(success, Buffer.alloc(0), call);
   await verified(store, { loc: success, size: 0, expectedEtag: createHash('md5').digest('hex') }, call);
+}
+
+/** A `_manifest.json` that is not a ferry manifest (exit 65). */
+export class UnreadableManifest extends FerryError {}
+
+/**
+ * The manifest under a prefix: undefined when there is none; throws a FerryError naming the object
+ * when it is not a ferry manifest (not JSON, or no status).
+ */
+export async function fetchManifest(store: Store, prefix: Location, call: Call): Promise<Manifest | undefined> {
+  const loc = under(prefix, MANIFEST);
+  const got = await store.fetch(loc, { ...call, what: call.what ?? 'reading the manifest' });
+  if (!got) return undefined;
+  let m: Manifest | undefined;
+  try {
+    m = JSON.parse(got.body.toString('utf8')) as Manifest;
+  } catch {
+    // not JSON: reported below
+  }
+  if (m && typeof m === 'object' && typeof m.status === 'string' && Array.isArray(m.outputs)) return m;
+  throw new UnreadableManifest('this is not a ferry manifest (not JSON, or no status and outputs)', {
+    phase: call.phase,
+    target: formatUri(loc),
+    exitCode: EXIT.dataErr,
+    hint: 'was it written by another tool? ferry run writes it; re-run the row to write it again',
+  });
 }
 
 /** A re-run first withdraws the old `_SUCCESS`, so the prefix never claims to be complete while it changes. */

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { EXIT, signalExit } from '../errors.ts';
 import { formatUri, under } from '../location.ts';
-import { MANIFEST, RUN_LOG } from '../names.ts';
+import { MANIFEST, RUN_LOG, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
 import type { FileState } from '../phases/outputs.ts';
 import { scanTree } from '../phases/outputs.ts';
-import { publishManifest, type Manifest } from '../phases/manifest.ts';
+import { markSuccess, putManifest, type Manifest } from '../phases/manifest.ts';
+import { uploadRunLog } from '../phases/run-log.ts';
 import type { UploadOutcome } from '../phases/upload.ts';
 import { planWipe } from '../phases/wipe.ts';
 import { versionLine } from '../version.ts';
@@ -66,15 +68,38 @@ function buildManifest(r: Run, verdict: Verdict, verified: UploadOutcome[], kept
   };
 }
 
-/** Writes the manifest (and _SUCCESS for a complete run); false when it could not be written. */
+/**
+ * Uploads the run log next to the manifest (best effort: the log is not an output, and a run whose
+ * outputs are verified does not fail for it). Lines logged after this one stay in the local log.
+ */
+async function uploadLog(r: Run): Promise<void> {
+  const dest = formatUri(under(r.cfg.output, RUN_LOG_OBJECT));
+  r.log.info(`uploading this log to ${dest} (later lines stay in the local ${RUN_LOG} only)`);
+  try {
+    const n = await uploadRunLog(await r.output(), r.cfg.output, join(r.cfg.workdir, RUN_LOG), r.ctx.hardStop);
+    r.log.detail(`uploaded ${RUN_LOG} (${n} bytes) to ${dest}, verified`);
+  } catch (err) {
+    const why = (err as { render?: () => string }).render?.() ?? String(err);
+    r.log.warn(`could not upload ${RUN_LOG} to ${dest}: ${why}\n  the outputs are verified; the run goes on`);
+  }
+}
+
+/**
+ * Writes the manifest, then the run log next to it, then — for a complete run — `_SUCCESS`, the last
+ * object under the prefix (so nothing there changes once it claims to be complete); false when the
+ * manifest or `_SUCCESS` could not be written.
+ */
 export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean> {
   const { cfg, ctx } = r;
   try {
-    await publishManifest(await r.output(), cfg.output, manifest, cfg.workdir, ctx.hardStop);
-    r.log.info(
-      `wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})` +
-        (manifest.status === 'complete' ? ' and _SUCCESS' : ''),
-    );
+    const store = await r.output();
+    await putManifest(store, cfg.output, manifest, cfg.workdir, ctx.hardStop);
+    r.log.info(`wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})`);
+    await uploadLog(r);
+    if (manifest.status === 'complete') {
+      await markSuccess(store, cfg.output, ctx.hardStop);
+      r.log.info(`wrote ${formatUri(under(cfg.output, SUCCESS))}: the prefix is complete`);
+    }
     return true;
   } catch (err) {
     r.log.error(
@@ -86,7 +111,7 @@ export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean
 
 /**
  * Decides the run's status, plans the wipe (so the manifest can list what stays), and writes the
- * manifest; `_SUCCESS` last, only for a complete run.
+ * manifest, the run log, and `_SUCCESS` last, only for a complete run.
  */
 export const manifest: RunPhase = {
   name: 'manifest',
@@ -131,8 +156,8 @@ export const manifest: RunPhase = {
   async dry(r) {
     r.report.push(`  never: ${[...r.need('named'), RUN_LOG].join(', ')}, ferry's own names, symbolic links`);
     r.report.push(
-      `  then ${formatUri(under(r.cfg.output, MANIFEST))}, ` +
-        'and _SUCCESS last if the solver exits 0 and every file is verified',
+      `  then ${formatUri(under(r.cfg.output, MANIFEST))}, the run log as ${RUN_LOG_OBJECT}, ` +
+        `and ${SUCCESS} last if the solver exits 0 and every file is verified`,
     );
   },
 };

@@ -2,15 +2,12 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { RunConfig } from '../config.ts';
 import { isOwnFile } from '../names.ts';
-import { Lease } from '../phases/lease.ts';
+import { Lease, LEASE_TTL_MS } from '../phases/lease.ts';
 import { scanTree } from '../phases/outputs.ts';
 import { loadRunState } from '../phases/run-state.ts';
 import { checkCommand, planLaunch } from '../phases/solve.ts';
 import { selfCommand, versionLine } from '../version.ts';
 import type { Run, RunPhase } from './context.ts';
-
-/** A lease not renewed for this long is stale (FERRY_LEASE_TTL_SECONDS overrides it, for tests). */
-const LEASE_TTL_MS = 10 * 60 * 1000;
 
 /**
  * The job inputs named on the command line (--aws-config, --vars, ferry itself) that sit at the top
@@ -58,7 +55,8 @@ export const prepare: RunPhase = {
       takeOver: cfg.takeOver,
       ttlMs,
       log: r.log,
-      signal: ctx.stop,
+      // Not the first signal: after it outputs are still uploaded, so the lease is renewed, and then removed.
+      signal: ctx.hardStop,
     });
   },
   async dry(r) {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatUri, under } from '../location.ts';
 import { RESERVED_OUTPUT } from '../names.ts';
 import type { PhaseProgress } from '../progress.ts';
@@ -30,8 +32,9 @@ export const sweep: RunPhase = {
     });
     if (progress) ctx.progress.end(progress);
     for (const l of result.last.symlinks) r.log.warn(`not uploading symbolic link ${l} (links are never followed)`);
+    // (the scans skip these names, so the run directory itself is asked)
     for (const n of RESERVED_OUTPUT)
-      if (result.last.files.has(n))
+      if (existsSync(join(cfg.workdir, n)))
         r.log.warn(`not uploading ./${n}: the name is reserved for ferry's own ${n} in the output prefix`);
     r.sweep = result;
     await removeDeleted(r);

@@ -15,6 +15,7 @@ import type { ByteBudget } from '../store/budget.ts';
 import type {
   Call,
   Fetched,
+  FolderLister,
   ObjectInfo,
   PutBytesOptions,
   PutFileOptions,
@@ -25,6 +26,7 @@ import type {
 import { makeS3Client } from './client.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { localEtag } from './etag.ts';
+import { listFolders } from './folders.ts';
 import { abortStaleUploads } from './multipart.ts';
 import { MAX_PARTS, partSizeFor } from './parts.ts';
 import { readRange } from './read.ts';
@@ -40,7 +42,7 @@ const isPrecondition = (err: unknown) =>
  * the shared memory pool for every body, Content-MD5 on every write, and each failure classified
  * once, here (`op` names the operation in the message).
  */
-export class S3Store implements Store {
+export class S3Store implements Store, FolderLister {
   private readonly verifiers = new Map<string, BatchVerifier>();
   /** The server matches If-Match only against the bare ETag (Ceph RGW 16, measured). */
   private bareIfMatch = false;
@@ -99,6 +101,10 @@ export class S3Store implements Store {
         return out;
       },
     );
+  }
+
+  folders(prefix: Location, call: Call): Promise<string[]> {
+    return this.guard('listing the prefix', prefix, call, () => listFolders(this.client, prefix, call.signal));
   }
 
   private async *pages(

@@ -97,3 +97,17 @@ export interface Store {
   abortUnfinished(prefix: Location, call: Call): Promise<number>;
   close(): void;
 }
+
+/**
+ * An optional ability (a store may lack it): the sub-prefixes one level below a prefix, as a listing
+ * with a '/' delimiter gives them, without reading every key under them. Without it, callers derive
+ * them from `list`.
+ */
+export interface FolderLister {
+  /** The keys of the sub-prefixes directly under `prefix`, each ending with '/', in key order. */
+  folders(prefix: Location, call: Call): Promise<string[]>;
+}
+
+export function canListFolders(store: Store): store is Store & FolderLister {
+  return typeof (store as Partial<FolderLister>).folders === 'function';
+}

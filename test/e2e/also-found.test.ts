@@ -157,6 +157,7 @@ describe('outputs and solvers that misbehave', () => {
       expect((await manifest('ownzip/')).run_id).not.toBe('evil');
       expect([...(await listAll(admin, BUCKET, 'ownzip/')).keys()].sort()).toEqual([
         'ownzip/_SUCCESS',
+        'ownzip/_ferry.log',
         'ownzip/_manifest.json',
         'ownzip/out.txt',
       ]);

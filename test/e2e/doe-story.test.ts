@@ -71,7 +71,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
       const expected = expectedOutputs(name, 8, c.steps, c.volumeKiB);
       const listed = await listAll(admin, BUCKET, `output/${name}/`);
       expect([...listed.keys()].sort()).toEqual(
-        [...expected.keys(), '_SUCCESS', '_manifest.json'].map((k) => `output/${name}/${k}`).sort(),
+        [...expected.keys(), '_SUCCESS', '_ferry.log', '_manifest.json'].map((k) => `output/${name}/${k}`).sort(),
       );
       for (const [rel, bytes] of expected) {
         const got = await getBytes(admin, BUCKET, `output/${name}/${rel}`);
@@ -93,11 +93,31 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect((await getBytes(admin, BUCKET, 'output/hsdi/_SUCCESS')).length).toBe(0);
   });
 
-  it('uploads no input file, no config and no log', async () => {
+  it('uploads no input file, no config, and the log only as _ferry.log', async () => {
     const all = [...(await listAll(admin, BUCKET, 'output/')).keys()];
     expect(
       all.filter((k) => /inputs\.in|surface\.dat|species\.dat|boundary\.in|spray\.in|config|ferry\.log/.test(k)),
-    ).toEqual([]);
+    ).toEqual(['output/hsdi/_ferry.log', 'output/pintle/_ferry.log']);
+  });
+
+  it('uploads ferry.log after the manifest, before _SUCCESS: the local log goes on where the copy stops', async () => {
+    const local = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
+    const uploaded = (await getBytes(admin, BUCKET, 'output/hsdi/_ferry.log')).toString();
+    const lines = uploaded.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
+    expect(uploaded).toContain('Cycle 6 of 6');
+    expect(lines.at(-2)).toBe(`ferry: wrote s3://${BUCKET}/output/hsdi/_manifest.json (status complete)`);
+    expect(lines.at(-1)).toMatch(/^ferry: uploading this log to s3:\/\/my-simulation-data\/output\/hsdi\/_ferry\.log /);
+    // The copy is the local log as it was then; _SUCCESS, the wipe and the summary come after it.
+    expect(local.startsWith(uploaded)).toBe(true);
+    const after = local.slice(uploaded.length);
+    const up = `s3://${BUCKET}/output/hsdi/`;
+    expect(after.split('\n').slice(0, 2)).toEqual([
+      `ferry:   uploaded ferry.log (${Buffer.byteLength(uploaded)} bytes) to ${up}_ferry.log, verified`,
+      `ferry: wrote ${up}_SUCCESS: the prefix is complete`,
+    ]);
+    expect(after).toContain('removed');
+    expect(after).toContain('summary: ');
   });
 
   it('leaves only ferry.log in each run directory (the copy of ferry and config are gone too)', () => {
@@ -139,7 +159,7 @@ describe('solver failures and bad runs', () => {
     const expected = expectedOutputs('pintle', 8, 4, 0);
     const listed = await listAll(admin, BUCKET, 'output/failing/');
     expect(listed.has('output/failing/_SUCCESS')).toBe(false);
-    const keys = [...expected.keys(), '_manifest.json'].map((k) => `output/failing/${k}`);
+    const keys = [...expected.keys(), '_ferry.log', '_manifest.json'].map((k) => `output/failing/${k}`);
     expect([...listed.keys()].sort()).toEqual(keys.sort());
     for (const [rel, bytes] of expected) {
       expect((await getBytes(admin, BUCKET, `output/failing/${rel}`)).equals(bytes), rel).toBe(true);
@@ -165,10 +185,34 @@ describe('solver failures and bad runs', () => {
     const listed = await listAll(admin, BUCKET, 'output/vars/');
     expect([...listed.keys()].sort()).toEqual([
       'output/vars/_SUCCESS',
+      'output/vars/_ferry.log',
       'output/vars/_manifest.json',
       'output/vars/output/rank_0.out',
       'output/vars/output/rank_1.out',
       'output/vars/output/summary.out',
+    ]);
+  });
+
+  it("a solver that writes ./_ferry.log: ferry's own log takes that key, the file stays, named in kept", async () => {
+    await emptyPrefix(admin, BUCKET, 'output/own-log/');
+    const dir = tempDir('slot-own-log');
+    writeAwsConfig(dir, s3);
+    const env = platformEnv(
+      { s3_input: `s3://${BUCKET}/input/pintle.zip`, s3_output: `s3://${BUCKET}/output/own-log/` },
+      home,
+    );
+    const solver = ['sh', '-c', 'echo SOLVER-LOG > _ferry.log; cat inputs.in > result.txt'];
+    const r = await ferry(['run', '--aws-config', 'config', '--no-mpi', '--', ...solver], { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stderr).toContain('not uploading ./_ferry.log');
+    const log = (await getBytes(admin, BUCKET, 'output/own-log/_ferry.log')).toString();
+    expect(log).toMatch(/^ferry: ferry /);
+    expect(log.split('\n')).not.toContain('SOLVER-LOG'); // the solver's file is not what went up
+    expect(readFileSync(join(dir, '_ferry.log'), 'utf8')).toBe('SOLVER-LOG\n');
+    const m = JSON.parse((await getBytes(admin, BUCKET, 'output/own-log/_manifest.json')).toString());
+    expect(m.outputs.map((o: { path: string }) => o.path)).toEqual(['result.txt']);
+    expect(m.kept).toEqual([
+      { path: '_ferry.log', reason: "its name is reserved for ferry's own object in the output prefix" },
     ]);
   });
 
@@ -228,6 +272,7 @@ describe('solver failures and bad runs', () => {
       .sort();
     expect(keys).toEqual([
       '_SUCCESS',
+      '_ferry.log',
       '_manifest.json',
       'inputs.in',
       'output/rank_0.out',

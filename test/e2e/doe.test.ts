@@ -48,6 +48,7 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     expect(readFileSync(join(dir, 'ferry-vars.txt'), 'utf8')).toContain('s3_input=${s3_input}');
     expect(init.stdout).toContain('./ferry run --vars ferry-vars.txt --aws-config config -- converge super');
     expect(init.stdout).toContain('ferry policy --input');
+    expect(init.stdout).toContain('ferry doe status inputs.csv --aws-config config --retry-csv retry.csv');
 
     const env = cleanEnv({
       PATH: `${inject('solverDir')}:${process.env.PATH}`,

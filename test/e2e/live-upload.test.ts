@@ -57,7 +57,7 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     const r = await run.result;
     expect(r.exitCode, r.all).toBe(0);
     // After the solver: early.dat changed (sent again), scratch.tmp deleted (removed from S3), late.dat new.
-    const final = ['out/_SUCCESS', 'out/_manifest.json', 'out/out/early.dat', 'out/out/late.dat'];
+    const final = ['out/_SUCCESS', 'out/_ferry.log', 'out/_manifest.json', 'out/out/early.dat', 'out/out/late.dat'];
     expect(await keysUnder('out/')).toEqual(final);
     expect((await getBytes(admin, BUCKET, 'out/out/early.dat')).toString()).toBe('v2-longer\n');
     expect((await getBytes(admin, BUCKET, 'out/out/late.dat')).toString()).toBe('late\n');
@@ -104,7 +104,7 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
       const r = await run.result;
       expect(r.exitCode, r.all).toBe(0);
     }
-    const final = ['_SUCCESS', '_manifest.json', 'a.out', 'b.out'];
+    const final = ['_SUCCESS', '_ferry.log', '_manifest.json', 'a.out', 'b.out'];
     expect(await keysUnder('nolive/')).toEqual(final.map((k) => `nolive/${k}`));
     expect(await keysUnder('control/')).toEqual(final.map((k) => `control/${k}`));
   });

@@ -100,7 +100,12 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
       expect(r.exitCode, String(r.all)).toBe(0);
       const keys = await listAll(admin, BUCKET, 'same/');
       // the lease is gone
-      expect([...keys.keys()].sort()).toEqual(['same/_SUCCESS', 'same/_manifest.json', 'same/out.txt']);
+      expect([...keys.keys()].sort()).toEqual([
+        'same/_SUCCESS',
+        'same/_ferry.log',
+        'same/_manifest.json',
+        'same/out.txt',
+      ]);
       const m = JSON.parse((await getBytes(admin, BUCKET, 'same/_manifest.json')).toString());
       for (const o of m.outputs) expect(keys.has(`same/${o.path}`), o.path).toBe(true);
     },
@@ -200,6 +205,7 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     expect(taken.stderr).toContain('taking over the stale lease of run dead-run');
     expect([...(await listAll(admin, BUCKET, 'stale/')).keys()].sort()).toEqual([
       'stale/_SUCCESS',
+      'stale/_ferry.log',
       'stale/_manifest.json',
       'stale/x.txt',
     ]);

@@ -64,7 +64,7 @@ describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
     );
     expect(r.exitCode, r.all).toBe(0);
     expect([...(await listAll(admin, BUCKET, 'output/pintle/')).keys()].sort()).toEqual(
-      ['_SUCCESS', '_manifest.json', 'big.out', 'small.out'].map((k) => `output/pintle/${k}`),
+      ['_SUCCESS', '_ferry.log', '_manifest.json', 'big.out', 'small.out'].map((k) => `output/pintle/${k}`),
     );
   });
 

@@ -67,6 +67,7 @@ describe('ferry run in a folder that holds unrelated files', () => {
       expect((await getBytes(admin, BUCKET, 'project/spray.in')).toString()).toMatch(/changed\n$/);
       expect([...(await listAll(admin, BUCKET, 'project/')).keys()].sort()).toEqual([
         'project/_SUCCESS',
+        'project/_ferry.log',
         'project/_manifest.json',
         'project/res/out.txt',
         'project/spray.in',

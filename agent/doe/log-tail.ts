@@ -1,0 +1,40 @@
+import { DETAIL_MARK } from '../log.ts';
+import { under, type Location } from '../location.ts';
+import { RUN_LOG_OBJECT } from '../names.ts';
+import type { Call, Store } from '../store/store.ts';
+
+/** Bytes of an uploaded ferry.log read at a time from its end, at most TAIL_MAX in all. */
+export const TAIL_BYTES = 16 * 1024;
+export const TAIL_MAX = 1024 * 1024;
+/** Lines kept: the solver's last lines and ferry's own, without its per-file detail lines. */
+export const TAIL_LINES = 25;
+
+const shown = (line: string) => !line.startsWith(DETAIL_MARK);
+
+/**
+ * The last lines of the run log a row uploaded (`<output>_ferry.log`), or undefined when it has
+ * none. Per-file detail lines (one per output) are left out, so a run with many outputs still shows
+ * how its solver ended: the log is read backwards in ranged reads of TAIL_BYTES until TAIL_LINES
+ * lines are found (or TAIL_MAX bytes were read), whatever the log's size.
+ */
+export async function readLogTail(store: Store, prefix: Location, call: Call): Promise<string[] | undefined> {
+  const loc = under(prefix, RUN_LOG_OBJECT);
+  const info = (await store.list(loc, call)).find((o) => o.key === loc.key);
+  if (!info) return undefined;
+  let text = Buffer.alloc(0);
+  let lines: string[] = [];
+  for (let end = info.size; end > 0 && info.size - end < TAIL_MAX;) {
+    const start = Math.max(0, end - TAIL_BYTES);
+    const chunks: Buffer[] = [];
+    await store.read(loc, info.etag, [start, end], { ...call, what: 'reading the run log' }, (c) => {
+      chunks.push(Buffer.from(c));
+    });
+    text = Buffer.concat([...chunks, text]);
+    end = start;
+    lines = text.toString('utf8').split('\n');
+    if (start > 0) lines.shift(); // cut mid-line (or mid-character)
+    if (lines.filter(shown).length > TAIL_LINES) break;
+  }
+  if (lines.at(-1) === '') lines.pop();
+  return lines.filter(shown).slice(-TAIL_LINES);
+}

@@ -1,0 +1,74 @@
+// `ferry doe status` on stdout: one line per row (text table or JSON lines), then a count per status.
+import { formatUri } from '../location.ts';
+import { formatBytes } from '../log.ts';
+import { ROW_STATUSES, type RowState, type RowStatus } from './status.ts';
+import { renderTable } from './table.ts';
+
+/** `3`, `SIGTERM`, or `-` when the solver has no exit code (no manifest, could not start). */
+export function exitText(s: RowState): string {
+  return s.signal ?? (s.exitCode === null ? '-' : String(s.exitCode));
+}
+
+/** 42.0 s, 12 min 5 s, 3 h 2 min. */
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m} min ${Math.floor(seconds % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** `ferry 0.1.0 (abc, node 20)` → `0.1.0`. */
+export function ferryVersion(line: string | undefined): string {
+  return line?.match(/^ferry (\S+)/)?.[1] ?? line ?? '-';
+}
+
+export function countStatuses(states: RowState[]): Record<RowStatus, number> {
+  const counts = Object.fromEntries(ROW_STATUSES.map((s) => [s, 0])) as Record<RowStatus, number>;
+  for (const s of states) counts[s.status]++;
+  return counts;
+}
+
+/** `6 rows: 2 complete, 1 solver-failed, …` (statuses no row has are left out). */
+export function countsLine(states: RowState[]): string {
+  const counts = countStatuses(states);
+  const order: RowStatus[] = ['complete', ...ROW_STATUSES.filter((s) => s !== 'complete')];
+  const parts = order.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  return `${states.length} row(s): ${parts.join(', ') || 'none'}`;
+}
+
+export function textReport(states: RowState[]): string {
+  const head = ['row', 'status', 'exit', 'files', 'bytes', 'duration', 'ferry', 'note'];
+  const lines = states.map((s) => [
+    s.row.name,
+    s.status,
+    exitText(s),
+    s.files === undefined ? '-' : String(s.files),
+    s.bytes === undefined ? '-' : formatBytes(s.bytes),
+    formatDuration(s.seconds),
+    ferryVersion(s.ferry),
+    s.note ?? '',
+  ]);
+  return `${renderTable([head, ...lines])}\n\n${countsLine(states)}\n`;
+}
+
+/** The same as JSON lines: one object per row, then one with the counts. */
+export function jsonReport(states: RowState[]): string {
+  const rows = states.map((s) =>
+    JSON.stringify({
+      type: 'row',
+      row: s.row.name,
+      output: formatUri(s.row.output),
+      status: s.status,
+      exit_code: s.exitCode,
+      signal: s.signal,
+      files: s.files ?? null,
+      bytes: s.bytes ?? null,
+      duration_s: s.seconds ?? null,
+      started_at: s.startedAt ?? null,
+      ferry: s.ferry ?? null,
+      note: s.note ?? null,
+    }),
+  );
+  const counts = JSON.stringify({ type: 'counts', rows: states.length, ...countStatuses(states) });
+  return `${[...rows, counts].join('\n')}\n`;
+}
