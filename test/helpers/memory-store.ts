@@ -115,6 +115,10 @@ export class MemoryStore implements Store {
     return { etag: md5(b), sha256: createHash('sha256').update(b).digest('hex') };
   }
 
+  partFor(_size: number): number {
+    return 8 * 1024 * 1024;
+  }
+
   async abortUnfinished(): Promise<number> {
     return 0;
   }
