@@ -58,7 +58,9 @@ describe('ferry put DIR (2,000 small files) s3://…/many/', () => {
       const puts = proxy.requests.filter((q) => q.method === 'PUT');
       expect(puts).toHaveLength(2000);
       const others = proxy.requests.filter((q) => q.method !== 'PUT');
-      expect(others.length, others.map((q) => `${q.method} ${q.path}`).join('\n')).toBeLessThan(100);
+      // Unbatched, verification would be 2,000 HEADs. How many files one listing confirms depends on
+      // how many finished while the previous listing ran (timing), so the bound is one per ten files.
+      expect(others.length, others.map((q) => `${q.method} ${q.path}`).join('\n')).toBeLessThan(200);
     } finally {
       await proxy.close();
     }
