@@ -29,7 +29,7 @@ S3 options (all commands):
   --timeout SECONDS       a request with no byte in either direction for this long is abandoned
                           and retried; a download resumes where it stopped (default 120)
   --concurrency N         files over 1 MiB in flight (default 4)
-  --small-concurrency N   files of 1 MiB or less in flight, in a lane of their own (default 32)
+  --small-concurrency N   files of 1 MiB or less in flight, in a lane of their own (default 64)
   --part-concurrency N    parts of one file in flight (default 4)
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
   --memory SIZE           memory bound: all transfer buffers together hold at most this
