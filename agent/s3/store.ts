@@ -22,6 +22,7 @@ import type {
   Uploaded,
   Verdict,
 } from '../store/store.ts';
+import type { Network } from '../net/index.ts';
 import { makeS3Client } from './client.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { localEtag } from './etag.ts';
@@ -50,6 +51,7 @@ export class S3Store implements Store {
     private readonly s: S3Settings,
     private readonly t: TransferSettings,
     private readonly budget: ByteBudget,
+    private readonly net?: Network,
   ) {}
 
   private async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
@@ -62,6 +64,7 @@ export class S3Store implements Store {
         op: call.what ?? op,
         target: formatUri(loc),
         endpoint: this.where,
+        proxyRefusal: this.net?.refusal(),
       });
     }
   }
@@ -253,9 +256,15 @@ export async function openS3Store(
   t: TransferSettings,
   budget: ByteBudget,
   env: NodeJS.ProcessEnv,
+  net: Network,
 ): Promise<{ store: S3Store; secrets: string[] }> {
-  const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + 4, env);
-  const endpoint = made.endpoint ?? 'the S3 endpoint';
-  const where = made.proxy ? `${endpoint} through proxy ${made.proxy}` : endpoint;
-  return { store: new S3Store(made.client, where, s, t, budget), secrets: made.secrets };
+  const endpoint = s.endpoint ?? 'the S3 endpoint';
+  let made: Awaited<ReturnType<typeof makeS3Client>>;
+  try {
+    made = await makeS3Client(s, net, env);
+  } catch (err) {
+    throw classifyS3Error(err, { phase: 'config', op: 'reaching the S3 endpoint', target: endpoint, endpoint });
+  }
+  const where = [made.endpoint ?? 'the S3 endpoint', made.via].filter(Boolean).join(' ');
+  return { store: new S3Store(made.client, where, s, t, budget, net), secrets: made.secrets };
 }

@@ -1,0 +1,67 @@
+// The http agent: plain-http requests straight to the host, or forwarded by the chosen proxy
+// (absolute request target). Basic and Digest go in each request's Proxy-Authorization; NTLM
+// authenticates each new connection first, with a HEAD of the host's root as its carrier.
+import { Agent, type AgentConnectOpts } from 'agent-base';
+import type { AgentOptions, ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import { authenticated } from './auth.ts';
+import type { NetCore } from './core.ts';
+import { DIRECT, type Route } from './route.ts';
+import { hostPort } from './tunnel.ts';
+
+export class ForwardAgent extends Agent {
+  private readonly routesOf = new WeakMap<ClientRequest, Route[]>();
+
+  constructor(
+    private readonly core: NetCore,
+    opts: AgentOptions,
+  ) {
+    super(opts);
+  }
+
+  addRequest(req: ClientRequest, opts: AgentConnectOpts): void {
+    const host = String(opts.host ?? 'localhost').replace(/^\[|\]$/g, '');
+    const target = hostPort(host, Number(opts.port ?? 80));
+    const routes = this.core.routes(new URL(`http://${target}/`));
+    this.routesOf.set(req, routes);
+    const first = routes[0];
+    if (!first.direct) {
+      req.path = `http://${target}${req.path}`;
+      const auth = this.core.authFor(first);
+      const authorization = auth.perRequest(req.method, req.path);
+      if (authorization) req.setHeader('Proxy-Authorization', authorization);
+      const sent = authorization ? auth.scheme : undefined;
+      req.prependListener('response', (res) => this.core.on407(auth, res, sent));
+    }
+    // @ts-expect-error addRequest() is not in @types/node's Agent
+    super.addRequest(req, opts);
+  }
+
+  async connect(req: ClientRequest, opts: AgentConnectOpts): Promise<Socket> {
+    const host = String(opts.host ?? 'localhost').replace(/^\[|\]$/g, '');
+    const port = Number(opts.port ?? 80);
+    const target = hostPort(host, port);
+    return this.core.inOrder(this.routesOf.get(req) ?? [DIRECT], async (route) => {
+      if (route.direct) return this.core.dial(host, port);
+      const auth = this.core.authFor(route);
+      const known = auth.scheme === 'basic' || auth.scheme === 'digest' || auth.scheme === 'none';
+      if (!auth.creds || known) return this.core.dial(route.host, route.port);
+      // NTLM, or a scheme not learnt yet: authenticate this connection before the request uses it.
+      const { socket, answer } = await authenticated(auth, {
+        open: () => this.core.dial(route.host, route.port),
+        request: (authorization) =>
+          `HEAD http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n` +
+          (authorization ? `Proxy-Authorization: ${authorization}\r\n` : '') +
+          'Proxy-Connection: keep-alive\r\n\r\n',
+        method: 'HEAD',
+        uri: `http://${target}/`,
+        bodiless: true,
+        timeoutMs: this.core.o.idleTimeoutMs,
+      });
+      auth.scheme ??= 'none';
+      if (answer.reusable) return socket;
+      socket.destroy();
+      return this.core.dial(route.host, route.port);
+    });
+  }
+}
