@@ -64,8 +64,6 @@ export interface Exchange {
   request(authorization?: string): string;
   method: string;
   uri: string;
-  /** The request has no answer body whatever its headers say (HEAD). */
-  bodiless: boolean;
   timeoutMs: number;
 }
 
@@ -80,7 +78,7 @@ export async function authenticated(auth: ProxyAuth, x: Exchange): Promise<{ soc
     for (let round = 0; round < 4; round++) {
       if (auth.scheme === 'ntlm') return { socket, answer: await ntlm(auth, socket, x) };
       const authorization = auth.perRequest(x.method, x.uri);
-      const answer = await exchange(socket, x.request(authorization), x.bodiless, x.timeoutMs);
+      const answer = await exchange(socket, x.request(authorization), x.method, x.timeoutMs);
       if (answer.head.status !== 407) return { socket, answer };
       auth.learn(challengesOf(answer), authorization ? auth.scheme : undefined);
       if (!answer.reusable) {
@@ -100,7 +98,7 @@ async function ntlm(auth: ProxyAuth, socket: Socket, x: Exchange): Promise<Answe
   const first = await exchange(
     socket,
     x.request(`NTLM ${negotiateMessage().toString('base64')}`),
-    x.bodiless,
+    x.method,
     x.timeoutMs,
   );
   if (first.head.status !== 407) return first;
@@ -114,7 +112,7 @@ async function ntlm(auth: ProxyAuth, socket: Socket, x: Exchange): Promise<Answe
     { domain: creds.domain, user: creds.user, password: creds.password },
     parseChallenge(Buffer.from(token!, 'base64')),
   );
-  const last = await exchange(socket, x.request(`NTLM ${type3.toString('base64')}`), x.bodiless, x.timeoutMs);
+  const last = await exchange(socket, x.request(`NTLM ${type3.toString('base64')}`), x.method, x.timeoutMs);
   if (last.head.status === 407) auth.learn(challengesOf(last), 'ntlm');
   return last;
 }

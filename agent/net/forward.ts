@@ -1,13 +1,31 @@
 // The http agent: plain-http requests straight to the host, or forwarded by the chosen proxy
 // (absolute request target). Basic and Digest go in each request's Proxy-Authorization; NTLM
-// authenticates each new connection first, with a HEAD of the host's root as its carrier.
+// authenticates each new connection first, with a GET of the host's root as its carrier.
 import { Agent, type AgentConnectOpts } from 'agent-base';
 import type { AgentOptions, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { authenticated } from './auth.ts';
+import { authenticated, type Exchange } from './auth.ts';
 import type { NetCore } from './core.ts';
 import { DIRECT, type Route } from './route.ts';
 import { hostPort } from './tunnel.ts';
+
+/**
+ * A request that carries a handshake to a proxy for plain-http `target`: GET of its root, whose
+ * answer is read to its end. (Not HEAD: Ceph RGW 16 answers HEAD / with a chunked body, which desynchronised
+ * squid's connection to it — measured.)
+ */
+export function probe(core: NetCore, route: Route & { direct: false }, target: string): Exchange {
+  return {
+    open: () => core.dial(route.host, route.port),
+    request: (authorization) =>
+      `GET http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n` +
+      (authorization ? `Proxy-Authorization: ${authorization}\r\n` : '') +
+      'Proxy-Connection: keep-alive\r\n\r\n',
+    method: 'GET',
+    uri: `http://${target}/`,
+    timeoutMs: core.o.idleTimeoutMs,
+  };
+}
 
 export class ForwardAgent extends Agent {
   private readonly routesOf = new WeakMap<ClientRequest, Route[]>();
@@ -47,17 +65,7 @@ export class ForwardAgent extends Agent {
       const known = auth.scheme === 'basic' || auth.scheme === 'digest' || auth.scheme === 'none';
       if (!auth.creds || known) return this.core.dial(route.host, route.port);
       // NTLM, or a scheme not learnt yet: authenticate this connection before the request uses it.
-      const { socket, answer } = await authenticated(auth, {
-        open: () => this.core.dial(route.host, route.port),
-        request: (authorization) =>
-          `HEAD http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n` +
-          (authorization ? `Proxy-Authorization: ${authorization}\r\n` : '') +
-          'Proxy-Connection: keep-alive\r\n\r\n',
-        method: 'HEAD',
-        uri: `http://${target}/`,
-        bodiless: true,
-        timeoutMs: this.core.o.idleTimeoutMs,
-      });
+      const { socket, answer } = await authenticated(auth, probe(this.core, route, target));
       auth.scheme ??= 'none';
       if (answer.reusable) return socket;
       socket.destroy();

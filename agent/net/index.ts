@@ -20,7 +20,7 @@ import { usageError } from '../errors.ts';
 import { NetCore } from './core.ts';
 import { readAuthFile, type ProxyCredentials } from './credentials.ts';
 import { ProxyAuthError } from './errors.ts';
-import { ForwardAgent } from './forward.ts';
+import { ForwardAgent, probe } from './forward.ts';
 import { ntHash } from './ntlm.ts';
 import { loadPac, type Pac } from './pac.ts';
 import { proxyRoute } from './route.ts';
@@ -123,17 +123,8 @@ async function prepare(core: NetCore, url: string): Promise<void> {
   if (first.direct || u.protocol !== 'http:') return;
   const auth = core.authFor(first);
   if (auth.scheme || !auth.creds) return;
-  const target = u.host;
   try {
-    const { socket } = await authenticated(auth, {
-      open: () => core.dial(first.host, first.port),
-      request: (a) =>
-        `HEAD http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n${a ? `Proxy-Authorization: ${a}\r\n` : ''}\r\n`,
-      method: 'HEAD',
-      uri: `http://${target}/`,
-      bodiless: true,
-      timeoutMs: core.o.idleTimeoutMs,
-    });
+    const { socket } = await authenticated(auth, probe(core, first, u.host));
     socket.destroy();
     auth.scheme ??= 'none';
   } catch (err) {

@@ -6,6 +6,7 @@ import { md4 } from './md4.ts';
 
 const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1');
 const UNICODE = 0x00000001;
+const OEM = 0x00000002;
 const KEY_EXCH = 0x40000000;
 /** Unicode, OEM, request target, NTLM, always sign, extended session security, 128-bit. */
 const NEGOTIATE_FLAGS = 0x20088207;
@@ -52,8 +53,8 @@ export function parseChallenge(msg: Buffer): Challenge {
   if (msg.length >= 48) {
     const len = msg.readUInt16LE(40);
     const off = msg.readUInt32LE(44);
-    if (off + len > msg.length) throw new Error('the NTLM challenge is truncated (target info)');
-    targetInfo = Buffer.from(msg.subarray(off, off + len));
+    // Some helpers (squid's ntlm_fake_auth) announce target info past the message's end: use none.
+    if (off + len <= msg.length) targetInfo = Buffer.from(msg.subarray(off, off + len));
   }
   return { flags: msg.readUInt32LE(20), serverChallenge: Buffer.from(msg.subarray(24, 32)), targetInfo };
 }
@@ -149,6 +150,7 @@ export function authenticateMessage(
     head.writeUInt32LE(offset, 16 + i * 8);
     offset += f.length;
   });
-  head.writeUInt32LE((challenge.flags & ~KEY_EXCH) >>> 0, 60);
+  // One character set, the one used: a server that echoes both (squid's helpers) reads OEM first.
+  head.writeUInt32LE((challenge.flags & ~KEY_EXCH & (unicode ? ~OEM : ~UNICODE)) >>> 0, 60);
   return Buffer.concat([head, ...fields]);
 }

@@ -39,7 +39,6 @@ export class TunnelAgent extends Agent {
           'Proxy-Connection: keep-alive\r\n\r\n',
         method: 'CONNECT',
         uri: target,
-        bodiless: false,
         timeoutMs: this.core.o.idleTimeoutMs,
       });
       if (answer.head.status !== 200) {

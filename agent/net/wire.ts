@@ -32,8 +32,9 @@ function parseHead(text: string): Head {
 }
 
 /** How many body bytes follow the head: a number, 'chunked', or 'close' (until the end). */
-function bodyOf(head: Head, bodiless: boolean): number | 'chunked' | 'close' {
-  if (bodiless || head.status === 204 || head.status === 304 || (head.status >= 200 && head.status < 300)) return 0;
+function bodyOf(head: Head, method: string): number | 'chunked' | 'close' {
+  const tunnel = method === 'CONNECT' && head.status >= 200 && head.status < 300;
+  if (method === 'HEAD' || tunnel || head.status === 204 || head.status === 304) return 0;
   if (headerValues(head, 'transfer-encoding').some((v) => /chunked/i.test(v))) return 'chunked';
   const len = headerValues(head, 'content-length')[0];
   return len !== undefined && /^\d+$/.test(len) ? Number(len) : 'close';
@@ -43,10 +44,10 @@ const closes = (head: Head) =>
   [...headerValues(head, 'connection'), ...headerValues(head, 'proxy-connection')].some((v) => /close/i.test(v));
 
 /**
- * Writes `request` (a full head, ending in an empty line) and reads the answer. `bodiless`: the
- * request was HEAD or CONNECT-2xx, so the answer carries no body whatever its headers say.
+ * Writes `request` (a full head, ending in an empty line, of a `method` request) and reads the
+ * answer to its end (no body after HEAD, nor after a CONNECT's 2xx: the tunnel begins there).
  */
-export function exchange(socket: Socket, request: string, bodiless: boolean, timeoutMs: number): Promise<Answer> {
+export function exchange(socket: Socket, request: string, method: string, timeoutMs: number): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     let buf = Buffer.alloc(0);
     let head: Head | undefined;
@@ -76,7 +77,7 @@ export function exchange(socket: Socket, request: string, bodiless: boolean, tim
           }
           head = parseHead(buf.subarray(0, end).toString('latin1'));
           buf = buf.subarray(end + 4);
-          body = bodyOf(head, bodiless);
+          body = bodyOf(head, method);
         }
         const rest = bodyDone(buf, body);
         if (rest === undefined) return;
