@@ -124,7 +124,7 @@ describe.each(['http', 'https'] as const)('a whole run through squid, %s', (tran
     }
   });
 
-  it('a squid that offers only Negotiate: exit 77 naming the schemes offered, those ferry speaks, and cntlm', async () => {
+  it('a squid offering only Negotiate: exit 77 naming the schemes offered, those ferry speaks, and cntlm', async () => {
     const r = await run(`negotiate-${transport}`, {
       transport,
       proxy: squids.negotiate.address,
