@@ -45,7 +45,8 @@ function firstLine(stack: string): string {
 /** Compiles the PAC in a fresh context; a syntax error or a missing FindProxyForURL is exit 64. */
 export function compilePac(text: string, source: string): Pac {
   const name = 'proxy.pac';
-  const context: Context = createContext({}, { codeGeneration: { strings: false, wasm: false } });
+  // A null-prototype sandbox: with {} the PAC's this.constructor would be ferry's own Object (and Function).
+  const context: Context = createContext(Object.create(null), { codeGeneration: { strings: false, wasm: false } });
   new Script(PAC_HELPERS, { filename: 'ferry-pac-helpers.js' }).runInContext(context);
   try {
     new Script(text, { filename: name }).runInContext(context, { timeout: CALL_LIMIT_MS });
