@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ntHash, ntowfv2 } from '../../agent/net/ntlm.ts';
@@ -183,7 +183,8 @@ describe('the proxy password stays secret', () => {
       transport: 'http',
       proxy: squids.ntlmCheck.address,
       account: `${DOMAIN}\\${USER}:${PASSWORD}`,
-      extra: ['--keep'],
+      // Everything the run dir holds goes up, except the job's own inputs (the account file among them).
+      extra: ['--upload-all'],
       // The solver's environment is the one ferry was given: it shows what ferry added.
       solver: 'cat inputs.in > result.txt; env > solver-env.txt',
     });
@@ -208,6 +209,8 @@ describe('the proxy password stays secret', () => {
     for (const [what, text] of written) {
       for (const f of forms) expect(text.includes(f), `${what} holds a form of the password`).toBe(false);
     }
+    expect([...objects.keys()].filter((k) => k.includes('proxy-auth'))).toEqual([]);
+    expect(existsSync(join(r.dir, 'proxy-auth')), 'the wipe deletes the account file like --aws-config').toBe(false);
     const env = (await getBytes(admin, BUCKET, `${out}/solver-env.txt`)).toString();
     expect(env).not.toMatch(/proxy-auth|FERRY_PROXY/i);
     // ferry's own files that stay in the run dir hold none of it either.
