@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,9 +62,10 @@ function authLines(auth: SquidAuth, dir: string): string[] {
     case 'ntlm':
       return ['auth_param ntlm program /usr/lib/squid/ntlm_fake_auth', 'auth_param ntlm children 2'];
     case 'ntlm-check':
+      // A copy in squid's own folder: the user squid runs helpers as may not reach the checkout.
+      copyFileSync(join(ROOT, 'test/helpers/ntlm-check-helper.py'), join(dir, 'ntlm-check-helper.py'));
       return [
-        `auth_param ntlm program /usr/bin/python3 ${ROOT}test/helpers/ntlm-check-helper.py ` +
-          `${auth.domain} ${auth.user} ${auth.ntowfv2}`,
+        `auth_param ntlm program /usr/bin/python3 ${dir}/ntlm-check-helper.py ${auth.domain} ${auth.user} ${auth.ntowfv2}`,
         'auth_param ntlm children 2',
       ];
     case 'negotiate': {
@@ -106,7 +107,7 @@ export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
       '',
     ].join('\n'),
   );
-  for (const f of ['', ...(existsSync(join(dir, 'passwd')) ? ['passwd'] : [])]) {
+  for (const f of ['', ...['passwd', 'ntlm-check-helper.py'].filter((n) => existsSync(join(dir, n)))]) {
     chownSync(join(dir, f), proxyUid(), proxyGid());
   }
   const child: ChildProcess = spawn('squid', ['-N', '-f', conf], { stdio: 'ignore' });
