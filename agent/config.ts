@@ -1,5 +1,6 @@
 // ferry's configuration: argv + environment + vars file → frozen settings, one module per concern.
 export { DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS, maxExtract } from './config/flags.ts';
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
+export { netSettings, type NetSettings } from './config/net.ts';
 export { s3Settings, type ObjectParams, type S3Settings } from './config/store.ts';
 export { SMALL_FILE, transferSettings, type TransferSettings } from './config/transfer.ts';

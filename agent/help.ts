@@ -14,6 +14,8 @@ Examples:
   ./ferry run --aws-config config -- converge super
   s3_input=s3://my-simulation-data/input/hsdi.zip s3_output=s3://my-simulation-data/output/hsdi/ \\
     ./ferry run -- converge super
+  HTTPS_PROXY=http://proxy.corp:8080 ./ferry run --proxy-auth-file proxy-auth --aws-config config -- converge super
+  ./ferry run --proxy-pac http://wpad.corp/proxy.pac --proxy-auth-file proxy-auth -- converge super
   ferry get s3://my-simulation-data/input/hsdi.zip ./case
   ferry put ./results s3://my-simulation-data/output/hsdi/
 
@@ -34,8 +36,13 @@ S3 options (all commands):
   --part-size SIZE        multipart part size, min 5MiB (default 8MiB)
   --memory SIZE           memory bound: all transfer buffers together hold at most this
                           (default 256MiB; at least --part-size)
-  --proxy URL             HTTP(S) proxy, http://USER:PASSWORD@host:port (default: HTTPS_PROXY /
-                          HTTP_PROXY, minus NO_PROXY; percent-encode special characters)
+  --proxy URL             HTTP proxy for every request, http://host:port (default: the PAC file,
+                          else HTTPS_PROXY / HTTP_PROXY minus NO_PROXY)
+  --proxy-pac URL|FILE    PAC file choosing the proxy per host (default: env FERRY_PROXY_PAC);
+                          fetched once, run in a sandbox; PROXY a; PROXY b; DIRECT in order
+  --proxy-auth-file FILE  the proxy account, one line user:password or DOMAIN\\user:password, for
+                          whichever proxy is chosen (Basic, Digest or NTLMv2, the strongest offered;
+                          keep it chmod 600). Without it: http://USER:PASSWORD@host:port in the URL
   --sse AES256|aws:kms    server-side encryption for uploads (--sse-kms-key-id KEY with aws:kms)
   --storage-class CLASS   e.g. STANDARD_IA, INTELLIGENT_TIERING
   --log-format text|json  json: one JSON event per line (phase, bytes, files, duration, errors)
@@ -43,8 +50,9 @@ S3 options (all commands):
 
 Exit codes: the solver's own code when ferry succeeded; else
   64 usage  65 invalid or hostile input archive  66 input or a bucket not found
-  69 endpoint or proxy unreachable  73 an upload failed or could not be verified  74 local I/O error
-  75 another ferry runs in this run dir or writes this output prefix  77 access denied / bad credentials
+  69 endpoint, proxy or PAC unreachable  73 an upload failed or could not be verified  74 local I/O error
+  75 another ferry runs in this run dir or writes this output prefix
+  77 access denied / bad credentials / the proxy refused the account or offers only Negotiate
   126 the solver could not be started  128+N killed by signal N
   doe status and verify: 0 every row complete / the prefix whole, 1 not (the list says why)
 `;
@@ -55,8 +63,9 @@ Downloads the input into the run directory (a .zip is extracted), runs SOLVER un
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
 each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
 for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
-as extracted, the outputs as uploaded, the --aws-config and --vars files and ferry itself.
-Anything else stays (listed in the log and the manifest); ferry.log stays.
+as extracted, the outputs as uploaded, the --aws-config, --vars and --proxy-auth-file files and
+ferry itself (when they sit in the run directory; never uploaded). Anything else stays (listed in
+the log and the manifest); ferry.log stays.
 
 Options:
   --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
@@ -93,6 +102,7 @@ Examples:
   ./ferry run --aws-config config -- converge super
   ./ferry run --vars vars.txt --aws-config config --np 16 -- converge super
   ./ferry run --input s3://b/input/case.zip --output s3://b/output/case/ --no-mpi -- ./run.sh
+  HTTPS_PROXY=http://proxy.corp:8080 ./ferry run --proxy-auth-file proxy-auth --aws-config config -- converge super
 `;
 
 export const GET_HELP = `Usage: ferry get [options] URI DIR

@@ -75,8 +75,15 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
     ? readFileSync(tmplPath, 'utf8')
     : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
   const config = str(runFlags, 'aws-config');
-  const asCopy = (a: string, i: number) =>
-    pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a;
+  // The config is copied into each row's directory; a proxy account or PAC file stays where it is.
+  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(ctx.cwd, v));
+  const asCopy = (a: string, i: number) => {
+    if (pass[i - 1] === '--aws-config') return 'config';
+    if (a.startsWith('--aws-config=')) return '--aws-config=config';
+    if (pass[i - 1] === '--proxy-auth-file' || pass[i - 1] === '--proxy-pac') return absolute(a);
+    const m = /^(--proxy-auth-file|--proxy-pac)=(.*)$/.exec(a);
+    return m ? `${m[1]}=${absolute(m[2])}` : a;
+  };
   return {
     rows,
     csvFile,

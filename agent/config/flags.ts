@@ -9,6 +9,8 @@ export const S3_FLAGS: FlagSpec[] = [
   { name: 'retries', kind: 'string' },
   { name: 'timeout', kind: 'string' },
   { name: 'proxy', kind: 'string' },
+  { name: 'proxy-pac', kind: 'string' },
+  { name: 'proxy-auth-file', kind: 'string' },
   { name: 'sse', kind: 'string' },
   { name: 'sse-kms-key-id', kind: 'string' },
   { name: 'storage-class', kind: 'string' },

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { positiveInt, str, type ParsedArgs } from '../args.ts';
 import { usageError } from '../errors.ts';
+import { netSettings, type NetSettings } from './net.ts';
 import { seconds, type Env } from './values.ts';
 
 /** Object settings for uploads, as S3 names them (--sse, --sse-kms-key-id, --storage-class). */
@@ -24,8 +25,8 @@ export interface S3Settings {
   maxAttempts: number;
   /** Passed to every PutObject / CreateMultipartUpload (--sse, --sse-kms-key-id, --storage-class). */
   objectParams: ObjectParams;
-  /** Proxy URL from --proxy (else HTTPS_PROXY/HTTP_PROXY/NO_PROXY decide). */
-  proxy?: string;
+  /** Proxy, PAC file and proxy account (--proxy, --proxy-pac, --proxy-auth-file): one network for all stores. */
+  net: NetSettings;
   /** Milliseconds a request may go without a byte either way before it is abandoned and retried (--timeout). */
   idleTimeoutMs: number;
 }
@@ -47,7 +48,7 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     awsConfigFile: file,
     maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries', 100),
     idleTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
-    proxy: str(p, 'proxy'),
+    net: netSettings(p, env, cwd),
     objectParams: objectParams(p),
   });
 }

@@ -10,7 +10,8 @@ import { selfCommand, versionLine } from '../version.ts';
 import type { Run, RunPhase } from './context.ts';
 
 /**
- * The job inputs named on the command line (--aws-config, --vars, ferry itself) that sit at the top
+ * The job inputs named on the command line (--aws-config, --vars, --proxy-auth-file, a --proxy-pac
+ * file, ferry itself) that sit at the top
  * of the run directory, as the platform stages job inputs: never uploaded, deleted by the wipe.
  * One elsewhere (a subfolder, ~/.aws) is never touched.
  */
@@ -19,7 +20,8 @@ export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string)
   const dir = realpathSync(cfg.workdir);
   // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
   const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
-  for (const f of [cfg.s3.awsConfigFile, cfg.varsFile, selfCommand(env), invoked]) {
+  const pacFile = cfg.s3.net.pac && !/^[a-z]+:\/\//i.test(cfg.s3.net.pac) ? cfg.s3.net.pac : undefined;
+  for (const f of [cfg.s3.awsConfigFile, cfg.varsFile, cfg.s3.net.authFile, pacFile, selfCommand(env), invoked]) {
     if (!f) continue;
     let real = f;
     try {

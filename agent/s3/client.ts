@@ -2,12 +2,11 @@ import { homedir } from 'node:os';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { usageError } from '../errors.ts';
+import { PROXY_RETRY_HEADER, type Network } from '../net/index.ts';
+import { CONNECT_TIMEOUT_MS } from '../store/index.ts';
 import { readProfileFile } from './credentials.ts';
-import { makeAgents } from './proxy.ts';
-
-/** A connection that is not up after this long is abandoned (and retried). */
-const CONNECT_TIMEOUT_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -18,9 +17,9 @@ type Env = Record<string, string | undefined>;
 export interface MadeClient {
   client: S3Client;
   endpoint?: string;
-  /** The proxy in use, password hidden. */
-  proxy?: string;
-  /** Secret values the client was given (keys, token, proxy password): masked in all output. */
+  /** "through proxy http://host:port" when the endpoint is reached through one, else ''. */
+  via: string;
+  /** Secret values the client was given (keys, token): masked in all output. */
   secrets: string[];
 }
 
@@ -72,6 +71,25 @@ function signWithoutPayloadHash(client: S3Client): void {
   );
 }
 
+/**
+ * A 407 the network's agent has learnt from (the proxy's scheme, or a renewed Digest nonce) is
+ * worth sending again: the SDK retries it like a transient failure.
+ */
+function retryProxyChallenges(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const res = (err as { $response?: { headers?: Record<string, string> } }).$response;
+        if (res?.headers?.[PROXY_RETRY_HEADER]) Object.assign(err as object, { $retryable: {} });
+        throw err;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'ferryProxyChallengeRetry' },
+  );
+}
+
 /** S3-compatible servers (Ceph RGW, MinIO): path-style addressing, no aws-chunked trailing checksums. */
 const COMPATIBLE: Partial<S3ClientConfig> = {
   forcePathStyle: true,
@@ -80,7 +98,7 @@ const COMPATIBLE: Partial<S3ClientConfig> = {
   responseChecksumValidation: 'WHEN_REQUIRED',
 };
 
-export async function makeS3Client(s: S3Settings, sockets: number, env: Env = process.env): Promise<MadeClient> {
+export async function makeS3Client(s: S3Settings, net: Network, env: Env = process.env): Promise<MadeClient> {
   ensureHome();
   const file = await fromConfigFile(s, s.profile ?? env.AWS_PROFILE ?? 'default');
   const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...file.secrets];
@@ -92,27 +110,36 @@ export async function makeS3Client(s: S3Settings, sockets: number, env: Env = pr
     );
   }
   const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? file.region ?? 'us-east-1';
-  const agents = makeAgents(endpoint ?? `https://s3.${region}.amazonaws.com`, s.proxy, sockets, env);
+  const url = endpoint ?? `https://s3.${region}.amazonaws.com`;
+  await net.prepare(url);
+  // --timeout bounds silence, not duration: a socket with no byte in either direction for that
+  // long is abandoned and the request retried (a server that never answers, or a body that stalls
+  // half-way). A total time limit would cut off a large part on a slow but moving link.
+  const requestHandler = new NodeHttpHandler({
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    socketTimeout: s.idleTimeoutMs,
+    ...net.agents,
+  });
   const client = new S3Client({
     region,
     credentials: file.credentials,
     maxAttempts: s.maxAttempts,
     retryMode: 'standard',
     followRegionRedirects: true,
-    // --timeout bounds silence, not duration: a socket with no byte in either direction for that
-    // long is abandoned and the request retried (a server that never answers, or a body that stalls
-    // half-way). A total time limit would cut off a large part on a slow but moving link.
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: CONNECT_TIMEOUT_MS,
-      socketTimeout: s.idleTimeoutMs,
-      httpAgent: agents.httpAgent,
-      httpsAgent: agents.httpsAgent,
-    }),
+    requestHandler,
+    // Credential lookups (STS assume-role, SSO, web identity) take the same path as S3: the same
+    // handler, so the same proxy/PAC decision, CA bundle and timeouts. Instance metadata and
+    // container endpoints use the SDK's own direct requests (and the network routes them direct).
+    credentialDefaultProvider: (init: object) =>
+      defaultProvider({
+        ...init,
+        clientConfig: { ...(init as { clientConfig?: object }).clientConfig, requestHandler },
+      }),
     ...(endpoint !== undefined ? { endpoint, ...COMPATIBLE } : {}),
   });
   signWithoutPayloadHash(client);
-  if (agents.password) secrets.push(agents.password);
-  return { client, endpoint, proxy: agents.proxy, secrets: secrets.filter((v): v is string => !!v) };
+  retryProxyChallenges(client);
+  return { client, endpoint, via: net.describe(url), secrets: secrets.filter((v): v is string => !!v) };
 }
 
 /**

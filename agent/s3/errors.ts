@@ -1,16 +1,9 @@
 import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
+import { explainNetError, type ProxyAuthError } from '../net/index.ts';
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ECONNABORTED',
-]);
+const NETWORK_CODES = new Set(
+  'ECONNREFUSED ECONNRESET ENOTFOUND EAI_AGAIN ETIMEDOUT EHOSTUNREACH ENETUNREACH EPIPE ECONNABORTED'.split(' '),
+);
 const AUTH_CODES = new Set([
   'AccessDenied',
   'InvalidAccessKeyId',
@@ -106,6 +99,8 @@ interface Facts {
   phase: Phase;
   /** The endpoint (and proxy) for messages. */
   where: string;
+  /** What the network knows of the last 407 refusal: proxy, scheme, user. */
+  refusal?: ProxyAuthError;
 }
 
 /** What a rule says: the failure in words (after "OP failed: "), its exit code, a hint. */
@@ -123,6 +118,9 @@ const REGION_CODES = new Set([
   'IllegalLocationConstraintException',
 ]);
 
+/** Proxy and PAC failures, said the same way for every store (agent/net/). */
+const network: Rule = (f) => explainNetError(f.err);
+
 /** Proxies report a refusal as 407 (squid), 401 (tinyproxy) or only in a message (some agents). */
 const proxyAuth: Rule = (f) => {
   const refused =
@@ -130,12 +128,13 @@ const proxyAuth: Rule = (f) => {
     (f.status === 401 && f.code !== 'Unauthorized') ||
     (f.status === undefined && /\b407\b/.test(f.detail));
   if (!refused) return undefined;
+  if (f.status === 407 && f.refusal) return { says: f.refusal.message, exitCode: EXIT.noPerm, hint: f.refusal.hint };
   return {
     says: `the HTTP proxy refused our credentials (HTTP ${f.status ?? 407}; ${f.where})`,
     exitCode: EXIT.noPerm,
     hint:
-      'put the proxy user and password in the proxy URL: HTTPS_PROXY=http://USER:PASSWORD@host:port ' +
-      '(percent-encode special characters)',
+      'check the proxy account in --proxy-auth-file (user:password or DOMAIN\\user:password), or the ' +
+      'user:password in the proxy URL (percent-encode special characters)',
   };
 };
 
@@ -231,6 +230,7 @@ const unreachable: Rule = (f) =>
 
 /** In order: the first rule that recognises the failure says what it is. */
 const RULES: Rule[] = [
+  network,
   proxyAuth,
   noBucket,
   noObject,
@@ -248,7 +248,7 @@ const RULES: Rule[] = [
  */
 export function classifyS3Error(
   err: unknown,
-  ctx: { phase: Phase; op: string; target: string; endpoint?: string },
+  ctx: { phase: Phase; op: string; target: string; endpoint?: string; proxyRefusal?: ProxyAuthError },
 ): FerryError {
   if (err instanceof FerryError) return err;
   const code = sdkCode(err);
@@ -260,6 +260,7 @@ export function classifyS3Error(
     detail,
     phase: ctx.phase,
     where: ctx.endpoint ?? 'the S3 endpoint',
+    refusal: ctx.proxyRefusal,
   };
   const fallback: Said = {
     says: `${code ? `${code}: ` : ''}${detail}`,

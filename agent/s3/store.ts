@@ -23,7 +23,7 @@ import type {
   Uploaded,
   Verdict,
 } from '../store/store.ts';
-import { makeS3Client } from './client.ts';
+import type { Network } from '../net/index.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { localEtag } from './etag.ts';
 import { listFolders } from './folders.ts';
@@ -55,6 +55,7 @@ export class S3Store implements Store, FolderLister {
     private readonly budget: ByteBudget,
     /** S3's 10,000 parts per upload; FERRY_TEST_MAX_PARTS lowers it so a test can reach it. */
     private readonly maxParts = MAX_PARTS,
+    private readonly net?: Network,
   ) {}
 
   partFor(size: number): number {
@@ -71,6 +72,7 @@ export class S3Store implements Store, FolderLister {
         op: call.what ?? op,
         target: formatUri(loc),
         endpoint: this.where,
+        proxyRefusal: this.net?.refusal(),
       });
     }
   }
@@ -259,18 +261,4 @@ export class S3Store implements Store, FolderLister {
   close(): void {
     this.client.destroy();
   }
-}
-
-/** Opens the S3 store: one client sized for every request the transfer settings can have in flight. */
-export async function openS3Store(
-  s: S3Settings,
-  t: TransferSettings,
-  budget: ByteBudget,
-  env: NodeJS.ProcessEnv,
-): Promise<{ store: S3Store; secrets: string[] }> {
-  const made = await makeS3Client(s, t.filesInFlight * t.partsPerFile * 2 + t.smallInFlight + 4, env);
-  const endpoint = made.endpoint ?? 'the S3 endpoint';
-  const where = made.proxy ? `${endpoint} through proxy ${made.proxy}` : endpoint;
-  const maxParts = Number(env.FERRY_TEST_MAX_PARTS) || MAX_PARTS;
-  return { store: new S3Store(made.client, where, s, t, budget, maxParts), secrets: made.secrets };
 }

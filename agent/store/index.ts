@@ -1,8 +1,10 @@
 // Which store serves a Location: one line per store. A new store is a folder beside agent/s3/ with
 // an `open…Store` function, and one entry in OPENERS.
 import { SMALL_FILE, type S3Settings, type TransferSettings } from '../config.ts';
+import { FerryError } from '../errors.ts';
 import type { Location, Scheme } from '../location.ts';
 import type { Log } from '../log.ts';
+import type { Network } from '../net/index.ts';
 import { ByteBudget } from './budget.ts';
 import type { Store } from './store.ts';
 
@@ -12,21 +14,26 @@ export interface StoreSettings {
   env: NodeJS.ProcessEnv;
 }
 
-type Opener = (o: StoreSettings, budget: ByteBudget) => Promise<{ store: Store; secrets: string[] }>;
+/** A connection that is not up after this long is abandoned (and retried). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+type Opener = (o: StoreSettings, budget: ByteBudget, net: Network) => Promise<{ store: Store; secrets: string[] }>;
 
 const OPENERS: Record<Scheme, Opener> = {
-  s3: async (o, budget) => (await import('../s3/store.ts')).openS3Store(o.s3, o.transfer, budget, o.env),
+  s3: async (o, budget, net) => (await import('../s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net),
 };
 
 /**
- * The stores a command talks to, opened on first use, sharing one memory pool: all transfer
- * buffers of all stores together never hold more than `transfer.memory` bytes. Every secret a
- * store was given is handed to the log's masker.
+ * The stores a command talks to, opened on first use, sharing one memory pool (all transfer
+ * buffers of all stores together never hold more than `transfer.memory` bytes) and one network
+ * (proxy, PAC fetched once, proxy account, CA: agent/net/). Every secret a store or the network
+ * was given is handed to the log's masker.
  */
 export class Stores {
   /** The memory bound of all transfers: at most transfer.memory bytes in buffers. */
   readonly budget: ByteBudget;
   private readonly open = new Map<Scheme, Promise<Store>>();
+  private net?: Promise<Network>;
 
   constructor(
     private readonly o: StoreSettings,
@@ -35,13 +42,38 @@ export class Stores {
     this.budget = new ByteBudget(o.transfer.memory, o.transfer.partSize, SMALL_FILE);
   }
 
+  /** The network of this command: opened once, shared by every store. */
+  network(): Promise<Network> {
+    this.net ??= import('../net/index.ts').then(async ({ openNetwork, explainNetError }) => {
+      const t = this.o.transfer;
+      const net = await openNetwork({
+        ...this.o.s3.net,
+        env: this.o.env,
+        // every request in flight (the SDK queues silently past maxSockets): parts, small files, a few more
+        maxSockets: t.filesInFlight * t.partsPerFile * 2 + t.smallInFlight + 4,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        idleTimeoutMs: this.o.s3.idleTimeoutMs,
+        warn: (msg) => this.log?.warn(msg),
+      }).catch((err) => {
+        const said = explainNetError(err);
+        if (!said) throw err;
+        throw new FerryError(said.says, { phase: 'config', exitCode: said.exitCode, hint: said.hint, cause: err });
+      });
+      this.log?.masker.add(...net.secrets);
+      return net;
+    });
+    return this.net;
+  }
+
   for(loc: Location): Promise<Store> {
     let s = this.open.get(loc.scheme);
     if (!s) {
-      s = OPENERS[loc.scheme](this.o, this.budget).then(({ store, secrets }) => {
-        this.log?.masker.add(...secrets);
-        return store;
-      });
+      s = this.network()
+        .then((net) => OPENERS[loc.scheme](this.o, this.budget, net))
+        .then(({ store, secrets }) => {
+          this.log?.masker.add(...secrets);
+          return store;
+        });
       this.open.set(loc.scheme, s);
     }
     return s;
@@ -49,5 +81,6 @@ export class Stores {
 
   async close(): Promise<void> {
     for (const s of this.open.values()) (await s.catch(() => undefined))?.close();
+    (await this.net?.catch(() => undefined))?.destroy();
   }
 }

@@ -1,18 +1,36 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from './env.ts';
 
 export interface Squid {
   port: number;
   /** http://USER:PASSWORD@127.0.0.1:PORT with the password percent-encoded. */
   url(user: string, password: string): string;
+  /** http://127.0.0.1:PORT (no credentials). */
+  address: string;
   accessLog(): string;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/**
+ * What the squid asks for:
+ * - basic: basic_ncsa_auth over an htpasswd file;
+ * - digest: digest_file_auth over user:realm:HA1 lines (a nonce is good for `nonceMaxCount` uses);
+ * - ntlm: ntlm_fake_auth (checks the three-message handshake, accepts any password);
+ * - ntlm-check: our helper that checks the NTLMv2 proof against `ntowfv2` (hex) for user/domain;
+ * - negotiate: only Negotiate, with a helper that never accepts (no KDC here).
+ */
+export type SquidAuth =
+  | { scheme: 'basic' | 'digest'; user: string; password: string; nonceMaxCount?: number }
+  | { scheme: 'ntlm' }
+  | { scheme: 'ntlm-check'; user: string; domain: string; ntowfv2: string }
+  | { scheme: 'negotiate' };
+
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as { port: number }).port;
@@ -20,12 +38,58 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+function authLines(auth: SquidAuth, dir: string): string[] {
+  switch (auth.scheme) {
+    case 'basic': {
+      const hash = execFileSync('openssl', ['passwd', '-apr1', auth.password], { encoding: 'utf8' }).trim();
+      writeFileSync(join(dir, 'passwd'), `${auth.user}:${hash}\n`);
+      return [
+        `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${dir}/passwd`,
+        'auth_param basic realm ferry-test',
+      ];
+    }
+    case 'digest': {
+      // user:realm:HA1 (-c): digest_file_auth's plain user:password lines cannot hold a space.
+      const ha1 = createHash('md5').update(`${auth.user}:ferry-test:${auth.password}`).digest('hex');
+      writeFileSync(join(dir, 'passwd'), `${auth.user}:ferry-test:${ha1}\n`);
+      return [
+        `auth_param digest program /usr/lib/squid/digest_file_auth -c ${dir}/passwd`,
+        'auth_param digest realm ferry-test',
+        'auth_param digest children 2',
+        ...(auth.nonceMaxCount ? [`auth_param digest nonce_max_count ${auth.nonceMaxCount}`] : []),
+      ];
+    }
+    case 'ntlm':
+      return ['auth_param ntlm program /usr/lib/squid/ntlm_fake_auth', 'auth_param ntlm children 2'];
+    case 'ntlm-check':
+      // A copy in squid's own folder: the user squid runs helpers as may not reach the checkout.
+      copyFileSync(join(ROOT, 'test/helpers/ntlm-check-helper.py'), join(dir, 'ntlm-check-helper.py'));
+      return [
+        'auth_param ntlm program /usr/bin/python3 ' +
+          `${dir}/ntlm-check-helper.py ${auth.domain} ${auth.user} ${auth.ntowfv2}`,
+        'auth_param ntlm children 2',
+      ];
+    case 'negotiate': {
+      const helper = join(dir, 'negotiate-never.sh');
+      writeFileSync(
+        helper,
+        '#!/bin/sh\n# No KDC here: every Negotiate token is refused.\nwhile read l; do echo "BH no KDC"; done\n',
+      );
+      chmodSync(helper, 0o755);
+      return [`auth_param negotiate program ${helper}`, 'auth_param negotiate children 1'];
+    }
+  }
+}
+
 /** A real squid on 127.0.0.1 that requires Basic auth (user/password), logging every request. */
-export async function startSquid(user: string, password: string): Promise<Squid> {
+export function startSquid(user: string, password: string): Promise<Squid> {
+  return startSquidWith({ scheme: 'basic', user, password });
+}
+
+/** A real squid on 127.0.0.1 asking for `auth`, logging every request. */
+export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-squid-'));
   const port = await freePort();
-  const hash = execFileSync('openssl', ['passwd', '-apr1', password], { encoding: 'utf8' }).trim();
-  writeFileSync(join(dir, 'passwd'), `${user}:${hash}\n`);
   const conf = join(dir, 'squid.conf');
   writeFileSync(
     conf,
@@ -37,15 +101,16 @@ export async function startSquid(user: string, password: string): Promise<Squid>
       'cache deny all',
       'pinger_enable off',
       'shutdown_lifetime 1 seconds',
-      `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${dir}/passwd`,
-      'auth_param basic realm ferry-test',
+      ...authLines(auth, dir),
       'acl authed proxy_auth REQUIRED',
       'http_access allow authed',
       'http_access deny all',
       '',
     ].join('\n'),
   );
-  for (const f of ['', 'passwd']) chownSync(join(dir, f), proxyUid(), proxyGid());
+  for (const f of ['', ...['passwd', 'ntlm-check-helper.py'].filter((n) => existsSync(join(dir, n)))]) {
+    chownSync(join(dir, f), proxyUid(), proxyGid());
+  }
   const child: ChildProcess = spawn('squid', ['-N', '-f', conf], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     if (await listening(port)) break;
@@ -54,6 +119,7 @@ export async function startSquid(user: string, password: string): Promise<Squid>
   if (!(await listening(port))) throw new Error(`squid did not start; see ${dir}/cache.log`);
   return {
     port,
+    address: `http://127.0.0.1:${port}`,
     url: (u, p) => `http://${encodeURIComponent(u)}:${encodeURIComponent(p)}@127.0.0.1:${port}`,
     accessLog: () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : ''),
     stop: async () => {
@@ -63,7 +129,7 @@ export async function startSquid(user: string, password: string): Promise<Squid>
   };
 }
 
-function listening(port: number): Promise<boolean> {
+export function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection({ host: '127.0.0.1', port }, () => {
       c.destroy();

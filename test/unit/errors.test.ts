@@ -31,7 +31,7 @@ describe('exit-code mapping', () => {
       ctx('download'),
     );
     expect(e.exitCode).toBe(EXIT.noPerm);
-    expect(e.hint).toContain('HTTPS_PROXY');
+    expect(e.hint).toContain('--proxy-auth-file');
   });
   it('maps refused connections and timeouts to 69', () => {
     expect(

@@ -1,0 +1,23 @@
+import { resolve } from 'node:path';
+import { str, type ParsedArgs } from '../args.ts';
+import type { Env } from './values.ts';
+
+/** How ferry reaches its stores: which proxy, by which PAC file, with which proxy account. */
+export interface NetSettings {
+  /** --proxy: one proxy for every URL (else the PAC, else HTTPS_PROXY/HTTP_PROXY minus NO_PROXY). */
+  proxy?: string;
+  /** --proxy-pac, else FERRY_PROXY_PAC: a path or an http(s) URL of a PAC file. */
+  pac?: string;
+  /** --proxy-auth-file (absolute): user:password or DOMAIN\user:password for whichever proxy is chosen. */
+  authFile?: string;
+}
+
+export function netSettings(p: ParsedArgs, env: Env, cwd: string): NetSettings {
+  const pac = str(p, 'proxy-pac') ?? (env.FERRY_PROXY_PAC || undefined);
+  const authFile = str(p, 'proxy-auth-file');
+  return Object.freeze({
+    proxy: str(p, 'proxy'),
+    pac: pac !== undefined && !/^[a-z]+:\/\//i.test(pac) ? resolve(cwd, pac) : pac,
+    authFile: authFile === undefined ? undefined : resolve(cwd, authFile),
+  });
+}
