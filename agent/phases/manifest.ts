@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.ts';
@@ -66,8 +65,8 @@ export async function publishManifest(
   }
   if (m.status !== 'complete') return;
   const success = under(prefix, SUCCESS);
-  await store.putBytes(success, Buffer.alloc(0), { ...call, what: `writing ${SUCCESS}` });
-  await verified(store, { loc: success, size: 0, expectedEtag: createHash('md5').digest('hex') }, call);
+  const written = await store.putBytes(success, Buffer.alloc(0), { ...call, what: `writing ${SUCCESS}` });
+  await verified(store, written!, call); // unconditional: always written or thrown
 }
 
 /** A re-run first withdraws the old `_SUCCESS`, so the prefix never claims to be complete while it changes. */

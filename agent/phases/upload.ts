@@ -12,7 +12,7 @@ export interface UploadOutcome {
   rel: string;
   size: number;
   key: string;
-  /** Bare, as every store hands ETags out. */
+  /** The version the store holds (bare, as every store hands ETags out): a later removal names it. */
   etag?: string;
   sha256?: string;
   verified: boolean;
@@ -53,8 +53,8 @@ type Sent = { base: Base; up: Uploaded; state?: FileState };
 
 /**
  * Uploads files of one run directory under one prefix, `filesInFlight` at a time, each then
- * verified in the store (size + ETag; the store batches the checks). A failure is recorded per
- * file; the others go on. Progress goes to the phase each call names.
+ * verified in the store (size + digest: the ETag on S3, the Content-MD5 on Azure; the store batches
+ * the checks). A failure is recorded per file; the others go on. Progress goes to the phase each call names.
  */
 export class Uploader {
   private readonly limit: LimitFunction;
@@ -92,12 +92,12 @@ export class Uploader {
       const prior = d.existing?.get(dest.key);
       if (prior && prior.size === before.size) {
         const local = await d.store.fingerprint(path, before.size, d.signal);
-        if (local.etag === prior.etag) {
+        if (prior.digest !== undefined && local.digest === prior.digest) {
           this.resumed++;
           progress?.addFile();
           d.log.detail(`already in the store with the same bytes, not sent again: ${rel}`);
           return {
-            outcome: { ...base, etag: local.etag, sha256: local.sha256, verified: true, state: before, resumed: true },
+            outcome: { ...base, etag: prior.etag, sha256: local.sha256, verified: true, state: before, resumed: true },
           };
         }
       }
@@ -128,7 +128,7 @@ export class Uploader {
     this.bytes += s.up.size;
     progress?.addFile();
     d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified`);
-    return { ...s.base, etag: s.up.expectedEtag, sha256: s.up.sha256, verified: true, state: s.state };
+    return { ...s.base, etag: s.up.etag, sha256: s.up.sha256, verified: true, state: s.state };
   }
 
   private failure(base: Base, err: unknown): UploadOutcome {

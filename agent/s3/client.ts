@@ -4,7 +4,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
 import { usageError } from '../errors.ts';
 import { readProfileFile } from './credentials.ts';
-import { makeAgents } from './proxy.ts';
+import { makeAgents } from '../net/proxy.ts';
 
 /** A connection that is not up after this long is abandoned (and retried). */
 const CONNECT_TIMEOUT_MS = 10_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { proxyFor, redactProxy } from '../../agent/s3/proxy.ts';
+import { proxyFor, redactProxy } from '../../agent/net/proxy.ts';
 
 describe('proxy selection', () => {
   const P = 'http://u:p@proxy:3128';

@@ -1,3 +1,5 @@
+// Network decisions shared by every store: which proxy a URL goes through (--proxy, HTTP(S)_PROXY,
+// NO_PROXY), the CA bundle, and the agents requests use. TODO(issue 17): replaced by its decision module.
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
