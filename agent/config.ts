@@ -1,5 +1,12 @@
 // ferry's configuration: argv + environment + vars file → frozen settings, one module per concern.
 export { GET_FLAGS, RUN_FLAGS, S3_FLAGS, maxExtract } from './config/flags.ts';
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
-export { s3Settings, type ObjectParams, type S3Settings } from './config/store.ts';
+export {
+  s3Settings,
+  storeSettings,
+  type AzureSettings,
+  type ObjectParams,
+  type S3Settings,
+  type StoreConfig,
+} from './config/store.ts';
 export { transferSettings, type TransferSettings } from './config/transfer.ts';

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { RUN_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { RUN_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
 import { checkDistinctOutputs, readManifest } from '../doe/rows.ts';
 import { renderTable } from '../doe/table.ts';
@@ -119,7 +119,7 @@ async function rehearseRow(
 
 /** Bytes and status of each row, from its manifest. */
 async function addManifests(ctx: CommandContext, h: Rehearsal, results: RowResult[]): Promise<void> {
-  const stores = openStores(ctx, s3Settings(h.runFlags, ctx.env, ctx.cwd), transferSettings(h.runFlags));
+  const stores = openStores(ctx, storeSettings(h.runFlags, ctx.env, ctx.cwd), transferSettings(h.runFlags));
   try {
     for (const r of results) {
       const m = await readManifest(stores, asPrefix(parseUri(r.output, 's3_output')), ctx.stop).catch(() => undefined);

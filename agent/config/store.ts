@@ -30,15 +30,44 @@ export interface S3Settings {
   idleTimeoutMs: number;
 }
 
-export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
-  const awsConfig = str(p, 'aws-config');
-  const file = awsConfig === undefined ? undefined : resolve(cwd, awsConfig);
+/** How ferry talks to Azure Blob Storage: the network settings are the same flags as S3's. */
+export interface AzureSettings {
+  /** A credentials file uploaded with the job (--azure-config; never uploaded back, never logged). */
+  configFile?: string;
+  maxAttempts: number;
+  proxy?: string;
+  idleTimeoutMs: number;
+}
+
+/** The settings of every store a command may open (which one serves a location is its scheme's). */
+export interface StoreConfig {
+  s3: S3Settings;
+  azure: AzureSettings;
+}
+
+export function storeSettings(p: ParsedArgs, env: Env, cwd: string): StoreConfig {
+  const s3 = s3Settings(p, env, cwd);
+  const azure = Object.freeze({
+    configFile: configFile(p, 'azure-config', cwd, 'Azure credentials'),
+    maxAttempts: s3.maxAttempts,
+    proxy: s3.proxy,
+    idleTimeoutMs: s3.idleTimeoutMs,
+  });
+  return Object.freeze({ s3, azure });
+}
+
+/** The file a --…-config flag names, which must exist (it is a job input). */
+function configFile(p: ParsedArgs, flag: string, cwd: string, what: string): string | undefined {
+  const given = str(p, flag);
+  const file = given === undefined ? undefined : resolve(cwd, given);
   if (file !== undefined && !existsSync(file)) {
-    throw usageError(
-      `--aws-config file not found: ${file}`,
-      'upload the AWS config file as a job input and pass its name',
-    );
+    throw usageError(`--${flag} file not found: ${file}`, `upload the ${what} file as a job input and pass its name`);
   }
+  return file;
+}
+
+export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
+  const file = configFile(p, 'aws-config', cwd, 'AWS config');
   const retries = str(p, 'retries');
   return Object.freeze({
     endpoint: str(p, 'endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,

@@ -13,7 +13,7 @@ import type { Run, RunPhase } from './context.ts';
 const LEASE_TTL_MS = 10 * 60 * 1000;
 
 /**
- * The job inputs named on the command line (--aws-config, --vars, ferry itself) that sit at the top
+ * The job inputs named on the command line (--aws-config, --azure-config, --vars, ferry itself) that sit at the top
  * of the run directory, as the platform stages job inputs: never uploaded, deleted by the wipe.
  * One elsewhere (a subfolder, ~/.aws) is never touched.
  */
@@ -22,7 +22,7 @@ export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string)
   const dir = realpathSync(cfg.workdir);
   // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
   const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
-  for (const f of [cfg.s3.awsConfigFile, cfg.varsFile, selfCommand(env), invoked]) {
+  for (const f of [cfg.stores.s3.awsConfigFile, cfg.stores.azure.configFile, cfg.varsFile, selfCommand(env), invoked]) {
     if (!f) continue;
     let real = f;
     try {
