@@ -119,7 +119,14 @@ export class AzureStore implements Store {
         const parts: Buffer[] = [];
         for await (const chunk of r.readableStreamBody as AsyncIterable<Buffer>) parts.push(chunk);
         const body = Buffer.concat(parts);
-        return { body, info: info(loc.key, { ...r, contentLength: body.length, contentMD5: r.blobContentMD5 }) };
+        // The response's fields are getters: named one by one (a spread would copy none).
+        const props = {
+          contentLength: body.length,
+          etag: r.etag,
+          contentMD5: r.blobContentMD5,
+          lastModified: r.lastModified,
+        };
+        return { body, info: info(loc.key, props) };
       } catch (err) {
         if (isNoBlob(err)) return undefined;
         throw err;
