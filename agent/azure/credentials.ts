@@ -75,7 +75,8 @@ function cred(auth: AzureAuth, source: string, account?: string, endpoint?: stri
         : auth.kind === 'service-principal'
           ? [auth.clientSecret]
           : [];
-  return { auth, account: account?.toLowerCase(), endpoint: endpoint?.replace(/\/+$/, ''), source, secrets };
+  const named = (account ?? accountOf(endpoint))?.toLowerCase();
+  return { auth, account: named, endpoint: endpoint?.replace(/\/+$/, ''), source, secrets };
 }
 
 /** The `[storage]` section of an Azure CLI-style config file (or its top level): keys lowercased. */
