@@ -68,7 +68,7 @@ describe('a SAS on the URI with the permissions ferry policy prints', () => {
     return { r, dir };
   };
 
-  it('policy asks rwdl for a container holding input and output; a row completes with it, the SAS never shown', async () => {
+  it('policy asks rwdl for a container of input and output; a row completes with it, SAS never shown', async () => {
     const p = await ferry(['policy', '--input', uri('in/params.txt'), '--output', uri('sas-ok/')]);
     expect(p.exitCode, p.all).toBe(0);
     const perms = JSON.parse(p.stdout).azure[0].sas_permissions;
@@ -94,7 +94,7 @@ describe('a SAS on the URI with the permissions ferry policy prints', () => {
     expect(r.stderr).toContain('access denied');
   });
 
-  it('without d the row completes (Azurite answers a delete of a missing blob 404 first) but the lease stays', async () => {
+  it('without d the row completes (Azurite answers a missing blob 404 first), but the lease stays', async () => {
     const { r } = await row('sas-rwl/', await sas('rwl'));
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stderr).toMatch(/could not remove the lease .*access denied/);
