@@ -112,7 +112,7 @@ export class AzureClients {
       agent, // passed through to the core pipeline's agent policy (not in the storage options' type)
     } as StoragePipelineOptions;
     const sas = auth.kind === 'sas' ? `?${auth.token}` : '';
-    const pipeline = newPipeline(await this.credential(auth, account, agent), options);
+    const pipeline = newPipeline(await this.credential(auth, account), options);
     c = new ContainerClient(`${endpoint}/${container}${sas}`, pipeline);
     this.containers.set(id, c);
     return c;
@@ -139,13 +139,15 @@ export class AzureClients {
       );
   }
 
-  private async credential(auth: AzureAuth, account: string, agent: Agent): Promise<Credential> {
+  private async credential(auth: AzureAuth, account: string): Promise<Credential> {
     if (auth.kind === 'key') return new StorageSharedKeyCredential(account, auth.key);
     if (auth.kind === 'sas' || auth.kind === 'none') return new AnonymousCredential();
+    // The token requests go the Azure SDK's own way (HTTPS_PROXY / NO_PROXY from the environment),
+    // as the AWS SDK's credential lookups do: the instance metadata endpoint is never proxied.
     this.identity ??= import('@azure/identity').then((id) =>
       auth.kind === 'service-principal'
-        ? new id.ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, { agent } as object)
-        : new id.ManagedIdentityCredential({ clientId: auth.clientId, agent } as object),
+        ? new id.ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret)
+        : new id.ManagedIdentityCredential({ clientId: auth.clientId }),
     );
     return this.identity;
   }

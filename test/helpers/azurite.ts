@@ -31,14 +31,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function azureEnv(port: number): AzureEnv {
-  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+export function azureEnv(port: number, scheme: 'http' | 'https' = 'http'): AzureEnv {
+  const endpoint = `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     endpoint,
     account: AZURITE_ACCOUNT,
     key: AZURITE_KEY,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
+      `DefaultEndpointsProtocol=${scheme};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
       `BlobEndpoint=${endpoint};`,
   };
 }
@@ -54,14 +54,18 @@ const answers = (port: number) =>
 
 /**
  * Azurite's blob service on 127.0.0.1 (npm `azurite`, a devDependency): in memory, or on disk in
- * `location` (what survives a restart). Flags, all measured on Azurite 3.35: --disableTelemetry (it
+ * `location` (what survives a restart); with `https`, over TLS with that certificate and OAuth on
+ * (bearer tokens accepted besides keys and SAS). Flags, all measured on Azurite 3.35: --disableTelemetry (it
  * otherwise reports to Microsoft), --skipApiVersionCheck (it refuses @azure/storage-blob 12.32's
  * newer API version with 400 InvalidHeaderValue). Stopped only by its pid.
  */
-export async function startAzurite(o: { location?: string; port?: number } = {}): Promise<Azurite> {
+export async function startAzurite(
+  o: { location?: string; port?: number; https?: { cert: string; key: string } } = {},
+): Promise<Azurite> {
   const port = o.port ?? (await freePort());
   const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--disableTelemetry', '--skipApiVersionCheck'];
   args.push('--silent', ...(o.location ? ['--location', o.location] : ['--inMemoryPersistence']));
+  if (o.https) args.push('--cert', o.https.cert, '--key', o.https.key, '--oauth', 'basic');
   const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/azurite-blob'), args, {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -71,7 +75,7 @@ export async function startAzurite(o: { location?: string; port?: number } = {})
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    ...azureEnv(port),
+    ...azureEnv(port, o.https ? 'https' : 'http'),
     port,
     pid: child.pid!,
     async stop(signal = 'SIGTERM') {
