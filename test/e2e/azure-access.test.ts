@@ -7,6 +7,7 @@ import { ROOT } from '../helpers/env.ts';
 import { adminContainer, azureConfigText, freshContainer, getBlob, listBlobs, putBlob } from '../helpers/azure.ts';
 import { cleanEnv, ferry, tempDir } from '../helpers/ferry.ts';
 import { startSquid, type Squid } from '../helpers/squid.ts';
+import { startStallProxy, type Stall, type StallProxy } from '../helpers/stall-proxy.ts';
 
 // Azure through the same doors as S3: hostile archives, a SAS with exactly the permissions
 // `ferry policy` prints, the same proxy decision (squid with Basic auth), the same exit codes.
@@ -157,5 +158,63 @@ describe('through squid with Basic auth (the same proxy decision as S3)', () => 
     ]);
     expect(r.exitCode, r.all).toBe(69);
     expect(r.stderr).toContain('http://127.0.0.1:9');
+  });
+});
+
+describe('--timeout on Azure: silence, not duration (a body that stalls half-way)', () => {
+  const big = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 13 + 5) & 0xff;
+  beforeAll(async () => putBlob(c, 'in/big.bin', big));
+  const getsOfBig = (stall: (n: number) => boolean) => {
+    let gets = 0;
+    return (_n: number, line: string): Stall =>
+      line.startsWith('GET ') && line.includes('/in/big.bin') && stall(gets++) ? 'stall-body' : 'pass';
+  };
+  const getVia = async (proxy: StallProxy, dir: string) => {
+    const cfg = join(tempDir('az-stall-cfg'), 'azure');
+    writeFileSync(cfg, azureConfigText(az, az.key, `${proxy.url}/${az.account}`));
+    const args = ['--timeout', '2', '--retries', '2', '--part-size', '5MiB', uri('in/big.bin'), dir];
+    return ferry(['get', '--azure-config', cfg, ...args]);
+  };
+
+  it('each stalled range is asked for again from its last byte; the file is byte-exact', async () => {
+    const proxy = await startStallProxy(
+      `http://127.0.0.1:${new URL(az.endpoint).port}`,
+      getsOfBig((n) => n < 2),
+      100_000,
+    );
+    try {
+      const dir = tempDir('az-stall-ok');
+      const r = await getVia(proxy, dir);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(proxy.counts['stall-body']).toBe(2);
+      expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
+      // The second request for a stalled range starts where the first stopped (x-ms-range / Range).
+      const ranges = proxy.heads
+        .filter((h) => h.includes('/in/big.bin'))
+        .map((h) => /range: bytes=(\d+)-/i.exec(h)?.[1]);
+      expect(
+        ranges.filter((r0) => r0 !== undefined && r0 !== '0' && r0 !== String(5 * 1024 * 1024)).length,
+      ).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('--timeout 2 --retries 2 when every body stalls: exit 69, no partial file left', async () => {
+    const proxy = await startStallProxy(
+      `http://127.0.0.1:${new URL(az.endpoint).port}`,
+      getsOfBig(() => true),
+      100_000,
+    );
+    try {
+      const dir = tempDir('az-stall-fail');
+      const r = await getVia(proxy, dir);
+      expect(r.exitCode, r.all).toBe(69);
+      expect(r.stderr).toMatch(/broke off .* 2 time\(s\)/);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
