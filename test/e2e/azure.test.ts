@@ -221,3 +221,19 @@ describe('one run per output prefix on Azure (the lease, written with If-None-Ma
     expect([...(await listBlobs(c, 'same/')).keys()]).toEqual(['same/_SUCCESS', 'same/_manifest.json', 'same/a.txt']);
   });
 });
+
+describe('credentials from the environment (AZURE_STORAGE_CONNECTION_STRING)', () => {
+  it('the solver does not get them; the key is masked in what ferry relays', async () => {
+    const dir = tempDir('az-env');
+    const env = cleanEnv({ AZURE_STORAGE_CONNECTION_STRING: az.connectionString, AZURE_STORAGE_KEY: az.key });
+    const solver = ['sh', '-c', 'env > env.txt; echo "solver saw $0"', az.key];
+    const args = ['run', '--input', uri('in/params.txt'), '--output', uri('env/'), '--no-mpi', '--', ...solver];
+    const r = await ferry(args, { cwd: dir, env });
+    expect(r.exitCode, r.all).toBe(0);
+    const seen = (await getBlob(c, 'env/env.txt')).toString();
+    expect(seen).not.toMatch(/AZURE_STORAGE_(CONNECTION_STRING|KEY)=/);
+    expect(r.all).toContain('solver saw ***');
+    expect(r.all).not.toContain(az.key);
+    expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toContain(az.key);
+  });
+});
