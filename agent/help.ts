@@ -154,7 +154,7 @@ export const DOE_HELP = `Usage:
       setup: files to upload, template, command line, cores per slot, the ferry policy to attach.
   ferry doe rehearse inputs.csv [--slots N] [--vars-template FILE] [--rehearsal-dir DIR] [run options] -- SOLVER...
       runs every row locally as the platform would (a fresh directory per row under ./rehearsal,
-      the template rendered, the --aws-config file copied in, N rows at once) against the configured
+      the template rendered, the --aws-config and --azure-config files copied in, N rows at once) against the configured
       endpoint, then prints per row: exit code, bytes in/out, wall time, manifest status, output.
 Example:
   ferry doe init --inputs s3://my-simulation-data/input/ --output s3://my-simulation-data/output/

@@ -27,6 +27,12 @@ interface RowResult {
   status: string;
 }
 
+/** Credentials files a row's run names, and the name of each one's copy in the row's directory. */
+const CONFIG_COPIES: Array<[string, string]> = [
+  ['aws-config', 'config'],
+  ['azure-config', 'azure'],
+];
+
 /** What `doe rehearse` was asked: its own options, the run definition, and what goes on to each `ferry run`. */
 interface Rehearsal {
   rows: Array<Record<string, string>>;
@@ -34,8 +40,9 @@ interface Rehearsal {
   template: string;
   slots: number;
   base: string;
-  configPath?: string;
-  /** The run options for each row (--aws-config pointing at the row's copy), then -- SOLVER. */
+  /** The credentials files to copy into each row's directory, under the name the row's run uses. */
+  configs: Array<{ from: string; as: string }>;
+  /** The run options for each row (--aws-config / --azure-config pointing at the row's copy), then -- SOLVER. */
   runArgs: string[];
   runFlags: ParsedArgs;
 }
@@ -74,16 +81,24 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
   const template = existsSync(tmplPath)
     ? readFileSync(tmplPath, 'utf8')
     : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
-  const config = str(runFlags, 'aws-config');
-  const asCopy = (a: string, i: number) =>
-    pass[i - 1] === '--aws-config' ? 'config' : a.startsWith('--aws-config=') ? '--aws-config=config' : a;
+  const configs = CONFIG_COPIES.filter(([flag]) => str(runFlags, flag) !== undefined).map(([flag, as]) => ({
+    from: resolve(ctx.cwd, str(runFlags, flag)!),
+    as,
+  }));
+  const asCopy = (a: string, i: number) => {
+    for (const [flag, as] of CONFIG_COPIES) {
+      if (pass[i - 1] === `--${flag}`) return as;
+      if (a.startsWith(`--${flag}=`)) return `--${flag}=${as}`;
+    }
+    return a;
+  };
   return {
     rows,
     csvFile,
     template,
     slots: positiveInt(own.get('--slots') ?? '1', '--slots'),
     base: resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal'),
-    configPath: config === undefined ? undefined : resolve(ctx.cwd, config),
+    configs,
     runArgs: [...pass.map(asCopy), '--', ...solver],
     runFlags,
   };
@@ -100,7 +115,7 @@ async function rehearseRow(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, VARS_TEMPLATE), render(h.template, row));
-  if (h.configPath) copyFileSync(h.configPath, join(dir, 'config'));
+  for (const c of h.configs) copyFileSync(c.from, join(dir, c.as));
   const t0 = Date.now();
   const child = execa(selfCommand(ctx.env), ['run', '--vars', VARS_TEMPLATE, ...h.runArgs], {
     cwd: dir,

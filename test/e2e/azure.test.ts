@@ -237,3 +237,30 @@ describe('credentials from the environment (AZURE_STORAGE_CONNECTION_STRING)', (
     expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toContain(az.key);
   });
 });
+
+describe('ferry doe init + doe rehearse --slots 2 on Azure', () => {
+  it('lists the input zips, writes inputs.csv with az:// rows, and rehearses both rows to complete', async () => {
+    const dir = tempDir('az-doe');
+    writeFileSync(join(dir, 'azure'), azureConfigText(az));
+    const init = await ferry(
+      ['doe', 'init', '--azure-config', 'azure', '--inputs', uri('in/'), '--output', uri('doe/'), '--', 'sh', 'x'],
+      { cwd: dir },
+    );
+    expect(init.exitCode, init.all).toBe(0);
+    expect(readFileSync(join(dir, 'inputs.csv'), 'utf8')).toBe(
+      `s3_input,s3_output\n${uri('in/hsdi.zip')},${uri('doe/hsdi/')}\n${uri('in/pintle.zip')},${uri('doe/pintle/')}\n`,
+    );
+    const solver = ['sh', '-c', 'ls > listing.txt'];
+    const r = await ferry(
+      ['doe', 'rehearse', 'inputs.csv', '--slots', '2', '--azure-config', 'azure', '--no-mpi', '--', ...solver],
+      {
+        cwd: dir,
+      },
+    );
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+${uri('doe/pintle/')}$`, 'm'));
+    expect((await getBlob(c, 'doe/pintle/listing.txt')).toString()).toContain('inputs.in');
+    expect((await listBlobs(c, 'doe/hsdi/')).has('doe/hsdi/_SUCCESS')).toBe(true);
+    expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
+  });
+});
