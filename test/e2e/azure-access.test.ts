@@ -132,6 +132,15 @@ describe('through squid with Basic auth (the same proxy decision as S3)', () => 
     expect(r.all).not.toContain(PASSWORD);
   });
 
+  it('--proxy (which the Azure SDK does not read itself) sends every request through squid', async () => {
+    const before = squid.accessLog().length;
+    const r = await run('via-flag/', {}, ['--proxy', squid.url(USER, PASSWORD)]);
+    expect(r.exitCode, r.all).toBe(0);
+    const lines = squid.accessLog().slice(before).trim().split('\n').filter(Boolean);
+    expect(lines.some((l) => l.includes(`PUT http://127.0.0.1:`) && l.includes('/via-flag/got.txt'))).toBe(true);
+    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+  });
+
   it('a wrong proxy password: exit 77 naming the proxy; NO_PROXY bypasses it', async () => {
     const bad = await run('bad-proxy/', { HTTP_PROXY: squid.url(USER, 'wrong-secret-pw') });
     expect(bad.exitCode, bad.all).toBe(77);
