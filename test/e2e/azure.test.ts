@@ -264,3 +264,16 @@ describe('ferry doe init + doe rehearse --slots 2 on Azure', () => {
     expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
   });
 });
+
+describe('the https://ACCOUNT.blob.core.windows.net form of a location', () => {
+  it('is the same location as az://: ferry get fetches it (the endpoint from the connection string)', async () => {
+    const out = tempDir('az-https');
+    const https = `https://${ACCT}.blob.core.windows.net/${CONTAINER}/in/params.txt`;
+    const r = await ferry(['get', https, out], {
+      env: cleanEnv({ AZURE_STORAGE_CONNECTION_STRING: az.connectionString }),
+    });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(readFileSync(join(out, 'params.txt'), 'utf8')).toBe('p=1\n');
+    expect(r.stderr).not.toContain('blob.core.windows.net'); // messages print the az:// form
+  });
+});
