@@ -2,6 +2,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const AWS_SDK = {
+  group: ['@aws-sdk/*', '@smithy/*'],
+  message: 'only agent/s3/ imports the AWS SDK; use the Store seam (agent/store/)',
+};
+const AZURE_SDK = {
+  group: ['@azure/*'],
+  message: 'only agent/azure/ imports the Azure SDK; use the Store seam (agent/store/)',
+};
+/** One store's folder never reaches into another's: what they share lives in agent/store/ or agent/net/. */
+const STORE_FOLDERS = (other) => ({
+  group: [`../${other}/*`],
+  message: `a store does not import another store's code (agent/${other}/); share it through agent/store/ or agent/net/`,
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.build/', 'coverage/'] },
   js.configs.recommended,
@@ -21,23 +35,17 @@ export default tseslint.config(
       // Small files and functions (the style guide): a longer one says why in a comment.
       'max-lines': ['error', { max: 250, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['error', { max: 50, skipBlankLines: true, skipComments: true }],
-      // Only agent/s3/ talks to the AWS SDK: everything else speaks the Store seam.
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@aws-sdk/*', '@smithy/*'],
-              message: 'only agent/s3/ imports the AWS SDK; use the Store seam (agent/store/)',
-            },
-          ],
-        },
-      ],
+      // Only agent/s3/ talks to the AWS SDK, only agent/azure/ to Azure's: everything else speaks the Store seam.
+      'no-restricted-imports': ['error', { patterns: [AWS_SDK, AZURE_SDK] }],
     },
   },
   {
     files: ['agent/s3/**/*.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': ['error', { patterns: [AZURE_SDK, STORE_FOLDERS('azure')] }] },
+  },
+  {
+    files: ['agent/azure/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [AWS_SDK, STORE_FOLDERS('s3')] }] },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

@@ -1,11 +1,12 @@
-export const MAIN_HELP = `ferry: move a DOE run's input from S3, run the solver under MPI, put outputs back, verified.
+export const MAIN_HELP = `ferry: move a DOE run's input from S3 or Azure Blob, run the solver under MPI,
+put the outputs back, verified.
 
 Usage:
   ferry run [options] [--] SOLVER [ARGS...]   download input, run SOLVER under mpirun, upload, wipe
   ferry get [options] URI DIR                 download (and extract) only
   ferry put [options] DIR URI                 upload (and verify) only
   ferry verify [--deep] URI...                is an output prefix whole, as its manifest says?
-  ferry policy --input URI --output URI       the least-privilege IAM policy for a run
+  ferry policy --input URI --output URI       the least-privilege IAM policy (Azure: SAS, role)
   ferry doe init | doe rehearse               set up a DOE; run every row locally first
   ferry doe status inputs.csv                 every row's outcome; the rows to retry; an HTML report
   ferry --version | --help | COMMAND --help
@@ -18,6 +19,11 @@ Examples:
   ./ferry run --proxy-pac http://wpad.corp/proxy.pac --proxy-auth-file proxy-auth -- converge super
   ferry get s3://my-simulation-data/input/hsdi.zip ./case
   ferry put ./results s3://my-simulation-data/output/hsdi/
+  ./ferry run --azure-config azure --input az://simdata/cases/in/hsdi.zip --output az://simdata/cases/out/hsdi/ \\
+    -- converge super
+
+URIs: s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/PATH or https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH
+(a SAS may follow ?; it is never printed); input and output may be in different stores.
 
 S3 options (all commands):
   --aws-config FILE       AWS config/credentials file with the keys ([default] or --profile);
@@ -45,6 +51,17 @@ S3 options (all commands):
                           keep it chmod 600). Without it: http://USER:PASSWORD@host:port in the URL
   --sse AES256|aws:kms    server-side encryption for uploads (--sse-kms-key-id KEY with aws:kms)
   --storage-class CLASS   e.g. STANDARD_IA, INTELLIGENT_TIERING
+  (--retries, --timeout, --proxy, --concurrency, --part-concurrency, --part-size and --memory apply
+  to Azure Blob too; a part is a block there)
+
+Azure Blob options (all commands):
+  --azure-config FILE     credentials file uploaded with the job, as the Azure CLI's config:
+                          [storage] with connection_string, or account + key, or sas_token, or
+                          tenant_id + client_id + client_secret, or auth_mode = login (managed
+                          identity); blob_endpoint = URL for an emulator or another cloud
+  without it, the environment: AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT +
+  AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET,
+  AZURE_STORAGE_AUTH_MODE=login (managed identity); AZURE_STORAGE_SERVICE_ENDPOINT for the endpoint
   --log-format text|json  json: one JSON event per line (phase, bytes, files, duration, errors)
   --quiet                 only errors and the solver's output on the console
 
@@ -63,14 +80,15 @@ Downloads the input into the run directory (a .zip is extracted), runs SOLVER un
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
 each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
 for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
-as extracted, the outputs as uploaded, the --aws-config, --vars and --proxy-auth-file files and
-ferry itself (when they sit in the run directory; never uploaded). Anything else stays (listed in
-the log and the manifest); ferry.log stays.
+as extracted, the outputs as uploaded, the --aws-config, --azure-config, --vars and
+--proxy-auth-file files and ferry itself (when they sit in the run directory; never uploaded).
+Anything else stays (listed in the log and the manifest); ferry.log stays.
 
 Options:
-  --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects)
+  --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects);
+                     az://ACCOUNT/CONTAINER/… the same on Azure Blob
                      default: env s3_input; may repeat
-  --output URI       s3://b/prefix/ for outputs (default: env s3_output)
+  --output URI       s3://b/prefix/ or az://ACCOUNT/CONTAINER/prefix/ for outputs (default: env s3_output)
   --vars FILE        key=value file (# comments, optional quotes) with s3_input / s3_output;
                      its values win over the environment, flags win over it
   --workdir DIR      run directory (default: current directory)
@@ -86,7 +104,8 @@ Options:
                      stays), like the old 'rm -rf *'; refused in a home directory or at a mount point
   --take-over        take the output prefix's lease from a run that stopped renewing it
                      (a second run on one output prefix otherwise exits 75)
-  --solver-env-credentials  leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN in the
+  --solver-env-credentials  leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN and
+                     AZURE_STORAGE_KEY/_CONNECTION_STRING/_SAS_TOKEN, AZURE_CLIENT_SECRET in the
                      solver's environment (removed by default)
   --dry-run          show what would be downloaded, launched, uploaded and deleted; change nothing
   --settle SECONDS   while the solver runs, upload outputs unchanged for this long (default 30);
@@ -96,13 +115,15 @@ Options:
                      every process it started are killed; also how long processes the run left
                      behind get after SIGTERM once the launcher exited (default 60)
   --max-extract SIZE refuse input archives that unpack to more than SIZE (e.g. 200GiB)
-  plus the S3 options of ferry --help
+  plus the S3 and Azure Blob options of ferry --help
 
 Examples:
   ./ferry run --aws-config config -- converge super
   ./ferry run --vars vars.txt --aws-config config --np 16 -- converge super
   ./ferry run --input s3://b/input/case.zip --output s3://b/output/case/ --no-mpi -- ./run.sh
   HTTPS_PROXY=http://proxy.corp:8080 ./ferry run --proxy-auth-file proxy-auth --aws-config config -- converge super
+  ./ferry run --aws-config config --azure-config azure --input s3://b/input/case.zip \\
+    --output az://simdata/results/case/ -- converge super
 `;
 
 export const GET_HELP = `Usage: ferry get [options] URI DIR
@@ -110,18 +131,21 @@ export const GET_HELP = `Usage: ferry get [options] URI DIR
   s3://b/k.zip       extracted into DIR
   s3://b/k           saved as DIR/<last part of the key>
   s3://b/prefix/     every object under it, relative paths kept (zips extracted)
-Options: the S3 options of ferry --help, and
+  az://ACCOUNT/CONTAINER/…   the same on Azure Blob
+Options: the S3 and Azure Blob options of ferry --help, and
   --max-extract SIZE refuse archives that unpack to more than SIZE (default: the free space)
 Example: ferry get --aws-config config s3://my-simulation-data/input/hsdi.zip ./hsdi
 `;
 
 export const PUT_HELP = `Usage: ferry put [options] DIR URI
 
-Uploads every file under DIR: DIR/a/b goes to <URI>a/b. Each upload is verified (size + ETag).
+Uploads every file under DIR: DIR/a/b goes to <URI>a/b. Each upload is verified (size + ETag on
+S3, size + Content-MD5 on Azure Blob).
 Files already under URI with the same bytes are not sent again; a _SUCCESS there is withdrawn
 (the prefix is changing), and put writes no manifest (ferry run does).
-Options: the S3 options of ferry --help.
+Options: the S3 and Azure Blob options of ferry --help.
 Example: ferry put --aws-config config ./results s3://my-simulation-data/output/hsdi/
+         ferry put --azure-config azure ./results az://simdata/results/hsdi/
 `;
 
 export const POLICY_HELP = `Usage: ferry policy --input URI [--input URI...] --output URI [--bucket-policy PRINCIPAL]
@@ -131,7 +155,11 @@ this output prefix: read the inputs; write, verify, resume and clean up under th
 nothing else. What each action is for goes to stderr.
   --bucket-policy PRINCIPAL   a bucket policy naming PRINCIPAL (e.g. arn:aws:iam::123456789012:role/cfd)
                               instead of an IAM policy to attach to the user or role
+With az:// URIs: per container the service SAS permissions (rl to read inputs, rwdl for the output)
+and the built-in role (Storage Blob Data Reader / Contributor); both cover the whole container.
+With both stores, the IAM policy for the S3 side is under "aws".
 Example: ferry policy --input s3://my-simulation-data/input/ --output s3://my-simulation-data/output/ > policy.json
+         ferry policy --input az://simdata/cases/in/ --output az://simdata/cases/out/
 `;
 
 export const DOE_HELP = `Usage:
@@ -141,7 +169,7 @@ export const DOE_HELP = `Usage:
       setup: files to upload, template, command line, cores per slot, the ferry policy to attach.
   ferry doe rehearse inputs.csv [--slots N] [--vars-template FILE] [--rehearsal-dir DIR] [run options] -- SOLVER...
       runs every row locally as the platform would (a fresh directory per row under ./rehearsal,
-      the template rendered, the --aws-config file copied in, N rows at once) against the configured
+      the template rendered, the --aws-config and --azure-config files copied in, N rows at once) against the configured
       endpoint, then prints per row: exit code, bytes in/out, wall time, manifest status, output.
   ferry doe status inputs.csv [--json] [--retry-csv FILE] [--html FILE] [S3 options]
       every row's outcome read back from its output prefix; see ferry doe status --help.

@@ -59,9 +59,36 @@ export class Masker {
   }
 }
 
-/** Secrets in the environment ferry was given: AWS keys, and proxy passwords of any scheme. */
+/** A token a URI carries (an Azure SAS) and its signature alone, which may appear percent-encoded too. */
+export function tokenSecrets(token: string): string[] {
+  const sig = /(?:^|&)sig=([^&]+)/.exec(token)?.[1];
+  return [token, ...(sig ? [sig] : [])];
+}
+
+/**
+ * Variables that hold the credentials of a store (AWS keys, Azure keys, SAS, connection string,
+ * client secret): ferry uses them, the solver does not get them (unless --solver-env-credentials).
+ */
+export const CREDENTIAL_VARS = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_SECURITY_TOKEN',
+  'AZURE_STORAGE_CONNECTION_STRING',
+  'AZURE_STORAGE_KEY',
+  'AZURE_STORAGE_SAS_TOKEN',
+  'AZURE_CLIENT_SECRET',
+];
+
+/**
+ * Secrets in the environment ferry was given: the credential variables (with the key and SAS
+ * signature inside an Azure connection string or SAS), and proxy passwords of any scheme.
+ */
 export function envSecrets(env: NodeJS.ProcessEnv): string[] {
-  const out = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((v): v is string => !!v);
+  const out = CREDENTIAL_VARS.map((k) => env[k]).filter((v): v is string => !!v);
+  for (const v of [env.AZURE_STORAGE_CONNECTION_STRING, env.AZURE_STORAGE_SAS_TOKEN]) {
+    for (const m of (v ?? '').matchAll(/(?:AccountKey|SharedAccessSignature|sig)=([^;&]+)/gi)) out.push(m[1]);
+  }
   for (const [k, v] of Object.entries(env)) {
     if (!v || !/^(https?|all)_proxy$/i.test(k)) continue;
     try {

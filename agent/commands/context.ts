@@ -1,4 +1,4 @@
-import type { S3Settings, TransferSettings } from '../config.ts';
+import type { StoreConfig, TransferSettings } from '../config.ts';
 import type { Log } from '../log.ts';
 import type { Progress } from '../progress.ts';
 import { Stores } from '../store/index.ts';
@@ -17,6 +17,6 @@ export interface CommandContext {
 }
 
 /** The stores of a command, with the settings from its flags; close them when done. */
-export function openStores(ctx: CommandContext, s3: S3Settings, transfer: TransferSettings): Stores {
-  return new Stores({ s3, transfer, env: ctx.env }, ctx.log);
+export function openStores(ctx: CommandContext, stores: StoreConfig, transfer: TransferSettings): Stores {
+  return new Stores({ ...stores, transfer, env: ctx.env }, ctx.log);
 }

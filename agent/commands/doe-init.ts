@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { bool, list, parseArgs, str, type ParsedArgs } from '../args.ts';
-import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { S3_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { isZipName } from '../names.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../location.ts';
@@ -19,7 +19,7 @@ export const VARS_TEMPLATE = 'ferry-vars.txt';
 
 /** Every input zip: the zip URIs as given, and the zips under each input prefix. */
 async function findZips(ctx: CommandContext, p: ParsedArgs, sources: Location[]): Promise<Location[]> {
-  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transferSettings(p));
+  const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transferSettings(p));
   const zips: Location[] = [];
   try {
     for (const u of sources) {

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { RUN_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { RUN_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
 import { checkDistinctOutputs, readManifest } from '../doe/rows.ts';
 import { renderTable } from '../doe/table.ts';
@@ -27,6 +27,12 @@ interface RowResult {
   status: string;
 }
 
+/** Credentials files a row's run names, and the name of each one's copy in the row's directory. */
+const CONFIG_COPIES: Array<[string, string]> = [
+  ['aws-config', 'config'],
+  ['azure-config', 'azure'],
+];
+
 /** What `doe rehearse` was asked: its own options, the run definition, and what goes on to each `ferry run`. */
 interface Rehearsal {
   rows: Array<Record<string, string>>;
@@ -34,8 +40,9 @@ interface Rehearsal {
   template: string;
   slots: number;
   base: string;
-  configPath?: string;
-  /** The run options for each row (--aws-config pointing at the row's copy), then -- SOLVER. */
+  /** The credentials files to copy into each row's directory, under the name the row's run uses. */
+  configs: Array<{ from: string; as: string }>;
+  /** The run options for each row (--aws-config / --azure-config pointing at the row's copy), then -- SOLVER. */
   runArgs: string[];
   runFlags: ParsedArgs;
 }
@@ -74,12 +81,17 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
   const template = existsSync(tmplPath)
     ? readFileSync(tmplPath, 'utf8')
     : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
-  const config = str(runFlags, 'aws-config');
-  // The config is copied into each row's directory; a proxy account or PAC file stays where it is.
+  const configs = CONFIG_COPIES.filter(([flag]) => str(runFlags, flag) !== undefined).map(([flag, as]) => ({
+    from: resolve(ctx.cwd, str(runFlags, flag)!),
+    as,
+  }));
+  // The configs are copied into each row's directory; a proxy account or PAC file stays where it is.
   const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(ctx.cwd, v));
   const asCopy = (a: string, i: number) => {
-    if (pass[i - 1] === '--aws-config') return 'config';
-    if (a.startsWith('--aws-config=')) return '--aws-config=config';
+    for (const [flag, as] of CONFIG_COPIES) {
+      if (pass[i - 1] === `--${flag}`) return as;
+      if (a.startsWith(`--${flag}=`)) return `--${flag}=${as}`;
+    }
     if (pass[i - 1] === '--proxy-auth-file' || pass[i - 1] === '--proxy-pac') return absolute(a);
     const m = /^(--proxy-auth-file|--proxy-pac)=(.*)$/.exec(a);
     return m ? `${m[1]}=${absolute(m[2])}` : a;
@@ -90,7 +102,7 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
     template,
     slots: positiveInt(own.get('--slots') ?? '1', '--slots'),
     base: resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal'),
-    configPath: config === undefined ? undefined : resolve(ctx.cwd, config),
+    configs,
     runArgs: [...pass.map(asCopy), '--', ...solver],
     runFlags,
   };
@@ -107,7 +119,7 @@ async function rehearseRow(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, VARS_TEMPLATE), render(h.template, row));
-  if (h.configPath) copyFileSync(h.configPath, join(dir, 'config'));
+  for (const c of h.configs) copyFileSync(c.from, join(dir, c.as));
   const t0 = Date.now();
   const child = execa(selfCommand(ctx.env), ['run', '--vars', VARS_TEMPLATE, ...h.runArgs], {
     cwd: dir,
@@ -126,7 +138,7 @@ async function rehearseRow(
 
 /** Bytes and status of each row, from its manifest. */
 async function addManifests(ctx: CommandContext, h: Rehearsal, results: RowResult[]): Promise<void> {
-  const stores = openStores(ctx, s3Settings(h.runFlags, ctx.env, ctx.cwd), transferSettings(h.runFlags));
+  const stores = openStores(ctx, storeSettings(h.runFlags, ctx.env, ctx.cwd), transferSettings(h.runFlags));
   try {
     for (const r of results) {
       const m = await readManifest(stores, asPrefix(parseUri(r.output, 's3_output')), ctx.stop).catch(() => undefined);

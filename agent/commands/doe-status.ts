@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { bool, parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { DOE_STATUS_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { DOE_STATUS_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { csvHeader, formatCsv } from '../csv.ts';
 import { htmlReport } from '../doe/html.ts';
 import { readRows } from '../doe/read-rows.ts';
@@ -96,7 +96,7 @@ export async function doeStatusCommand(ctx: CommandContext): Promise<number> {
   const a = parseStatus(p, ctx.cwd);
   const csvText = a.csvFile === undefined ? undefined : readFileSync(a.csvFile, 'utf8');
   const transfer = { ...transferSettings(p), filesInFlight: a.rowsAtOnce, partsPerFile: 1 };
-  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
+  const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transfer);
   let states: RowState[];
   try {
     const rows: Row[] =

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
-import { GET_FLAGS, maxExtract, s3Settings, transferSettings } from '../config.ts';
+import { GET_FLAGS, maxExtract, storeSettings, transferSettings } from '../config.ts';
 import { EXIT, localIoError, usageError } from '../errors.ts';
 import { parseUri } from '../location.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
@@ -20,7 +20,7 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
     throw localIoError(err, 'download', dir);
   });
   const transfer = transferSettings(p);
-  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
+  const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transfer);
   try {
     await fetchInputs((loc) => stores.for(loc), [uri], dir, ctx.log, {
       transfer,

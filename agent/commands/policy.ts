@@ -1,7 +1,8 @@
 import { list, parseArgs, str } from '../args.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { buildPolicy, WHY } from '../policy.ts';
-import { asPrefix, parseUri } from '../location.ts';
+import { AZURE_WHY, buildAzureAccess, sasCommand } from '../policy-azure.ts';
+import { asPrefix, parseUri, type Location } from '../location.ts';
 import type { CommandContext } from './context.ts';
 
 export const POLICY_FLAGS = [
@@ -11,7 +12,11 @@ export const POLICY_FLAGS = [
   { name: 'help', kind: 'bool' as const },
 ];
 
-/** `ferry policy`: the least-privilege policy JSON on stdout, what each action is for on stderr. */
+/**
+ * `ferry policy`: the least-privilege policy JSON on stdout, what each action is for on stderr. With
+ * Azure locations: per container the SAS permissions and the built-in role (with S3 ones too, the
+ * IAM policy for those under "aws").
+ */
 export async function policyCommand(ctx: CommandContext): Promise<number> {
   const p = parseArgs(ctx.argv, POLICY_FLAGS, false);
   const inputs = [...list(p, 'input'), ...p.positionals].map((t) => parseUri(t, '--input'));
@@ -22,6 +27,7 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
       'e.g. ferry policy --input s3://b/input/ --output s3://b/output/',
     );
   const output = asPrefix(parseUri(outText, '--output'));
+  if (output.scheme === 'az' || inputs.some((u) => u.scheme === 'az')) return azurePolicy(inputs, output);
   const principal = str(p, 'bucket-policy');
   const buckets = new Set([...inputs.map((u) => u.bucket), output.bucket]);
   if (principal && buckets.size > 1) {
@@ -37,4 +43,29 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
   process.stderr.write(`ferry: ${what}:\n`);
   for (const [action, why] of Object.entries(WHY)) process.stderr.write(`  ${action.padEnd(30)} ${why}\n`);
   return EXIT.ok;
+}
+
+function azurePolicy(inputs: Location[], output: Location): number {
+  const s3In = inputs.filter((u) => u.scheme === 's3');
+  const azure = buildAzureAccess(inputs, output);
+  const aws = s3In.length > 0 || output.scheme === 's3' ? s3Part(s3In, output) : undefined;
+  process.stdout.write(`${JSON.stringify({ azure, ...(aws ? { aws } : {}) }, null, 2)}\n`);
+  process.stderr.write(
+    'ferry: Azure: a SAS (AZURE_STORAGE_SAS_TOKEN, or ?sv=… on the URI) with these permissions, or the role\n' +
+      '  for a service principal or managed identity; both cover the whole container, not only the prefixes:\n',
+  );
+  const roles = new Set<string>(azure.flatMap((a) => a.for.map((r) => (r === 'inputs' ? '(input)' : '(output)'))));
+  for (const [perm, why] of Object.entries(AZURE_WHY))
+    if (roles.has(perm.slice(perm.indexOf('(')))) process.stderr.write(`  ${perm.padEnd(30)} ${why}\n`);
+  for (const a of azure) process.stderr.write(`  e.g. ${sasCommand(a)}\n`);
+  if (aws) process.stderr.write('ferry: "aws" is the IAM policy for the S3 locations (see ferry policy --help)\n');
+  return EXIT.ok;
+}
+
+/** The IAM policy for the S3 side of a mixed run: reading its inputs, and writing the output if it is on S3. */
+function s3Part(inputs: Location[], output: Location) {
+  const doc = buildPolicy(inputs, output);
+  if (output.scheme !== 's3')
+    doc.Statement = doc.Statement.filter((s) => s.Sid.startsWith('ReadInputs') || s.Sid.startsWith('ListInputs'));
+  return doc;
 }

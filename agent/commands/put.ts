@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from '../args.ts';
-import { S3_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { S3_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { asPrefix, parseUri } from '../location.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
@@ -20,7 +20,7 @@ export async function putCommand(ctx: CommandContext): Promise<number> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`);
   const prefix = asPrefix(parseUri(p.positionals[1], 'URI'));
   const transfer = transferSettings(p);
-  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), transfer);
+  const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transfer);
   const scan = await scanTree(dir);
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
   for (const b of scan.badNames)

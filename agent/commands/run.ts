@@ -28,7 +28,7 @@ function summary(phases: PhaseProgress[], solverMs: number, wallMs: number): str
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const cfg = runConfig(parseArgs(ctx.argv, RUN_FLAGS, true), ctx.env, ctx.cwd);
-  const stores = openStores(ctx, cfg.s3, cfg.transfer);
+  const stores = openStores(ctx, cfg.stores, cfg.transfer);
   if (cfg.dryRun) {
     const dry = new Run(cfg, ctx, stores, true);
     try {

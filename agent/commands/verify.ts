@@ -1,5 +1,5 @@
 import { bool, parseArgs } from '../args.ts';
-import { VERIFY_FLAGS, s3Settings, transferSettings } from '../config.ts';
+import { VERIFY_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { renderTable } from '../doe/table.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { asPrefix, formatUri, parseUri, under, type Location } from '../location.ts';
@@ -34,7 +34,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
   const prefixes = p.positionals.map((t) => asPrefix(parseUri(t, 'URI')));
   const transfer = transferSettings(p);
   const deep = bool(p, 'deep') === true;
-  const stores = openStores(ctx, s3Settings(p, ctx.env, ctx.cwd), { ...transfer, partsPerFile: 1 });
+  const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), { ...transfer, partsPerFile: 1 });
   let whole = true;
   try {
     for (const prefix of prefixes) {

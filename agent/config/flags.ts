@@ -1,11 +1,12 @@
 import { parseSize, str, type FlagSpec, type ParsedArgs } from '../args.ts';
 
-// The flags each command accepts (help.ts describes them).
+// The flags each command accepts (help.ts describes them). S3_FLAGS: every store's (S3 and Azure).
 export const S3_FLAGS: FlagSpec[] = [
   { name: 'endpoint', kind: 'string' },
   { name: 'region', kind: 'string' },
   { name: 'profile', kind: 'string' },
   { name: 'aws-config', kind: 'string' },
+  { name: 'azure-config', kind: 'string' },
   { name: 'retries', kind: 'string' },
   { name: 'timeout', kind: 'string' },
   { name: 'proxy', kind: 'string' },

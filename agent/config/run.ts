@@ -6,7 +6,7 @@ import { usageError } from '../errors.ts';
 import { asPrefix, formatUri, overlaps, parseUri, type Location } from '../location.ts';
 import { readVarsFile } from '../vars.ts';
 import { maxExtract } from './flags.ts';
-import { s3Settings, type S3Settings } from './store.ts';
+import { storeSettings, type StoreConfig } from './store.ts';
 import { transferSettings, type TransferSettings } from './transfer.ts';
 import { seconds, type Env } from './values.ts';
 
@@ -33,7 +33,7 @@ export interface RunConfig {
   wipeAll: boolean;
   /** Steal the output prefix's lease from a run that stopped renewing it. */
   takeOver: boolean;
-  /** Leave AWS_* credentials in the solver's environment. */
+  /** Leave AWS_* and AZURE_* credentials in the solver's environment. */
   solverEnvCredentials: boolean;
   /** Upload settled outputs while the solver runs. */
   liveUpload: boolean;
@@ -45,7 +45,8 @@ export interface RunConfig {
   graceSeconds: number;
   /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
   maxExtract?: number;
-  s3: S3Settings;
+  /** The settings of every store (S3, Azure). */
+  stores: StoreConfig;
   transfer: TransferSettings;
 }
 
@@ -133,7 +134,7 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
     dryRun: bool(p, 'dry-run') ?? false,
     maxExtract: maxExtract(p),
-    s3: s3Settings(p, env, cwd),
+    stores: storeSettings(p, env, cwd),
     transfer: transferSettings(p),
   });
 }

@@ -25,21 +25,48 @@ export interface S3Settings {
   maxAttempts: number;
   /** Passed to every PutObject / CreateMultipartUpload (--sse, --sse-kms-key-id, --storage-class). */
   objectParams: ObjectParams;
-  /** Proxy, PAC file and proxy account (--proxy, --proxy-pac, --proxy-auth-file): one network for all stores. */
-  net: NetSettings;
   /** Milliseconds a request may go without a byte either way before it is abandoned and retried (--timeout). */
   idleTimeoutMs: number;
 }
 
-export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
-  const awsConfig = str(p, 'aws-config');
-  const file = awsConfig === undefined ? undefined : resolve(cwd, awsConfig);
+/** How ferry talks to Azure Blob Storage: retries and --timeout are the same flags as S3's. */
+export interface AzureSettings {
+  /** A credentials file uploaded with the job (--azure-config; never uploaded back, never logged). */
+  configFile?: string;
+  maxAttempts: number;
+  idleTimeoutMs: number;
+}
+
+/** The settings of every store a command may open (which one serves a location is its scheme's). */
+export interface StoreConfig {
+  s3: S3Settings;
+  azure: AzureSettings;
+  /** Proxy, PAC file and proxy account (--proxy, --proxy-pac, --proxy-auth-file): one network for all stores. */
+  net: NetSettings;
+}
+
+export function storeSettings(p: ParsedArgs, env: Env, cwd: string): StoreConfig {
+  const s3 = s3Settings(p, env, cwd);
+  const azure = Object.freeze({
+    configFile: configFile(p, 'azure-config', cwd, 'Azure credentials'),
+    maxAttempts: s3.maxAttempts,
+    idleTimeoutMs: s3.idleTimeoutMs,
+  });
+  return Object.freeze({ s3, azure, net: netSettings(p, env, cwd) });
+}
+
+/** The file a --…-config flag names, which must exist (it is a job input). */
+function configFile(p: ParsedArgs, flag: string, cwd: string, what: string): string | undefined {
+  const given = str(p, flag);
+  const file = given === undefined ? undefined : resolve(cwd, given);
   if (file !== undefined && !existsSync(file)) {
-    throw usageError(
-      `--aws-config file not found: ${file}`,
-      'upload the AWS config file as a job input and pass its name',
-    );
+    throw usageError(`--${flag} file not found: ${file}`, `upload the ${what} file as a job input and pass its name`);
   }
+  return file;
+}
+
+export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
+  const file = configFile(p, 'aws-config', cwd, 'AWS config');
   const retries = str(p, 'retries');
   return Object.freeze({
     endpoint: str(p, 'endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
@@ -48,7 +75,6 @@ export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
     awsConfigFile: file,
     maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries', 100),
     idleTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
-    net: netSettings(p, env, cwd),
     objectParams: objectParams(p),
   });
 }

@@ -113,15 +113,15 @@ export class Lease {
   /** Writes the lease with a condition; false when the condition failed. */
   private async write(cond: { ifAbsent?: boolean; ifEtag?: string }): Promise<boolean> {
     this.body.heartbeat_at = new Date().toISOString();
-    const etag = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), {
+    const written = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), {
       phase: 'upload',
       signal: this.o.signal,
       what: "writing the output prefix's lease",
       contentType: 'application/json',
       ...cond,
     });
-    if (etag !== undefined) this.etag = etag;
-    return etag !== undefined;
+    if (written) this.etag = written.etag;
+    return written !== undefined;
   }
 
   /** Overwrites the lease if it still has `etag`. */

@@ -3,6 +3,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { usageError } from '../errors.ts';
 import type { Log } from '../log.ts';
+import { CREDENTIAL_VARS } from '../secrets.ts';
 import type { MpiSettings } from '../config.ts';
 import { buildLaunch, detectFlavor, type Launch, type MpiFlavor } from '../mpi/launch.ts';
 import type { Proc } from '../mpi/process-tree.ts';
@@ -10,8 +11,6 @@ import { stopLeftovers, supervise } from './supervise.ts';
 
 /** Set in the solver's environment: every process the run started carries it, wherever it goes. */
 export const RUN_MARK = 'FERRY_RUN_MARK';
-/** Credentials ferry uses that the solver does not get (unless --solver-env-credentials). */
-const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN'];
 
 export interface SolverResult {
   exitCode?: number;
@@ -30,7 +29,7 @@ export interface SolveOptions {
   graceMs: number;
   /** A value unique to this attempt, set as RUN_MARK in the solver's environment. */
   mark: string;
-  /** Pass AWS_* credentials on to the solver (--solver-env-credentials). */
+  /** Pass the store credentials (AWS_*, AZURE_*) on to the solver (--solver-env-credentials). */
   keepCredentials?: boolean;
 }
 

@@ -13,7 +13,7 @@ import { fileState, sameFile, type FileState } from './outputs.ts';
 export interface UploadOutcome {
   rel: string;
   size: number;
-  /** Bare, as every store hands ETags out. */
+  /** The version the store holds (bare, as every store hands ETags out): a later removal names it. */
   etag?: string;
   sha256?: string;
   verified: boolean;
@@ -99,8 +99,8 @@ type Sent = { base: Base; up: Uploaded; state?: FileState };
 
 /**
  * Uploads files of one run directory under one prefix, `filesInFlight` at a time, each then
- * verified in the store (size + ETag; the store batches the checks). A failure is recorded per
- * file; the others go on. Progress goes to the phase each call names.
+ * verified in the store (size + digest: the ETag on S3, the Content-MD5 on Azure; the store batches
+ * the checks). A failure is recorded per file; the others go on. Progress goes to the phase each call names.
  */
 export class Uploader {
   private readonly big: LimitFunction;
@@ -149,13 +149,13 @@ export class Uploader {
       const prior = d.existing?.get(dest.key);
       if (prior && prior.size === before.size) {
         const local = await d.store.fingerprint(path, before.size, d.signal);
-        if (local.etag === prior.etag) {
+        if (prior.digest !== undefined && local.digest === prior.digest) {
           this.resumed++;
           progress?.addFile();
           d.log.detail(`already in the store with the same bytes, not sent again: ${rel}`);
           return {
             outcome: outcome(base, {
-              etag: local.etag,
+              etag: prior.etag,
               sha256: local.sha256,
               verified: true,
               state: before,
@@ -192,7 +192,7 @@ export class Uploader {
     tidyHeap();
     progress?.addFile();
     d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified`);
-    return outcome(s.base, { etag: s.up.expectedEtag, sha256: s.up.sha256, verified: true, state: s.state });
+    return outcome(s.base, { etag: s.up.etag, sha256: s.up.sha256, verified: true, state: s.state });
   }
 
   private failure(base: Base, err: unknown): UploadOutcome {

@@ -10,8 +10,8 @@ import { selfCommand, versionLine } from '../version.ts';
 import type { Run, RunPhase } from './context.ts';
 
 /**
- * The job inputs named on the command line (--aws-config, --vars, --proxy-auth-file, a --proxy-pac
- * file, ferry itself) that sit at the top
+ * The job inputs named on the command line (--aws-config, --azure-config, --vars, --proxy-auth-file,
+ * a --proxy-pac file, ferry itself) that sit at the top
  * of the run directory, as the platform stages job inputs: never uploaded, deleted by the wipe.
  * One elsewhere (a subfolder, ~/.aws) is never touched.
  */
@@ -20,8 +20,10 @@ export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string)
   const dir = realpathSync(cfg.workdir);
   // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
   const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
-  const pacFile = cfg.s3.net.pac && !/^[a-z]+:\/\//i.test(cfg.s3.net.pac) ? cfg.s3.net.pac : undefined;
-  for (const f of [cfg.s3.awsConfigFile, cfg.varsFile, cfg.s3.net.authFile, pacFile, selfCommand(env), invoked]) {
+  const { s3, azure, net } = cfg.stores;
+  const pacFile = net.pac && !/^[a-z]+:\/\//i.test(net.pac) ? net.pac : undefined;
+  const named = [s3.awsConfigFile, azure.configFile, cfg.varsFile, net.authFile, pacFile, selfCommand(env), invoked];
+  for (const f of named) {
     if (!f) continue;
     let real = f;
     try {

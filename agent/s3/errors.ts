@@ -1,9 +1,9 @@
 import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
+import { isNetworkFailure as isNetwork, tlsCode, TransferError } from '../net/failures.ts';
 import { explainNetError, type ProxyAuthError } from '../net/index.ts';
 
-const NETWORK_CODES = new Set(
-  'ECONNREFUSED ECONNRESET ENOTFOUND EAI_AGAIN ETIMEDOUT EHOSTUNREACH ENETUNREACH EPIPE ECONNABORTED'.split(' '),
-);
+export { TransferError };
+
 const AUTH_CODES = new Set([
   'AccessDenied',
   'InvalidAccessKeyId',
@@ -15,21 +15,6 @@ const AUTH_CODES = new Set([
   'AccountProblem',
   'InvalidClientTokenId',
 ]);
-
-/**
- * A transfer that failed after the server's answer began: the body broke off or stalled past its
- * retries (`broken`), or held more bytes than asked for (`overrun`). Counted as a network failure.
- */
-export class TransferError extends Error {
-  constructor(
-    readonly kind: 'broken' | 'overrun',
-    message: string,
-    cause?: unknown,
-  ) {
-    super(message, { cause });
-    this.name = 'TransferError';
-  }
-}
 
 interface SdkError {
   name?: string;
@@ -50,44 +35,9 @@ function sdkCode(err: unknown): string {
   return e?.Code ?? e?.name ?? '';
 }
 
-const TLS_CODES = new RegExp(
-  `^(${[
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'DEPTH_ZERO_SELF_SIGNED_CERT',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?',
-    'CERT_HAS_EXPIRED',
-    'ERR_TLS_CERT_ALTNAME_INVALID',
-    'CERT_UNTRUSTED',
-  ].join('|')})$`,
-);
-
-function tlsCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = errnoCode(e);
-    if (code && TLS_CODES.test(code)) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 export function isNotFound(err: unknown): boolean {
   const c = sdkCode(err);
   return c === 'NoSuchKey' || c === 'NotFound' || c === 'NoSuchBucket' || httpStatus(err) === 404;
-}
-
-function isNetwork(err: unknown): boolean {
-  if (err instanceof TransferError) return true;
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = errnoCode(e);
-    if (code && NETWORK_CODES.has(code)) return true;
-    const name = (e as SdkError).name;
-    if (name === 'TimeoutError' || name === 'RequestTimeout') return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /** What is known of a failure, for the rules below. */

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
+/** S3 quotes ETags; ferry's stores hand them out bare. */
+export const bareEtag = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
+
 /**
  * The ETag S3 reports for this file when uploaded the way ferry uploads it (one PutObject up to
  * `partSize`, else parts of `partSize`), and its SHA-256, in one read. Used to recognise an

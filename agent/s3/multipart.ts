@@ -10,11 +10,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
-import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
 import { settleAll } from '../settle.ts';
 import { linked } from '../signals.ts';
 import type { ByteBudget } from '../store/budget.ts';
+import { InOrder, readExactly } from '../store/parts.ts';
+import { bareEtag } from './etag.ts';
 
 export interface PartsOptions {
   partSize: number;
@@ -27,54 +28,6 @@ export interface PartsOptions {
   onOrderedData?: (buf: Buffer) => void;
   /** SSE and storage class, set on CreateMultipartUpload. */
   objectParams?: ObjectParams;
-}
-
-/** Fills `buf` from `pos` of `file`, or fails with 73 (the file shrank under us). */
-export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file: string): Promise<Buffer> {
-  const len = buf.length;
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-    if (bytesRead === 0) {
-      throw new FerryError(
-        `the file ended at byte ${pos + got}, expected ${pos + len}: it changed while being uploaded`,
-        {
-          phase: 'upload',
-          target: file,
-          exitCode: EXIT.cantCreate,
-          hint: 'something still writes it; it is uploaded again once it settles, or re-run the row',
-        },
-      );
-    }
-    got += bytesRead;
-  }
-  return buf;
-}
-
-/**
- * Hands parts' bytes to `consume` in file order (for a whole-file hash): a part that arrives early
- * waits for the ones before it, holding its buffer (which stays counted in the pool until then).
- */
-class InOrder {
-  private readonly pending = new Map<number, Buffer>();
-  private readonly waiting = new Map<number, () => void>();
-  private next = 0;
-
-  constructor(private readonly consume?: (buf: Buffer) => void) {}
-
-  /** Resolves once part `i` has been consumed (at once without a consumer). */
-  add(i: number, buf: Buffer): Promise<void> {
-    if (!this.consume) return Promise.resolve();
-    const done = new Promise<void>((r) => this.waiting.set(i, r));
-    this.pending.set(i, buf);
-    while (this.pending.has(this.next)) {
-      this.consume(this.pending.get(this.next)!);
-      this.pending.delete(this.next);
-      this.waiting.get(this.next)?.();
-      this.waiting.delete(this.next++);
-    }
-    return done;
-  }
 }
 
 /**
@@ -112,7 +65,8 @@ class PartsUpload {
     this.inOrder = new InOrder(o.onOrderedData);
   }
 
-  async run(): Promise<string> {
+  /** The ETag S3 must report (the digest) and the one Complete returned (Ceph RGW has sent none: the digest). */
+  async run(): Promise<{ digest: string; etag: string }> {
     const { Bucket, Key } = { Bucket: this.dest.bucket, Key: this.dest.key };
     const create = new CreateMultipartUploadCommand({ Bucket, Key, ...sdkParams(this.o.objectParams) });
     const uploadId = (await this.client.send(create, { abortSignal: this.o.signal })).UploadId!;
@@ -134,12 +88,13 @@ class PartsUpload {
         UploadId: uploadId,
         MultipartUpload: { Parts },
       });
-      await this.client.send(complete, { abortSignal: this.o.signal });
+      const done = await this.client.send(complete, { abortSignal: this.o.signal });
+      const digest = `${createHash('md5').update(Buffer.concat(this.md5s)).digest('hex')}-${this.count}`;
+      return { digest, etag: bareEtag(done.ETag) || digest };
     } catch (err) {
       await abortUpload(this.client, this.dest, uploadId).catch(() => {});
       throw err;
     }
-    return `${createHash('md5').update(Buffer.concat(this.md5s)).digest('hex')}-${this.count}`;
   }
 
   private async worker(uploadId: string): Promise<void> {
@@ -186,7 +141,7 @@ export function uploadParts(
   size: number,
   dest: Location,
   opts: PartsOptions,
-): Promise<string> {
+): Promise<{ digest: string; etag: string }> {
   return new PartsUpload(client, fh, file, size, dest, opts).run();
 }
 

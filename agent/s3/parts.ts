@@ -1,19 +1,15 @@
 import { EXIT, FerryError } from '../errors.ts';
+import { partSizeFor as grown } from '../store/parts.ts';
 
 /** S3's limits: parts per multipart upload, and the largest part. */
 export const MAX_PARTS = 10_000;
 export const MAX_PART_SIZE = 5 * 1024 ** 3;
 /** The largest object S3 stores (5 TiB). */
 export const MAX_OBJECT = 5 * 1024 ** 4;
-const MiB = 1024 * 1024;
 
-/**
- * The part size for a file of `size` bytes: --part-size, grown (in whole MiB) as much as needed to
- * stay within `maxParts` parts, as the AWS CLI and rclone do. Files up to a part go in one request.
- */
+/** The part size for a file of `size` bytes: --part-size, grown to stay within S3's `maxParts` parts. */
 export function partSizeFor(size: number, base: number, maxParts = MAX_PARTS): number {
-  if (Math.ceil(size / base) <= maxParts) return base;
-  return Math.ceil(size / maxParts / MiB) * MiB;
+  return grown(size, base, maxParts);
 }
 
 /** Refuses a file S3 cannot take in one object (73: it stays in the run directory, listed as not uploaded). */

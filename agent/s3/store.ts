@@ -25,15 +25,22 @@ import type {
 } from '../store/store.ts';
 import type { Network } from '../net/index.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
-import { localEtag } from './etag.ts';
+import { bareEtag, localEtag } from './etag.ts';
 import { listFolders } from './folders.ts';
 import { abortStaleUploads } from './multipart.ts';
 import { MAX_PARTS, partSizeFor } from './parts.ts';
 import { readRange } from './read.ts';
 import { uploadFile } from './upload.ts';
 
-/** S3 quotes ETags; ferry's stores hand them out bare. */
-const bare = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
+const bare = bareEtag;
+/** On S3 the digest of an object is its ETag (an MD5, or the MD5 of the part MD5s). */
+const info = (key: string, size: number, etag: string, modified?: Date): ObjectInfo => ({
+  key,
+  size,
+  etag,
+  digest: etag,
+  modified,
+});
 const isPrecondition = (err: unknown) =>
   httpStatus(err) === 412 || (err as { name?: string }).name === 'PreconditionFailed';
 
@@ -86,7 +93,7 @@ export class S3Store implements Store, FolderLister {
         const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
           abortSignal: call.signal,
         });
-        return { key: loc.key, size: h.ContentLength ?? 0, etag: bare(h.ETag), modified: h.LastModified };
+        return info(loc.key, h.ContentLength ?? 0, bare(h.ETag), h.LastModified);
       },
     );
   }
@@ -127,8 +134,7 @@ export class S3Store implements Store, FolderLister {
         }),
         { abortSignal: signal },
       );
-      for (const o of page.Contents ?? [])
-        if (o.Key) yield { key: o.Key, size: o.Size ?? 0, etag: bare(o.ETag), modified: o.LastModified };
+      for (const o of page.Contents ?? []) if (o.Key) yield info(o.Key, o.Size ?? 0, bare(o.ETag), o.LastModified);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
@@ -152,7 +158,7 @@ export class S3Store implements Store, FolderLister {
           abortSignal: call.signal,
         });
         const body = Buffer.from(await r.Body!.transformToByteArray());
-        return { body, info: { key: loc.key, size: body.length, etag: bare(r.ETag), modified: r.LastModified } };
+        return { body, info: info(loc.key, body.length, bare(r.ETag), r.LastModified) };
       } catch (err) {
         if (isNotFound(err) && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
         throw err;
@@ -175,7 +181,14 @@ export class S3Store implements Store, FolderLister {
     );
   }
 
-  putBytes(dest: Location, body: Buffer, o: PutBytesOptions): Promise<string | undefined> {
+  async putBytes(dest: Location, body: Buffer, o: PutBytesOptions): Promise<Uploaded | undefined> {
+    const etag = await this.putSmall(dest, body, o);
+    if (etag === undefined) return undefined;
+    return { loc: dest, size: body.length, digest: createHash('md5').update(body).digest('hex'), etag };
+  }
+
+  /** One PutObject with Content-MD5 and the conditions asked for; its ETag, or undefined when a condition failed. */
+  private putSmall(dest: Location, body: Buffer, o: PutBytesOptions): Promise<string | undefined> {
     return this.guard(`writing ${dest.key.slice(dest.key.lastIndexOf('/') + 1)}`, dest, o, async () => {
       const md5 = createHash('md5').update(body).digest();
       const send = async (ifMatch?: string) => {
@@ -230,7 +243,7 @@ export class S3Store implements Store, FolderLister {
   verify(up: Uploaded, call: Call): Promise<Verdict> {
     let v = this.verifiers.get(up.loc.bucket);
     if (!v) {
-      v = new BatchVerifier(this.verifySource(up.loc.bucket), 'S3', call.signal);
+      v = new BatchVerifier(this.verifySource(up.loc.bucket), { where: 'S3', digest: 'ETag' }, call.signal);
       this.verifiers.set(up.loc.bucket, v);
     }
     return this.guard('verifying the upload', up.loc, call, () => v.verify(up));
@@ -241,15 +254,16 @@ export class S3Store implements Store, FolderLister {
       head: async (key, signal): Promise<Seen> => {
         const h = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
         // With SSE-KMS the ETag is not an MD5: only the size can be compared.
-        const opaqueEtag = h.ServerSideEncryption === 'aws:kms' || h.ServerSideEncryption === 'aws:kms:dsse';
-        return { size: h.ContentLength ?? -1, etag: bare(h.ETag), opaqueEtag };
+        const opaqueDigest = h.ServerSideEncryption === 'aws:kms' || h.ServerSideEncryption === 'aws:kms:dsse';
+        return { size: h.ContentLength ?? -1, digest: bare(h.ETag), opaqueDigest };
       },
       list: (prefix, startAfter, signal) => this.pages(bucket, prefix, startAfter, signal),
     };
   }
 
-  fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }> {
-    return localEtag(file, size, partSizeFor(size, this.t.partSize, this.maxParts), signal);
+  async fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ digest: string; sha256: string }> {
+    const { etag, sha256 } = await localEtag(file, size, partSizeFor(size, this.t.partSize, this.maxParts), signal);
+    return { digest: etag, sha256 };
   }
 
   abortUnfinished(prefix: Location, call: Call): Promise<number> {

@@ -6,7 +6,9 @@ import type { ObjectParams } from '../config.ts';
 import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import type { Uploaded } from '../store/store.ts';
-import { readExactly, uploadParts } from './multipart.ts';
+import { bareEtag } from './etag.ts';
+import { readExactly } from '../store/parts.ts';
+import { uploadParts } from './multipart.ts';
 import { checkFits, partSizeFor } from './parts.ts';
 
 export interface UploadFileOptions {
@@ -51,9 +53,10 @@ async function putWhole(
       ContentMD5: md5.toString('base64'),
       ...sdkParams(opts.objectParams),
     });
-    await client.send(put, { abortSignal: opts.signal });
+    const r = await client.send(put, { abortSignal: opts.signal });
     opts.onBytes?.(size);
-    return { loc: dest, size, expectedEtag: md5.toString('hex'), sha256: sha?.digest('hex') };
+    const digest = md5.toString('hex');
+    return { loc: dest, size, digest, etag: bareEtag(r.ETag) || digest, sha256: sha?.digest('hex') };
   } finally {
     release();
   }
@@ -76,7 +79,7 @@ export async function uploadFile(
     if (size <= partSize) return await putWhole(client, fh, file, size, dest, opts, sha);
     const { partsPerFile, budget, signal, onBytes, objectParams } = opts;
     const onOrderedData = sha && ((b: Buffer) => void sha.update(b));
-    const expectedEtag = await uploadParts(client, fh, file, size, dest, {
+    const { digest, etag } = await uploadParts(client, fh, file, size, dest, {
       partSize,
       partsPerFile,
       budget,
@@ -85,7 +88,7 @@ export async function uploadFile(
       onOrderedData,
       objectParams,
     });
-    return { loc: dest, size, expectedEtag, sha256: sha?.digest('hex') };
+    return { loc: dest, size, digest, etag, sha256: sha?.digest('hex') };
   } finally {
     await fh.close();
   }

@@ -1,10 +1,10 @@
 import type { Uploaded, Verdict } from './store.ts';
 
-/** What a store shows for one key: its size, bare ETag, and whether the ETag is not an MD5 (SSE-KMS). */
+/** What a store shows for one key: its size, digest (ObjectInfo.digest), and whether that says nothing (SSE-KMS). */
 export interface Seen {
   size: number;
-  etag: string;
-  opaqueEtag?: boolean;
+  digest?: string;
+  opaqueDigest?: boolean;
 }
 
 /** How a store answers for keys: one HEAD, or a listing of keys in order from a point. */
@@ -14,12 +14,19 @@ export interface VerifySource {
   list(prefix: string, startAfter: string, signal?: AbortSignal): AsyncIterable<{ key: string } & Seen>;
 }
 
-/** Whether what the store shows (`where`: 'S3', …) is what was sent. */
-export function judge(up: Uploaded, seen: Seen, where: string): Verdict {
+/** How a store names itself and its digest in verdicts: 'S3' and 'ETag', 'Azure' and 'Content-MD5'. */
+export interface Names {
+  where: string;
+  digest: string;
+}
+
+/** Whether what the store shows is what was sent. */
+export function judge(up: Uploaded, seen: Seen, names: Names): Verdict {
+  const { where, digest } = names;
   if (seen.size !== up.size) return { ok: false, reason: `size in ${where} is ${seen.size}, local file is ${up.size}` };
-  if (seen.opaqueEtag) return { ok: true };
-  if (seen.etag !== up.expectedEtag)
-    return { ok: false, reason: `ETag in ${where} is ${seen.etag || '(none)'}, expected ${up.expectedEtag}` };
+  if (seen.opaqueDigest) return { ok: true };
+  if (seen.digest !== up.digest)
+    return { ok: false, reason: `${digest} in ${where} is ${seen.digest || '(none)'}, expected ${up.digest}` };
   return { ok: true };
 }
 
@@ -43,7 +50,7 @@ interface Pending {
  * Verifies uploads in groups: while one check is under way, newly finished uploads wait and are
  * then checked together. A group of a few is checked with a HEAD per key; a larger group with one
  * listing over the keys' common prefix (1,000 keys per request instead of one each). A listing can
- * only confirm: a key it does not show, or shows with another size or ETag, is checked again with
+ * only confirm: a key it does not show, or shows with another size or digest, is checked again with
  * HEAD, whose answer is the verdict. So a listing that lags (some S3-compatible servers) costs a
  * request, never a false result.
  */
@@ -53,8 +60,8 @@ export class BatchVerifier {
 
   constructor(
     private readonly source: VerifySource,
-    /** The store's name in verdicts ('S3'). */
-    private readonly where: string,
+    /** The store's names in verdicts. */
+    private readonly where: Names,
     private readonly signal?: AbortSignal,
   ) {}
 

@@ -1,15 +1,19 @@
 // Which store serves a Location: one line per store. A new store is a folder beside agent/s3/ with
 // an `open…Store` function, and one entry in OPENERS.
-import { SMALL_FILE, type S3Settings, type TransferSettings } from '../config.ts';
+import type { AzureSettings, NetSettings, S3Settings, TransferSettings } from '../config.ts';
+import { SMALL_FILE } from '../config.ts';
 import { FerryError } from '../errors.ts';
 import type { Location, Scheme } from '../location.ts';
 import type { Log } from '../log.ts';
 import type { Network } from '../net/index.ts';
+import { tokenSecrets } from '../secrets.ts';
 import { ByteBudget } from './budget.ts';
 import type { Store } from './store.ts';
 
 export interface StoreSettings {
   s3: S3Settings;
+  azure: AzureSettings;
+  net: NetSettings;
   transfer: TransferSettings;
   env: NodeJS.ProcessEnv;
 }
@@ -21,13 +25,15 @@ type Opener = (o: StoreSettings, budget: ByteBudget, net: Network) => Promise<{ 
 
 const OPENERS: Record<Scheme, Opener> = {
   s3: async (o, budget, net) => (await import('../s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net),
+  az: async (o, budget, net) =>
+    (await import('../azure/store.ts')).openAzureStore(o.azure, o.transfer, budget, o.env, net),
 };
 
 /**
  * The stores a command talks to, opened on first use, sharing one memory pool (all transfer
  * buffers of all stores together never hold more than `transfer.memory` bytes) and one network
  * (proxy, PAC fetched once, proxy account, CA: agent/net/). Every secret a store or the network
- * was given is handed to the log's masker.
+ * was given, and every token a location carries (an Azure SAS), is handed to the log's masker.
  */
 export class Stores {
   /** The memory bound of all transfers: at most transfer.memory bytes in buffers. */
@@ -47,7 +53,7 @@ export class Stores {
     this.net ??= import('../net/index.ts').then(async ({ openNetwork, explainNetError }) => {
       const t = this.o.transfer;
       const net = await openNetwork({
-        ...this.o.s3.net,
+        ...this.o.net,
         env: this.o.env,
         // every request in flight (the SDK queues silently past maxSockets): parts, small files, a few more
         maxSockets: t.filesInFlight * t.partsPerFile * 2 + t.smallInFlight + 4,
@@ -66,6 +72,7 @@ export class Stores {
   }
 
   for(loc: Location): Promise<Store> {
+    if (loc.token) this.log?.masker.add(...tokenSecrets(loc.token));
     let s = this.open.get(loc.scheme);
     if (!s) {
       s = this.network()

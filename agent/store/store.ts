@@ -1,15 +1,22 @@
-// The storage seam: everything a run asks of a store (S3 today), in ferry's own terms. Phases and
-// commands speak this interface and Locations; a store's folder (agent/s3/) is the only place that
-// knows its SDK. Every method throws only FerryErrors, already classified (phase, target, exit code,
+// The storage seam: everything a run asks of a store (S3, Azure Blob), in ferry's own terms. Phases and
+// commands speak this interface and Locations; a store's folder (agent/s3/, agent/azure/) is the only
+// place that knows its SDK. Every method throws only FerryErrors, already classified (phase, target, exit code,
 // hint), so callers never look at a store's own error codes.
 import type { Phase } from '../errors.ts';
 import type { Location } from '../location.ts';
 
-/** An object as a listing or HEAD shows it. `etag` is always bare (no quotes), in every store. */
+/**
+ * An object as a listing or HEAD shows it. Two identities: `etag` names this version of the object
+ * (for conditional writes, deletes and reads; always bare, no quotes, in every store), `digest` names
+ * its bytes in a form ferry can compute from a local file (`Store.fingerprint`): the ETag on S3, the
+ * Content-MD5 on Azure. The two may be equal (S3) or not (Azure's ETag is opaque).
+ */
 export interface ObjectInfo {
   key: string;
   size: number;
   etag: string;
+  /** Hex; undefined when the store shows none (an Azure blob written without Content-MD5). */
+  digest?: string;
   modified?: Date;
 }
 
@@ -25,8 +32,10 @@ export interface Call {
 export interface Uploaded {
   loc: Location;
   size: number;
-  /** The ETag the store must report for these bytes (bare). */
-  expectedEtag: string;
+  /** The digest the store must show for these bytes (see ObjectInfo.digest). */
+  digest: string;
+  /** The ETag the store gave the version written (bare): a later delete or write names it as its condition. */
+  etag: string;
   /** SHA-256 of the bytes sent, hex (when asked for). */
   sha256?: string;
 }
@@ -85,15 +94,18 @@ export interface Store {
   partFor(size: number): number;
   /** Uploads a local file of `size` bytes within the shared memory pool; the caller verifies it. */
   putFile(file: string, size: number, dest: Location, opts: PutFileOptions): Promise<Uploaded>;
-  /** Writes a small object; undefined when its condition (ifAbsent / ifEtag) failed, else its ETag. */
-  putBytes(dest: Location, body: Buffer, opts: PutBytesOptions): Promise<string | undefined>;
+  /** Writes a small object in one request; undefined when its condition (ifAbsent / ifEtag) failed. */
+  putBytes(dest: Location, body: Buffer, opts: PutBytesOptions): Promise<Uploaded | undefined>;
   /** Deletes an object (only if it still has `ifEtag`, when given); false when it had another. */
   remove(loc: Location, call: Call & { ifEtag?: string }): Promise<boolean>;
   /** Checks that an upload is in the store as sent; uploads finishing together are checked together. */
   verify(up: Uploaded, call: Call): Promise<Verdict>;
-  /** The ETag this store would report for the file as ferry uploads it, and its SHA-256. */
-  fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ etag: string; sha256: string }>;
-  /** Aborts unfinished uploads an earlier attempt left under the prefix; how many. */
+  /** The digest this store would show for the file as ferry uploads it, and its SHA-256. */
+  fingerprint(file: string, size: number, signal?: AbortSignal): Promise<{ digest: string; sha256: string }>;
+  /**
+   * Aborts unfinished uploads an earlier attempt left under the prefix; how many. A store that cannot
+   * abort them (Azure: uncommitted blocks expire on their own) counts none.
+   */
   abortUnfinished(prefix: Location, call: Call): Promise<number>;
   close(): void;
 }

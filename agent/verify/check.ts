@@ -73,7 +73,7 @@ async function checkOne(
     };
   if (!o.etag || seen.etag === o.etag) return undefined;
   // A listing may show an ETag that is not an MD5 (SSE-KMS): the store's own check decides.
-  const v = await store.verify({ loc: under(prefix, o.path), size: o.size, expectedEtag: o.etag }, call);
+  const v = await store.verify({ loc: under(prefix, o.path), size: o.size, digest: o.etag, etag: o.etag }, call);
   return v.ok
     ? undefined
     : { kind: 'changed', key: o.path, detail: `ETag ${seen.etag} in the store, ${o.etag} in the manifest` };

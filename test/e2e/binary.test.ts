@@ -88,7 +88,7 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
     expect(readdirSync(join(dir, 'out'))).toEqual(['mesh.dat']);
   });
 
-  it('keeps the lazy boundaries: from agent/cli.ts only import() reaches the S3 SDK, execa and p-limit', () => {
+  it('keeps the lazy boundaries: from agent/cli.ts only import() reaches the S3 and Azure SDKs, execa, p-limit', () => {
     // In a one-file CommonJS bundle a module reached from the entry by import statements or require
     // calls runs at start-up; one reached only through import() runs when a command loads it.
     const bundle = readFileSync(join(ROOT, '.build/sea/ferry.cjs'));
@@ -103,11 +103,11 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
       eager.add(p);
       for (const i of meta.inputs[p].imports) if (i.kind !== 'dynamic-import' && !i.external) todo.push(i.path);
     }
-    const heavy = (p: string) => /node_modules\/(@aws-sdk|@smithy|execa|p-limit)\//.test(p);
+    const heavy = (p: string) => /node_modules\/(@aws-sdk|@smithy|@azure|execa|p-limit)\//.test(p);
     expect(eager.has('agent/help.ts')).toBe(true);
     expect([...eager].filter(heavy)).toEqual([]);
     // They are in the bundle all the same, behind import().
-    for (const m of ['@aws-sdk/client-s3', 'execa', 'p-limit']) {
+    for (const m of ['@aws-sdk/client-s3', '@azure/storage-blob', '@azure/identity', 'execa', 'p-limit']) {
       expect(
         Object.keys(meta.inputs).some((p) => p.includes(`node_modules/${m}/`)),
         m,

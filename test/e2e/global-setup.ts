@@ -2,17 +2,22 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startAzurite, type AzureEnv } from '../helpers/azurite.ts';
 import { ROOT, type S3Env } from '../helpers/env.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     s3: S3Env;
+    azure: AzureEnv;
     solverDir: string;
   }
 }
 
-/** Builds the MPI stand-in for CONVERGE, starts the S3 server unless one answers, stops what it started. */
-export default function setup(project: TestProject) {
+/**
+ * Builds the MPI stand-in for CONVERGE, starts the S3 server unless one answers and Azurite (in
+ * memory, on a free loopback port), stops what it started.
+ */
+export default async function setup(project: TestProject) {
   const server = join(ROOT, 'scripts/s3-server');
   const bin = join(ROOT, '.build/bin');
   mkdirSync(bin, { recursive: true });
@@ -38,7 +43,11 @@ export default function setup(project: TestProject) {
     kind: vars.FERRY_TEST_S3_KIND,
   });
   project.provide('solverDir', bin);
-  return () => {
+  const azurite = await startAzurite();
+  const { endpoint, account, key, connectionString } = azurite;
+  project.provide('azure', { endpoint, account, key, connectionString });
+  return async () => {
+    await azurite.stop();
     if (started && !process.env.FERRY_TEST_KEEP_SERVER) execFileSync(server, ['stop'], { stdio: 'inherit' });
   };
 }

@@ -16,13 +16,14 @@ export interface FerryResult {
 }
 
 /**
- * An environment with no AWS settings of the developer's: nothing but what a test passes reaches
+ * An environment with no AWS or Azure settings of the developer's: nothing but what a test passes reaches
  * ferry (no ~/.aws, no instance metadata, no AWS_* keys).
  */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(AWS_|FERRY_|s3_|RESCALE_|OMPI_|HTTPS?_PROXY$|NO_PROXY$)/i.test(k)) continue;
+    if (v === undefined || /^(AWS_|AZURE_|IDENTITY_|MSI_|FERRY_|s3_|RESCALE_|OMPI_|HTTPS?_PROXY$|NO_PROXY$)/i.test(k))
+      continue;
     env[k] = v;
   }
   return {

@@ -45,7 +45,7 @@ export class MemoryStore implements Store {
 
   private info(key: string): ObjectInfo {
     const o = this.objects.get(key)!;
-    return { key, size: o.body.length, etag: o.etag, modified: o.modified };
+    return { key, size: o.body.length, etag: o.etag, digest: o.etag, modified: o.modified };
   }
 
   head(loc: Location, _call: Call): Promise<ObjectInfo> {
@@ -89,12 +89,12 @@ export class MemoryStore implements Store {
   async putFile(file: string, size: number, dest: Location): Promise<Uploaded> {
     const body = readFileSync(file).subarray(0, size);
     this.put(dest.key, body);
-    return { loc: dest, size, expectedEtag: md5(body) };
+    return { loc: dest, size, digest: md5(body), etag: md5(body) };
   }
 
-  async putBytes(dest: Location, body: Buffer): Promise<string> {
+  async putBytes(dest: Location, body: Buffer): Promise<Uploaded> {
     this.put(dest.key, body);
-    return md5(body);
+    return { loc: dest, size: body.length, digest: md5(body), etag: md5(body) };
   }
 
   async remove(loc: Location): Promise<boolean> {
@@ -106,13 +106,13 @@ export class MemoryStore implements Store {
       const o = this.objects.get(up.loc.key);
       if (!o) return { ok: false, reason: 'missing' };
       if (o.body.length !== up.size) return { ok: false, reason: 'size' };
-      return this.opaque.has(up.loc.key) || o.etag === up.expectedEtag ? { ok: true } : { ok: false, reason: 'etag' };
+      return this.opaque.has(up.loc.key) || o.etag === up.digest ? { ok: true } : { ok: false, reason: 'etag' };
     });
   }
 
-  async fingerprint(file: string): Promise<{ etag: string; sha256: string }> {
+  async fingerprint(file: string): Promise<{ digest: string; sha256: string }> {
     const b = readFileSync(file);
-    return { etag: md5(b), sha256: createHash('sha256').update(b).digest('hex') };
+    return { digest: md5(b), sha256: createHash('sha256').update(b).digest('hex') };
   }
 
   partFor(_size: number): number {

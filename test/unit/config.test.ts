@@ -75,7 +75,7 @@ describe('runConfig', () => {
   it('refuses a missing solver and a non-s3 URI', () => {
     expect(usage(() => cfg([], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain('no solver');
     expect(usage(() => cfg(['x'], { s3_input: 'https://bkt/a', s3_output: 's3://bkt/o/' })).message).toContain(
-      'not an s3:// URI',
+      'not an s3:// or az:// URI',
     );
   });
   it('uses $HOME/machinefile when present', () => {

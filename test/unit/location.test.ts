@@ -29,3 +29,58 @@ describe('parseUri', () => {
     expect(() => parseUri('s3:/x', '--input')).toThrow(/--input/);
   });
 });
+
+/** What a usage error says (its rendered text); fails the test when nothing is thrown. */
+function said(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as FerryError).render();
+  }
+  throw new Error('expected a FerryError');
+}
+
+describe('parseUri for Azure Blob', () => {
+  it('reads az://ACCOUNT/CONTAINER/PATH and the https form to the same location, and formats it back', () => {
+    const want = { scheme: 'az', bucket: 'myacct/sim-data', key: 'out/hsdi/' };
+    expect(parseUri('az://myacct/sim-data/out/hsdi/', 'x')).toEqual(want);
+    expect(parseUri('https://myacct.blob.core.windows.net/sim-data/out/hsdi/', 'x')).toEqual(want);
+    expect(formatUri(parseUri('https://MyAcct.blob.core.windows.net/sim-data/out/hsdi/', 'x'))).toBe(
+      'az://myacct/sim-data/out/hsdi/',
+    );
+    for (const uri of ['az://myacct/sim-data/in/case.zip', 'az://myacct/sim-data/', 'az://acc/con/a b/c'])
+      expect(formatUri(parseUri(formatUri(parseUri(uri, 'x')), 'x'))).toBe(formatUri(parseUri(uri, 'x')));
+    expect(parseUri('https://myacct.blob.core.windows.net/sim-data/a%20b/c.txt', 'x').key).toBe('a b/c.txt');
+    expect(isPrefix(parseUri('az://myacct/sim-data', 'x'))).toBe(true);
+  });
+  it('keeps a SAS after ? as the token, out of the formatted URI and out of error messages', () => {
+    const sas = 'sv=2025-01-05&sr=c&sp=rl&sig=SECRETSIGNATURE%3D';
+    const loc = parseUri(`https://myacct.blob.core.windows.net/data/in/case.zip?${sas}`, 'x');
+    expect(loc).toEqual({ scheme: 'az', bucket: 'myacct/data', key: 'in/case.zip', token: sas });
+    expect(formatUri(loc)).toBe('az://myacct/data/in/case.zip');
+    expect(under(asPrefix(parseUri(`az://myacct/data/out?${sas}`, 'x')), 'a.txt')).toEqual({
+      scheme: 'az',
+      bucket: 'myacct/data',
+      key: 'out/a.txt',
+      token: sas,
+    });
+    expect(() => parseUri(`az://My_Acct/data/x?${sas}`, 'x')).toThrow(/storage account/);
+    expect(said(() => parseUri(`https://myacct.blob.core.windows.net/Bad_Container/x?${sas}`, '--input'))).toMatch(
+      /invalid container 'Bad_Container'/,
+    );
+    const other = said(() => parseUri(`ftp://x/y?${sas}`, '--input'));
+    expect(other).toContain('?***');
+    expect(other).not.toContain('SECRET');
+    expect(said(() => parseUri(`az://myacct/data//x?${sas}`, '--input'))).not.toContain('SECRET');
+  });
+  it('refuses bad accounts, containers, a missing container, and names the source', () => {
+    for (const bad of [
+      'az://ab/data/k',
+      'az://myacct/Data/k',
+      'az://myacct/a--b/k',
+      'az://myacct',
+      'az://my-acct/data/',
+    ])
+      expect(() => parseUri(bad, '--output'), bad).toThrow(/--output/);
+  });
+});

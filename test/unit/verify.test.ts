@@ -16,14 +16,15 @@ function server(listed: Map<string, Obj>, stored: Map<string, Obj>) {
       calls.push(`head ${key}`);
       const o = stored.get(key);
       if (!o) throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
-      return { size: o.size, etag: o.etag };
+      return { size: o.size, digest: o.etag };
     },
     async *list(prefix, startAfter) {
       const keys = [...listed.keys()].filter((k) => k.startsWith(prefix) && k > startAfter).sort();
       for (let from = 0; from < keys.length; from += 2) {
         await new Promise((r) => setTimeout(r, 5));
         calls.push('list');
-        for (const k of keys.slice(from, from + 2)) yield { key: k, ...listed.get(k)! };
+        for (const k of keys.slice(from, from + 2))
+          yield { key: k, size: listed.get(k)!.size, digest: listed.get(k)!.etag };
       }
     },
   };
@@ -33,16 +34,19 @@ function server(listed: Map<string, Obj>, stored: Map<string, Obj>) {
 const up = (key: string, size: number, etag: string): Uploaded => ({
   loc: { scheme: 's3', bucket: 'b', key },
   size,
-  expectedEtag: etag,
+  digest: etag,
+  etag,
   sha256: '',
 });
+
+const S3 = { where: 'S3', digest: 'ETag' };
 
 describe('BatchVerifier', () => {
   it('checks one upload with HeadObject, and the uploads that finish meanwhile with one listing', async () => {
     const objs = new Map<string, Obj>();
     for (let i = 0; i < 6; i++) objs.set(`out/f${i}`, { size: i, etag: `e${i}` });
     const { source, calls } = server(objs, objs);
-    const v = new BatchVerifier(source, 'S3');
+    const v = new BatchVerifier(source, S3);
     const first = v.verify(up('out/f0', 0, 'e0'));
     const rest = [1, 2, 3, 4, 5].map((i) => v.verify(up(`out/f${i}`, i, `e${i}`)));
     expect(await Promise.all([first, ...rest])).toEqual(Array(6).fill({ ok: true }));
@@ -59,7 +63,7 @@ describe('BatchVerifier', () => {
     listed.delete('out/f2'); // a listing that lags
     listed.set('out/f3', { size: 10, etag: 'old' }); // or shows an older version
     const { source, calls } = server(listed, stored);
-    const v = new BatchVerifier(source, 'S3');
+    const v = new BatchVerifier(source, S3);
     void v.verify(up('out/f0', 10, 'e0'));
     const verdicts = await Promise.all([1, 2, 3, 4, 5].map((i) => v.verify(up(`out/f${i}`, 10, `e${i}`))));
     expect(calls.filter((c) => c.startsWith('head')).sort()).toEqual([
@@ -83,7 +87,7 @@ describe('BatchVerifier', () => {
       ['out/b', { size: 4, etag: 'y' }],
     ]);
     const { source } = server(stored, stored);
-    const v = new BatchVerifier(source, 'S3');
+    const v = new BatchVerifier(source, S3);
     expect(await v.verify(up('out/a', 3, 'z'))).toEqual({ ok: false, reason: 'ETag in S3 is x, expected z' });
     expect(await v.verify(up('out/b', 5, 'y'))).toEqual({ ok: false, reason: 'size in S3 is 4, local file is 5' });
   });
@@ -91,7 +95,7 @@ describe('BatchVerifier', () => {
   it('a key missing from S3 fails that upload only', async () => {
     const stored = new Map<string, Obj>([['out/a', { size: 1, etag: 'a' }]]);
     const { source } = server(stored, stored);
-    const v = new BatchVerifier(source, 'S3');
+    const v = new BatchVerifier(source, S3);
     const [a, gone] = await Promise.allSettled([v.verify(up('out/a', 1, 'a')), v.verify(up('out/gone', 1, 'g'))]);
     expect(a).toEqual({ status: 'fulfilled', value: { ok: true } });
     expect(gone.status).toBe('rejected');

@@ -1,0 +1,141 @@
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { BlockBlobClient } from '@azure/storage-blob';
+import { EXIT, FerryError } from '../errors.ts';
+import type { Location } from '../location.ts';
+import { settleAll } from '../settle.ts';
+import type { ByteBudget } from '../store/budget.ts';
+import { InOrder, readExactly } from '../store/parts.ts';
+import type { Uploaded } from '../store/store.ts';
+
+export interface BlobUploadOptions {
+  /** Files up to this size go in one Put Blob; larger ones as blocks of this size (grown by the store). */
+  partSize: number;
+  /** Blocks of one file in flight; each holds one pool buffer. */
+  partsPerFile: number;
+  budget: ByteBudget;
+  signal?: AbortSignal;
+  onBytes?: (n: number) => void;
+  /** Also hash the whole file with SHA-256 (for a manifest). */
+  sha256?: boolean;
+  contentType?: string;
+}
+
+/** Azure's limits: blocks per blob, bytes per block. */
+export const MAX_BLOCKS = 50_000;
+export const MAX_BLOCK = 4000 * 1024 * 1024;
+
+export const bare = (etag: string | undefined) => (etag ?? '').replace(/"/g, '');
+
+/**
+ * Block IDs: base64 of `<attempt nonce>-<index>`, all of one length (Azure refuses a blob whose block
+ * IDs differ in length: 400 InvalidBlobOrBlock, measured on Azurite). The nonce keeps an attempt's
+ * blocks apart from the uncommitted blocks of an earlier one, which expire on their own.
+ */
+const blockId = (nonce: string, i: number) => Buffer.from(`${nonce}-${String(i).padStart(6, '0')}`).toString('base64');
+
+/** Refuses a file Azure cannot take as one blob (50,000 blocks of 4000 MiB: 73, it stays listed as not uploaded). */
+function tooBig(file: string, size: number, partSize: number): FerryError | undefined {
+  if (partSize <= MAX_BLOCK) return undefined;
+  return new FerryError(`${size} bytes is more than Azure stores in one block blob (50,000 blocks of 4000 MiB)`, {
+    phase: 'upload',
+    target: file,
+    exitCode: EXIT.cantCreate,
+    hint: 'split the file, or keep it out of the outputs',
+  });
+}
+
+/** A file of at most one block: one Put Blob from a pool buffer, whose Content-MD5 Azure checks. */
+async function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
+  const { buf, release } = await o.budget.take(size, o.signal);
+  try {
+    await readExactly(fh, buf, 0, file);
+    const md5 = createHash('md5').update(buf).digest();
+    const sha = o.sha256 === false ? undefined : createHash('sha256').update(buf).digest('hex');
+    const r = await blob.upload(buf, size, {
+      abortSignal: o.signal,
+      blobHTTPHeaders: { blobContentMD5: md5, blobContentType: o.contentType },
+    });
+    o.onBytes?.(size);
+    return { digest: md5.toString('hex'), etag: bare(r.etag), sha256: sha };
+  } finally {
+    release();
+  }
+}
+
+/**
+ * A block blob in blocks, in the shape of the S3 multipart upload: `partsPerFile` workers pull block
+ * numbers from one counter, each block read into a pool buffer and staged with its Content-MD5
+ * (Azure refuses a corrupted block). The blocks pass in file order through the whole-file MD5 (and
+ * SHA-256), which the commit sets as the blob's Content-MD5: what a listing later shows, and what
+ * verification compares. On failure every worker stops and is awaited; the staged blocks are left
+ * uncommitted (Azure has no abort: they expire, after 7 days on Azure).
+ */
+async function putBlocks(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
+  const count = Math.ceil(size / o.partSize);
+  const nonce = randomBytes(4).toString('hex');
+  const whole = createHash('md5');
+  const sha: Hash | undefined = o.sha256 === false ? undefined : createHash('sha256');
+  const inOrder = new InOrder((b) => {
+    whole.update(b);
+    sha?.update(b);
+  });
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  let next = 0;
+  const worker = async () => {
+    while (next < count && !signal.aborted) {
+      const i = next++;
+      const pos = i * o.partSize;
+      const { buf, release } = await o.budget.take(Math.min(o.partSize, size - pos), signal);
+      try {
+        await readExactly(fh, buf, pos, file);
+        const consumed = inOrder.add(i, buf);
+        const transactionalContentMD5 = createHash('md5').update(buf).digest();
+        await blob.stageBlock(blockId(nonce, i), buf, buf.length, { abortSignal: signal, transactionalContentMD5 });
+        o.onBytes?.(buf.length);
+        await consumed; // the buffer goes back only once hashed in order
+      } finally {
+        release();
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.min(o.partsPerFile, count) }, () =>
+    worker().catch((err) => {
+      stop.abort(err);
+      throw err;
+    }),
+  );
+  await settleAll(workers).catch((err) => {
+    throw stop.signal.reason ?? err; // the failure that stopped the others
+  });
+  o.signal?.throwIfAborted();
+  const md5 = whole.digest();
+  const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));
+  const r = await blob.commitBlockList(ids, {
+    abortSignal: o.signal,
+    blobHTTPHeaders: { blobContentMD5: md5, blobContentType: o.contentType },
+  });
+  return { digest: md5.toString('hex'), etag: bare(r.etag), sha256: sha?.digest('hex') };
+}
+
+/** Uploads one local file to a block blob within the memory pool; the caller verifies it after. */
+export async function uploadBlob(
+  blob: BlockBlobClient,
+  file: string,
+  size: number,
+  dest: Location,
+  o: BlobUploadOptions,
+): Promise<Uploaded> {
+  o.signal?.throwIfAborted();
+  const refused = tooBig(file, size, o.partSize);
+  if (refused) throw refused;
+  const fh = await open(file, 'r');
+  try {
+    const sent =
+      size <= o.partSize ? await putWhole(blob, fh, file, size, o) : await putBlocks(blob, fh, file, size, o);
+    return { loc: dest, size, ...sent };
+  } finally {
+    await fh.close();
+  }
+}

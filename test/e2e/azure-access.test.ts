@@ -1,0 +1,229 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerSASPermissions } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../helpers/env.ts';
+import { adminContainer, azureConfigText, freshContainer, getBlob, listBlobs, putBlob } from '../helpers/azure.ts';
+import { cleanEnv, ferry, tempDir } from '../helpers/ferry.ts';
+import { startSquid, type Squid } from '../helpers/squid.ts';
+import { startStallProxy, type Stall, type StallProxy } from '../helpers/stall-proxy.ts';
+
+// Azure through the same doors as S3: hostile archives, a SAS with exactly the permissions
+// `ferry policy` prints, the same proxy decision (squid with Basic auth), the same exit codes.
+const az = inject('azure');
+const CONTAINER = 'ferry-access';
+const c = adminContainer(az, CONTAINER);
+const uri = (path: string) => `az://${az.account}/${CONTAINER}/${path}`;
+const corpus = tempDir('az-zips');
+execFileSync('python3', [join(ROOT, 'test/fixtures-gen/make-zips.py'), corpus], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const cases = JSON.parse(readFileSync(join(corpus, 'cases.json'), 'utf8')) as Array<{
+  file: string;
+  expect: 'ok' | 'refuse';
+  why?: string;
+  args: string[];
+}>;
+let config: string;
+
+beforeAll(async () => {
+  await freshContainer(az, CONTAINER);
+  for (const k of cases) await putBlob(c, `zips/${k.file}`, readFileSync(join(corpus, k.file)));
+  await putBlob(c, 'in/params.txt', 'p=1\n');
+  config = join(tempDir('az-cfg'), 'azure');
+  writeFileSync(config, azureConfigText(az));
+});
+
+describe('ferry get az://… on hostile archives', () => {
+  const refused = cases.filter((k) => k.expect === 'refuse');
+  it('has the corpus of the S3 pass', () => expect(refused.length).toBeGreaterThanOrEqual(15));
+
+  it.each(refused.map((k) => [k.file, k] as const))('%s: exit 65, nothing written', async (_n, k) => {
+    const root = tempDir('az-arch');
+    mkdirSync(join(root, 'canary'));
+    const target = join(root, 'target');
+    const r = await ferry(['get', '--azure-config', config, ...k.args, uri(`zips/${k.file}`), target]);
+    expect(r.exitCode, r.all).toBe(65);
+    expect(r.stderr).toContain(k.why!);
+    expect(readdirSync(join(root, 'canary'))).toEqual([]);
+    expect(existsSync(target) ? readdirSync(target, { recursive: true }) : []).toEqual([]);
+  });
+});
+
+/** A container SAS with these permissions, as a query string (what goes after ? on the URI). */
+async function sas(permissions: string): Promise<string> {
+  const url = await c.generateSasUrl({
+    permissions: ContainerSASPermissions.parse(permissions),
+    expiresOn: new Date(Date.now() + 3600_000),
+  });
+  return url.slice(url.indexOf('?') + 1);
+}
+
+describe('a SAS on the URI with the permissions ferry policy prints', () => {
+  const row = async (out: string, token: string) => {
+    const dir = tempDir('az-sas');
+    const env = cleanEnv({ AZURE_STORAGE_SERVICE_ENDPOINT: az.endpoint });
+    const io = ['--input', `${uri('in/params.txt')}?${token}`, '--output', `${uri(out)}?${token}`];
+    const r = await ferry(['run', ...io, '--no-mpi', '--', 'sh', '-c', 'cat params.txt > got.txt'], { cwd: dir, env });
+    return { r, dir };
+  };
+
+  it('policy asks rwdl for a container of input and output; a row completes with it, SAS never shown', async () => {
+    const p = await ferry(['policy', '--input', uri('in/params.txt'), '--output', uri('sas-ok/')]);
+    expect(p.exitCode, p.all).toBe(0);
+    const perms = JSON.parse(p.stdout).azure[0].sas_permissions;
+    expect(perms).toBe('rwdl');
+    const token = await sas(perms);
+    const { r, dir } = await row('sas-ok/', token);
+    expect(r.exitCode, r.all).toBe(0);
+    expect((await getBlob(c, 'sas-ok/got.txt')).toString()).toBe('p=1\n');
+    const sig = decodeURIComponent(/sig=([^&]+)/.exec(token)![1]);
+    for (const text of [
+      r.all,
+      readFileSync(join(dir, 'ferry.log'), 'utf8'),
+      (await getBlob(c, 'sas-ok/_manifest.json')).toString(),
+    ]) {
+      expect(text).not.toContain(sig);
+      expect(text).not.toContain(encodeURIComponent(sig));
+    }
+  });
+
+  it.each(['rwd', 'rdl', 'wdl'])('each permission is needed: with only %s, exit 77', async (perms) => {
+    const { r } = await row(`sas-${perms}/`, await sas(perms));
+    expect(r.exitCode, r.all).toBe(77);
+    expect(r.stderr).toContain('access denied');
+  });
+
+  it('without d the row completes (Azurite answers a missing blob 404 first), but the lease stays', async () => {
+    const { r } = await row('sas-rwl/', await sas('rwl'));
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stderr).toMatch(/could not remove the lease .*access denied/);
+    expect([...(await listBlobs(c, 'sas-rwl/')).keys()]).toContain('sas-rwl/_ferry.lease');
+  });
+});
+
+describe('through squid with Basic auth (the same proxy decision as S3)', () => {
+  let squid: Squid;
+  const USER = 'cfd-user';
+  const PASSWORD = 'p@ss: w0rd';
+  beforeAll(async () => {
+    squid = await startSquid(USER, PASSWORD);
+  });
+  afterAll(async () => squid?.stop());
+  const run = (out: string, env: Record<string, string>, extra: string[] = []) => {
+    const args = ['run', '--azure-config', config, ...extra, '--input', uri('in/params.txt'), '--output', uri(out)];
+    return ferry([...args, '--no-mpi', '--', 'sh', '-c', 'cat params.txt > got.txt'], {
+      cwd: tempDir('az-proxy'),
+      env: cleanEnv(env),
+    });
+  };
+
+  it('HTTP_PROXY: every request goes through squid, authenticated; the password is never shown', async () => {
+    const before = squid.accessLog().length;
+    const r = await run('via-proxy/', { HTTP_PROXY: squid.url(USER, PASSWORD) });
+    expect(r.exitCode, r.all).toBe(0);
+    const lines = squid.accessLog().slice(before).trim().split('\n').filter(Boolean);
+    const sent = (method: string, path: string) =>
+      lines.some((l) => l.includes(`${method} http://127.0.0.1:`) && l.includes(path));
+    expect(sent('GET', `/${az.account}/${CONTAINER}/in/params.txt`)).toBe(true);
+    expect(sent('PUT', `/${az.account}/${CONTAINER}/via-proxy/got.txt`)).toBe(true);
+    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+    expect(r.all).not.toContain(PASSWORD);
+  });
+
+  it('--proxy (which the Azure SDK does not read itself) sends every request through squid', async () => {
+    const before = squid.accessLog().length;
+    const r = await run('via-flag/', {}, ['--proxy', squid.url(USER, PASSWORD)]);
+    expect(r.exitCode, r.all).toBe(0);
+    const lines = squid.accessLog().slice(before).trim().split('\n').filter(Boolean);
+    expect(lines.some((l) => l.includes(`PUT http://127.0.0.1:`) && l.includes('/via-flag/got.txt'))).toBe(true);
+    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+  });
+
+  it('a wrong proxy password: exit 77 naming the proxy; NO_PROXY bypasses it', async () => {
+    const bad = await run('bad-proxy/', { HTTP_PROXY: squid.url(USER, 'wrong-secret-pw') });
+    expect(bad.exitCode, bad.all).toBe(77);
+    expect(bad.stderr).toContain('proxy refused our credentials');
+    expect(bad.all).not.toContain('wrong-secret-pw');
+    const before = squid.accessLog();
+    const direct = await run('no-proxy/', { HTTP_PROXY: squid.url(USER, 'wrong-secret-pw'), NO_PROXY: '127.0.0.1' });
+    expect(direct.exitCode, direct.all).toBe(0);
+    expect(squid.accessLog()).toBe(before);
+    expect([...(await listBlobs(c, 'no-proxy/')).keys()]).toContain('no-proxy/got.txt');
+  });
+
+  it('an endpoint nobody listens on: exit 69 naming it', async () => {
+    const dead = join(tempDir('az-dead'), 'azure');
+    writeFileSync(dead, azureConfigText(az, az.key, `http://127.0.0.1:9/${az.account}`));
+    const r = await ferry([
+      'get',
+      '--azure-config',
+      dead,
+      '--retries',
+      '2',
+      uri('in/params.txt'),
+      tempDir('az-dead-out'),
+    ]);
+    expect(r.exitCode, r.all).toBe(69);
+    expect(r.stderr).toContain('http://127.0.0.1:9');
+  });
+});
+
+describe('--timeout on Azure: silence, not duration (a body that stalls half-way)', () => {
+  const big = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 13 + 5) & 0xff;
+  beforeAll(async () => putBlob(c, 'in/big.bin', big));
+  const getsOfBig = (stall: (n: number) => boolean) => {
+    let gets = 0;
+    return (_n: number, line: string): Stall =>
+      line.startsWith('GET ') && line.includes('/in/big.bin') && stall(gets++) ? 'stall-body' : 'pass';
+  };
+  const getVia = async (proxy: StallProxy, dir: string) => {
+    const cfg = join(tempDir('az-stall-cfg'), 'azure');
+    writeFileSync(cfg, azureConfigText(az, az.key, `${proxy.url}/${az.account}`));
+    const args = ['--timeout', '2', '--retries', '2', '--part-size', '5MiB', uri('in/big.bin'), dir];
+    return ferry(['get', '--azure-config', cfg, ...args]);
+  };
+
+  it('each stalled range is asked for again from its last byte; the file is byte-exact', async () => {
+    const proxy = await startStallProxy(
+      `http://127.0.0.1:${new URL(az.endpoint).port}`,
+      getsOfBig((n) => n < 2),
+      100_000,
+    );
+    try {
+      const dir = tempDir('az-stall-ok');
+      const r = await getVia(proxy, dir);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(proxy.counts['stall-body']).toBe(2);
+      expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
+      // The second request for a stalled range starts where the first stopped (x-ms-range / Range).
+      const ranges = proxy.heads
+        .filter((h) => h.includes('/in/big.bin'))
+        .map((h) => /range: bytes=(\d+)-/i.exec(h)?.[1]);
+      expect(
+        ranges.filter((r0) => r0 !== undefined && r0 !== '0' && r0 !== String(5 * 1024 * 1024)).length,
+      ).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('--timeout 2 --retries 2 when every body stalls: exit 69, no partial file left', async () => {
+    const proxy = await startStallProxy(
+      `http://127.0.0.1:${new URL(az.endpoint).port}`,
+      getsOfBig(() => true),
+      100_000,
+    );
+    try {
+      const dir = tempDir('az-stall-fail');
+      const r = await getVia(proxy, dir);
+      expect(r.exitCode, r.all).toBe(69);
+      expect(r.stderr).toMatch(/broke off .* 2 time\(s\)/);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
