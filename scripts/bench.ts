@@ -299,6 +299,32 @@ async function smallPut(where = ''): Promise<void> {
 }
 
 /**
+ * The multipart threshold, by measurement: ferry put of the mixed tree with part sizes (= the size
+ * up to which a file goes in one PutObject) of 8 MiB (default), 32 MiB and 256 MiB (every file of the
+ * tree in one PUT, --memory 1GiB so that 4 files of 200 MiB fit), rclone (one PUT under 200 MiB) beside.
+ */
+async function threshold(): Promise<void> {
+  const src = join(DATA, 'put');
+  const ferryAt = (part: string, extra: string[] = []) => ({
+    tool: `ferry put --part-size ${part}${extra.length ? ` ${extra.join(' ')}` : ''}`,
+    ferry: true,
+    reset: () => rmPrefix('put-ferry/'),
+    run: () => timed([FERRY, 'put', '--part-size', part, ...extra, src, `s3://${BUCKET}/put-ferry/`]),
+  });
+  await interleave('threshold: put ~1 GiB (8×100 MiB, 200 MiB, 500 small)', dirBytes(src), [
+    ferryAt('8MiB'),
+    ferryAt('32MiB'),
+    ferryAt('256MiB', ['--memory', '1GiB']),
+    {
+      tool: 'rclone copy',
+      ferry: false,
+      reset: () => rmPrefix('put-rclone/'),
+      run: () => timed(['rclone', 'copy', src, `b:${BUCKET}/put-rclone`]),
+    },
+  ]);
+}
+
+/**
  * Far from the endpoint: every tool goes through a proxy on 127.0.0.1 that holds every chunk for
  * WAN_DELAY_MS each way (+2× that of round trip) without capping throughput (tc netem is not in this
  * kernel). New connections' handshakes are not delayed; every request is.
@@ -517,6 +543,7 @@ if (what === 'get' || what === 'all') await get();
 if (what === 'tail' || what === 'all') await tail();
 if (what === 'wan') await wan();
 if (what === 'many') await many();
+if (what === 'threshold') await threshold();
 if (what === 'big') await big();
 const machine =
   `${execaSyncOut('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p' | head -1"]).trim()}, ` +
