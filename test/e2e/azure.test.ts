@@ -61,7 +61,12 @@ describe('ferry run --azure-config azure -- converge super (a whole row on Azure
     const want = expectedOutputs('hsdi', 8, 6, 12288);
     const blobs = await listBlobs(c, 'out/hsdi/');
     expect([...blobs.keys()].sort()).toEqual(
-      [...[...want.keys()].map((k) => `out/hsdi/${k}`), 'out/hsdi/_SUCCESS', 'out/hsdi/_manifest.json'].sort(),
+      [
+        ...[...want.keys()].map((k) => `out/hsdi/${k}`),
+        'out/hsdi/_SUCCESS',
+        'out/hsdi/_ferry.log',
+        'out/hsdi/_manifest.json',
+      ].sort(),
     );
     for (const [k, bytes] of want) expect((await getBlob(c, `out/hsdi/${k}`)).equals(bytes), k).toBe(true);
   });
@@ -100,6 +105,7 @@ describe('the wipe on Azure: only after every output is verified, only what ferr
     expect(readFileSync(join(dir, 'notes/project.txt'), 'utf8')).toBe('my notes\n');
     expect([...(await listBlobs(c, 'out/project/')).keys()]).toEqual([
       'out/project/_SUCCESS',
+      'out/project/_ferry.log',
       'out/project/_manifest.json',
       'out/project/res/out.txt',
       'out/project/spray.in',
@@ -186,6 +192,7 @@ describe('live upload to Azure (--settle 0.5)', () => {
     expect(r.exitCode, r.all).toBe(0);
     expect([...(await listBlobs(c, 'live/')).keys()]).toEqual([
       'live/_SUCCESS',
+      'live/_ferry.log',
       'live/_manifest.json',
       'live/out/early.dat',
       'live/out/late.dat',
@@ -218,7 +225,12 @@ describe('one run per output prefix on Azure (the lease, written with If-None-Ma
     writeFileSync(gate, '');
     const r = await first.result;
     expect(r.exitCode, r.all).toBe(0);
-    expect([...(await listBlobs(c, 'same/')).keys()]).toEqual(['same/_SUCCESS', 'same/_manifest.json', 'same/a.txt']);
+    expect([...(await listBlobs(c, 'same/')).keys()]).toEqual([
+      'same/_SUCCESS',
+      'same/_ferry.log',
+      'same/_manifest.json',
+      'same/a.txt',
+    ]);
   });
 });
 
