@@ -1,7 +1,7 @@
 import type { Log } from '../log.ts';
 import type { PhaseProgress } from '../progress.ts';
 import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from './outputs.ts';
-import type { UploadOutcome, Uploader } from './upload.ts';
+import { UPLOADS_UNDER_WAY, type UploadOutcome, type Uploader } from './upload.ts';
 
 export interface LiveOptions {
   dir: string;
@@ -112,6 +112,7 @@ export class LiveUpload {
       this.seen.set(rel, state);
       if (!sameFile(prev, state)) continue;
       if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      if (this.inFlight.size >= UPLOADS_UNDER_WAY) continue; // the next scan (or the final sweep) takes it
       const p = this.up.upload(rel, this.o.progress, state).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { settleAll } from '../settle.ts';
 import { SMALL_FILE } from '../config.ts';
 import { EXIT, FerryError, isAbort, isLocalIoError, localIoError } from '../errors.ts';
 import { tidyHeap } from '../heap.ts';
@@ -96,6 +97,14 @@ function outcome(base: Base, x: Omit<UploadOutcome, 'rel' | 'size'>): UploadOutc
 }
 /** A file sent, not yet verified. */
 type Sent = { base: Base; up: Uploaded; state?: FileState };
+
+/**
+ * Upload calls under way at once (sending, waiting for a lane, or waiting for their batched
+ * verification). Enough to keep both lanes full and to verify up to 1,000 keys with one listing;
+ * bounded because a call parked in a lane's queue costs ~1.5 KB of heap (promises, closures, the
+ * async frame; measured): one per file of a 100,000-file tree held ~150 MB.
+ */
+export const UPLOADS_UNDER_WAY = 1024;
 
 /**
  * Uploads files of one run directory under one prefix, `filesInFlight` at a time, each then
@@ -239,7 +248,16 @@ export async function uploadTree(
   const started = Date.now();
   const bytes0 = up.bytes;
   const upload = async (rel: string) => (await o.reuse?.(rel)) ?? up.upload(rel, o.progress, o.sizes?.get(rel));
-  const outcomes = await Promise.all(files.map(upload));
+  // At most UPLOADS_UNDER_WAY calls at once, each taking the next file: not one parked call per file.
+  const outcomes = new Array<UploadOutcome>(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      outcomes[i] = await upload(files[i]);
+    }
+  };
+  await settleAll(Array.from({ length: Math.min(UPLOADS_UNDER_WAY, files.length) }, worker));
   const ms = Date.now() - started;
   const bytes = up.bytes - bytes0;
   const failed = outcomes.filter((x) => !x.verified);
