@@ -185,7 +185,8 @@ describe('a request refused with ExpiredToken', () => {
     const proxy = await startFaultProxy(s3.endpoint, (n) => (n === 0 ? 'expired' : 'pass'));
     writeFileSync(
       join(dir, 'static'),
-      `[default]\naws_access_key_id = ${s3.accessKey}\naws_secret_access_key = ${s3.secretKey}\naws_session_token = tok-123\n`,
+      `[default]\naws_access_key_id = ${s3.accessKey}\naws_secret_access_key = ${s3.secretKey}\n` +
+        'aws_session_token = tok-123\n',
     );
     const args = ['put', '--aws-config', 'static', '--endpoint', proxy.url, 'up', `s3://${BUCKET}/not-renewed/`];
     const r = await ferry(args, { cwd: dir });
