@@ -12,6 +12,9 @@ export interface Clock {
   offsetMs?: number;
 }
 
+/** The skew from which the SDK corrects its clock and retries (240 s in @aws-sdk/core). */
+const SKEW_MS = 240_000;
+
 const codeOf = (err: unknown) => {
   const e = err as { Code?: string; name?: string };
   return e?.Code ?? e?.name ?? '';
@@ -77,8 +80,9 @@ export function watchClock(client: S3Client, clock: Clock, notes?: ClientNotes):
       try {
         return await next(args);
       } finally {
+        // The SDK samples the offset from every failed answer, and corrects (and retries) from 4 min on.
         const now = config.systemClockOffset ?? 0;
-        if (now !== said) {
+        if (Math.abs(now) >= SKEW_MS && Math.abs(now - said) >= SKEW_MS / 4) {
           said = now;
           const s = Math.round(Math.abs(now) / 1000);
           notes?.warn(
