@@ -27,8 +27,11 @@ URIs: s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/PATH or https://ACCOUNT.blob.core.
 (a SAS may follow ?; it is never printed); input and output may be in different stores.
 
 S3 options (all commands):
-  --aws-config FILE       AWS config/credentials file with the keys ([default] or --profile);
-                          without it the SDK's default chain (env, ~/.aws, instance role)
+  --aws-config FILE       AWS config/credentials file ([default] or --profile): static keys (+ session
+                          token, aws_credential_expiration), role_arn + source_profile/credential_source
+                          (external_id), credential_process, sso_* (token cache), web_identity_token_file;
+                          renewed before they expire; without it the SDK's default chain (env, ~/.aws,
+                          instance role). STS: AWS_ENDPOINT_URL_STS, the profile, else the S3 endpoint
   --profile NAME          profile in that file (default: AWS_PROFILE, else default)
   --endpoint URL          S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
                           or endpoint_url in the config file); implies path-style addressing

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanEnv, ferry, tempDir, zipCase } from '../helpers/ferry.ts';
+import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { ROOT } from '../helpers/env.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
@@ -193,5 +193,21 @@ describe('a request refused with ExpiredToken', () => {
     await proxy.close();
     expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toContain('static has expired (no expiry was given with it): the server answered ExpiredToken');
+  });
+});
+
+describe('a node whose clock is 20 minutes slow (libfaketime)', () => {
+  it('the server refuses the time, ferry says by how much, corrects it and the upload succeeds', async () => {
+    const dir = tempDir('skew');
+    mkdirSync(join(dir, 'up'));
+    writeFileSync(join(dir, 'up/a.txt'), 'skewed');
+    writeAwsConfig(dir, s3);
+    await ensureBucket(admin, BUCKET);
+    const args = ['-f', '-20m', FERRY, 'put', '--aws-config', 'config', 'up', `s3://${BUCKET}/skewed/`];
+    const r = await ferry(args, { cwd: dir, bin: 'faketime' });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stderr).toMatch(/this node's clock is 1[12]\d\d s behind the server's/);
+    expect(r.stderr.match(/clock is/g)).toHaveLength(1);
+    expect([...(await listAll(admin, BUCKET, 'skewed/')).keys()]).toEqual(['skewed/a.txt']);
   });
 });
