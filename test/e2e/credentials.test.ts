@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { ROOT } from '../helpers/env.ts';
+import { startFakeSts } from '../helpers/fake-sts.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
@@ -209,5 +210,29 @@ describe('a node whose clock is 20 minutes slow (libfaketime)', () => {
     expect(r.stderr).toMatch(/this node's clock is 1[12]\d\d s behind the server's/);
     expect(r.stderr.match(/clock is/g)).toHaveLength(1);
     expect([...(await listAll(admin, BUCKET, 'skewed/')).keys()]).toEqual(['skewed/a.txt']);
+  });
+});
+
+describe('web_identity_token_file (a stand-in STS: Ceph 16 has no OIDC provider here)', () => {
+  it('the token file is read and sent with AssumeRoleWithWebIdentity; the row completes with the keys', async () => {
+    const sts = await startFakeSts(s3);
+    const dir = tempDir('web-identity');
+    writeFileSync(join(dir, 'token'), 'eyJ.web-identity-token.sig');
+    writeFileSync(
+      join(dir, 'config'),
+      `[default]\nrole_arn = arn:aws:iam::123456789012:role/cfd\nweb_identity_token_file = ${join(dir, 'token')}\n` +
+        `region = us-east-1\nendpoint_url = ${s3.endpoint}\n`,
+    );
+    mkdirSync(join(dir, 'up'));
+    writeFileSync(join(dir, 'up/a.txt'), 'w');
+    await ensureBucket(admin, BUCKET);
+    const args = ['put', '--aws-config', 'config', 'up', `s3://${BUCKET}/web-identity/`];
+    const r = await ferry(args, { cwd: dir, env: cleanEnv({ AWS_ENDPOINT_URL_STS: sts.url }) });
+    await sts.close();
+    expect(r.exitCode, r.all).toBe(0);
+    const body = sts.requests.map((q) => q.body).join('\n');
+    expect(body).toContain('Action=AssumeRoleWithWebIdentity');
+    expect(body).toContain('WebIdentityToken=eyJ.web-identity-token.sig');
+    expect([...(await listAll(admin, BUCKET, 'web-identity/')).keys()]).toEqual(['web-identity/a.txt']);
   });
 });
