@@ -47,7 +47,8 @@ s3 =
       f,
       '[profile ceph]\nservices = onprem\naws_session_token = t\n' +
         'aws_credential_expiration = 2026-11-26T15:00:00Z\n' +
-        '[services onprem]\ns3 =\n  endpoint_url = http://s3.local:7480\nsts =\n  endpoint_url = http://sts.local:7480\n',
+        '[services onprem]\ns3 =\n  endpoint_url = http://s3.local:7480\n' +
+        'sts =\n  endpoint_url = http://sts.local:7480\n',
     );
     expect((await readProfileFile(f, 'ceph')).settings).toMatchObject({
       endpointUrl: 'http://s3.local:7480',
