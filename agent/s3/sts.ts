@@ -39,8 +39,9 @@ export function makeIdentity(p: IdentityParts): Identity {
     const keys = p.statics;
     return new Identity(async () => keys, p.story, p.onSecrets);
   }
-  const clientConfig = { requestHandler: p.requestHandler, region: p.region };
-  const stsOptions = { ...clientConfig, ...(p.sts ? { endpoint: p.sts } : {}) };
+  // No region here: the SSO client takes clientConfig.region over the profile's sso_region.
+  const clientConfig = { requestHandler: p.requestHandler };
+  const stsOptions = { ...clientConfig, region: p.region, ...(p.sts ? { endpoint: p.sts } : {}) };
   const chain = defaultProvider({
     clientConfig,
     roleAssumer: getDefaultRoleAssumer(stsOptions),
