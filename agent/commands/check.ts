@@ -79,6 +79,7 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
     'result',
     report.code === EXIT.ok ? 'OK: a run would get through the store parts' : `NOT OK (exit ${report.code})`,
   );
+  report.print();
   return report.code;
 }
 
