@@ -86,8 +86,8 @@ export function watchClock(client: S3Client, clock: Clock, notes?: ClientNotes):
           said = now;
           const s = Math.round(Math.abs(now) / 1000);
           notes?.warn(
-            `this node's clock is ${s} s ${now > 0 ? 'behind' : 'ahead of'} the server's: the server refused ` +
-              "the time of a request; requests are now signed with the server's time (fix the clock: NTP)",
+            `this node's clock is ${s} s ${now > 0 ? 'behind' : 'ahead of'} the server's (the Date of its ` +
+              "answers): requests are now signed with the server's time (fix the clock: NTP)",
           );
         }
       }
