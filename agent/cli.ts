@@ -1,12 +1,13 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
 import { parseArgs } from './args.ts';
-import { DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS } from './config.ts';
+import { CHECK_FLAGS, DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS } from './config.ts';
 import {
   DOE_HELP,
   DOE_STATUS_HELP,
   GET_HELP,
   MAIN_HELP,
   POLICY_HELP,
+  CHECK_HELP,
   PUT_HELP,
   RUN_HELP,
   VERIFY_HELP,
@@ -44,6 +45,11 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; fla
     load: async () => (await import('./commands/verify.ts')).verifyCommand,
     help: VERIFY_HELP,
     flags: VERIFY_FLAGS,
+  },
+  check: {
+    load: async () => (await import('./commands/check.ts')).checkCommand,
+    help: CHECK_HELP,
+    flags: CHECK_FLAGS,
   },
   policy: {
     load: async () => (await import('./commands/policy.ts')).policyCommand,

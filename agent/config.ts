@@ -1,5 +1,13 @@
 // ferry's configuration: argv + environment + vars file → frozen settings, one module per concern.
-export { DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS, maxExtract } from './config/flags.ts';
+export {
+  CHECK_FLAGS,
+  DOE_STATUS_FLAGS,
+  GET_FLAGS,
+  RUN_FLAGS,
+  S3_FLAGS,
+  VERIFY_FLAGS,
+  maxExtract,
+} from './config/flags.ts';
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
 export { netSettings, type NetSettings } from './config/net.ts';
 export {

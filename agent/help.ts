@@ -6,6 +6,7 @@ Usage:
   ferry get [options] URI DIR                 download (and extract) only
   ferry put [options] DIR URI                 upload (and verify) only
   ferry verify [--deep] URI...                is an output prefix whole, as its manifest says?
+  ferry check [--input URI...] [--output URI] would a run get through? credentials, route, read, write
   ferry policy --input URI --output URI       the least-privilege IAM policy (Azure: SAS, role)
   ferry doe init | doe rehearse               set up a DOE; run every row locally first
   ferry doe status inputs.csv                 every row's outcome; the rows to retry; an HTML report
@@ -26,8 +27,11 @@ URIs: s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/PATH or https://ACCOUNT.blob.core.
 (a SAS may follow ?; it is never printed); input and output may be in different stores.
 
 S3 options (all commands):
-  --aws-config FILE       AWS config/credentials file with the keys ([default] or --profile);
-                          without it the SDK's default chain (env, ~/.aws, instance role)
+  --aws-config FILE       AWS config/credentials file ([default] or --profile): static keys (+ session
+                          token, aws_credential_expiration), role_arn + source_profile/credential_source
+                          (external_id), credential_process, sso_* (token cache), web_identity_token_file;
+                          renewed before they expire; without it the SDK's default chain (env, ~/.aws,
+                          instance role). STS: AWS_ENDPOINT_URL_STS, the profile, else the S3 endpoint
   --profile NAME          profile in that file (default: AWS_PROFILE, else default)
   --endpoint URL          S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
                           or endpoint_url in the config file); implies path-style addressing
@@ -149,16 +153,24 @@ Example: ferry put --aws-config config ./results s3://my-simulation-data/output/
 `;
 
 export const POLICY_HELP = `Usage: ferry policy --input URI [--input URI...] --output URI [--bucket-policy PRINCIPAL]
+       ferry policy --input URI... --output URI --cross-account ACCOUNT_ID [--external-id ID]
 
 Prints the least-privilege policy (JSON, on stdout) that ferry run needs for these inputs and
 this output prefix: read the inputs; write, verify, resume and clean up under the output prefix;
 nothing else. What each action is for goes to stderr.
   --bucket-policy PRINCIPAL   a bucket policy naming PRINCIPAL (e.g. arn:aws:iam::123456789012:role/cfd)
                               instead of an IAM policy to attach to the user or role
+  --cross-account ACCOUNT_ID  the cross-account setup: stdout is {"PermissionsPolicy", "TrustPolicy"} for a
+                              role in the data's account that ACCOUNT_ID (or an IAM ARN) may assume;
+                              stderr has the aws iam commands and the profile for the job's config file
+  --external-id ID            with --cross-account: the trust policy requires sts:ExternalId = ID
+                              (the profile then carries external_id = ID)
 With az:// URIs: per container the service SAS permissions (rl to read inputs, rwdl for the output)
 and the built-in role (Storage Blob Data Reader / Contributor); both cover the whole container.
 With both stores, the IAM policy for the S3 side is under "aws".
 Example: ferry policy --input s3://my-simulation-data/input/ --output s3://my-simulation-data/output/ > policy.json
+         ferry policy --input s3://my-simulation-data/input/ --output s3://my-simulation-data/output/ \\
+           --cross-account 123456789012 --external-id cfd-42 > setup.json
          ferry policy --input az://simdata/cases/in/ --output az://simdata/cases/out/
 `;
 
@@ -231,4 +243,25 @@ Exit: 0 when every prefix is whole, 1 when one is not, 65 when a _manifest.json 
 Examples:
   ferry verify --aws-config config s3://my-simulation-data/output/hsdi/
   ferry verify --deep --aws-config config s3://my-simulation-data/output/hsdi/ s3://my-simulation-data/output/pintle/
+`;
+
+export const CHECK_HELP = `Usage: ferry check [--input URI...] [--output URI] [options]
+
+A preflight before submitting a DOE: run it on a node (or a laptop) with the job's config file.
+Prints one line each:
+  - each input: readable (HEAD; a prefix is listed), its size;
+  - the output prefix: writable: a probe object <output>.ferry-check-<random> is put, verified and
+    deleted; an upload in parts is started and aborted (what a failed big upload needs);
+  - where the credentials came from (profile, kind, role, expiry; never a secret) and the caller
+    identity (STS GetCallerIdentity, where the endpoint serves it);
+  - region, endpoint, STS endpoint, and the proxy/PAC route of each;
+  - the clock offset against the server's Date.
+A refused step names the action the policy lacks (e.g. s3:PutObject).
+Options: the S3 options of ferry --help (--aws-config, --profile, --endpoint, --proxy...).
+Exit: 0 only when a real run would get through the store parts; else the first failure's code
+(66 a missing input, 77 denied or bad credentials, 69 unreachable, 73 a probe that does not read back).
+Examples:
+  ferry check --aws-config config --input s3://my-simulation-data/input/hsdi.zip \\
+    --output s3://my-simulation-data/output/hsdi/
+  ferry check --aws-config config --profile cfd --output s3://my-simulation-data/output/
 `;

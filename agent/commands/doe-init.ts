@@ -64,6 +64,9 @@ function jobSetup(csv: string, rows: number, tmpl: string, solver: string, polic
   const v = versionInfo().version;
   return `Wrote ${csv} (${rows} rows) and ${tmpl}.
 
+First, check the setup (on a node or a laptop, with the job's config file):
+  ferry check --aws-config config ${policyArgs} --output ${output}
+
 Job setup:
   input files       ferry-${v}-linux-x64 (upload it renamed to ferry), config (AWS config with the keys),
                     ${VARS_TEMPLATE} (mark it as a template: the platform fills in \${s3_input} and \${s3_output})

@@ -9,6 +9,8 @@ export const POLICY_FLAGS = [
   { name: 'input', kind: 'multi' as const },
   { name: 'output', kind: 'string' as const },
   { name: 'bucket-policy', kind: 'string' as const },
+  { name: 'cross-account', kind: 'string' as const },
+  { name: 'external-id', kind: 'string' as const },
   { name: 'help', kind: 'bool' as const },
 ];
 
@@ -36,12 +38,61 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
       'run ferry policy once per bucket, or attach the IAM policy (without --bucket-policy) to the user or role',
     );
   }
+  const account = str(p, 'cross-account');
+  if (account !== undefined) return crossAccount(buildPolicy(inputs, output), account, str(p, 'external-id'));
+  if (str(p, 'external-id') !== undefined) throw usageError('--external-id goes with --cross-account ACCOUNT_ID');
   process.stdout.write(`${JSON.stringify(buildPolicy(inputs, output, principal), null, 2)}\n`);
   const what = principal
     ? `bucket policy for ${[...buckets][0]}, principal ${principal}`
     : "IAM policy for the user or role whose keys are in the job's config file";
   process.stderr.write(`ferry: ${what}:\n`);
   for (const [action, why] of Object.entries(WHY)) process.stderr.write(`  ${action.padEnd(30)} ${why}\n`);
+  return EXIT.ok;
+}
+
+/**
+ * The cross-account setup: the role in the data's account gets the permissions policy and a trust
+ * policy that lets ACCOUNT_ID (the account where compute runs) assume it, with an sts:ExternalId
+ * condition when one is given. Both on stdout as one JSON object; the commands and the profile on stderr.
+ */
+function crossAccount(permissions: object, account: string, externalId?: string): number {
+  const principal = /^\d{12}$/.test(account) ? `arn:aws:iam::${account}:root` : account;
+  if (!/^\d{12}$/.test(account) && !/^arn:aws[\w-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(account)) {
+    throw usageError(
+      `--cross-account '${account}' is neither a 12-digit account id nor an IAM ARN`,
+      'e.g. --cross-account 123456789012 or --cross-account arn:aws:iam::123456789012:role/compute',
+    );
+  }
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) {
+    throw usageError(
+      `--external-id '${externalId}' is not a valid external id`,
+      '2-1224 characters of [A-Za-z0-9+=,.@:/-_]',
+    );
+  }
+  const trust = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'FerryCrossAccount',
+        Effect: 'Allow',
+        Principal: { AWS: principal },
+        Action: 'sts:AssumeRole',
+        ...(externalId ? { Condition: { StringEquals: { 'sts:ExternalId': externalId } } } : {}),
+      },
+    ],
+  };
+  process.stdout.write(`${JSON.stringify({ PermissionsPolicy: permissions, TrustPolicy: trust }, null, 2)}\n`);
+  const ext = externalId ? `external_id = ${externalId}\n` : '';
+  process.stderr.write(
+    `ferry: in the data's account, a role that ${principal} may assume (save stdout as setup.json):\n` +
+      '  jq .TrustPolicy setup.json > trust.json && jq .PermissionsPolicy setup.json > policy.json\n' +
+      '  aws iam create-role --role-name ferry-doe --assume-role-policy-document file://trust.json\n' +
+      '  aws iam put-role-policy --role-name ferry-doe --policy-name ferry --policy-document file://policy.json\n' +
+      "ferry: in the job's config file (the compute account's keys or instance role as the source):\n" +
+      '  [profile data]\n  role_arn = arn:aws:iam::DATA_ACCOUNT_ID:role/ferry-doe\n' +
+      `  source_profile = default\n  ${ext}` +
+      '  (or credential_source = Ec2InstanceMetadata / Environment; then: ferry run --profile data ...)\n',
+  );
   return EXIT.ok;
 }
 

@@ -62,6 +62,12 @@ export const DOE_STATUS_FLAGS: FlagSpec[] = [
   { name: 'html', kind: 'string' },
 ];
 
+export const CHECK_FLAGS: FlagSpec[] = [
+  ...S3_FLAGS,
+  { name: 'input', kind: 'multi' },
+  { name: 'output', kind: 'string' },
+];
+
 export const VERIFY_FLAGS: FlagSpec[] = [
   ...S3_FLAGS,
   { name: 'deep', kind: 'bool' },

@@ -2,11 +2,13 @@ import { homedir } from 'node:os';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { usageError } from '../errors.ts';
 import { PROXY_RETRY_HEADER, type Network } from '../net/index.ts';
 import { CONNECT_TIMEOUT_MS } from '../store/index.ts';
-import { readProfileFile } from './credentials.ts';
+import { profileKind, readProfileFile } from './credentials.ts';
+import type { CredentialStory, Identity } from './identity.ts';
+import { renewOnExpiry, watchClock, type ClientNotes, type Clock } from './renew.ts';
+import { makeIdentity, stsEndpoint, type IdentityParts } from './sts.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -21,6 +23,13 @@ export interface MadeClient {
   via: string;
   /** Secret values the client was given (keys, token): masked in all output. */
   secrets: string[];
+  /** The credentials it signs with, renewed as they near expiry; where they came from. */
+  identity: Identity;
+  /** What the identity was made of (for GetCallerIdentity in `ferry check`). */
+  parts: IdentityParts;
+  region: string;
+  /** The server's clock against ours, from the last answer. */
+  clock: Clock;
 }
 
 /** What an --aws-config file gives: static keys (else the SDK's chain reads the file), region, endpoint. */
@@ -28,16 +37,26 @@ interface FromFile {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   region?: string;
   endpoint?: string;
+  stsEndpoint?: string;
   secrets: string[];
+  story?: CredentialStory;
 }
 
 async function fromConfigFile(s: S3Settings, profile: string): Promise<FromFile> {
   if (!s.awsConfigFile) return { secrets: [] };
-  const { settings } = await readProfileFile(s.awsConfigFile, profile);
+  const { settings, keys } = await readProfileFile(s.awsConfigFile, profile);
   const secrets = [settings.accessKeyId, settings.secretAccessKey, settings.sessionToken].filter(
     (v): v is string => !!v,
   );
-  const found: FromFile = { region: settings.region, endpoint: settings.endpointUrl, secrets };
+  const story = { from: `profile '${profile}' in ${s.awsConfigFile}`, ...profileKind(keys) };
+  const staticExpiry = parseExpiry(settings.expiration, story.from);
+  const found: FromFile = {
+    region: settings.region,
+    endpoint: settings.endpointUrl,
+    stsEndpoint: settings.stsEndpointUrl,
+    secrets,
+    story: { ...story, ...(staticExpiry && !story.refreshable ? { staticExpiry } : {}) },
+  };
   if (settings.accessKeyId && settings.secretAccessKey) {
     const { accessKeyId, secretAccessKey, sessionToken } = settings;
     return { ...found, credentials: { accessKeyId, secretAccessKey, sessionToken } };
@@ -98,17 +117,39 @@ const COMPATIBLE: Partial<S3ClientConfig> = {
   responseChecksumValidation: 'WHEN_REQUIRED',
 };
 
-export async function makeS3Client(s: S3Settings, net: Network, env: Env = process.env): Promise<MadeClient> {
+function parseExpiry(text: string | undefined, where: string): Date | undefined {
+  if (!text) return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime()))
+    throw usageError(`the expiry '${text}' of ${where} is not a date`, 'write it as 2026-11-26T15:00:00Z');
+  return d;
+}
+
+/** Where the credentials come from when no static keys are given in --aws-config. */
+function storyWithoutFile(env: Env): CredentialStory {
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    const staticExpiry = parseExpiry(env.AWS_CREDENTIAL_EXPIRATION, 'AWS_CREDENTIAL_EXPIRATION');
+    const kind = env.AWS_SESSION_TOKEN ? 'static keys with a session token' : 'static keys';
+    return { from: 'the environment (AWS_ACCESS_KEY_ID)', kind, refreshable: false, staticExpiry };
+  }
+  const profile = env.AWS_PROFILE ? `profile '${env.AWS_PROFILE}' of ` : '';
+  return {
+    from: `${profile}the SDK's default chain (~/.aws, web identity, container or instance metadata)`,
+    kind: 'default chain',
+    refreshable: true,
+  };
+}
+
+export async function makeS3Client(
+  s: S3Settings,
+  net: Network,
+  env: Env = process.env,
+  notes?: ClientNotes & { mask(secrets: string[]): void },
+): Promise<MadeClient> {
   ensureHome();
   const file = await fromConfigFile(s, s.profile ?? env.AWS_PROFILE ?? 'default');
   const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...file.secrets];
-  const endpoint = s.endpoint ?? file.endpoint;
-  if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) {
-    throw usageError(
-      `endpoint '${endpoint}' is not an http(s) URL`,
-      'write it as https://host[:port] or http://127.0.0.1:9000',
-    );
-  }
+  const endpoint = checkEndpoint(s.endpoint ?? file.endpoint);
   const region = s.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? file.region ?? 'us-east-1';
   const url = endpoint ?? `https://s3.${region}.amazonaws.com`;
   await net.prepare(url);
@@ -120,26 +161,52 @@ export async function makeS3Client(s: S3Settings, net: Network, env: Env = proce
     socketTimeout: s.idleTimeoutMs,
     ...net.agents,
   });
+  const story = file.story ?? storyWithoutFile(env);
+  const statics = file.credentials ?? (story.refreshable ? undefined : envKeys(env));
+  const parts: IdentityParts = {
+    story,
+    statics,
+    region,
+    sts: stsEndpoint(endpoint, file.stsEndpoint, env),
+    requestHandler,
+    onSecrets: (v) => notes?.mask(v),
+  };
+  const identity = makeIdentity(parts);
   const client = new S3Client({
     region,
-    credentials: file.credentials,
+    credentials: identity.provider,
     maxAttempts: s.maxAttempts,
     retryMode: 'standard',
     followRegionRedirects: true,
     requestHandler,
-    // Credential lookups (STS assume-role, SSO, web identity) take the same path as S3: the same
-    // handler, so the same proxy/PAC decision, CA bundle and timeouts. Instance metadata and
-    // container endpoints use the SDK's own direct requests (and the network routes them direct).
-    credentialDefaultProvider: (init: object) =>
-      defaultProvider({
-        ...init,
-        clientConfig: { ...(init as { clientConfig?: object }).clientConfig, requestHandler },
-      }),
     ...(endpoint !== undefined ? { endpoint, ...COMPATIBLE } : {}),
   });
   signWithoutPayloadHash(client);
   retryProxyChallenges(client);
-  return { client, endpoint, via: net.describe(url), secrets: secrets.filter((v): v is string => !!v) };
+  renewOnExpiry(client, identity, notes);
+  const clock: Clock = {};
+  watchClock(client, clock, notes);
+  const masked = secrets.filter((v): v is string => !!v);
+  return { client, endpoint, via: net.describe(url), secrets: masked, identity, parts, region, clock };
+}
+
+function checkEndpoint(endpoint: string | undefined): string | undefined {
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) {
+    throw usageError(
+      `endpoint '${endpoint}' is not an http(s) URL`,
+      'write it as https://host[:port] or http://127.0.0.1:9000',
+    );
+  }
+  return endpoint;
+}
+
+function envKeys(env: Env) {
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = env;
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined;
 }
 
 /**

@@ -55,7 +55,7 @@ export class S3Store implements Store, FolderLister {
   private bareIfMatch = false;
 
   constructor(
-    private readonly client: S3Client,
+    protected readonly client: S3Client,
     readonly where: string,
     private readonly s: S3Settings,
     private readonly t: TransferSettings,
@@ -69,7 +69,7 @@ export class S3Store implements Store, FolderLister {
     return Math.min(size, partSizeFor(size, this.t.partSize, this.maxParts));
   }
 
-  private async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
+  protected async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {

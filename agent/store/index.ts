@@ -21,10 +21,23 @@ export interface StoreSettings {
 /** A connection that is not up after this long is abandoned (and retried). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
-type Opener = (o: StoreSettings, budget: ByteBudget, net: Network) => Promise<{ store: Store; secrets: string[] }>;
+/** What a store may tell the command while it works: secrets it learns later (renewed credentials), notes. */
+export interface StoreNotes {
+  mask(secrets: string[]): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+type Opener = (
+  o: StoreSettings,
+  budget: ByteBudget,
+  net: Network,
+  notes: StoreNotes,
+) => Promise<{ store: Store; secrets: string[] }>;
 
 const OPENERS: Record<Scheme, Opener> = {
-  s3: async (o, budget, net) => (await import('../s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net),
+  s3: async (o, budget, net, notes) =>
+    (await import('../s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net, notes),
   az: async (o, budget, net) =>
     (await import('../azure/store.ts')).openAzureStore(o.azure, o.transfer, budget, o.env, net),
 };
@@ -71,12 +84,18 @@ export class Stores {
     return this.net;
   }
 
+  private readonly notes: StoreNotes = {
+    mask: (secrets) => this.log?.masker.add(...secrets),
+    info: (msg) => this.log?.info(msg),
+    warn: (msg) => this.log?.warn(msg),
+  };
+
   for(loc: Location): Promise<Store> {
     if (loc.token) this.log?.masker.add(...tokenSecrets(loc.token));
     let s = this.open.get(loc.scheme);
     if (!s) {
       s = this.network()
-        .then((net) => OPENERS[loc.scheme](this.o, this.budget, net))
+        .then((net) => OPENERS[loc.scheme](this.o, this.budget, net, this.notes))
         .then(({ store, secrets }) => {
           this.log?.masker.add(...secrets);
           return store;

@@ -123,3 +123,18 @@ export interface FolderLister {
 export function canListFolders(store: Store): store is Store & FolderLister {
   return typeof (store as Partial<FolderLister>).folders === 'function';
 }
+
+/**
+ * An optional ability: what a store can say about its own setup, for `ferry check` (never a secret).
+ * A store without it is checked through the rest of the seam only (head, putBytes, verify, remove).
+ */
+export interface SelfCheck {
+  /** Facts as [what, text] lines: where the credentials came from, who they are, region, endpoint, clock. */
+  about(): Promise<Array<[string, string]>>;
+  /** Starts an upload in parts at `loc` and aborts it: throws the classified failure when either is refused. */
+  multipartAbort(loc: Location, call: Call): Promise<void>;
+}
+
+export function canSelfCheck(store: Store): store is Store & SelfCheck {
+  return typeof (store as Partial<SelfCheck>).about === 'function';
+}

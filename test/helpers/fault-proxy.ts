@@ -1,7 +1,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 /** What one TCP connection through the proxy does. */
-export type Fault = 'pass' | 'reset' | 'slowdown' | 'hang';
+export type Fault = 'pass' | 'reset' | 'slowdown' | 'hang' | 'expired';
 
 export interface FaultProxy {
   url: string;
@@ -18,6 +18,14 @@ const SLOWDOWN =
   'HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: 113\r\n\r\n' +
   '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request ' +
   'rate.</Message></Error>';
+
+const EXPIRED_BODY =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has ' +
+  'expired.</Message></Error>';
+/** What AWS S3 answers a request signed with expired session credentials. */
+const EXPIRED =
+  'HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nConnection: close\r\n' +
+  `Content-Length: ${EXPIRED_BODY.length}\r\n\r\n${EXPIRED_BODY}`;
 
 /**
  * Follows HTTP/1.1 requests in the bytes a client sends on one connection (keep-alive: one after
@@ -60,13 +68,13 @@ function requestReader(onRequest: (method: string, path: string) => void, onLost
 /**
  * A small TCP proxy on 127.0.0.1 in front of the S3 server: per connection (numbered from 0) it
  * passes traffic (with `latencyMs` added to every chunk), resets the connection once the client
- * has sent a request, answers 503 SlowDown, or accepts and never answers. It records the requests
+ * has sent a request, answers 503 SlowDown or 400 ExpiredToken, or accepts and never answers. It records the requests
  * it passes on (what reached the server, e.g. how many PUTs a re-run sent).
  */
 export async function startFaultProxy(target: string, plan: (n: number) => Fault, latencyMs = 0): Promise<FaultProxy> {
   const t = new URL(target);
   const sockets = new Set<Socket>();
-  const counts: Record<Fault, number> = { pass: 0, reset: 0, slowdown: 0, hang: 0 };
+  const counts: Record<Fault, number> = { pass: 0, reset: 0, slowdown: 0, hang: 0, expired: 0 };
   const requests: FaultProxy['requests'] = [];
   let unparsed = 0;
   let n = 0;
@@ -82,8 +90,8 @@ export async function startFaultProxy(target: string, plan: (n: number) => Fault
       client.once('data', () => client.resetAndDestroy());
       return;
     }
-    if (fault === 'slowdown') {
-      client.once('data', () => client.end(SLOWDOWN));
+    if (fault === 'slowdown' || fault === 'expired') {
+      client.once('data', () => client.end(fault === 'slowdown' ? SLOWDOWN : EXPIRED));
       return;
     }
     const upstream = createConnection({ host: t.hostname, port: Number(t.port) });

@@ -41,6 +41,21 @@ s3 =
       secretAccessKey: 'p',
     });
   });
+  it('reads the endpoints of a services section (s3 and sts), and the expiry of static session keys', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ferry-cfg-')), 'config');
+    writeFileSync(
+      f,
+      '[profile ceph]\nservices = onprem\naws_session_token = t\n' +
+        'aws_credential_expiration = 2026-11-26T15:00:00Z\n' +
+        '[services onprem]\ns3 =\n  endpoint_url = http://s3.local:7480\n' +
+        'sts =\n  endpoint_url = http://sts.local:7480\n',
+    );
+    expect((await readProfileFile(f, 'ceph')).settings).toMatchObject({
+      endpointUrl: 'http://s3.local:7480',
+      stsEndpointUrl: 'http://sts.local:7480',
+      expiration: '2026-11-26T15:00:00Z',
+    });
+  });
   it('names the profiles it found when the one asked for is missing', async () => {
     await expect(readProfileFile(file, 'prod')).rejects.toThrow(/profiles found: default, cfd/);
   });
