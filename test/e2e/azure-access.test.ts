@@ -104,14 +104,15 @@ describe('a SAS on the URI with the permissions ferry policy prints', () => {
 });
 
 /**
- * squid's access-log lines without the 407 challenges: ferry learns the proxy's scheme from its first
+ * squid's access-log lines of requests, without the 407 challenges: ferry learns the proxy's scheme from its first
  * challenge (one per run), then answers it on every request.
  */
 function answered(log: string): string[] {
   const lines = log.trim().split('\n').filter(Boolean);
   const challenges = lines.filter((l) => l.includes('TCP_DENIED/407'));
   expect(challenges.length).toBeLessThanOrEqual(1);
-  return lines.filter((l) => !l.includes('TCP_DENIED/407'));
+  // A kept-alive connection closed before any request is logged with no user: not a request.
+  return lines.filter((l) => !l.includes('TCP_DENIED/407') && !l.includes('error:transaction-end-before-headers'));
 }
 
 describe('through squid with Basic auth (the same proxy decision as S3)', () => {
@@ -139,7 +140,7 @@ describe('through squid with Basic auth (the same proxy decision as S3)', () => 
       lines.some((l) => l.includes(`${method} http://127.0.0.1:`) && l.includes(path));
     expect(sent('GET', `/${az.account}/${CONTAINER}/in/params.txt`)).toBe(true);
     expect(sent('PUT', `/${az.account}/${CONTAINER}/via-proxy/got.txt`)).toBe(true);
-    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+    expect(lines.filter((l) => !l.includes(` ${USER} `))).toEqual([]);
     expect(r.all).not.toContain(PASSWORD);
   });
 
@@ -149,7 +150,7 @@ describe('through squid with Basic auth (the same proxy decision as S3)', () => 
     expect(r.exitCode, r.all).toBe(0);
     const lines = answered(squid.accessLog().slice(before));
     expect(lines.some((l) => l.includes(`PUT http://127.0.0.1:`) && l.includes('/via-flag/got.txt'))).toBe(true);
-    expect(lines.every((l) => l.includes(` ${USER} `))).toBe(true);
+    expect(lines.filter((l) => !l.includes(` ${USER} `))).toEqual([]);
   });
 
   it('a wrong proxy password: exit 77 naming the proxy; NO_PROXY bypasses it', async () => {
