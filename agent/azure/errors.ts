@@ -1,5 +1,5 @@
 import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
-import { isNetworkFailure, tlsCode, TransferError } from '../net/failures.ts';
+import { isNetworkFailure, stalledTransfer, untrustedCertificate } from '../net/failures.ts';
 import { explainNetError } from '../net/index.ts';
 
 /** The parts of an SDK error (RestError, identity errors) the rules read. */
@@ -112,26 +112,6 @@ const denied: Rule = (f) => {
   return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint };
 };
 
-const untrusted: Rule = (f) => {
-  const tls = tlsCode(f.err);
-  return !tls
-    ? undefined
-    : {
-        says: `${f.where} presented a TLS certificate this machine does not trust (${tls})`,
-        exitCode: EXIT.unavailable,
-        hint: 'if a proxy inspects TLS, point AWS_CA_BUNDLE (or NODE_EXTRA_CA_CERTS) at its CA certificate (PEM)',
-      };
-};
-
-const stalled: Rule = (f) =>
-  !(f.err instanceof TransferError)
-    ? undefined
-    : {
-        says: f.detail,
-        exitCode: EXIT.unavailable,
-        hint: 'the network or the server stalls: check the link (and HTTPS_PROXY), raise --retries or --timeout',
-      };
-
 const unreachable: Rule = (f) =>
   !isNetworkFailure(f.err) && !(f.status !== undefined && f.status >= 500) && errnoCode(f.err) !== 'REQUEST_SEND_ERROR'
     ? undefined
@@ -141,7 +121,17 @@ const unreachable: Rule = (f) =>
         hint: 'check the blob endpoint (connection string, blob_endpoint), the network and HTTPS_PROXY; re-run the row',
       };
 
-const RULES: Rule[] = [network, proxyAuth, noContainer, noBlob, noIdentity, denied, untrusted, stalled, unreachable];
+const RULES: Rule[] = [
+  network,
+  proxyAuth,
+  noContainer,
+  noBlob,
+  noIdentity,
+  denied,
+  untrustedCertificate,
+  stalledTransfer,
+  unreachable,
+];
 
 /**
  * Turns an Azure SDK, identity or network error into a FerryError: what failed, on which blob, and

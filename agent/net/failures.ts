@@ -1,6 +1,6 @@
 // Network failures as every store's client sees them (Node's socket errors, TLS verification,
 // transfers that break off): one place to recognise them, whatever SDK wrapped them.
-import { errnoCode } from '../errors.ts';
+import { errnoCode, EXIT } from '../errors.ts';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -63,4 +63,36 @@ export function isNetworkFailure(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** A failure as a store's rules describe it: the error, the endpoint (and proxy) for messages, the SDK's words. */
+interface NetFacts {
+  err: unknown;
+  where: string;
+  detail: string;
+}
+
+/** An untrusted TLS certificate, said the same way for every store; undefined for other failures. */
+export function untrustedCertificate(f: NetFacts): { says: string; exitCode: number; hint: string } | undefined {
+  const tls = tlsCode(f.err);
+  return !tls
+    ? undefined
+    : {
+        says: `${f.where} presented a TLS certificate this machine does not trust (${tls})`,
+        exitCode: EXIT.unavailable,
+        hint: 'if a proxy inspects TLS, point AWS_CA_BUNDLE (or NODE_EXTRA_CA_CERTS) at its CA certificate (PEM)',
+      };
+}
+
+/** A body that broke off or stalled past its retries, said the same way for every store. */
+export function stalledTransfer(f: NetFacts): { says: string; exitCode: number; hint: string } | undefined {
+  return !(f.err instanceof TransferError)
+    ? undefined
+    : {
+        says: f.detail,
+        exitCode: EXIT.unavailable,
+        hint:
+          'the network or the server stalls: check the link (and HTTPS_PROXY), raise --retries or --timeout, ' +
+          'then re-run the same row',
+      };
 }

@@ -1,5 +1,10 @@
 import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
-import { isNetworkFailure as isNetwork, tlsCode, TransferError } from '../net/failures.ts';
+import {
+  isNetworkFailure as isNetwork,
+  stalledTransfer,
+  TransferError,
+  untrustedCertificate,
+} from '../net/failures.ts';
 import { explainNetError, type ProxyAuthError } from '../net/index.ts';
 
 export { TransferError };
@@ -147,28 +152,6 @@ const denied: Rule = (f) => {
   return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint: hints[f.code] ?? (bare ? both : may) };
 };
 
-const untrusted: Rule = (f) => {
-  const tls = tlsCode(f.err);
-  return !tls
-    ? undefined
-    : {
-        says: `${f.where} presented a TLS certificate this machine does not trust (${tls})`,
-        exitCode: EXIT.unavailable,
-        hint: 'if a proxy inspects TLS, point AWS_CA_BUNDLE (or NODE_EXTRA_CA_CERTS) at its CA certificate (PEM)',
-      };
-};
-
-const stalled: Rule = (f) =>
-  !(f.err instanceof TransferError)
-    ? undefined
-    : {
-        says: f.detail,
-        exitCode: EXIT.unavailable,
-        hint:
-          'the network or the server stalls: check the link (and HTTPS_PROXY), raise --retries or --timeout, ' +
-          'then re-run the same row',
-      };
-
 const unreachable: Rule = (f) =>
   !isNetwork(f.err) && !(f.status !== undefined && f.status >= 500)
     ? undefined
@@ -187,8 +170,8 @@ const RULES: Rule[] = [
   otherRegion,
   noCredentials,
   denied,
-  untrusted,
-  stalled,
+  untrustedCertificate,
+  stalledTransfer,
   unreachable,
 ];
 
