@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { EXIT, FerryError } from '../errors.ts';
-import { formatUri, under, type Location } from '../location.ts';
+import { under, type Location } from '../location.ts';
 import { RUN_LOG_OBJECT } from '../names.ts';
 import type { Store } from '../store/store.ts';
+import { verified } from './manifest.ts';
 
 /**
  * Uploads the run log (`ferry.log`, already masked by the Log) to `<prefix>_ferry.log` and verifies
@@ -22,12 +22,6 @@ export async function uploadRunLog(
     sha256: false,
     contentType: 'text/plain; charset=utf-8',
   });
-  const v = await store.verify(up, call);
-  if (!v.ok)
-    throw new FerryError(`${formatUri(up.loc)} did not verify: ${v.reason}`, {
-      phase: 'upload',
-      target: formatUri(up.loc),
-      exitCode: EXIT.cantCreate,
-    });
+  await verified(store, up, call);
   return size;
 }
