@@ -124,3 +124,37 @@ export function signalExit(sig: string | undefined): number {
   };
   return 128 + (sig && n[sig] ? n[sig] : 15);
 }
+
+/** What a store's error rule says: the failure in words (after "OP failed: "), its exit code, a hint. */
+export interface Said {
+  says: string;
+  exitCode: number;
+  hint?: string;
+}
+
+/**
+ * A store's failure as a FerryError: the first of `rules` that recognises `facts` says it, else the
+ * SDK's own words (`fallback`). Every store classifies its SDK's errors this way, at its boundary.
+ */
+export function saidByRules<F>(
+  facts: F,
+  rules: Array<(f: F) => Said | undefined>,
+  fallback: Said,
+  ctx: { op: string; phase: Phase; target?: string; cause: unknown },
+): FerryError {
+  let said = fallback;
+  for (const rule of rules) {
+    const s = rule(facts);
+    if (s) {
+      said = s;
+      break;
+    }
+  }
+  return new FerryError(`${ctx.op} failed: ${said.says}`, {
+    phase: ctx.phase,
+    target: ctx.target,
+    cause: ctx.cause,
+    exitCode: said.exitCode,
+    hint: said.hint,
+  });
+}

@@ -1,4 +1,4 @@
-import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
+import { EXIT, FerryError, errnoCode, saidByRules, type Phase, type Said } from '../errors.ts';
 import { isNetworkFailure, stalledTransfer, untrustedCertificate } from '../net/failures.ts';
 import { explainNetError } from '../net/index.ts';
 
@@ -31,12 +31,6 @@ interface Facts {
   detail: string;
   phase: Phase;
   where: string;
-}
-
-interface Said {
-  says: string;
-  exitCode: number;
-  hint?: string;
 }
 
 type Rule = (f: Facts) => Said | undefined;
@@ -146,22 +140,9 @@ export function classifyAzureError(
   const code = azureCode(err) || (e?.name && e.name !== 'RestError' && e.name !== 'Error' ? e.name : '');
   const detail = e?.message ?? String(err);
   const facts: Facts = { err, code, status: azureStatus(err), detail, phase: ctx.phase, where: ctx.where };
-  let said: Said = {
+  const fallback: Said = {
     says: `${code ? `${code}: ` : ''}${detail}`,
     exitCode: ctx.phase === 'download' ? EXIT.unavailable : EXIT.cantCreate,
   };
-  for (const rule of RULES) {
-    const s = rule(facts);
-    if (s) {
-      said = s;
-      break;
-    }
-  }
-  return new FerryError(`${ctx.op} failed: ${said.says}`, {
-    phase: ctx.phase,
-    target: ctx.target,
-    cause: err,
-    exitCode: said.exitCode,
-    hint: said.hint,
-  });
+  return saidByRules(facts, RULES, fallback, { ...ctx, cause: err });
 }

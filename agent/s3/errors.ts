@@ -1,4 +1,4 @@
-import { EXIT, FerryError, errnoCode, type Phase } from '../errors.ts';
+import { EXIT, FerryError, errnoCode, saidByRules, type Phase, type Said } from '../errors.ts';
 import {
   isNetworkFailure as isNetwork,
   stalledTransfer,
@@ -56,13 +56,6 @@ interface Facts {
   where: string;
   /** What the network knows of the last 407 refusal: proxy, scheme, user. */
   refusal?: ProxyAuthError;
-}
-
-/** What a rule says: the failure in words (after "OP failed: "), its exit code, a hint. */
-interface Said {
-  says: string;
-  exitCode: number;
-  hint?: string;
 }
 
 type Rule = (f: Facts) => Said | undefined;
@@ -199,19 +192,5 @@ export function classifyS3Error(
     says: `${code ? `${code}: ` : ''}${detail}`,
     exitCode: ctx.phase === 'download' ? EXIT.unavailable : EXIT.cantCreate,
   };
-  let said = fallback;
-  for (const rule of RULES) {
-    const s = rule(facts);
-    if (s) {
-      said = s;
-      break;
-    }
-  }
-  return new FerryError(`${ctx.op} failed: ${said.says}`, {
-    phase: ctx.phase,
-    target: ctx.target,
-    cause: err,
-    exitCode: said.exitCode,
-    hint: said.hint,
-  });
+  return saidByRules(facts, RULES, fallback, { ...ctx, cause: err });
 }
