@@ -10,6 +10,11 @@ const AZURE_SDK = {
   group: ['@azure/*'],
   message: 'only agent/azure/ imports the Azure SDK; use the Store seam (agent/store/)',
 };
+/** Only the registry (agent/stores.ts) opens a store: everything else speaks the seam, agent/store/. */
+const STORE_CODE = {
+  group: ['**/s3/*', '**/azure/*'],
+  message: 'only agent/stores.ts reaches agent/s3/ and agent/azure/; speak the Store seam (agent/store/)',
+};
 /** One store's folder never reaches into another's: what they share lives in agent/store/ or agent/net/. */
 const STORE_FOLDERS = (other) => ({
   group: [`../${other}/*`],
@@ -36,8 +41,12 @@ export default tseslint.config(
       'max-lines': ['error', { max: 250, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['error', { max: 50, skipBlankLines: true, skipComments: true }],
       // Only agent/s3/ talks to the AWS SDK, only agent/azure/ to Azure's: everything else speaks the Store seam.
-      'no-restricted-imports': ['error', { patterns: [AWS_SDK, AZURE_SDK] }],
+      'no-restricted-imports': ['error', { patterns: [AWS_SDK, AZURE_SDK, STORE_CODE] }],
     },
+  },
+  {
+    files: ['agent/stores.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [AWS_SDK, AZURE_SDK] }] },
   },
   {
     files: ['agent/s3/**/*.ts'],

@@ -1,67 +1,21 @@
 import { EXIT, FerryError, isAbort, signalExit } from './errors.ts';
-import { parseArgs } from './args.ts';
-import { CHECK_FLAGS, DOE_STATUS_FLAGS, GET_FLAGS, RUN_FLAGS, S3_FLAGS, VERIFY_FLAGS } from './config.ts';
-import {
-  DOE_HELP,
-  DOE_STATUS_HELP,
-  GET_HELP,
-  MAIN_HELP,
-  POLICY_HELP,
-  CHECK_HELP,
-  PUT_HELP,
-  RUN_HELP,
-  VERIFY_HELP,
-} from './help.ts';
+import { COMMANDS, commandNamed } from './commands/index.ts';
+import type { CommandSpec } from './commands/spec.ts';
+import { flagsOf, renderHelp } from './flags/help.ts';
+import { parseArgs } from './flags/parse.ts';
+import { HELP } from './flags/flag.ts';
+import { mainHelp } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { envSecrets } from './secrets.ts';
 import { manyListeners } from './signals.ts';
 import { versionLine } from './version.ts';
-import type { CommandContext } from './commands/context.ts';
-
-type Command = (ctx: CommandContext) => Promise<number>;
-
-// Commands load lazily: --version and --help never pay for the S3 SDK, unzipper or execa.
-const COMMANDS: Record<string, { load: () => Promise<Command>; help: string; flags: typeof S3_FLAGS }> = {
-  run: { load: async () => (await import('./commands/run.ts')).runCommand, help: RUN_HELP, flags: RUN_FLAGS },
-  get: { load: async () => (await import('./commands/get.ts')).getCommand, help: GET_HELP, flags: GET_FLAGS },
-  put: { load: async () => (await import('./commands/put.ts')).putCommand, help: PUT_HELP, flags: S3_FLAGS },
-  'doe init': {
-    load: async () => (await import('./commands/doe-init.ts')).doeInitCommand,
-    help: DOE_HELP,
-    flags: [{ name: 'help', kind: 'bool' }],
-  },
-  'doe rehearse': {
-    load: async () => (await import('./commands/doe-rehearse.ts')).doeRehearseCommand,
-    help: DOE_HELP,
-    flags: [{ name: 'help', kind: 'bool' }],
-  },
-  'doe status': {
-    load: async () => (await import('./commands/doe-status.ts')).doeStatusCommand,
-    help: DOE_STATUS_HELP,
-    flags: DOE_STATUS_FLAGS,
-  },
-  verify: {
-    load: async () => (await import('./commands/verify.ts')).verifyCommand,
-    help: VERIFY_HELP,
-    flags: VERIFY_FLAGS,
-  },
-  check: {
-    load: async () => (await import('./commands/check.ts')).checkCommand,
-    help: CHECK_HELP,
-    flags: CHECK_FLAGS,
-  },
-  policy: {
-    load: async () => (await import('./commands/policy.ts')).policyCommand,
-    help: POLICY_HELP,
-    flags: [{ name: 'help', kind: 'bool' }],
-  },
-};
 
 /** `--help` among the command's own options (not among the solver's arguments). */
-function wantsHelp(cmd: string, argv: string[]): boolean {
+function wantsHelp(spec: CommandSpec, argv: string[]): boolean {
   try {
-    return parseArgs(argv, COMMANDS[cmd].flags, cmd === 'run').flags.get('help') === true;
+    const o = { command: spec.name, solverAtFirstPositional: spec.solverAtFirstPositional };
+    return parseArgs(argv, flagsOf(spec), o).get(HELP);
   } catch {
     return false; // the command itself reports the usage error
   }
@@ -83,22 +37,40 @@ function logOptions(argv: string[]): LogOptions {
 function answerAlone(cmd: string | undefined, others: string[], log: Log): number | undefined {
   if (cmd === 'doe') {
     const asked = others[0] === '--help' || others[0] === '-h';
-    (asked ? process.stdout : process.stderr).write(DOE_HELP);
+    (asked ? process.stdout : process.stderr).write(doeHelp());
     return asked ? EXIT.ok : EXIT.usage;
   }
+  if (cmd === 'help' && others.length > 0) return helpFor(others.join(' '), log);
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`${versionLine()}\n`);
     return EXIT.ok;
   }
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    (cmd === undefined ? process.stderr : process.stdout).write(MAIN_HELP);
+    (cmd === undefined ? process.stderr : process.stdout).write(mainHelp());
     return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (COMMANDS[cmd]) return undefined;
-  log.error(
-    `usage: unknown command '${cmd}'\n  hint: commands are run, get, put, verify, policy, doe; see ferry --help`,
-  );
+  if (commandNamed(cmd)) return undefined;
+  return unknownCommand(cmd, log);
+}
+
+function unknownCommand(cmd: string, log: Log): number {
+  const names = COMMANDS.map((c) => c.name).join(', ');
+  log.error(`usage: unknown command '${cmd}'\n  hint: the commands are ${names}; see ferry --help`);
   return EXIT.usage;
+}
+
+/** `ferry help COMMAND`: that command's help. */
+function helpFor(name: string, log: Log): number {
+  const spec = commandNamed(name);
+  if (!spec) return unknownCommand(name, log);
+  process.stdout.write(renderHelp(spec));
+  return EXIT.ok;
+}
+
+/** `ferry doe`, `ferry doe --help`: the doe commands. */
+function doeHelp(): string {
+  const doe = COMMANDS.filter((c) => c.name.startsWith('doe '));
+  return `Usage:\n${doe.map((c) => `  ${c.usage[0]}\n      ${c.summary}`).join('\n')}\nSee ferry doe COMMAND --help.\n`;
 }
 
 /**
@@ -150,9 +122,9 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
   const [cmd, rest] = twoWords ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
   const answered = answerAlone(cmd, others, log);
   if (answered !== undefined) return answered;
-  const entry = COMMANDS[cmd];
-  if (wantsHelp(cmd, rest)) {
-    process.stdout.write(entry.help);
+  const entry = commandNamed(cmd!)!;
+  if (wantsHelp(entry, rest)) {
+    process.stdout.write(renderHelp(entry));
     return EXIT.ok;
   }
   log.masker.add(...envSecrets(process.env));

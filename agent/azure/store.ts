@@ -17,6 +17,7 @@ import type {
   Uploaded,
   Verdict,
 } from '../store/store.ts';
+import { AZURE_TERMS } from './terms.ts';
 import { AzureClients } from './client.ts';
 import { azureCredentials } from './credentials.ts';
 import { azureCode, azureStatus, classifyAzureError } from './errors.ts';
@@ -54,6 +55,7 @@ const isNoBlob = (err: unknown) => azureStatus(err) === 404 && azureCode(err) !=
  * failure is classified once, here, into the same exit codes as S3's.
  */
 export class AzureStore implements Store {
+  readonly terms = AZURE_TERMS;
   private readonly verifiers = new Map<string, BatchVerifier>();
 
   constructor(

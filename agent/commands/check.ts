@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { list, parseArgs, str } from '../args.ts';
-import { CHECK_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
+import { INPUT, OUTPUT } from '../config/run-flags.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { asPrefix, formatUri, parseUri, withKey, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
-import type { Stores } from '../store/index.ts';
-import { canSelfCheck, type Store } from '../store/store.ts';
+import type { Stores } from '../stores.ts';
+import { canSelfCheck, type Step, type Store } from '../store/store.ts';
 import { openStores, type CommandContext } from './context.ts';
-
-/** The action a refused step lacks, per store: what to add to the policy (SAS letter or role on Azure). */
-const ACTIONS: Record<string, Record<string, string>> = {
-  s3: {
-    read: 's3:GetObject (and s3:ListBucket)',
-    put: 's3:PutObject',
-    verify: 's3:GetObject or s3:ListBucket',
-    remove: 's3:DeleteObject',
-    multipart: 's3:PutObject and s3:AbortMultipartUpload',
-  },
-  az: { read: "'r' (and 'l')", put: "'w'", verify: "'r' or 'l'", remove: "'d'", multipart: "'w'" },
-};
+import { CHECK } from './check/spec.ts';
+import { parseFor } from './spec.ts';
 
 /** One line of the report, and the exit code of the first failure. */
 class Report {
@@ -51,9 +41,9 @@ class Report {
  * aborted). Exit 0 only when a real run would get through the store parts; else the first failure's code.
  */
 export async function checkCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, CHECK_FLAGS, false);
-  const inputs = [...list(p, 'input'), ...p.positionals].map((t) => parseUri(t, '--input'));
-  const outText = str(p, 'output');
+  const p = parseFor(CHECK, ctx.argv);
+  const inputs = [...p.get(INPUT), ...p.positionals].map((t) => parseUri(t, '--input'));
+  const outText = p.get(OUTPUT);
   if (inputs.length === 0 && !outText)
     throw usageError(
       'ferry check needs --input URI and/or --output URI',
@@ -123,16 +113,16 @@ async function checkInput(store: Store, input: Location, ctx: CommandContext, re
       report.line('input', `${uri}: readable, ${formatBytes(h.size)}`);
     }
   } catch (err) {
-    report.fail('input', `${uri}: not readable (needs ${ACTIONS[input.scheme].read})`, err);
+    report.fail('input', `${uri}: not readable (needs ${store.terms.needs.read})`, err);
   }
 }
 
 async function checkOutput(store: Store, output: Location, ctx: CommandContext, report: Report): Promise<void> {
   const probe = withKey(output, `${output.key}.ferry-check-${randomBytes(6).toString('hex')}`);
   const uri = formatUri(probe);
-  const acts = ACTIONS[output.scheme];
+  const acts = store.terms.needs;
   const call = { phase: 'upload' as const, signal: ctx.stop, what: `writing the probe ${uri}` };
-  let step = 'put';
+  let step: Step = 'put';
   try {
     const up = await store.putBytes(probe, Buffer.from('ferry check\n'), call);
     if (!up) throw new FerryError(`the probe ${uri} exists already`, { phase: 'upload', exitCode: EXIT.cantCreate });

@@ -1,7 +1,7 @@
 import type { StoreConfig, TransferSettings } from '../config.ts';
 import type { Log } from '../log.ts';
 import type { Progress } from '../progress.ts';
-import { Stores } from '../store/index.ts';
+import { Stores } from '../stores.ts';
 
 /** What every command gets from the entry point. */
 export interface CommandContext {

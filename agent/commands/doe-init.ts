@@ -1,24 +1,20 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
-import { bool, list, parseArgs, str, type ParsedArgs } from '../args.ts';
-import { S3_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
+import type { Args } from '../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { isZipName } from '../names.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../location.ts';
 import { versionInfo } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
+import { DIR, DOE_INIT, FORCE, INPUTS } from './doe-init/spec.ts';
+import { DOE_OUTPUT } from './doe-status/spec.ts';
+import { parseFor } from './spec.ts';
 
-export const DOE_INIT_FLAGS = [
-  ...S3_FLAGS,
-  { name: 'inputs', kind: 'multi' as const },
-  { name: 'output', kind: 'string' as const },
-  { name: 'dir', kind: 'string' as const },
-  { name: 'force', kind: 'bool' as const },
-];
 export const VARS_TEMPLATE = 'ferry-vars.txt';
 
 /** Every input zip: the zip URIs as given, and the zips under each input prefix. */
-async function findZips(ctx: CommandContext, p: ParsedArgs, sources: Location[]): Promise<Location[]> {
+async function findZips(ctx: CommandContext, p: Args, sources: Location[]): Promise<Location[]> {
   const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transferSettings(p));
   const zips: Location[] = [];
   try {
@@ -43,9 +39,9 @@ async function findZips(ctx: CommandContext, p: ParsedArgs, sources: Location[])
 }
 
 /** The input zips and the output prefix, refused when they overlap. */
-function parseSources(p: ParsedArgs): { sources: Location[]; output: Location } {
-  const sources = [...list(p, 'inputs'), ...p.positionals].map((t) => parseUri(t, '--inputs'));
-  const outText = str(p, 'output');
+function parseSources(p: Args): { sources: Location[]; output: Location } {
+  const sources = [...p.get(INPUTS), ...p.positionals].map((t) => parseUri(t, '--inputs'));
+  const outText = p.get(DOE_OUTPUT);
   if (sources.length === 0 || !outText) {
     throw usageError(
       'ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/',
@@ -84,14 +80,13 @@ Job setup:
  * template the platform renders per row, then prints the job setup.
  */
 export async function doeInitCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, DOE_INIT_FLAGS, false);
+  const p = parseFor(DOE_INIT, ctx.argv);
   const { sources, output } = parseSources(p);
-  const dir = resolve(ctx.cwd, str(p, 'dir') ?? '.');
+  const dir = resolve(ctx.cwd, p.get(DIR) ?? '.');
   const csv = join(dir, 'inputs.csv');
   const tmpl = join(dir, VARS_TEMPLATE);
   for (const f of [csv, tmpl]) {
-    if (existsSync(f) && !bool(p, 'force'))
-      throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
+    if (existsSync(f) && !p.get(FORCE)) throw usageError(`${f} exists`, 'pass --force to overwrite it, or --dir DIR');
   }
   const zips = await findZips(ctx, p, sources);
   const rows = zips.map((z) => ({

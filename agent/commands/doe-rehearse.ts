@@ -2,8 +2,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
-import { parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { RUN_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
+import { INPUT, OUTPUT, VARS, WORKDIR } from '../config/run-flags.ts';
+import type { Args, Span } from '../flags/parse.ts';
 import { parseCsv, render } from '../csv.ts';
 import { checkDistinctOutputs, readManifest } from '../doe/rows.ts';
 import { renderTable } from '../doe/table.ts';
@@ -14,8 +15,8 @@ import { RUN_LOG } from '../names.ts';
 import { selfCommand } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
 import { VARS_TEMPLATE } from './doe-init.ts';
-
-const OWN = new Set(['--slots', '--vars-template', '--rehearsal-dir']);
+import { DOE_REHEARSE, REHEARSAL_DIR, SLOTS, VARS_TEMPLATE_FLAG } from './doe-rehearse/spec.ts';
+import { parseFor } from './spec.ts';
 
 interface RowResult {
   row: number;
@@ -44,67 +45,59 @@ interface Rehearsal {
   configs: Array<{ from: string; as: string }>;
   /** The run options for each row (--aws-config / --azure-config pointing at the row's copy), then -- SOLVER. */
   runArgs: string[];
-  runFlags: ParsedArgs;
+  runFlags: Args;
 }
 
-/** Splits argv into rehearse's own options, the csv path, and the run options passed on. */
-function splitArgv(argv: string[]): { own: Map<string, string>; csvPath?: string; pass: string[]; solver: string[] } {
-  const dash = argv.indexOf('--');
-  const head = dash === -1 ? argv : argv.slice(0, dash);
-  const own = new Map<string, string>();
-  const pass: string[] = [];
-  let csvPath: string | undefined;
-  for (let i = 0; i < head.length; i++) {
-    const takesValue = i > 0 && head[i - 1].startsWith('--') && !head[i - 1].includes('=');
-    if (OWN.has(head[i])) own.set(head[i], head[++i] ?? '');
-    else if (!head[i].startsWith('-') && csvPath === undefined && !takesValue) csvPath = head[i];
-    else pass.push(head[i]);
-  }
-  return { own, csvPath, pass, solver: dash === -1 ? [] : argv.slice(dash + 1) };
+/** rehearse's own flags: they configure the rehearsal, not the rows' runs. */
+const OWN = new Set([SLOTS, VARS_TEMPLATE_FLAG, REHEARSAL_DIR].map((f) => f.name));
+
+/**
+ * A row's run options as given, with the credentials files pointing at the row's copy and a proxy
+ * account or PAC file at the absolute path (they stay where they are).
+ */
+function passOn(spans: Span[], cwd: string): string[] {
+  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(cwd, v));
+  return spans
+    .filter((s) => !OWN.has(s.flag))
+    .flatMap((s) => {
+      const copy = CONFIG_COPIES.find(([flag]) => flag === s.flag);
+      if (copy) return [`--${s.flag}`, copy[1]];
+      if (s.flag !== 'proxy-auth-file' && s.flag !== 'proxy-pac') return s.tokens;
+      return [`--${s.flag}`, absolute(s.value!)];
+    });
 }
 
 function parseRehearsal(ctx: CommandContext): Rehearsal {
-  const { own, csvPath, pass, solver } = splitArgv(ctx.argv);
-  if (!csvPath || solver.length === 0) {
+  const p = parseFor(DOE_REHEARSE, ctx.argv);
+  const [csvPath, ...extra] = p.positionals;
+  if (!csvPath || extra.length > 0 || p.rest.length === 0) {
     const hint = 'e.g. ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super';
     throw usageError('ferry doe rehearse needs inputs.csv and the solver after --', hint);
   }
-  const runFlags = parseArgs([...pass, '--', ...solver], RUN_FLAGS, true);
-  for (const f of ['input', 'output', 'vars', 'workdir']) {
-    if (runFlags.flags.has(f)) throw usageError(`--${f} comes from inputs.csv in a rehearsal; remove it`);
+  for (const f of [INPUT, OUTPUT, VARS, WORKDIR]) {
+    if (p.given(f)) throw usageError(`--${f.name} comes from inputs.csv in a rehearsal; remove it`);
   }
   const csvFile = resolve(ctx.cwd, csvPath);
   if (!existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
   const rows = parseCsv(readFileSync(csvFile, 'utf8'), csvFile);
   checkDistinctOutputs(rows, csvFile);
-  const tmplPath = resolve(ctx.cwd, own.get('--vars-template') ?? join(dirname(csvFile), VARS_TEMPLATE));
+  const tmplPath = resolve(ctx.cwd, p.get(VARS_TEMPLATE_FLAG) ?? join(dirname(csvFile), VARS_TEMPLATE));
   const template = existsSync(tmplPath)
     ? readFileSync(tmplPath, 'utf8')
     : 's3_input=${s3_input}\ns3_output=${s3_output}\n';
-  const configs = CONFIG_COPIES.filter(([flag]) => str(runFlags, flag) !== undefined).map(([flag, as]) => ({
-    from: resolve(ctx.cwd, str(runFlags, flag)!),
-    as,
-  }));
-  // The configs are copied into each row's directory; a proxy account or PAC file stays where it is.
-  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(ctx.cwd, v));
-  const asCopy = (a: string, i: number) => {
-    for (const [flag, as] of CONFIG_COPIES) {
-      if (pass[i - 1] === `--${flag}`) return as;
-      if (a.startsWith(`--${flag}=`)) return `--${flag}=${as}`;
-    }
-    if (pass[i - 1] === '--proxy-auth-file' || pass[i - 1] === '--proxy-pac') return absolute(a);
-    const m = /^(--proxy-auth-file|--proxy-pac)=(.*)$/.exec(a);
-    return m ? `${m[1]}=${absolute(m[2])}` : a;
-  };
+  const configs = p.spans.flatMap((s) => {
+    const copy = CONFIG_COPIES.find(([flag]) => flag === s.flag);
+    return copy ? [{ from: resolve(ctx.cwd, s.value!), as: copy[1] }] : [];
+  });
   return {
     rows,
     csvFile,
     template,
-    slots: positiveInt(own.get('--slots') ?? '1', '--slots'),
-    base: resolve(ctx.cwd, own.get('--rehearsal-dir') ?? 'rehearsal'),
+    slots: p.get(SLOTS),
+    base: resolve(ctx.cwd, p.get(REHEARSAL_DIR) ?? 'rehearsal'),
     configs,
-    runArgs: [...pass.map(asCopy), '--', ...solver],
-    runFlags,
+    runArgs: [...passOn(p.spans, ctx.cwd), '--', ...p.rest],
+    runFlags: p,
   };
 }
 

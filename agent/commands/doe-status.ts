@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { bool, parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { DOE_STATUS_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
+import type { Flag } from '../flags/flag.ts';
+import type { Args } from '../flags/parse.ts';
 import { csvHeader, formatCsv } from '../csv.ts';
 import { htmlReport } from '../doe/html.ts';
 import { readRows } from '../doe/read-rows.ts';
@@ -15,9 +16,8 @@ import { asPrefix, formatUri, parseUri, type Location } from '../location.ts';
 import { LEASE_TTL_MS } from '../phases/lease.ts';
 import { versionLine } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
-
-/** Rows read at once by default: each is a few small requests, so more than the files in flight of a transfer. */
-const ROWS_AT_ONCE = 16;
+import { DOE_OUTPUT, DOE_STATUS, HTML, JSON_FLAG, RETRY_CSV, ROW_CONCURRENCY } from './doe-status/spec.ts';
+import { parseFor } from './spec.ts';
 
 interface Asked {
   /** The run definition file, or the output prefix whose folders are the rows. */
@@ -30,19 +30,19 @@ interface Asked {
 }
 
 /** A file ferry is asked to write: its folder must exist, and it must not be the run definition itself. */
-function outFile(p: ParsedArgs, flag: string, cwd: string, csvFile?: string): string | undefined {
-  const v = str(p, flag);
+function outFile(p: Args, flag: Flag<string | undefined>, cwd: string, csvFile?: string): string | undefined {
+  const v = p.get(flag);
   if (v === undefined) return undefined;
   const path = resolve(cwd, v);
   if (path === csvFile)
-    throw usageError(`--${flag} would overwrite the run definition ${csvFile}`, 'name another file');
+    throw usageError(`--${flag.name} would overwrite the run definition ${csvFile}`, 'name another file');
   if (!existsSync(dirname(path)) || !statSync(dirname(path)).isDirectory())
-    throw usageError(`--${flag}: the folder ${dirname(path)} does not exist`);
+    throw usageError(`--${flag.name}: the folder ${dirname(path)} does not exist`);
   return path;
 }
 
-function parseStatus(p: ParsedArgs, cwd: string): Asked {
-  const out = str(p, 'output');
+function parseStatus(p: Args, cwd: string): Asked {
+  const out = p.get(DOE_OUTPUT);
   if (p.positionals.length + (out === undefined ? 0 : 1) !== 1)
     throw usageError(
       'ferry doe status takes the run definition file (inputs.csv), or --output s3://BUCKET/PREFIX/ (one of them)',
@@ -50,19 +50,18 @@ function parseStatus(p: ParsedArgs, cwd: string): Asked {
     );
   const csvFile = p.positionals[0] === undefined ? undefined : resolve(cwd, p.positionals[0]);
   if (csvFile && !existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
-  if (out !== undefined && str(p, 'retry-csv') !== undefined)
+  if (out !== undefined && p.get(RETRY_CSV) !== undefined)
     throw usageError(
       '--retry-csv needs the run definition file: with --output ferry knows the outputs of the rows, not their inputs',
       'pass inputs.csv instead of --output',
     );
-  const c = str(p, 'concurrency');
   return {
     csvFile,
     output: out === undefined ? undefined : asPrefix(parseUri(out, '--output')),
-    json: bool(p, 'json') === true,
-    retryCsv: outFile(p, 'retry-csv', cwd, csvFile),
-    html: outFile(p, 'html', cwd, csvFile),
-    rowsAtOnce: c === undefined ? ROWS_AT_ONCE : positiveInt(c, '--concurrency', 1000),
+    json: p.get(JSON_FLAG),
+    retryCsv: outFile(p, RETRY_CSV, cwd, csvFile),
+    html: outFile(p, HTML, cwd, csvFile),
+    rowsAtOnce: p.get(ROW_CONCURRENCY),
   };
 }
 
@@ -92,7 +91,7 @@ async function writeFiles(ctx: CommandContext, a: Asked, states: RowState[], csv
  * complete (1 otherwise).
  */
 export async function doeStatusCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, DOE_STATUS_FLAGS, false);
+  const p = parseFor(DOE_STATUS, ctx.argv);
   const a = parseStatus(p, ctx.cwd);
   const csvText = a.csvFile === undefined ? undefined : readFileSync(a.csvFile, 'utf8');
   const transfer = { ...transferSettings(p), filesInFlight: a.rowsAtOnce, partsPerFile: 1 };

@@ -1,14 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from '../args.ts';
-import { GET_FLAGS, maxExtract, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
+import { MAX_EXTRACT } from '../config/run-flags.ts';
 import { EXIT, localIoError, usageError } from '../errors.ts';
 import { parseUri } from '../location.ts';
 import { fetchInputs } from '../phases/fetch-input.ts';
 import { openStores, type CommandContext } from './context.ts';
+import { GET } from './get/spec.ts';
+import { parseFor } from './spec.ts';
 
 export async function getCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, GET_FLAGS, false);
+  const p = parseFor(GET, ctx.argv);
   if (p.positionals.length !== 2)
     throw usageError(
       `ferry get takes URI DIR, got ${p.positionals.length} argument(s)`,
@@ -24,7 +26,7 @@ export async function getCommand(ctx: CommandContext): Promise<number> {
   try {
     await fetchInputs((loc) => stores.for(loc), [uri], dir, ctx.log, {
       transfer,
-      maxExtract: maxExtract(p),
+      maxExtract: p.get(MAX_EXTRACT),
       signal: ctx.stop,
       progress: ctx.progress,
     });

@@ -1,18 +1,11 @@
-import { list, parseArgs, str } from '../args.ts';
+import { INPUT, OUTPUT } from '../config/run-flags.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { buildPolicy, WHY } from '../policy.ts';
 import { AZURE_WHY, buildAzureAccess, sasCommand } from '../policy-azure.ts';
 import { asPrefix, parseUri, type Location } from '../location.ts';
 import type { CommandContext } from './context.ts';
-
-export const POLICY_FLAGS = [
-  { name: 'input', kind: 'multi' as const },
-  { name: 'output', kind: 'string' as const },
-  { name: 'bucket-policy', kind: 'string' as const },
-  { name: 'cross-account', kind: 'string' as const },
-  { name: 'external-id', kind: 'string' as const },
-  { name: 'help', kind: 'bool' as const },
-];
+import { BUCKET_POLICY, CROSS_ACCOUNT, EXTERNAL_ID, POLICY } from './policy/spec.ts';
+import { parseFor } from './spec.ts';
 
 /**
  * `ferry policy`: the least-privilege policy JSON on stdout, what each action is for on stderr. With
@@ -20,9 +13,9 @@ export const POLICY_FLAGS = [
  * IAM policy for those under "aws").
  */
 export async function policyCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, POLICY_FLAGS, false);
-  const inputs = [...list(p, 'input'), ...p.positionals].map((t) => parseUri(t, '--input'));
-  const outText = str(p, 'output');
+  const p = parseFor(POLICY, ctx.argv);
+  const inputs = [...p.get(INPUT), ...p.positionals].map((t) => parseUri(t, '--input'));
+  const outText = p.get(OUTPUT);
   if (inputs.length === 0 || !outText)
     throw usageError(
       'ferry policy needs --input URI (repeatable) and --output URI',
@@ -30,7 +23,7 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
     );
   const output = asPrefix(parseUri(outText, '--output'));
   if (output.scheme === 'az' || inputs.some((u) => u.scheme === 'az')) return azurePolicy(inputs, output);
-  const principal = str(p, 'bucket-policy');
+  const principal = p.get(BUCKET_POLICY);
   const buckets = new Set([...inputs.map((u) => u.bucket), output.bucket]);
   if (principal && buckets.size > 1) {
     throw usageError(
@@ -38,9 +31,9 @@ export async function policyCommand(ctx: CommandContext): Promise<number> {
       'run ferry policy once per bucket, or attach the IAM policy (without --bucket-policy) to the user or role',
     );
   }
-  const account = str(p, 'cross-account');
-  if (account !== undefined) return crossAccount(buildPolicy(inputs, output), account, str(p, 'external-id'));
-  if (str(p, 'external-id') !== undefined) throw usageError('--external-id goes with --cross-account ACCOUNT_ID');
+  const account = p.get(CROSS_ACCOUNT);
+  if (account !== undefined) return crossAccount(buildPolicy(inputs, output), account, p.get(EXTERNAL_ID));
+  if (p.get(EXTERNAL_ID) !== undefined) throw usageError('--external-id goes with --cross-account ACCOUNT_ID');
   process.stdout.write(`${JSON.stringify(buildPolicy(inputs, output, principal), null, 2)}\n`);
   const what = principal
     ? `bucket policy for ${[...buckets][0]}, principal ${principal}`

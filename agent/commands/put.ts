@@ -1,16 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from '../args.ts';
-import { S3_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { asPrefix, parseUri } from '../location.ts';
 import { scanTree, selectOutputs } from '../phases/outputs.ts';
 import { prepareOutput } from '../phases/prepare-output.ts';
 import { checkPartFits, Uploader, uploadTree } from '../phases/upload.ts';
 import { openStores, type CommandContext } from './context.ts';
+import { PUT } from './put/spec.ts';
+import { parseFor } from './spec.ts';
 
 export async function putCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, S3_FLAGS, false);
+  const p = parseFor(PUT, ctx.argv);
   if (p.positionals.length !== 2)
     throw usageError(
       `ferry put takes DIR URI, got ${p.positionals.length} argument(s)`,

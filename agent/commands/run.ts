@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { parseArgs } from '../args.ts';
-import { RUN_FLAGS, runConfig } from '../config.ts';
+import { runConfig } from '../config.ts';
 import { isLocalIoError, localIoError } from '../errors.ts';
 import { formatBytes, formatRate } from '../log.ts';
 import { formatUri } from '../location.ts';
@@ -11,6 +10,8 @@ import { Run } from '../run/context.ts';
 import { runPhases } from '../run/phases.ts';
 import { versionLine } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
+import { RUN } from './run/spec.ts';
+import { parseFor } from './spec.ts';
 
 /** One line: bytes, files and rates per phase, solver time, wall time. */
 function summary(phases: PhaseProgress[], solverMs: number, wallMs: number): string {
@@ -27,7 +28,7 @@ function summary(phases: PhaseProgress[], solverMs: number, wallMs: number): str
  * prepare → fetch → launch → watch (solver + live upload) → final sweep → manifest → wipe.
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
-  const cfg = runConfig(parseArgs(ctx.argv, RUN_FLAGS, true), ctx.env, ctx.cwd);
+  const cfg = runConfig(parseFor(RUN, ctx.argv), ctx.env, ctx.cwd);
   const stores = openStores(ctx, cfg.stores, cfg.transfer);
   if (cfg.dryRun) {
     const dry = new Run(cfg, ctx, stores, true);

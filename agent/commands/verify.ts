@@ -1,11 +1,12 @@
-import { bool, parseArgs } from '../args.ts';
-import { VERIFY_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { storeSettings, transferSettings } from '../config.ts';
 import { renderTable } from '../doe/table.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { asPrefix, formatUri, parseUri, under, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
 import { verifyPrefix, type Finding, type VerifyResult } from '../verify/check.ts';
 import { openStores, type CommandContext } from './context.ts';
+import { parseFor } from './spec.ts';
+import { ANY_STATUS, DEEP, VERIFY } from './verify/spec.ts';
 
 /** What stdout says of one prefix: one line when whole; else a line per finding, then the verdict. */
 function report(prefix: Location, r: VerifyResult, deep: boolean): string {
@@ -25,7 +26,7 @@ function report(prefix: Location, r: VerifyResult, deep: boolean): string {
  * is, 1 (with the list of what is wrong) when one is not; ferry's own error codes when it cannot tell.
  */
 export async function verifyCommand(ctx: CommandContext): Promise<number> {
-  const p = parseArgs(ctx.argv, VERIFY_FLAGS, false);
+  const p = parseFor(VERIFY, ctx.argv);
   if (p.positionals.length === 0)
     throw usageError(
       'ferry verify needs the output prefix to check',
@@ -33,7 +34,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
     );
   const prefixes = p.positionals.map((t) => asPrefix(parseUri(t, 'URI')));
   const transfer = transferSettings(p);
-  const deep = bool(p, 'deep') === true;
+  const deep = p.get(DEEP);
   const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), { ...transfer, partsPerFile: 1 });
   let whole = true;
   try {
@@ -41,7 +42,7 @@ export async function verifyCommand(ctx: CommandContext): Promise<number> {
       const t0 = Date.now();
       const r = await verifyPrefix(await stores.for(prefix), prefix, {
         deep,
-        anyStatus: bool(p, 'any-status') === true,
+        anyStatus: p.get(ANY_STATUS),
         concurrency: transfer.filesInFlight,
         signal: ctx.stop,
       });

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
-import { str, type ParsedArgs } from '../args.ts';
+import type { Args } from '../flags/parse.ts';
+import { count, secs, text } from '../flags/flag.ts';
+import type { FlagGroup } from '../flags/help.ts';
 import type { Env } from './values.ts';
 
 /** How ferry reaches its stores: which proxy, by which PAC file, with which proxy account. */
@@ -12,11 +14,50 @@ export interface NetSettings {
   authFile?: string;
 }
 
-export function netSettings(p: ParsedArgs, env: Env, cwd: string): NetSettings {
-  const pac = str(p, 'proxy-pac') ?? (env.FERRY_PROXY_PAC || undefined);
-  const authFile = str(p, 'proxy-auth-file');
+export const PROXY = text('proxy', {
+  arg: 'URL',
+  help:
+    'HTTP proxy for every request, http://host:port (default: the PAC file,\n' +
+    'else HTTPS_PROXY / HTTP_PROXY minus NO_PROXY)',
+});
+export const PROXY_PAC = text('proxy-pac', {
+  arg: 'URL|FILE',
+  help:
+    'PAC file choosing the proxy per host (default: env FERRY_PROXY_PAC);\n' +
+    'fetched once, run in a sandbox; PROXY a; PROXY b; DIRECT in order',
+});
+export const PROXY_AUTH_FILE = text('proxy-auth-file', {
+  arg: 'FILE',
+  help:
+    'the proxy account, one line user:password or DOMAIN\\user:password, for\n' +
+    'whichever proxy is chosen (Basic, Digest or NTLMv2, the strongest offered;\n' +
+    'keep it chmod 600). Without it: http://USER:PASSWORD@host:port in the URL',
+});
+export const RETRIES = count('retries', {
+  dflt: 5,
+  max: 100,
+  help:
+    'attempts per request, including the first (default 5; exponential\n' +
+    'backoff with jitter on throttling, 5xx, resets and timeouts)',
+});
+export const TIMEOUT = secs('timeout', {
+  dflt: 120,
+  help:
+    'a request with no byte in either direction for this long is abandoned\n' +
+    'and retried; a download resumes where it stopped (default 120)',
+});
+
+/** The network of every store: one route, one proxy account, the same retries and idle timeout. */
+export const NET_FLAGS: FlagGroup = {
+  title: 'Network options (every store)',
+  flags: [PROXY, PROXY_PAC, PROXY_AUTH_FILE, RETRIES, TIMEOUT],
+};
+
+export function netSettings(p: Args, env: Env, cwd: string): NetSettings {
+  const pac = p.get(PROXY_PAC) ?? (env.FERRY_PROXY_PAC || undefined);
+  const authFile = p.get(PROXY_AUTH_FILE);
   return Object.freeze({
-    proxy: str(p, 'proxy'),
+    proxy: p.get(PROXY),
     pac: pac !== undefined && !/^[a-z]+:\/\//i.test(pac) ? resolve(cwd, pac) : pac,
     authFile: authFile === undefined ? undefined : resolve(cwd, authFile),
   });

@@ -1,14 +1,15 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { bool, list, positiveInt, str, type ParsedArgs } from '../args.ts';
 import { usageError } from '../errors.ts';
+import type { Args } from '../flags/parse.ts';
+import { positiveInt } from '../flags/values.ts';
 import { asPrefix, formatUri, overlaps, parseUri, type Location } from '../location.ts';
 import { readVarsFile } from '../vars.ts';
-import { maxExtract } from './flags.ts';
+import * as F from './run-flags.ts';
 import { storeSettings, type StoreConfig } from './store.ts';
 import { transferSettings, type TransferSettings } from './transfer.ts';
-import { seconds, type Env } from './values.ts';
+import type { Env } from './values.ts';
 
 export interface MpiSettings {
   enabled: boolean;
@@ -51,8 +52,8 @@ export interface RunConfig {
 }
 
 /** The input locations and the output prefix: flags, then the --vars file, then the environment. */
-function locations(p: ParsedArgs, pick: (flag: string | undefined, key: string) => string | undefined) {
-  const inputFlags = list(p, 'input');
+function locations(p: Args, pick: (flag: string | undefined, key: string) => string | undefined) {
+  const inputFlags = p.get(F.INPUT);
   const inputText = inputFlags.length > 0 ? inputFlags : [pick(undefined, 's3_input')].filter((x): x is string => !!x);
   if (inputText.length === 0) {
     const hint =
@@ -60,7 +61,7 @@ function locations(p: ParsedArgs, pick: (flag: string | undefined, key: string) 
       'or give --vars FILE with an s3_input= line';
     throw usageError('no input given', hint);
   }
-  const outputText = pick(str(p, 'output'), 's3_output');
+  const outputText = pick(p.get(F.OUTPUT), 's3_output');
   if (!outputText) {
     const hint =
       'pass --output s3://BUCKET/PREFIX/, set the environment variable s3_output, ' +
@@ -83,10 +84,10 @@ function locations(p: ParsedArgs, pick: (flag: string | undefined, key: string) 
 }
 
 /** The MPI launch: -np from the flag or RESCALE_CORES_PER_SLOT (8), the machinefile when the platform left one. */
-function mpiSettings(p: ParsedArgs, env: Env, cwd: string): MpiSettings {
-  const npText = str(p, 'np') ?? (env.RESCALE_CORES_PER_SLOT || undefined);
-  const np = npText === undefined ? 8 : positiveInt(npText, str(p, 'np') ? '--np' : 'RESCALE_CORES_PER_SLOT');
-  const hostfileFlag = str(p, 'hostfile');
+function mpiSettings(p: Args, env: Env, cwd: string): MpiSettings {
+  const fromEnv = env.RESCALE_CORES_PER_SLOT || undefined;
+  const np = p.get(F.NP) ?? (fromEnv === undefined ? 8 : positiveInt(fromEnv, 'RESCALE_CORES_PER_SLOT'));
+  const hostfileFlag = p.get(F.HOSTFILE);
   const home = env.HOME || safeHomedir();
   const platformMachinefile = home ? join(home, 'machinefile') : undefined;
   let hostfile: string | undefined;
@@ -96,13 +97,13 @@ function mpiSettings(p: ParsedArgs, env: Env, cwd: string): MpiSettings {
   } else if (platformMachinefile && existsSync(platformMachinefile)) {
     hostfile = platformMachinefile;
   }
-  const enabled = bool(p, 'mpi') ?? true;
-  return Object.freeze({ enabled, np, mpirun: str(p, 'mpirun') ?? 'mpirun', extraArgs: list(p, 'mpi-arg'), hostfile });
+  const mpirun = p.get(F.MPIRUN) ?? 'mpirun';
+  return Object.freeze({ enabled: p.get(F.MPI), np, mpirun, extraArgs: p.get(F.MPI_ARG), hostfile });
 }
 
 /** Builds the frozen RunConfig from flags, then the --vars file, then the environment. */
-export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
-  const varsPath = str(p, 'vars');
+export function runConfig(p: Args, env: Env, cwd: string): RunConfig {
+  const varsPath = p.get(F.VARS);
   const varsFile = varsPath === undefined ? undefined : resolve(cwd, varsPath);
   const vars = varsFile === undefined ? new Map<string, string>() : readVarsFile(varsFile);
   const pick = (flag: string | undefined, key: string) => flag ?? vars.get(key) ?? (env[key] || undefined);
@@ -112,10 +113,10 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     const hint = 'put the solver after the options, e.g. ferry run --aws-config config -- converge super';
     throw usageError('no solver command given', hint);
   }
-  const workdir = resolve(cwd, str(p, 'workdir') ?? '.');
+  const workdir = resolve(cwd, p.get(F.WORKDIR) ?? '.');
   if (!existsSync(workdir) || !statSync(workdir).isDirectory())
     throw usageError(`--workdir is not a directory: ${workdir}`);
-  const wipeAll = bool(p, 'wipe-all') ?? false;
+  const wipeAll = p.get(F.WIPE_ALL);
   checkRunDir(workdir, wipeAll, env);
   return Object.freeze({
     inputs,
@@ -124,16 +125,16 @@ export function runConfig(p: ParsedArgs, env: Env, cwd: string): RunConfig {
     workdir,
     solver,
     mpi: mpiSettings(p, env, cwd),
-    uploadAll: bool(p, 'upload-all') ?? false,
-    keep: bool(p, 'keep') ?? false,
+    uploadAll: p.get(F.UPLOAD_ALL),
+    keep: p.get(F.KEEP),
     wipeAll,
-    takeOver: bool(p, 'take-over') ?? false,
-    solverEnvCredentials: bool(p, 'solver-env-credentials') ?? false,
-    liveUpload: bool(p, 'live-upload') ?? true,
-    settleSeconds: seconds(str(p, 'settle'), '--settle', 30),
-    graceSeconds: seconds(str(p, 'grace'), '--grace', 60),
-    dryRun: bool(p, 'dry-run') ?? false,
-    maxExtract: maxExtract(p),
+    takeOver: p.get(F.TAKE_OVER),
+    solverEnvCredentials: p.get(F.SOLVER_ENV_CREDENTIALS),
+    liveUpload: p.get(F.LIVE_UPLOAD),
+    settleSeconds: p.get(F.SETTLE),
+    graceSeconds: p.get(F.GRACE),
+    dryRun: p.get(F.DRY_RUN),
+    maxExtract: p.get(F.MAX_EXTRACT),
     stores: storeSettings(p, env, cwd),
     transfer: transferSettings(p),
   });

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { positiveInt, str, type ParsedArgs } from '../args.ts';
 import { usageError } from '../errors.ts';
-import { netSettings, type NetSettings } from './net.ts';
-import { seconds, type Env } from './values.ts';
+import { choice, text, type Flag } from '../flags/flag.ts';
+import type { FlagGroup } from '../flags/help.ts';
+import type { Args } from '../flags/parse.ts';
+import { netSettings, RETRIES, TIMEOUT, type NetSettings } from './net.ts';
+import type { Env } from './values.ts';
 
 /** Object settings for uploads, as S3 names them (--sse, --sse-kms-key-id, --storage-class). */
 export interface ObjectParams {
@@ -45,10 +47,59 @@ export interface StoreConfig {
   net: NetSettings;
 }
 
-export function storeSettings(p: ParsedArgs, env: Env, cwd: string): StoreConfig {
+export const AWS_CONFIG = text('aws-config', {
+  arg: 'FILE',
+  help:
+    'AWS config/credentials file ([default] or --profile): static keys (+ session\n' +
+    'token, aws_credential_expiration), role_arn + source_profile/credential_source\n' +
+    '(external_id), credential_process, sso_* (token cache), web_identity_token_file;\n' +
+    "renewed before they expire; without it the SDK's default chain (env, ~/.aws,\n" +
+    'instance role). STS: AWS_ENDPOINT_URL_STS, the profile, else the S3 endpoint',
+});
+export const PROFILE = text('profile', {
+  arg: 'NAME',
+  help: 'profile in that file (default: AWS_PROFILE, else default)',
+});
+export const ENDPOINT = text('endpoint', {
+  arg: 'URL',
+  help:
+    'S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,\n' +
+    'or endpoint_url in the config file); implies path-style addressing',
+});
+export const REGION = text('region', { arg: 'NAME', help: 'default: AWS_REGION, config file, else us-east-1' });
+export const SSE = choice('sse', ['AES256', 'aws:kms'], {
+  help: 'server-side encryption for uploads (--sse-kms-key-id KEY with aws:kms)',
+});
+export const SSE_KMS_KEY_ID = text('sse-kms-key-id', { arg: 'KEY', help: 'the KMS key for --sse aws:kms' });
+export const STORAGE_CLASS = text('storage-class', { arg: 'CLASS', help: 'e.g. STANDARD_IA, INTELLIGENT_TIERING' });
+
+export const S3_FLAGS: FlagGroup = {
+  title: 'S3 options',
+  flags: [AWS_CONFIG, PROFILE, ENDPOINT, REGION, SSE, SSE_KMS_KEY_ID, STORAGE_CLASS] as Flag<unknown>[],
+};
+
+export const AZURE_CONFIG = text('azure-config', {
+  arg: 'FILE',
+  help:
+    "credentials file uploaded with the job, as the Azure CLI's config:\n" +
+    '[storage] with connection_string, or account + key, or sas_token, or\n' +
+    'tenant_id + client_id + client_secret, or auth_mode = login (managed\n' +
+    'identity); blob_endpoint = URL for an emulator or another cloud',
+});
+
+export const AZURE_FLAGS: FlagGroup = {
+  title: 'Azure Blob options',
+  flags: [AZURE_CONFIG],
+  note:
+    '  without it, the environment: AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT +\n' +
+    '  AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET,\n' +
+    '  AZURE_STORAGE_AUTH_MODE=login (managed identity); AZURE_STORAGE_SERVICE_ENDPOINT for the endpoint',
+};
+
+export function storeSettings(p: Args, env: Env, cwd: string): StoreConfig {
   const s3 = s3Settings(p, env, cwd);
   const azure = Object.freeze({
-    configFile: configFile(p, 'azure-config', cwd, 'Azure credentials'),
+    configFile: configFile(p.get(AZURE_CONFIG), AZURE_CONFIG, cwd, 'Azure credentials'),
     maxAttempts: s3.maxAttempts,
     idleTimeoutMs: s3.idleTimeoutMs,
   });
@@ -56,35 +107,33 @@ export function storeSettings(p: ParsedArgs, env: Env, cwd: string): StoreConfig
 }
 
 /** The file a --…-config flag names, which must exist (it is a job input). */
-function configFile(p: ParsedArgs, flag: string, cwd: string, what: string): string | undefined {
-  const given = str(p, flag);
+function configFile(given: string | undefined, flag: Flag<unknown>, cwd: string, what: string) {
   const file = given === undefined ? undefined : resolve(cwd, given);
   if (file !== undefined && !existsSync(file)) {
-    throw usageError(`--${flag} file not found: ${file}`, `upload the ${what} file as a job input and pass its name`);
+    throw usageError(
+      `--${flag.name} file not found: ${file}`,
+      `upload the ${what} file as a job input and pass its name`,
+    );
   }
   return file;
 }
 
-export function s3Settings(p: ParsedArgs, env: Env, cwd: string): S3Settings {
-  const file = configFile(p, 'aws-config', cwd, 'AWS config');
-  const retries = str(p, 'retries');
+export function s3Settings(p: Args, env: Env, cwd: string): S3Settings {
   return Object.freeze({
-    endpoint: str(p, 'endpoint') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
-    region: str(p, 'region'),
-    profile: str(p, 'profile'),
-    awsConfigFile: file,
-    maxAttempts: retries === undefined ? 5 : positiveInt(retries, '--retries', 100),
-    idleTimeoutMs: seconds(str(p, 'timeout'), '--timeout', 120) * 1000,
+    endpoint: p.get(ENDPOINT) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
+    region: p.get(REGION),
+    profile: p.get(PROFILE),
+    awsConfigFile: configFile(p.get(AWS_CONFIG), AWS_CONFIG, cwd, 'AWS config'),
+    maxAttempts: p.get(RETRIES),
+    idleTimeoutMs: p.get(TIMEOUT) * 1000,
     objectParams: objectParams(p),
   });
 }
 
-function objectParams(p: ParsedArgs): ObjectParams {
-  const sse = str(p, 'sse');
-  const kmsKey = str(p, 'sse-kms-key-id');
-  const storageClass = str(p, 'storage-class');
-  if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms')
-    throw usageError(`--sse must be AES256 or aws:kms, got '${sse}'`);
+function objectParams(p: Args): ObjectParams {
+  const sse = p.get(SSE);
+  const kmsKey = p.get(SSE_KMS_KEY_ID);
+  const storageClass = p.get(STORAGE_CLASS);
   if (kmsKey !== undefined && sse !== 'aws:kms') throw usageError('--sse-kms-key-id needs --sse aws:kms');
   if (storageClass !== undefined && !/^[A-Z_]+$/.test(storageClass))
     throw usageError(
@@ -92,7 +141,7 @@ function objectParams(p: ParsedArgs): ObjectParams {
       'e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR',
     );
   return Object.freeze({
-    ...(sse ? { ServerSideEncryption: sse as 'AES256' | 'aws:kms' } : {}),
+    ...(sse ? { ServerSideEncryption: sse } : {}),
     ...(kmsKey ? { SSEKMSKeyId: kmsKey } : {}),
     ...(storageClass ? { StorageClass: storageClass } : {}),
   });

@@ -126,6 +126,10 @@ export class Uploader {
     return this.d.prefix;
   }
 
+  get store(): Store {
+    return this.d.store;
+  }
+
   /** Uploads and verifies one file; `known` (its state in a scan) picks its lane without another lstat. */
   async upload(rel: string, progress?: PhaseProgress, known?: FileState): Promise<UploadOutcome> {
     // Small files take their own lane with many in flight (far from the endpoint each costs a round

@@ -11,7 +11,7 @@ import type { RunState } from '../phases/run-state.ts';
 import type { SolverResult } from '../phases/solve.ts';
 import type { Uploader } from '../phases/upload.ts';
 import type { WipePlan } from '../phases/wipe.ts';
-import type { Stores } from '../store/index.ts';
+import type { Stores } from '../stores.ts';
 import type { Store } from '../store/store.ts';
 
 /** What the files of a run came to, decided once the final sweep is done. */

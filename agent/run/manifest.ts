@@ -34,9 +34,10 @@ function decide(r: Run): { verdict: Verdict; verified: UploadOutcome[] } {
     } else verified.push(o);
   }
   for (const rel of unsettled) if (!notUploaded.has(rel)) notUploaded.set(rel, KEPT_CHANGING);
+  const { key } = r.need('uploader').store.terms;
   for (const b of sweep.last.badNames) {
-    notUploaded.set(b, 'its name is not valid UTF-8, so no S3 key can name it: rename it');
-    r.log.error(`not uploading ${b}: its name is not valid UTF-8 (S3 keys are UTF-8); it stays in the run directory`);
+    notUploaded.set(b, `its name is not valid UTF-8, so no ${key} can name it: rename it`);
+    r.log.error(`not uploading ${b}: its name is not valid UTF-8 (${key}s are UTF-8); it stays in the run directory`);
   }
   const incomplete = notUploaded.size > 0 || r.ctx.stop.aborted || r.need('lease').lost;
   const status = incomplete ? 'incomplete' : solverExit(r) === 0 ? 'complete' : 'solver-failed';

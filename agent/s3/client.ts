@@ -4,7 +4,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.ts';
 import { usageError } from '../errors.ts';
 import { PROXY_RETRY_HEADER, type Network } from '../net/index.ts';
-import { CONNECT_TIMEOUT_MS } from '../store/index.ts';
+import { CONNECT_TIMEOUT_MS } from '../store/open.ts';
 import { profileKind, readProfileFile } from './credentials.ts';
 import type { CredentialStory, Identity } from './identity.ts';
 import { renewOnExpiry, watchClock, type ClientNotes, type Clock } from './renew.ts';

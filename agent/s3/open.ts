@@ -1,7 +1,7 @@
 import type { S3Settings, TransferSettings } from '../config.ts';
 import type { Network } from '../net/index.ts';
 import type { ByteBudget } from '../store/budget.ts';
-import type { StoreNotes } from '../store/index.ts';
+import type { StoreNotes } from '../store/open.ts';
 import { makeS3Client } from './client.ts';
 import { classifyS3Error } from './errors.ts';
 import { MAX_PARTS } from './parts.ts';

@@ -23,6 +23,7 @@ import type {
   Uploaded,
   Verdict,
 } from '../store/store.ts';
+import { S3_TERMS } from './terms.ts';
 import type { Network } from '../net/index.ts';
 import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
 import { bareEtag, localEtag } from './etag.ts';
@@ -50,6 +51,7 @@ const isPrecondition = (err: unknown) =>
  * once, here (`op` names the operation in the message).
  */
 export class S3Store implements Store, FolderLister {
+  readonly terms = S3_TERMS;
   private readonly verifiers = new Map<string, BatchVerifier>();
   /** The server matches If-Match only against the bare ETag (Ceph RGW 16, measured). */
   private bareIfMatch = false;

@@ -68,9 +68,23 @@ export interface Fetched {
   info: ObjectInfo;
 }
 
+/** A step a run asks of a store, as `ferry check` probes it (and names what it lacks when refused). */
+export type Step = 'read' | 'put' | 'verify' | 'remove' | 'multipart';
+
+/** How a store names its things in messages, so a user of one store is never told another's terms. */
+export interface StoreTerms {
+  /** `S3`, `Azure Blob`. */
+  readonly name: string;
+  /** What an object's name is called there (`S3 key`, `blob name`). */
+  readonly key: string;
+  /** Per step, what to grant when it is refused (an IAM action, a SAS letter or role). */
+  readonly needs: Readonly<Record<Step, string>>;
+}
+
 export interface Store {
   /** Where requests go, for messages: the endpoint, and the proxy (password hidden) if one is used. */
   readonly where: string;
+  readonly terms: StoreTerms;
   head(loc: Location, call: Call): Promise<ObjectInfo>;
   /** Every object under a prefix (folder markers left out), in key order. */
   list(prefix: Location, call: Call): Promise<ObjectInfo[]>;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FerryError } from '../../agent/errors.ts';
 import type { Location } from '../../agent/location.ts';
-import type { Call, Fetched, ObjectInfo, Store, Uploaded, Verdict } from '../../agent/store/store.ts';
+import type { Call, Fetched, ObjectInfo, Store, StoreTerms, Uploaded, Verdict } from '../../agent/store/store.ts';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -12,6 +12,11 @@ const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
  */
 export class MemoryStore implements Store {
   readonly where = 'memory';
+  readonly terms: StoreTerms = {
+    name: 'memory',
+    key: 'key',
+    needs: { read: 'read', put: 'put', verify: 'read', remove: 'delete', multipart: 'put' },
+  };
   readonly objects = new Map<string, { body: Buffer; etag: string; modified: Date }>();
   /** ETags the store shows that are not the MD5 of the bytes (SSE-KMS): verify accepts them by size. */
   readonly opaque = new Set<string>();

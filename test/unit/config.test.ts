@@ -2,13 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseSize } from '../../agent/args.ts';
-import { RUN_FLAGS, runConfig } from '../../agent/config.ts';
+import { parseFor } from '../../agent/commands/spec.ts';
+import { RUN } from '../../agent/commands/run/spec.ts';
+import { runConfig } from '../../agent/config.ts';
+import { parseSize } from '../../agent/flags/values.ts';
 import { FerryError } from '../../agent/errors.ts';
 import { parseVars } from '../../agent/vars.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-unit-'));
-const cfg = (argv: string[], env: Record<string, string> = {}) => runConfig(parseArgs(argv, RUN_FLAGS, true), env, dir);
+const cfg = (argv: string[], env: Record<string, string> = {}) => runConfig(parseFor(RUN, argv), env, dir);
 
 function usage(fn: () => unknown): FerryError {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { positiveInt } from '../../agent/args.ts';
+import { positiveInt } from '../../agent/flags/values.ts';
 import { Masker } from '../../agent/secrets.ts';
 import { overlaps } from '../../agent/location.ts';
 import { planWipe, type Accounts } from '../../agent/phases/wipe.ts';

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../agent/args.ts';
-import { S3_FLAGS, s3Settings } from '../../agent/config.ts';
+import { parseFor } from '../../agent/commands/spec.ts';
+import { PUT } from '../../agent/commands/put/spec.ts';
+import { s3Settings } from '../../agent/config.ts';
 import { ByteBudget } from '../../agent/store/budget.ts';
 import { uploadFile } from '../../agent/s3/upload.ts';
 
@@ -23,7 +24,7 @@ function recorder() {
 }
 
 describe('uploadFile: SSE and storage class pass-through, and the optional SHA-256', () => {
-  const settings = (argv: string[]) => s3Settings(parseArgs(argv, S3_FLAGS, false), {}, '/');
+  const settings = (argv: string[]) => s3Settings(parseFor(PUT, argv), {}, '/');
   const dir = mkdtempSync(join(tmpdir(), 'ferry-sse-'));
   const small = join(dir, 'small');
   const big = join(dir, 'big');

@@ -1,45 +1,22 @@
-// Which store serves a Location: one line per store. A new store is a folder beside agent/s3/ with
-// an `open…Store` function, and one entry in OPENERS.
-import type { AzureSettings, NetSettings, S3Settings, TransferSettings } from '../config.ts';
-import { SMALL_FILE } from '../config.ts';
-import { FerryError } from '../errors.ts';
-import type { Location, Scheme } from '../location.ts';
-import type { Log } from '../log.ts';
-import type { Network } from '../net/index.ts';
-import { tokenSecrets } from '../secrets.ts';
-import { ByteBudget } from './budget.ts';
-import type { Store } from './store.ts';
-
-export interface StoreSettings {
-  s3: S3Settings;
-  azure: AzureSettings;
-  net: NetSettings;
-  transfer: TransferSettings;
-  env: NodeJS.ProcessEnv;
-}
-
-/** A connection that is not up after this long is abandoned (and retried). */
-export const CONNECT_TIMEOUT_MS = 10_000;
-
-/** What a store may tell the command while it works: secrets it learns later (renewed credentials), notes. */
-export interface StoreNotes {
-  mask(secrets: string[]): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-}
-
-type Opener = (
-  o: StoreSettings,
-  budget: ByteBudget,
-  net: Network,
-  notes: StoreNotes,
-) => Promise<{ store: Store; secrets: string[] }>;
+// The registry of stores: which store serves a Location, one line per store, and the only module that
+// imports agent/s3/ and agent/azure/ (lazily: a command loads the SDK of the stores it uses). What
+// the stores share is the seam, agent/store/. A new store is a folder beside agent/s3/ with an
+// opener, and one entry in OPENERS.
+import { SMALL_FILE } from './config.ts';
+import { FerryError } from './errors.ts';
+import type { Location, Scheme } from './location.ts';
+import type { Log } from './log.ts';
+import type { Network } from './net/index.ts';
+import { tokenSecrets } from './secrets.ts';
+import { ByteBudget } from './store/budget.ts';
+import { CONNECT_TIMEOUT_MS, type Opener, type StoreNotes, type StoreSettings } from './store/open.ts';
+import type { Store } from './store/store.ts';
 
 const OPENERS: Record<Scheme, Opener> = {
   s3: async (o, budget, net, notes) =>
-    (await import('../s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net, notes),
+    (await import('./s3/open.ts')).openS3Store(o.s3, o.transfer, budget, o.env, net, notes),
   az: async (o, budget, net) =>
-    (await import('../azure/store.ts')).openAzureStore(o.azure, o.transfer, budget, o.env, net),
+    (await import('./azure/store.ts')).openAzureStore(o.azure, o.transfer, budget, o.env, net),
 };
 
 /**
@@ -63,7 +40,7 @@ export class Stores {
 
   /** The network of this command: opened once, shared by every store. */
   network(): Promise<Network> {
-    this.net ??= import('../net/index.ts').then(async ({ openNetwork, explainNetError }) => {
+    this.net ??= import('./net/index.ts').then(async ({ openNetwork, explainNetError }) => {
       const t = this.o.transfer;
       const net = await openNetwork({
         ...this.o.net,

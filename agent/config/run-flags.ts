@@ -1,0 +1,101 @@
+// The flags of `ferry run` (and of each row of `ferry doe rehearse`), declared once: config/run.ts
+// turns them into the RunConfig, commands/run/spec.ts into --help.
+import { secs, size, text, texts, toggle, count } from '../flags/flag.ts';
+
+export const INPUT = texts('input', {
+  arg: 'URI',
+  help:
+    's3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects);\n' +
+    'az://ACCOUNT/CONTAINER/… the same on Azure Blob; may repeat\n' +
+    '(ferry run: default env s3_input)',
+});
+export const OUTPUT = text('output', {
+  arg: 'URI',
+  help: 's3://b/prefix/ or az://ACCOUNT/CONTAINER/prefix/ for outputs\n(ferry run: default env s3_output)',
+});
+export const VARS = text('vars', {
+  arg: 'FILE',
+  help:
+    'key=value file (# comments, optional quotes) with s3_input / s3_output;\n' +
+    'its values win over the environment, flags win over it',
+});
+export const WORKDIR = text('workdir', { arg: 'DIR', help: 'run directory (default: current directory)' });
+export const NP = count('np', { dflt: undefined, help: 'MPI ranks (default: env RESCALE_CORES_PER_SLOT, else 8)' });
+export const MPIRUN = text('mpirun', { arg: 'PATH', help: 'launcher (default: mpirun on PATH)' });
+export const MPI_ARG = texts('mpi-arg', { arg: 'ARG', help: 'extra launcher argument (repeatable)' });
+export const MPI = toggle('mpi', { dflt: true, help: 'run SOLVER directly, without a launcher' });
+export const HOSTFILE = text('hostfile', {
+  arg: 'FILE',
+  help: 'machinefile (default: $HOME/machinefile when it exists)',
+});
+export const UPLOAD_ALL = toggle('upload-all', {
+  dflt: false,
+  help:
+    "upload every file in the run directory, like 'aws s3 sync .'\n" +
+    '(the --aws-config file and ferry itself are never uploaded)',
+});
+export const KEEP = toggle('keep', { dflt: false, help: 'delete nothing after the upload' });
+export const WIPE_ALL = toggle('wipe-all', {
+  dflt: false,
+  help:
+    'after every upload is verified, empty the whole run directory (ferry.log\n' +
+    "stays), like the old 'rm -rf *'; refused in a home directory or at a mount point",
+});
+export const TAKE_OVER = toggle('take-over', {
+  dflt: false,
+  help:
+    "take the output prefix's lease from a run that stopped renewing it\n" +
+    '(a second run on one output prefix otherwise exits 75)',
+});
+export const SOLVER_ENV_CREDENTIALS = toggle('solver-env-credentials', {
+  dflt: false,
+  help:
+    'leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN and\n' +
+    'AZURE_STORAGE_KEY/_CONNECTION_STRING/_SAS_TOKEN, AZURE_CLIENT_SECRET in the\n' +
+    "solver's environment (removed by default)",
+});
+export const DRY_RUN = toggle('dry-run', {
+  dflt: false,
+  help: 'show what would be downloaded, launched, uploaded and deleted; change nothing',
+});
+export const SETTLE = secs('settle', {
+  dflt: 30,
+  help:
+    'while the solver runs, upload outputs unchanged for this long (default 30);\n' +
+    'a file changed afterwards is uploaded again',
+});
+export const LIVE_UPLOAD = toggle('live-upload', { dflt: true, help: 'upload only after the solver exits' });
+export const GRACE = secs('grace', {
+  dflt: 60,
+  help:
+    'after SIGTERM/SIGINT, how long the solver gets to stop before it and\n' +
+    'every process it started are killed; also how long processes the run left\n' +
+    'behind get after SIGTERM once the launcher exited (default 60)',
+});
+/** Also `ferry get`'s. */
+export const MAX_EXTRACT = size('max-extract', {
+  dflt: undefined,
+  help: 'refuse input archives that unpack to more than SIZE (default: the free space)',
+});
+
+export const RUN_OWN_FLAGS = [
+  INPUT,
+  OUTPUT,
+  VARS,
+  WORKDIR,
+  NP,
+  MPIRUN,
+  MPI_ARG,
+  MPI,
+  HOSTFILE,
+  UPLOAD_ALL,
+  KEEP,
+  WIPE_ALL,
+  TAKE_OVER,
+  SOLVER_ENV_CREDENTIALS,
+  DRY_RUN,
+  SETTLE,
+  LIVE_UPLOAD,
+  GRACE,
+  MAX_EXTRACT,
+];
