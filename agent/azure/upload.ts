@@ -3,9 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
-import { settleAll } from '../settle.ts';
 import type { ByteBudget } from '../store/budget.ts';
-import { InOrder, readExactly } from '../store/parts.ts';
+import { sendParts, withWholeFile } from '../store/parts.ts';
 import type { Uploaded } from '../store/store.ts';
 
 export interface BlobUploadOptions {
@@ -46,11 +45,8 @@ function tooBig(file: string, size: number, partSize: number): FerryError | unde
 }
 
 /** A file of at most one block: one Put Blob from a pool buffer, whose Content-MD5 Azure checks. */
-async function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
-  const { buf, release } = await o.budget.take(size, o.signal);
-  try {
-    await readExactly(fh, buf, 0, file);
-    const md5 = createHash('md5').update(buf).digest();
+function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
+  return withWholeFile({ fh, file, size, budget: o.budget, signal: o.signal }, async (buf, md5) => {
     const sha = o.sha256 === false ? undefined : createHash('sha256').update(buf).digest('hex');
     const r = await blob.upload(buf, size, {
       abortSignal: o.signal,
@@ -58,58 +54,29 @@ async function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, siz
     });
     o.onBytes?.(size);
     return { digest: md5.toString('hex'), etag: bare(r.etag), sha256: sha };
-  } finally {
-    release();
-  }
+  });
 }
 
 /**
- * A block blob in blocks, in the shape of the S3 multipart upload: `partsPerFile` workers pull block
- * numbers from one counter, each block read into a pool buffer and staged with its Content-MD5
- * (Azure refuses a corrupted block). The blocks pass in file order through the whole-file MD5 (and
- * SHA-256), which the commit sets as the blob's Content-MD5: what a listing later shows, and what
- * verification compares. On failure every worker stops and is awaited; the staged blocks are left
- * uncommitted (Azure has no abort: they expire, after 7 days on Azure).
+ * A block blob in blocks, by the one part pump of every store (agent/store/parts.ts): each block
+ * staged with its Content-MD5 (Azure refuses a corrupted block), the blocks in file order through the
+ * whole-file MD5 (and SHA-256), which the commit sets as the blob's Content-MD5: what a listing later
+ * shows, and what verification compares. On failure the pump stops and awaits every worker; the staged
+ * blocks are left uncommitted (Azure has no abort: they expire, after 7 days on Azure).
  */
 async function putBlocks(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
-  const count = Math.ceil(size / o.partSize);
   const nonce = randomBytes(4).toString('hex');
   const whole = createHash('md5');
   const sha: Hash | undefined = o.sha256 === false ? undefined : createHash('sha256');
-  const inOrder = new InOrder((b) => {
+  const onOrdered = (b: Buffer) => {
     whole.update(b);
     sha?.update(b);
-  });
-  const stop = new AbortController();
-  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  let next = 0;
-  const worker = async () => {
-    while (next < count && !signal.aborted) {
-      const i = next++;
-      const pos = i * o.partSize;
-      const { buf, release } = await o.budget.take(Math.min(o.partSize, size - pos), signal);
-      try {
-        await readExactly(fh, buf, pos, file);
-        const consumed = inOrder.add(i, buf);
-        const transactionalContentMD5 = createHash('md5').update(buf).digest();
-        await blob.stageBlock(blockId(nonce, i), buf, buf.length, { abortSignal: signal, transactionalContentMD5 });
-        o.onBytes?.(buf.length);
-        await consumed; // the buffer goes back only once hashed in order
-      } finally {
-        release();
-      }
-    }
   };
-  const workers = Array.from({ length: Math.min(o.partsPerFile, count) }, () =>
-    worker().catch((err) => {
-      stop.abort(err);
-      throw err;
-    }),
-  );
-  await settleAll(workers).catch((err) => {
-    throw stop.signal.reason ?? err; // the failure that stopped the others
+  const parts = { fh, file, size, partSize: o.partSize, partsPerFile: o.partsPerFile, budget: o.budget, onOrdered };
+  const count = await sendParts({ ...parts, signal: o.signal }, async (i, buf, md5, signal) => {
+    await blob.stageBlock(blockId(nonce, i), buf, buf.length, { abortSignal: signal, transactionalContentMD5: md5 });
+    o.onBytes?.(buf.length);
   });
-  o.signal?.throwIfAborted();
   const md5 = whole.digest();
   const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));
   const r = await blob.commitBlockList(ids, {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { settleAll } from '../settle.ts';
+import { eachIndex } from '../workers.ts';
 import { SMALL_FILE } from '../config.ts';
 import { EXIT, FerryError, isAbort, isLocalIoError, localIoError } from '../errors.ts';
 import { tidyHeap } from '../heap.ts';
@@ -254,14 +254,9 @@ export async function uploadTree(
   const upload = async (rel: string) => (await o.reuse?.(rel)) ?? up.upload(rel, o.progress, o.sizes?.get(rel));
   // At most UPLOADS_UNDER_WAY calls at once, each taking the next file: not one parked call per file.
   const outcomes = new Array<UploadOutcome>(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      outcomes[i] = await upload(files[i]);
-    }
-  };
-  await settleAll(Array.from({ length: Math.min(UPLOADS_UNDER_WAY, files.length) }, worker));
+  await eachIndex(files.length, UPLOADS_UNDER_WAY, async (i) => {
+    outcomes[i] = await upload(files[i]);
+  });
   const ms = Date.now() - started;
   const bytes = up.bytes - bytes0;
   const failed = outcomes.filter((x) => !x.verified);

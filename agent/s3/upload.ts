@@ -7,7 +7,7 @@ import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import type { Uploaded } from '../store/store.ts';
 import { bareEtag } from './etag.ts';
-import { readExactly } from '../store/parts.ts';
+import { withWholeFile } from '../store/parts.ts';
 import { uploadParts } from './multipart.ts';
 import { checkFits, partSizeFor } from './parts.ts';
 
@@ -31,7 +31,7 @@ export interface UploadFileOptions {
 }
 
 /** A file of at most one part: one PutObject from a pool buffer. */
-async function putWhole(
+function putWhole(
   client: S3Client,
   fh: FileHandle,
   file: string,
@@ -40,10 +40,7 @@ async function putWhole(
   opts: UploadFileOptions,
   sha?: Hash,
 ): Promise<Uploaded> {
-  const { buf: body, release } = await opts.budget.take(size, opts.signal);
-  try {
-    await readExactly(fh, body, 0, file);
-    const md5 = createHash('md5').update(body).digest();
+  return withWholeFile({ fh, file, size, budget: opts.budget, signal: opts.signal }, async (body, md5) => {
     sha?.update(body);
     const put = new PutObjectCommand({
       Bucket: dest.bucket,
@@ -57,9 +54,7 @@ async function putWhole(
     opts.onBytes?.(size);
     const digest = md5.toString('hex');
     return { loc: dest, size, digest, etag: bareEtag(r.ETag) || digest, sha256: sha?.digest('hex') };
-  } finally {
-    release();
-  }
+  });
 }
 
 /** Uploads one local file to `dest` with Content-MD5 on every request; the caller verifies it after. */
@@ -78,16 +73,9 @@ export async function uploadFile(
     const sha = opts.sha256 === false ? undefined : createHash('sha256');
     if (size <= partSize) return await putWhole(client, fh, file, size, dest, opts, sha);
     const { partsPerFile, budget, signal, onBytes, objectParams } = opts;
-    const onOrderedData = sha && ((b: Buffer) => void sha.update(b));
-    const { digest, etag } = await uploadParts(client, fh, file, size, dest, {
-      partSize,
-      partsPerFile,
-      budget,
-      signal,
-      onBytes,
-      onOrderedData,
-      objectParams,
-    });
+    const onOrdered = sha && ((b: Buffer) => void sha.update(b));
+    const parts = { fh, file, size, partSize, partsPerFile, budget, signal, onOrdered };
+    const { digest, etag } = await uploadParts(client, parts, dest, { onBytes, objectParams });
     return { loc: dest, size, digest, etag, sha256: sha?.digest('hex') };
   } finally {
     await fh.close();

@@ -1,10 +1,8 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import pLimit from 'p-limit';
 import type { Location } from '../location.ts';
 import { PART_SUFFIX } from '../names.ts';
-import { settleAll } from '../settle.ts';
-import { linked } from '../signals.ts';
+import { eachIndex } from '../workers.ts';
 import type { ObjectInfo, Store } from './store.ts';
 
 export interface DownloadOptions {
@@ -39,34 +37,21 @@ export async function downloadObject(
   const fh = await open(tmp, 'w');
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
-    const limit = pLimit(opts.concurrency);
     const ranges: Array<[number, number]> = [];
     for (let start = 0; start < obj.size; start += opts.partSize)
       ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
-    const inner = new AbortController();
-    const signal = linked(opts.signal, inner.signal);
-    const call = { phase: 'download' as const, signal };
-    try {
-      // Every read settles before the file is closed (no write can land after close).
-      await settleAll(
-        ranges.map(([a, b]) =>
-          limit(() =>
-            store.read(loc, obj.etag, [a, b], call, async (chunk, pos) => {
-              await fh.write(chunk, 0, chunk.length, pos);
-              opts.onBytes?.(chunk.length);
-              opts.onWritten?.(a, pos + chunk.length);
-            }),
-          ).catch((err) => {
-            inner.abort(err);
-            throw err;
-          }),
-        ),
-      ).catch((err) => {
-        throw inner.signal.reason ?? err; // the failure that stopped the others, not their AbortErrors
-      });
-    } finally {
-      limit.clearQueue();
-    }
+    // Every read returns before the file is closed (no write can land after close).
+    await eachIndex(
+      ranges.length,
+      opts.concurrency,
+      (i, signal) =>
+        store.read(loc, obj.etag, ranges[i], { phase: 'download', signal }, async (chunk, pos) => {
+          await fh.write(chunk, 0, chunk.length, pos);
+          opts.onBytes?.(chunk.length);
+          opts.onWritten?.(ranges[i][0], pos + chunk.length);
+        }),
+      { signal: opts.signal, stopOnError: true },
+    );
     await fh.close();
     if (tmp !== dest) await rename(tmp, dest);
   } catch (err) {

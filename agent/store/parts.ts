@@ -1,7 +1,11 @@
-// What every store's upload does with a local file's parts: read them exactly (a file that shrinks is
-// an upload that fails), and hand them in file order to a whole-file hash while they go out in parallel.
+// What every store's upload does with a local file: cut it in parts (sized within the store's limit),
+// read them exactly into pool buffers (a file that shrinks is an upload that fails), send them side by
+// side, and hand them in file order to a whole-file hash; or send it whole when it fits one part.
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { EXIT, FerryError } from '../errors.ts';
+import { eachIndex } from '../workers.ts';
+import type { ByteBudget } from './budget.ts';
 
 const MiB = 1024 * 1024;
 
@@ -61,4 +65,74 @@ export class InOrder {
     }
     return done;
   }
+}
+
+/** A local file going out in parts: where it is, how it is cut, and what holds its bytes. */
+export interface FileParts {
+  fh: FileHandle;
+  file: string;
+  size: number;
+  partSize: number;
+  /** Parts of this file in flight. Memory: each holds one part, granted by `budget`. */
+  partsPerFile: number;
+  budget: ByteBudget;
+  signal?: AbortSignal;
+  /** Each part's bytes in file order (for whole-file hashes), while they go out in parallel. */
+  onOrdered?: (buf: Buffer) => void;
+}
+
+/** Part `i` read and ready: its bytes, their MD5 (every store's requests carry it), the shared signal. */
+export type SendPart = (i: number, buf: Buffer, md5: Buffer, signal: AbortSignal) => Promise<void>;
+
+/**
+ * Every store's upload in parts, in lib-storage's shape: `partsPerFile` workers pull part numbers
+ * from one counter (agent/workers.ts), each part read exactly into a pool buffer, hashed, sent by the
+ * store's `send`, and handed in file order to `onOrdered`; a buffer goes back to the pool only once
+ * both are done. The first failure stops the others, every worker is awaited, and that failure
+ * rethrows: the store then aborts (S3) or leaves its staged blocks to expire (Azure). Returns the count.
+ */
+export async function sendParts(p: FileParts, send: SendPart): Promise<number> {
+  const count = Math.ceil(p.size / p.partSize);
+  const inOrder = new InOrder(p.onOrdered);
+  await eachIndex(
+    count,
+    p.partsPerFile,
+    async (i, signal) => {
+      const pos = i * p.partSize;
+      const { buf, release } = await p.budget.take(Math.min(p.partSize, p.size - pos), signal);
+      try {
+        await readExactly(p.fh, buf, pos, p.file);
+        const consumed = inOrder.add(i, buf);
+        await send(i, buf, createHash('md5').update(buf).digest(), signal);
+        await untilAborted(consumed, signal); // an earlier part that failed is never consumed
+      } finally {
+        release();
+      }
+    },
+    { signal: p.signal, stopOnError: true },
+  );
+  return count;
+}
+
+/** The single-request path of every store: the whole file in one pool buffer, with its MD5. */
+export async function withWholeFile<T>(
+  p: Pick<FileParts, 'fh' | 'file' | 'size' | 'budget' | 'signal'>,
+  send: (buf: Buffer, md5: Buffer) => Promise<T>,
+): Promise<T> {
+  const { buf, release } = await p.budget.take(p.size, p.signal);
+  try {
+    await readExactly(p.fh, buf, 0, p.file);
+    return await send(buf, createHash('md5').update(buf).digest());
+  } finally {
+    release();
+  }
+}
+
+function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

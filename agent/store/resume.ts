@@ -1,3 +1,4 @@
+import { backOff } from '../backoff.ts';
 import { formatUri, type Location } from '../location.ts';
 import { TransferError } from '../net/failures.ts';
 
@@ -47,6 +48,6 @@ export async function readResuming(
         cause,
       );
     }
-    await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt * (0.5 + Math.random()))));
+    await backOff(attempt, o.signal);
   }
 }
