@@ -1,6 +1,6 @@
-import { EXIT, FerryError, errnoCode, saidByRules, type Phase, type Said } from '../errors.ts';
-import { isNetworkFailure, stalledTransfer, untrustedCertificate } from '../net/failures.ts';
-import { explainNetError } from '../net/index.ts';
+import { EXIT, type FerryError, type Phase } from '../errors.ts';
+import type { ProxyAuthError } from '../net/index.ts';
+import { classifyBy, storeRules, type Rule } from '../store/rules.ts';
 
 /** The parts of an SDK error (RestError, identity errors) the rules read. */
 interface AzureSdkError {
@@ -24,17 +24,6 @@ export function azureCode(err: unknown): string {
 
 export const azureStatus = (err: unknown) => (err as AzureSdkError | null)?.statusCode;
 
-interface Facts {
-  err: unknown;
-  code: string;
-  status?: number;
-  detail: string;
-  phase: Phase;
-  where: string;
-}
-
-type Rule = (f: Facts) => Said | undefined;
-
 const AUTH_CODES = new Set([
   'AuthenticationFailed',
   'AuthorizationFailure',
@@ -47,20 +36,6 @@ const AUTH_CODES = new Set([
   'KeyBasedAuthenticationNotPermitted',
   'InvalidAuthenticationInfo',
 ]);
-
-/** Proxy and PAC failures, said the same way for every store (agent/net/). */
-const network: Rule = (f) => explainNetError(f.err);
-
-const proxyAuth: Rule = (f) =>
-  f.status !== 407 && !(f.status === undefined && /\b407\b/.test(f.detail))
-    ? undefined
-    : {
-        says: `the HTTP proxy refused our credentials (HTTP 407; ${f.where})`,
-        exitCode: EXIT.noPerm,
-        hint:
-          'check the proxy account in --proxy-auth-file (user:password or DOMAIN\\user:password), or the ' +
-          'user:password in the proxy URL (percent-encode special characters)',
-      };
 
 const noContainer: Rule = (f) =>
   f.code !== 'ContainerNotFound'
@@ -106,26 +81,12 @@ const denied: Rule = (f) => {
   return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint };
 };
 
-const unreachable: Rule = (f) =>
-  !isNetworkFailure(f.err) && !(f.status !== undefined && f.status >= 500) && errnoCode(f.err) !== 'REQUEST_SEND_ERROR'
-    ? undefined
-    : {
-        says: `${f.where} did not answer after retries (${errnoCode(f.err) ?? (f.code || f.status)}: ${f.detail})`,
-        exitCode: EXIT.unavailable,
-        hint: 'check the blob endpoint (connection string, blob_endpoint), the network and HTTPS_PROXY; re-run the row',
-      };
-
-const RULES: Rule[] = [
-  network,
-  proxyAuth,
-  noContainer,
-  noBlob,
-  noIdentity,
-  denied,
-  untrustedCertificate,
-  stalledTransfer,
-  unreachable,
-];
+/** In order, between the rules every store shares: the first that recognises the failure says what it is. */
+const RULES = storeRules([noContainer, noBlob, noIdentity, denied], {
+  plain401IsProxy: false, // Azure's own refusals may be 401
+  unreachableHint:
+    'check the blob endpoint (connection string, blob_endpoint), the network and HTTPS_PROXY; re-run the row',
+});
 
 /**
  * Turns an Azure SDK, identity or network error into a FerryError: what failed, on which blob, and
@@ -133,16 +94,10 @@ const RULES: Rule[] = [
  */
 export function classifyAzureError(
   err: unknown,
-  ctx: { phase: Phase; op: string; target: string; where: string },
+  ctx: { phase: Phase; op: string; target: string; where: string; refusal?: ProxyAuthError },
 ): FerryError {
-  if (err instanceof FerryError) return err;
   const e = err as AzureSdkError | null;
   const code = azureCode(err) || (e?.name && e.name !== 'RestError' && e.name !== 'Error' ? e.name : '');
-  const detail = e?.message ?? String(err);
-  const facts: Facts = { err, code, status: azureStatus(err), detail, phase: ctx.phase, where: ctx.where };
-  const fallback: Said = {
-    says: `${code ? `${code}: ` : ''}${detail}`,
-    exitCode: ctx.phase === 'download' ? EXIT.unavailable : EXIT.cantCreate,
-  };
-  return saidByRules(facts, RULES, fallback, { ...ctx, cause: err });
+  const f = { err, code, status: azureStatus(err), detail: e?.message ?? String(err), ...ctx };
+  return classifyBy(RULES, f, ctx);
 }

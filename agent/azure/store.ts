@@ -6,6 +6,7 @@ import type { Network } from '../net/index.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import type { ByteBudget } from '../store/budget.ts';
+import { guarded } from '../store/rules.ts';
 import { partSizeFor } from '../store/parts.ts';
 import type {
   Call,
@@ -69,14 +70,18 @@ export class AzureStore implements Store {
     return 'Azure Blob Storage';
   }
 
-  private async guard<T>(op: string, loc: Location, call: Call, fn: (c: ContainerClient) => Promise<T>): Promise<T> {
-    try {
-      return await fn(await this.clients.container(loc, call.phase));
-    } catch (err) {
-      if (call.signal?.aborted && (err as Error)?.name === 'AbortError') throw err;
-      const where = this.clients.where(loc);
-      throw classifyAzureError(err, { phase: call.phase, op: call.what ?? op, target: formatUri(loc), where });
-    }
+  private guard<T>(op: string, loc: Location, call: Call, fn: (c: ContainerClient) => Promise<T>): Promise<T> {
+    return guarded(
+      call,
+      async () => fn(await this.clients.container(loc, call.phase)),
+      (err) =>
+        classifyAzureError(err, {
+          phase: call.phase,
+          op: call.what ?? op,
+          target: formatUri(loc),
+          where: this.clients.where(loc),
+        }),
+    );
   }
 
   head(loc: Location, call: Call): Promise<ObjectInfo> {

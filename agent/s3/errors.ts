@@ -1,11 +1,7 @@
-import { EXIT, FerryError, errnoCode, saidByRules, type Phase, type Said } from '../errors.ts';
-import {
-  isNetworkFailure as isNetwork,
-  stalledTransfer,
-  TransferError,
-  untrustedCertificate,
-} from '../net/failures.ts';
-import { explainNetError, type ProxyAuthError } from '../net/index.ts';
+import { EXIT, FerryError, type Phase } from '../errors.ts';
+import { TransferError } from '../net/failures.ts';
+import type { ProxyAuthError } from '../net/index.ts';
+import { classifyBy, storeRules, type Rule } from '../store/rules.ts';
 
 export { TransferError };
 
@@ -45,46 +41,11 @@ export function isNotFound(err: unknown): boolean {
   return c === 'NoSuchKey' || c === 'NotFound' || c === 'NoSuchBucket' || httpStatus(err) === 404;
 }
 
-/** What is known of a failure, for the rules below. */
-interface Facts {
-  err: unknown;
-  code: string;
-  status?: number;
-  detail: string;
-  phase: Phase;
-  /** The endpoint (and proxy) for messages. */
-  where: string;
-  /** What the network knows of the last 407 refusal: proxy, scheme, user. */
-  refusal?: ProxyAuthError;
-}
-
-type Rule = (f: Facts) => Said | undefined;
-
 const REGION_CODES = new Set([
   'PermanentRedirect',
   'AuthorizationHeaderMalformed',
   'IllegalLocationConstraintException',
 ]);
-
-/** Proxy and PAC failures, said the same way for every store (agent/net/). */
-const network: Rule = (f) => explainNetError(f.err);
-
-/** Proxies report a refusal as 407 (squid), 401 (tinyproxy) or only in a message (some agents). */
-const proxyAuth: Rule = (f) => {
-  const refused =
-    f.status === 407 ||
-    (f.status === 401 && f.code !== 'Unauthorized') ||
-    (f.status === undefined && /\b407\b/.test(f.detail));
-  if (!refused) return undefined;
-  if (f.status === 407 && f.refusal) return { says: f.refusal.message, exitCode: EXIT.noPerm, hint: f.refusal.hint };
-  return {
-    says: `the HTTP proxy refused our credentials (HTTP ${f.status ?? 407}; ${f.where})`,
-    exitCode: EXIT.noPerm,
-    hint:
-      'check the proxy account in --proxy-auth-file (user:password or DOMAIN\\user:password), or the ' +
-      'user:password in the proxy URL (percent-encode special characters)',
-  };
-};
 
 const noBucket: Rule = (f) =>
   f.code !== 'NoSuchBucket'
@@ -145,28 +106,11 @@ const denied: Rule = (f) => {
   return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint: hints[f.code] ?? (bare ? both : may) };
 };
 
-const unreachable: Rule = (f) =>
-  !isNetwork(f.err) && !(f.status !== undefined && f.status >= 500)
-    ? undefined
-    : {
-        says: `${f.where} did not answer after retries (${errnoCode(f.err) ?? f.code ?? f.status}: ${f.detail})`,
-        exitCode: EXIT.unavailable,
-        hint: 'check --endpoint / AWS_ENDPOINT_URL, the network, and HTTPS_PROXY; then re-run the same row',
-      };
-
-/** In order: the first rule that recognises the failure says what it is. */
-const RULES: Rule[] = [
-  network,
-  proxyAuth,
-  noBucket,
-  noObject,
-  otherRegion,
-  noCredentials,
-  denied,
-  untrustedCertificate,
-  stalledTransfer,
-  unreachable,
-];
+/** In order, between the rules every store shares: the first that recognises the failure says what it is. */
+const RULES = storeRules([noBucket, noObject, otherRegion, noCredentials, denied], {
+  plain401IsProxy: true, // S3 refuses with 403: a 401 is a proxy's (tinyproxy)
+  unreachableHint: 'check --endpoint / AWS_ENDPOINT_URL, the network, and HTTPS_PROXY; then re-run the same row',
+});
 
 /**
  * Turns an SDK or network error into a FerryError that says what failed, on which bucket/key,
@@ -176,21 +120,14 @@ export function classifyS3Error(
   err: unknown,
   ctx: { phase: Phase; op: string; target: string; endpoint?: string; proxyRefusal?: ProxyAuthError },
 ): FerryError {
-  if (err instanceof FerryError) return err;
-  const code = sdkCode(err);
-  const detail = (err as SdkError | null)?.message ?? String(err);
-  const facts: Facts = {
+  const f = {
     err,
-    code,
+    code: sdkCode(err),
     status: httpStatus(err),
-    detail,
+    detail: (err as SdkError | null)?.message ?? String(err),
     phase: ctx.phase,
     where: ctx.endpoint ?? 'the S3 endpoint',
     refusal: ctx.proxyRefusal,
   };
-  const fallback: Said = {
-    says: `${code ? `${code}: ` : ''}${detail}`,
-    exitCode: ctx.phase === 'download' ? EXIT.unavailable : EXIT.cantCreate,
-  };
-  return saidByRules(facts, RULES, fallback, { ...ctx, cause: err });
+  return classifyBy(RULES, f, ctx);
 }

@@ -12,6 +12,7 @@ import type { S3Settings, TransferSettings } from '../config.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import type { ByteBudget } from '../store/budget.ts';
+import { guarded } from '../store/rules.ts';
 import type {
   Call,
   Fetched,
@@ -71,19 +72,16 @@ export class S3Store implements Store, FolderLister {
     return Math.min(size, partSizeFor(size, this.t.partSize, this.maxParts));
   }
 
-  protected async guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (call.signal?.aborted && (err as Error)?.name === 'AbortError') throw err;
-      throw classifyS3Error(err, {
+  protected guard<T>(op: string, loc: Location, call: Call, fn: () => Promise<T>): Promise<T> {
+    return guarded(call, fn, (err) =>
+      classifyS3Error(err, {
         phase: call.phase,
         op: call.what ?? op,
         target: formatUri(loc),
         endpoint: this.where,
         proxyRefusal: this.net?.refusal(),
-      });
-    }
+      }),
+    );
   }
 
   head(loc: Location, call: Call): Promise<ObjectInfo> {
