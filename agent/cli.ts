@@ -3,6 +3,7 @@ import { COMMANDS, commandNamed } from './commands/index.ts';
 import type { CommandSpec } from './commands/spec.ts';
 import { flagsOf, renderHelp } from './flags/help.ts';
 import { parseArgs } from './flags/parse.ts';
+import { closest } from './flags/suggest.ts';
 import { HELP } from './flags/flag.ts';
 import { mainHelp } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
@@ -35,6 +36,8 @@ function logOptions(argv: string[]): LogOptions {
 
 /** `--version`, `--help`, `doe` alone and unknown commands: answered without loading a command. */
 function answerAlone(cmd: string | undefined, others: string[], log: Log): number | undefined {
+  if (cmd === 'doe' && others[0] !== undefined && !others[0].startsWith('-'))
+    return unknownCommand(`doe ${others[0]}`, log);
   if (cmd === 'doe') {
     const asked = others[0] === '--help' || others[0] === '-h';
     (asked ? process.stdout : process.stderr).write(doeHelp());
@@ -54,8 +57,11 @@ function answerAlone(cmd: string | undefined, others: string[], log: Log): numbe
 }
 
 function unknownCommand(cmd: string, log: Log): number {
-  const names = COMMANDS.map((c) => c.name).join(', ');
-  log.error(`usage: unknown command '${cmd}'\n  hint: the commands are ${names}; see ferry --help`);
+  const names = COMMANDS.map((c) => c.name);
+  // `doe statsu` and `statsu` both mean `doe status`
+  const meant = closest(cmd, names) ?? closest(`doe ${cmd.replace(/^doe /, '')}`, names);
+  const hint = meant ? `did you mean ferry ${meant}? ` : '';
+  log.error(`usage: unknown command '${cmd}'\n  hint: ${hint}the commands are ${names.join(', ')}; see ferry --help`);
   return EXIT.usage;
 }
 

@@ -41,7 +41,43 @@ const USAGE_HINT =
   'az://ACCOUNT/CONTAINER/PATH or https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH';
 
 /**
- * Parses `s3://bucket/key`, `az://account/container/key` or
+ * An S3 https URL as the console and the docs show them, virtual-hosted
+ * (`https://BUCKET.s3[.REGION].amazonaws.com/KEY`) or path style (`https://s3[.REGION].amazonaws.com/
+ * BUCKET/KEY`), legacy `s3-REGION` and dualstack hosts too: the same place as `s3://BUCKET/KEY`.
+ * Undefined for any other URL.
+ */
+function s3FromHttps(text: string, what: string): Location | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const host = url.hostname.toLowerCase();
+  if (!/^https?:$/.test(url.protocol) || !/\.amazonaws\.com(\.cn)?$/.test(host)) return undefined;
+  const labels = host.split('.');
+  let at = labels.length - 1;
+  while (at >= 0 && !/^s3(-[a-z0-9-]+)?$/.test(labels[at])) at--;
+  if (at < 0) return undefined;
+  if (url.search)
+    throw usageError(
+      `${what} is a pre-signed URL: '${redactUri(text)}'`,
+      'ferry signs its own requests: give the object as s3://BUCKET/KEY and the credentials with --aws-config',
+    );
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname.slice(1));
+  } catch {
+    throw usageError(`${what} has a broken %-escape: '${redactUri(text)}'`, USAGE_HINT);
+  }
+  if (at > 0) return checked(what, text, { scheme: 's3', bucket: labels.slice(0, at).join('.'), key: path });
+  const [bucket, ...key] = path.split('/');
+  if (!bucket) throw usageError(`${what} names no bucket: '${redactUri(text)}'`, USAGE_HINT);
+  return checked(what, text, { scheme: 's3', bucket, key: key.join('/') });
+}
+
+/**
+ * Parses `s3://bucket/key` (or an S3 https URL: s3FromHttps), `az://account/container/key` or
  * `https://account.blob.core.windows.net/container/key` (the two Azure forms are the same Location;
  * a SAS after `?` becomes its token). `what` names the flag or variable the text came from, so the
  * error can say where to fix it.
@@ -50,10 +86,12 @@ export function parseUri(text: string, what: string): Location {
   const t = text.trim();
   const s3 = /^s3:\/\/([^/]+)(?:\/(.*))?$/i.exec(t);
   if (s3) return checked(what, t, { scheme: 's3', bucket: s3[1], key: s3[2] ?? '' });
+  const s3Https = s3FromHttps(t, what);
+  if (s3Https) return s3Https;
   const az = /^az:\/\/([^/?]+)(?:\/([^/?]*)(?:\/([^?]*))?)?\/?(?:\?(.*))?$/i.exec(t);
   const https = az ? undefined : AZURE_HOST.exec(t);
   const m = az ?? https;
-  if (!m) throw usageError(`${what} is not an s3:// or az:// URI: '${redactUri(text)}'`, USAGE_HINT);
+  if (!m) throw usageError(`${what} is not an s3:// or az:// URI: '${redactUri(text)}'`, hintFor(t));
   const decode = (p: string) => (https ? decodeURIComponent(p) : p);
   const [account, container, key] = [m[1].toLowerCase(), m[2] ?? '', decode(m[3] ?? '')];
   if (!container)
@@ -70,6 +108,16 @@ export function parseUri(text: string, what: string): Location {
     );
   const token = m[4] ? m[4] : undefined;
   return checked(what, t, { scheme: 'az', bucket: `${account}/${container}`, key, ...(token ? { token } : {}) });
+}
+
+/** The hint for a URI ferry cannot read: an https URL of a custom S3 endpoint gets the s3:// form. */
+function hintFor(text: string): string {
+  const m = /^https?:\/\/([^/]+)\/([^/?]+)(?:\/([^?]*))?$/i.exec(text);
+  if (!m) return USAGE_HINT;
+  return (
+    `for an S3-compatible server write s3://${m[2]}/${m[3] ?? ''} and pass the server with ` +
+    `--endpoint ${text.slice(0, text.indexOf('/', 8))}; ${USAGE_HINT}`
+  );
 }
 
 function checked(what: string, text: string, loc: Location): Location {

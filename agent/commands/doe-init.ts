@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { storeSettings, transferSettings } from '../config.ts';
+import { OUTPUT } from '../config/run-flags.ts';
 import type { Args } from '../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { isZipName } from '../names.ts';
@@ -8,7 +9,6 @@ import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Locati
 import { versionInfo } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
 import { DIR, DOE_INIT, FORCE, INPUTS } from './doe-init/spec.ts';
-import { DOE_OUTPUT } from './doe-status/spec.ts';
 import { parseFor } from './spec.ts';
 
 export const VARS_TEMPLATE = 'ferry-vars.txt';
@@ -41,7 +41,7 @@ async function findZips(ctx: CommandContext, p: Args, sources: Location[]): Prom
 /** The input zips and the output prefix, refused when they overlap. */
 function parseSources(p: Args): { sources: Location[]; output: Location } {
   const sources = [...p.get(INPUTS), ...p.positionals].map((t) => parseUri(t, '--inputs'));
-  const outText = p.get(DOE_OUTPUT);
+  const outText = p.get(OUTPUT);
   if (sources.length === 0 || !outText) {
     throw usageError(
       'ferry doe init needs --inputs s3://BUCKET/PREFIX/ (or zip URIs) and --output s3://BUCKET/PREFIX/',

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { storeSettings, transferSettings } from '../config.ts';
 import type { Flag } from '../flags/flag.ts';
+import { OUTPUT } from '../config/run-flags.ts';
 import type { Args } from '../flags/parse.ts';
 import { csvHeader, formatCsv } from '../csv.ts';
 import { htmlReport } from '../doe/html.ts';
@@ -16,7 +17,7 @@ import { asPrefix, formatUri, parseUri, type Location } from '../location.ts';
 import { LEASE_TTL_MS } from '../phases/lease.ts';
 import { versionLine } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
-import { DOE_OUTPUT, DOE_STATUS, HTML, JSON_FLAG, RETRY_CSV, ROW_CONCURRENCY } from './doe-status/spec.ts';
+import { DOE_STATUS, HTML, JSON_FLAG, RETRY_CSV, ROW_CONCURRENCY } from './doe-status/spec.ts';
 import { parseFor } from './spec.ts';
 
 interface Asked {
@@ -42,7 +43,7 @@ function outFile(p: Args, flag: Flag<string | undefined>, cwd: string, csvFile?:
 }
 
 function parseStatus(p: Args, cwd: string): Asked {
-  const out = p.get(DOE_OUTPUT);
+  const out = p.get(OUTPUT);
   if (p.positionals.length + (out === undefined ? 0 : 1) !== 1)
     throw usageError(
       'ferry doe status takes the run definition file (inputs.csv), or --output s3://BUCKET/PREFIX/ (one of them)',

@@ -9,9 +9,12 @@ export const INPUT = texts('input', {
     'az://ACCOUNT/CONTAINER/… the same on Azure Blob; may repeat\n' +
     '(ferry run: default env s3_input)',
 });
+/** An output prefix: a row's (run, check, policy), or a DOE's with one folder per row (doe init, doe status). */
 export const OUTPUT = text('output', {
   arg: 'URI',
-  help: 's3://b/prefix/ or az://ACCOUNT/CONTAINER/prefix/ for outputs\n(ferry run: default env s3_output)',
+  help:
+    's3://b/prefix/ or az://ACCOUNT/CONTAINER/prefix/ for outputs (ferry run: default env\n' +
+    "s3_output; doe init / doe status: the DOE's prefix, each row's in a folder under it)",
 });
 export const VARS = text('vars', {
   arg: 'FILE',

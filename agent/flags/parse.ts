@@ -2,6 +2,7 @@
 // `-h`. Values are read later through each flag's declaration (Args.get), so parsing never guesses.
 import { usageError } from '../errors.ts';
 import type { Flag, Raw } from './flag.ts';
+import { closest } from './suggest.ts';
 
 /** One flag as it appeared on the command line (doe rehearse passes a row's run options on as given). */
 export interface Span {
@@ -57,7 +58,16 @@ function lookup(a: string, byName: Map<string, Flag<unknown>>, o: ParseOptions) 
     if (value !== undefined) throw usageError(`option --${name} takes no value`);
     return { flag: positive, value, negated: true };
   }
-  throw usageError(`unknown option '--${name}'`, `run ferry ${o.command} --help for the list of options`);
+  throw unknownOption(`--${name}`, byName, o);
+}
+
+/** An option the command does not take, with the one it probably meant. */
+function unknownOption(given: string, byName: Map<string, Flag<unknown>>, o: ParseOptions) {
+  const meant = closest(given.replace(/^-+/, ''), [...byName.keys()]);
+  const hint = meant
+    ? `did you mean --${meant}? (ferry ${o.command} --help lists the options)`
+    : `run ferry ${o.command} --help for the list of options`;
+  return usageError(`unknown option '${given}'`, hint);
 }
 
 export function parseArgs(argv: string[], flags: Flag<unknown>[], o: ParseOptions): Args {
@@ -78,8 +88,7 @@ export function parseArgs(argv: string[], flags: Flag<unknown>[], o: ParseOption
       continue;
     }
     if (!a.startsWith('--') || a === '-') {
-      if (a.startsWith('-') && a !== '-')
-        throw usageError(`unknown option '${a}'`, `run ferry ${o.command} --help for the list of options`);
+      if (a.startsWith('-') && a !== '-') throw unknownOption(a, byName, o);
       if (o.solverAtFirstPositional) return done(argv.slice(i));
       positionals.push(a);
       continue;

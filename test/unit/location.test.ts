@@ -84,3 +84,31 @@ describe('parseUri for Azure Blob', () => {
       expect(() => parseUri(bad, '--output'), bad).toThrow(/--output/);
   });
 });
+
+describe('parseUri for S3 https URLs', () => {
+  it.each([
+    ['https://my-bucket.s3.amazonaws.com/in/case.zip', 's3://my-bucket/in/case.zip'],
+    ['https://my.bucket.s3.eu-west-1.amazonaws.com/in/a%20b.zip', 's3://my.bucket/in/a b.zip'],
+    ['https://bkt.s3-us-west-2.amazonaws.com/k', 's3://bkt/k'],
+    ['https://bkt.s3.dualstack.us-east-1.amazonaws.com/k', 's3://bkt/k'],
+    ['https://s3.us-east-2.amazonaws.com/bkt/x/y/', 's3://bkt/x/y/'],
+    ['https://s3.amazonaws.com/bkt', 's3://bkt/'],
+    ['https://bkt.s3.cn-north-1.amazonaws.com.cn/k', 's3://bkt/k'],
+  ])('%s is %s', (url, uri) => expect(formatUri(parseUri(url, '--input'))).toBe(uri));
+
+  it('refuses a pre-signed URL (ferry signs its own requests), showing none of its query', () => {
+    expect(() => parseUri('https://bkt.s3.amazonaws.com/k?X-Amz-Signature=secret', '--input')).toThrow(
+      "--input is a pre-signed URL: 'https://bkt.s3.amazonaws.com/k?***'",
+    );
+  });
+
+  it('an https URL of another server: the hint gives the s3:// form and --endpoint', () => {
+    expect(() => parseUri('http://127.0.0.1:7480/bkt/in/k.zip', '--input')).toThrow(
+      expect.objectContaining({
+        hint: expect.stringMatching(
+          /^for an S3-compatible server write s3:\/\/bkt\/in\/k\.zip and pass the server with --endpoint http:\/\/127\.0\.0\.1:7480;/,
+        ),
+      }),
+    );
+  });
+});

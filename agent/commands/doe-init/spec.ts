@@ -1,6 +1,6 @@
 import { STORE_GROUPS } from '../../config.ts';
 import { text, texts, toggle } from '../../flags/flag.ts';
-import { DOE_OUTPUT } from '../doe-status/spec.ts';
+import { OUTPUT } from '../../config/run-flags.ts';
 import type { CommandSpec } from '../spec.ts';
 
 export const INPUTS = texts('inputs', {
@@ -19,7 +19,7 @@ export const DOE_INIT: CommandSpec = {
   about: `One row per input zip: writes inputs.csv (s3_input,s3_output; the output prefix is named after
 the zip) and ferry-vars.txt (the template the platform renders per row), and prints the job
 setup: files to upload, template, command line, cores per slot, the ferry policy to attach.`,
-  flags: [INPUTS, DOE_OUTPUT, DIR, FORCE],
+  flags: [INPUTS, OUTPUT, DIR, FORCE],
   groups: STORE_GROUPS,
   examples: ['ferry doe init --inputs s3://my-simulation-data/input/ --output s3://my-simulation-data/output/'],
   load: async () => (await import('../doe-init.ts')).doeInitCommand,

@@ -1,14 +1,8 @@
 import { AZURE_FLAGS, NET_FLAGS, OUTPUT_FLAGS, S3_FLAGS } from '../../config.ts';
+import { OUTPUT } from '../../config/run-flags.ts';
 import { count, text, toggle } from '../../flags/flag.ts';
 import type { CommandSpec } from '../spec.ts';
 
-/** The DOE's output prefix (doe init puts one row's prefix per input under it). */
-export const DOE_OUTPUT = text('output', {
-  arg: 'URI',
-  help:
-    "the DOE's output prefix: each row's outputs go to a folder under it\n" +
-    '(doe status: read the rows from those folders instead of inputs.csv)',
-});
 export const JSON_FLAG = toggle('json', {
   dflt: false,
   help: 'the same as JSON lines: {"type":"row",...} per row, then {"type":"counts",...}',
@@ -49,7 +43,7 @@ Rows come from the run definition file (the s3_output column; named after what d
 the outputs), or with --output from the folders directly under that prefix (a row that wrote
 nothing has no folder there, so it cannot be listed that way). Reading needs s3:GetObject and
 s3:ListBucket on the outputs.`,
-  flags: [DOE_OUTPUT, JSON_FLAG, RETRY_CSV, HTML, ROW_CONCURRENCY],
+  flags: [OUTPUT, JSON_FLAG, RETRY_CSV, HTML, ROW_CONCURRENCY],
   // Not the transfer options: rows are read a few small requests each (--row-concurrency at once).
   groups: [S3_FLAGS, AZURE_FLAGS, NET_FLAGS, OUTPUT_FLAGS],
   examples: [
