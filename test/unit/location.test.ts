@@ -105,8 +105,8 @@ describe('parseUri for S3 https URLs', () => {
   it('an https URL of another server: the hint gives the s3:// form and --endpoint', () => {
     expect(() => parseUri('http://127.0.0.1:7480/bkt/in/k.zip', '--input')).toThrow(
       expect.objectContaining({
-        hint: expect.stringMatching(
-          /^for an S3-compatible server write s3:\/\/bkt\/in\/k\.zip and pass the server with --endpoint http:\/\/127\.0\.0\.1:7480;/,
+        hint: expect.stringContaining(
+          'write s3://bkt/in/k.zip and pass the server with --endpoint http://127.0.0.1:7480;',
         ),
       }),
     );
