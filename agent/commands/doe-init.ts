@@ -6,6 +6,7 @@ import type { Args } from '../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
 import { isZipName } from '../names.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../location.ts';
+import { planInputs } from '../phases/fetch-input.ts';
 import { versionInfo } from '../version.ts';
 import { openStores, type CommandContext } from './context.ts';
 import { DIR, DOE_INIT, FORCE, INPUTS } from './doe-init/spec.ts';
@@ -20,6 +21,13 @@ async function findZips(ctx: CommandContext, p: Args, sources: Location[]): Prom
   try {
     for (const u of sources) {
       if (!isPrefix(u)) {
+        // as ferry get would: a missing key that is really a prefix is named so (add the /)
+        const [job] = await planInputs((loc) => stores.for(loc), [u], ctx.stop);
+        if (!isZipName(job.loc.key))
+          throw usageError(
+            `${formatUri(u)} is not a .zip (doe init makes one row per input zip)`,
+            'give the prefix that holds the zips (ending with /), or the zips themselves',
+          );
         zips.push(u);
         continue;
       }

@@ -85,25 +85,31 @@ const noCredentials: Rule = (f) =>
           'or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
       };
 
-/** A HEAD answer has no body, so no error code: a wrong secret and a missing permission look alike. */
+/**
+ * Access denied. A HEAD answer has no body, so no error code, and some servers answer a bad signature
+ * with AccessDenied: wrong keys and a missing permission then look alike, so both are named.
+ */
 const denied: Rule = (f) => {
   if (!AUTH_CODES.has(f.code) && f.status !== 403) return undefined;
   const bare = !AUTH_CODES.has(f.code);
-  const may =
+  const policy =
     f.phase === 'download'
-      ? 'the credentials may not read this key, or the key does not exist and the policy lacks s3:ListBucket ' +
-        '(S3 then answers 403, not 404)'
-      : 'the credentials may not write here: the policy needs s3:PutObject (and multipart actions) ' +
-        'on the output prefix';
+      ? 'the credentials may not read this key (the policy lacks s3:GetObject, or the key does not exist and ' +
+        'the policy lacks s3:ListBucket: S3 then answers 403, not 404)'
+      : 'the credentials may not write here: the policy needs s3:PutObject (and the multipart actions) on the ' +
+        'output prefix (ferry policy prints it)';
   const hints: Record<string, string> = {
     InvalidAccessKeyId:
       'the access key id is unknown to this server: check aws_access_key_id in the config file and the endpoint',
     SignatureDoesNotMatch:
       'the secret key is wrong: check aws_secret_access_key in the config file (and that the clock is right)',
   };
-  const both = `two likely causes: the secret key is wrong (check aws_secret_access_key and the clock), or ${may}`;
+  const keys =
+    "the secret key is wrong, or the key id is not this server's (check aws_secret_access_key and " +
+    'aws_access_key_id in the config file, and the clock)';
   const what = bare ? `HTTP ${f.status ?? 403}, no error code in the answer` : f.code;
-  return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint: hints[f.code] ?? (bare ? both : may) };
+  const hint = hints[f.code] ?? `two likely causes: ${keys}; or ${policy}`;
+  return { says: `access denied (${what})`, exitCode: EXIT.noPerm, hint };
 };
 
 /** In order, between the rules every store shares: the first that recognises the failure says what it is. */
