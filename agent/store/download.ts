@@ -2,7 +2,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pLimit from 'p-limit';
 import type { Location } from '../location.ts';
-import { PART_SUFFIX } from '../names.ts';
+import { oneOffTemps, type TempNames } from '../names.ts';
 import { settleAll } from '../settle.ts';
 import { linked } from '../signals.ts';
 import type { ObjectInfo, Store } from './store.ts';
@@ -19,6 +19,8 @@ export interface DownloadOptions {
   onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of a temp name + rename. */
   inPlace?: boolean;
+  /** Where the temp name comes from (a run's record of its own files); else a one-off name. */
+  temps?: TempNames;
 }
 
 /**
@@ -35,14 +37,15 @@ export async function downloadObject(
   opts: DownloadOptions,
 ): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = opts.inPlace ? dest : `${dest}${PART_SUFFIX}`;
-  const fh = await open(tmp, 'w');
+  const temps = opts.temps ?? oneOffTemps();
+  const tmp = opts.inPlace ? dest : temps.temp(dest);
+  await rm(tmp, { force: true }); // an earlier attempt's, killed mid-write
+  const fh = await open(tmp, 'wx'); // wx: never through a link planted at that name
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
     const limit = pLimit(opts.concurrency);
     const ranges: Array<[number, number]> = [];
-    for (let start = 0; start < obj.size; start += opts.partSize)
-      ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
+    for (let a = 0; a < obj.size; a += opts.partSize) ranges.push([a, Math.min(obj.size, a + opts.partSize)]);
     const inner = new AbortController();
     const signal = linked(opts.signal, inner.signal);
     const call = { phase: 'download' as const, signal };
@@ -73,5 +76,7 @@ export async function downloadObject(
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    if (tmp !== dest) temps.gone(tmp);
   }
 }
