@@ -1,12 +1,11 @@
 import { usageError } from './errors.ts';
 
-/** Parses a run-definition CSV (header row, commas, optional double quotes). */
+/**
+ * Parses a run-definition CSV (RFC 4180: a header row, commas, double quotes around cells that hold
+ * commas, quotes or line breaks).
+ */
 export function parseCsv(text: string, source: string): Array<Record<string, string>> {
-  const rows = text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '')
-    .map(splitLine);
+  const rows = records(text.replace(/^\uFEFF/, '')).filter((r) => r.length > 1 || r[0].trim() !== '');
   if (rows.length === 0)
     throw usageError(`${source} is empty`, 'the first line names the columns, e.g. s3_input,s3_output');
   const [header, ...body] = rows;
@@ -24,25 +23,37 @@ export function parseCsv(text: string, source: string): Array<Record<string, str
   });
 }
 
-function splitLine(line: string): string[] {
-  const out: string[] = [];
+/** The records of a CSV text: a line break inside quotes belongs to the cell; cells are trimmed outside quotes. */
+function records(text: string): string[][] {
+  const out: string[][] = [];
+  let row: string[] = [];
   let cur = '';
   let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
+  const cell = () => {
+    row.push(cur.trim());
+    cur = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
+      if (c === '"' && text[i + 1] === '"') {
         cur += '"';
         i++;
       } else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur.trim());
-      cur = '';
+    else if (c === ',') cell();
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      cell();
+      out.push(row);
+      row = [];
     } else cur += c;
   }
-  out.push(cur.trim());
+  if (cur !== '' || row.length > 0) {
+    cell();
+    out.push(row);
+  }
   return out;
 }
 
@@ -59,11 +70,7 @@ export function formatCsv(header: string[], records: Array<Record<string, string
 
 /** The column names of a run-definition CSV (its first line). */
 export function csvHeader(text: string): string[] {
-  const first = text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .find((l) => l.trim() !== '');
-  return first === undefined ? [] : splitLine(first);
+  return records(text.replace(/^\uFEFF/, '')).find((r) => r.length > 1 || r[0].trim() !== '') ?? [];
 }
 
 /** Renders `${name}` placeholders from `vars` (what the platform does to template files). */

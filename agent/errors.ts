@@ -95,7 +95,9 @@ export function localIoError(err: unknown, phase: Phase, target: string): FerryE
       ? 'the disk holding the run directory is full: free space or use a node with a larger scratch disk'
       : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
         ? 'the run directory is not writable by this user: check its permissions or choose --workdir'
-        : undefined;
+        : code === 'EMFILE' || code === 'ENFILE'
+          ? 'too many open files: raise the limit (ulimit -n 4096), or lower --small-concurrency and --concurrency'
+          : undefined;
   const msg = err instanceof Error ? err.message : String(err);
   return new FerryError(`local I/O failed: ${msg}`, { phase, target, hint, exitCode: EXIT.ioErr, cause: err });
 }
@@ -103,6 +105,18 @@ export function localIoError(err: unknown, phase: Phase, target: string): FerryE
 export function isLocalIoError(err: unknown): boolean {
   const code = errnoCode(err);
   return code !== undefined && LOCAL_IO.has(code) && (err as { syscall?: string }).syscall !== undefined;
+}
+
+/** Any failure in words: a FerryError as rendered, an Error's message, a signal's reason; never "[object Object]". */
+export function describeError(err: unknown): string {
+  if (err instanceof FerryError) return err.render();
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === 'string') return message;
+  try {
+    return typeof err === 'object' && err !== null ? JSON.stringify(err) : String(err);
+  } catch {
+    return String(err);
+  }
 }
 
 /** True when the error is the run being cancelled (a signal), which is never printed as a failure. */

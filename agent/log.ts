@@ -167,7 +167,7 @@ export class Log {
 
   private event(level: string, text: string, fields: Fields | undefined, show: boolean): void {
     const prefix = level === 'info' || level === 'progress' ? 'ferry: ' : `ferry: ${level}: `;
-    const msg = this.masker.mask(text);
+    const msg = printable(this.masker.mask(text), true);
     this.toFile(`${prefix}${msg}\n`);
     if (!show) return;
     if (this.json)
@@ -200,6 +200,17 @@ export class Log {
       // The run log is best effort: a full disk must not turn into a second failure here.
     }
   }
+}
+
+/**
+ * Text from elsewhere (object keys, file names) made safe for a terminal: control characters (C0,
+ * DEL, C1: escapes that move the cursor, clear the screen, retitle the window) shown as \xNN.
+ * `lines` keeps line breaks and tabs (ferry's own multi-line messages).
+ */
+export function printable(text: string, lines = false): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const controls = lines ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g;
+  return text.replace(controls, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function formatBytes(n: number): string {

@@ -1,4 +1,5 @@
 // Names ferry gives its own files and objects, in one place: matched here, never as literals elsewhere.
+import { randomBytes } from 'node:crypto';
 
 /** The run's log in the run directory: kept by the wipe, never uploaded. */
 export const RUN_LOG = 'ferry.log';
@@ -6,10 +7,40 @@ export const RUN_LOG = 'ferry.log';
 export const STATE_FILE = '.ferry-state.json';
 /** Held while a ferry runs in this directory (a second one exits 75). */
 export const LOCK_FILE = '.ferry-lock';
-/** A file being written (download or extraction) carries this suffix until it is complete. */
-export const PART_SUFFIX = '.ferry-part';
-/** An input archive being downloaded for extraction (removed once extracted). */
-export const INPUT_TEMP_PREFIX = '.ferry-input-';
+/**
+ * A file being written (download, extraction, a report) is named `<name>.ferry-<token>-<n>` until it
+ * is complete: the token is the row's (see agent/phases/own-files.ts), so a solver's `x.ferry-part`
+ * is never taken for one of ferry's.
+ */
+const TEMP_NAME = /\.ferry-([0-9a-f]{12})-\d+$/;
+/** Temp names are built from at most this many bytes of the target's name (a long name stays under NAME_MAX). */
+const TEMP_BASE_MAX = 100;
+
+/** The temporary name of `target` (a path) for `token` and a sequence number. */
+export function tempName(target: string, token: string, n: number): string {
+  const slash = target.lastIndexOf('/');
+  const base = target.slice(slash + 1);
+  const short = Buffer.byteLength(base) <= TEMP_BASE_MAX ? base : 'file';
+  return `${target.slice(0, slash + 1)}${short}.ferry-${token}-${n}`;
+}
+
+/** The token of a temporary name of ferry's, or undefined. */
+export function tempToken(rel: string): string | undefined {
+  return TEMP_NAME.exec(rel)?.[1];
+}
+
+/** Where files being written get their temporary names, and hear that one is gone (renamed or removed). */
+export interface TempNames {
+  temp(target: string): string;
+  gone(tmp: string): void;
+}
+
+/** Temporary names outside a run (a report, `ferry get`): a fresh token, nothing recorded. */
+export function oneOffTemps(): TempNames {
+  const token = randomBytes(6).toString('hex');
+  let n = 0;
+  return { temp: (target) => tempName(target, token, n++), gone: () => {} };
+}
 
 /** Objects at the top of the output prefix that belong to ferry. */
 export const MANIFEST = '_manifest.json';
@@ -20,16 +51,8 @@ export const RUN_LOG_OBJECT = '_ferry.log';
 /** Local files with these names are not uploaded (they would overwrite ferry's own objects). */
 export const RESERVED_OUTPUT = new Set([MANIFEST, SUCCESS, LEASE, RUN_LOG_OBJECT]);
 
-/** True for a temporary file of ferry's (anywhere in the tree, relative path with '/'). */
-export function isTempName(rel: string): boolean {
-  const base = rel.slice(rel.lastIndexOf('/') + 1);
-  return base.endsWith(PART_SUFFIX) || base.startsWith(INPUT_TEMP_PREFIX);
-}
-
-/** True for a file of ferry's own in a run directory: the log, state and lock files, temp files. */
-export function isOwnFile(rel: string): boolean {
-  return rel === RUN_LOG || rel === STATE_FILE || rel === LOCK_FILE || isTempName(rel);
-}
+/** ferry's files at the top of a run directory, by name (temporary files go by their token: own-files.ts). */
+export const FIXED_OWN = new Set([RUN_LOG, STATE_FILE, LOCK_FILE]);
 
 /** A key or file name that ferry extracts as a zip archive. */
 export function isZipName(name: string): boolean {

@@ -66,18 +66,25 @@ export function tokenSecrets(token: string): string[] {
 }
 
 /**
- * Variables that hold the credentials of a store (AWS keys, Azure keys, SAS, connection string,
- * client secret): ferry uses them, the solver does not get them (unless --solver-env-credentials).
+ * Variables that hold the credentials of a store or the token of a credential endpoint (AWS keys,
+ * the container credentials token, Azure keys, SAS, connection string, client secret, password,
+ * the managed identity's header): ferry uses them and masks their values; the solver does not get
+ * them (unless --solver-env-credentials).
  */
 export const CREDENTIAL_VARS = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'AWS_SECURITY_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
   'AZURE_STORAGE_CONNECTION_STRING',
   'AZURE_STORAGE_KEY',
   'AZURE_STORAGE_SAS_TOKEN',
   'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_PASSWORD',
+  'IDENTITY_HEADER',
+  'MSI_SECRET',
 ];
 
 /**

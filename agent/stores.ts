@@ -36,6 +36,7 @@ export class Stores {
     private readonly log?: Log,
   ) {
     this.budget = new ByteBudget(o.transfer.memory, o.transfer.partSize, SMALL_FILE);
+    if (o.transfer.descriptorNote) log?.warn(o.transfer.descriptorNote);
   }
 
   /** The network of this command: opened once, shared by every store. */

@@ -5,6 +5,7 @@ import type { AzureSettings, TransferSettings } from '../config.ts';
 import type { Network } from '../net/index.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
+import { changedWhen } from '../store/changed.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import { guarded } from '../store/rules.ts';
 import { partSizeFor } from '../store/parts.ts';
@@ -117,7 +118,9 @@ export class AzureStore implements Store {
   ): Promise<void> {
     const o = { attempts: this.maxAttempts, signal: call.signal };
     return this.guard('downloading the input', loc, call, (c) =>
-      readBlobRange(c.getBlobClient(loc.key), loc, etag, range, o, onChunk),
+      readBlobRange(c.getBlobClient(loc.key), loc, etag, range, o, onChunk).catch(
+        changedWhen((err) => azureStatus(err) === 412, formatUri(loc)),
+      ),
     );
   }
 

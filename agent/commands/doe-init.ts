@@ -4,6 +4,7 @@ import { storeSettings, transferSettings } from '../config.ts';
 import { OUTPUT } from '../config/run-flags.ts';
 import type { Args } from '../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../errors.ts';
+import { formatCsv } from '../csv.ts';
 import { isZipName } from '../names.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../location.ts';
 import { planInputs } from '../phases/fetch-input.ts';
@@ -104,7 +105,7 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   if (new Set(rows.map((r) => r.s3_output)).size !== rows.length) {
     throw usageError('two input zips have the same name, so their outputs would collide', 'rename one of them');
   }
-  writeFileSync(csv, `s3_input,s3_output\n${rows.map((r) => `${r.s3_input},${r.s3_output}`).join('\n')}\n`);
+  writeFileSync(csv, formatCsv(['s3_input', 's3_output'], rows)); // quoted as RFC 4180 wants: keys may hold , and "
   writeFileSync(
     tmpl,
     '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n',

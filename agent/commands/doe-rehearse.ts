@@ -137,7 +137,7 @@ async function addManifests(ctx: CommandContext, h: Rehearsal, results: RowResul
       const m = await readManifest(stores, asPrefix(parseUri(r.output, 's3_output')), ctx.stop).catch(() => undefined);
       if (!m) continue; // no manifest: the row failed before its upload phase
       r.status = m.status;
-      r.bytesIn = m.inputs.reduce((n, x) => n + x.size, 0);
+      r.bytesIn = (m.inputs ?? []).reduce((n, x) => n + x.size, 0);
       r.bytesOut = m.outputs.reduce((n, x) => n + x.size, 0);
     }
   } finally {

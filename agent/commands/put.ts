@@ -76,6 +76,7 @@ async function putTree(ctx: CommandContext, p: Args, dir: string, prefix: Locati
   for (const l of scan.symlinks) ctx.log.warn(`not uploading symbolic link ${l}`);
   for (const b of scan.badNames)
     ctx.log.error(`not uploading ${b}: its name is not valid UTF-8 (keys are UTF-8); rename it`);
+  for (const [rel, why] of scan.unreadable ?? []) ctx.log.error(`not uploading ${rel}: ${why}`);
   const files = selectOutputs(new Map(), scan.files, true).map((f) => f.rel);
   try {
     const store = await stores.for(prefix);
@@ -101,7 +102,7 @@ async function putTree(ctx: CommandContext, p: Args, dir: string, prefix: Locati
     const r = await uploadTree(up, files, ctx.log, { progress });
     ctx.progress.end(progress);
     if (r.failed.length > 0) return r.failed.find((f) => f.exitCode)?.exitCode ?? EXIT.cantCreate;
-    if (scan.badNames.length > 0) return EXIT.cantCreate;
+    if (scan.badNames.length > 0 || (scan.unreadable?.size ?? 0) > 0) return EXIT.cantCreate;
   } finally {
     await stores.close();
   }

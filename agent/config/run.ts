@@ -51,6 +51,17 @@ export interface RunConfig {
   transfer: TransferSettings;
 }
 
+/**
+ * One value may hold several inputs (`s3_input=s3://b/a.zip,s3://b/b.zip`): split only at a comma that
+ * starts another URI, so a key holding a comma (`in/case,v2.zip`) stays whole.
+ */
+export function splitInputs(text: string): string[] {
+  return text
+    .split(/,(?=\s*(?:s3|az|https):\/\/)/i)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
 /** The input locations and the output prefix: flags, then the --vars file, then the environment. */
 function locations(p: Args, pick: (flag: string | undefined, key: string) => string | undefined) {
   const inputFlags = p.get(F.INPUT);
@@ -68,10 +79,7 @@ function locations(p: Args, pick: (flag: string | undefined, key: string) => str
       'or give --vars FILE with an s3_output= line';
     throw usageError('no output given', hint);
   }
-  const inputs = inputText
-    .flatMap((t) => t.split(','))
-    .filter((t) => t.trim() !== '')
-    .map((t) => parseUri(t, 'input'));
+  const inputs = inputText.flatMap(splitInputs).map((t) => parseUri(t, 'input'));
   const output = asPrefix(parseUri(outputText, 'output'));
   for (const i of inputs) {
     if (!overlaps(output, i)) continue;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { usageError } from '../errors.ts';
 import { count, size } from '../flags/flag.ts';
 import type { FlagGroup } from '../flags/help.ts';
@@ -14,6 +16,8 @@ export interface TransferSettings {
   partSize: number;
   /** Memory bound: all transfer buffers together never hold more than this many bytes (--memory). */
   memory: number;
+  /** Set when the limit of open files made ferry put fewer files in flight than asked: says so (a warning). */
+  descriptorNote?: string;
 }
 
 /** Files up to this size take the small-file lane (one request each, a buffer of their own size). */
@@ -66,11 +70,54 @@ export function transferSettings(p: Args): TransferSettings {
       'raise --memory or lower --part-size',
     );
   }
-  return Object.freeze({
+  return fitDescriptors({
     filesInFlight: p.get(CONCURRENCY),
     smallInFlight: p.get(SMALL_CONCURRENCY),
     partsPerFile: p.get(PART_CONCURRENCY),
     partSize,
     memory,
   });
+}
+
+/** Descriptors ferry holds besides its transfers: stdio, its log, its event loop (~30), each inflate worker's loop. */
+const DESCRIPTOR_RESERVE = 48 + 4 * availableParallelism();
+
+/** The soft limit of open files (`ulimit -n`), from /proc; undefined when it cannot be read or is unlimited. */
+export function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Descriptors transfers may hold at once: a socket per request in flight (and 4 more), a file per file in flight. */
+export function descriptorsFor(t: Pick<TransferSettings, 'filesInFlight' | 'smallInFlight' | 'partsPerFile'>): number {
+  return t.filesInFlight * (t.partsPerFile * 2 + 1) + t.smallInFlight * 2 + 4;
+}
+
+/**
+ * Fewer files (and parts) in flight when the limit of open files cannot hold what is asked: parts per
+ * file down to 2, small files down to 8, parts to 1, large files down to 2, then small files and
+ * large files to 1. A run with `ulimit -n 100` then uploads slower instead of failing with EMFILE.
+ */
+export function fitDescriptors(t: TransferSettings, limit = openFilesLimit()): TransferSettings {
+  if (limit === undefined || descriptorsFor(t) <= limit - DESCRIPTOR_RESERVE) return Object.freeze(t);
+  const room = limit - DESCRIPTOR_RESERVE;
+  const f = { ...t };
+  const steps: Array<[() => boolean, () => void]> = [
+    [() => f.partsPerFile > 2, () => f.partsPerFile--],
+    [() => f.smallInFlight > 8, () => (f.smallInFlight = Math.max(8, Math.floor(f.smallInFlight / 2)))],
+    [() => f.partsPerFile > 1, () => f.partsPerFile--],
+    [() => f.filesInFlight > 2, () => f.filesInFlight--],
+    [() => f.smallInFlight > 1, () => (f.smallInFlight = Math.floor(f.smallInFlight / 2))],
+    [() => f.filesInFlight > 1, () => f.filesInFlight--],
+  ];
+  for (const [can, step] of steps) while (descriptorsFor(f) > room && can()) step();
+  f.descriptorNote =
+    `the limit of open files (ulimit -n) is ${limit}: ${f.smallInFlight} small file(s) and ${f.filesInFlight} ` +
+    `large file(s) × ${f.partsPerFile} part(s) in flight instead of ${t.smallInFlight} and ${t.filesInFlight} × ` +
+    `${t.partsPerFile}; raise it (ulimit -n 4096) for full speed`;
+  return Object.freeze(f);
 }

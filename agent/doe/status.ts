@@ -128,7 +128,7 @@ export async function readRow(
   ]);
   let state: RowState;
   if (manifest instanceof UnreadableManifest)
-    state = { row, status: 'incomplete', exitCode: null, signal: null, note: `unreadable ${MANIFEST}` };
+    state = { row, status: 'incomplete', exitCode: null, signal: null, note: `${MANIFEST}: ${manifest.message}` };
   else if (!manifest) state = { row, ...(await withoutManifest(store, row, lease, call, clock)) };
   else {
     const { status, note } = fromManifest(manifest, success !== undefined);

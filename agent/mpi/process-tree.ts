@@ -6,9 +6,11 @@ export interface Proc {
   start: number;
   /** Its command line, for log lines. */
   command: string;
+  /** Its state when it was seen (R, S, Z…). */
+  state?: string;
 }
 
-interface Stat {
+export interface Stat {
   ppid: number;
   start: number;
   state: string;
@@ -48,22 +50,28 @@ function pids(): number[] {
   }
 }
 
-/** `pid` and every process below it (from /proc; Linux), parents first. */
-export function descendants(pid: number): Proc[] {
-  const children = new Map<number, number[]>();
+/** Every process now (from /proc; Linux): pid → parent, start time, state. */
+export function processTable(): Map<number, Stat> {
   const stats = new Map<number, Stat>();
   for (const p of pids()) {
     const s = readStat(p);
-    if (!s) continue;
-    stats.set(p, s);
+    if (s) stats.set(p, s);
+  }
+  return stats;
+}
+
+/** `pid` and every process below it, parents first (from `table`, else /proc now). */
+export function descendants(pid: number, table = processTable()): Proc[] {
+  const children = new Map<number, number[]>();
+  for (const [p, s] of table) {
     const list = children.get(s.ppid) ?? [];
     list.push(p);
     children.set(s.ppid, list);
   }
   const out: Proc[] = [];
   const walk = (p: number) => {
-    const s = stats.get(p);
-    if (s) out.push({ pid: p, start: s.start, command: commandOf(p) });
+    const s = table.get(p);
+    if (s) out.push({ pid: p, start: s.start, command: commandOf(p), state: s.state });
     for (const c of children.get(p) ?? []) walk(c);
   };
   walk(pid);

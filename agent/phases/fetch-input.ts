@@ -1,18 +1,21 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { mkdir, realpath } from 'node:fs/promises';
+import { dirname, join, posix, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { SMALL_FILE, type TransferSettings } from '../config.ts';
 import { FerryError, EXIT, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, isPrefix, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
-import { isZipName } from '../names.ts';
+import { oneOffTemps, type TempNames } from '../names.ts';
 import type { Progress } from '../progress.ts';
 import { settleAll } from '../settle.ts';
+import { ObjectChanged } from '../store/changed.ts';
 import { downloadObject } from '../store/download.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
-import { freeBytes } from '../zip/extract.ts';
 import { downloadOptions, fetchZip, type ZipHooks } from './fetch-zip.ts';
+import { planAll, replan, type Planned, type PlanOptions } from './input-plan.ts';
+import { landingPath } from './key-path.ts';
+import type { Snapshot } from './outputs.ts';
 
 export interface FetchedInput {
   uri: string;
@@ -33,6 +36,10 @@ export interface FetchOptions {
   maxExtract?: number;
   /** Paths (relative to the target dir) that belong to the caller: never written, skipped with a warning. */
   reserved?: (rel: string) => boolean;
+  /** ferry run: the files that were in the run directory before ferry first ran (never overwritten). */
+  before?: Snapshot;
+  /** Temp names (a run's record of its own files); else one-off names. */
+  temps?: TempNames;
   signal?: AbortSignal;
   progress?: Progress;
 }
@@ -64,8 +71,7 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           hint: 'check the prefix; keys are case-sensitive',
         });
       }
-      for (const obj of objects)
-        jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: obj.key.slice(uri.key.length) });
+      for (const obj of objects) jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: landingPath(uri, obj.key) });
       continue;
     }
     const obj = await store.head(uri, call).catch(async (e: FerryError) => {
@@ -81,43 +87,56 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           'add a trailing / to download the prefix',
       });
     });
-    jobs.push({ store, loc: uri, obj, rel: posix.basename(uri.key) });
+    jobs.push({ store, loc: uri, obj, rel: landingPath(uri, uri.key) });
   }
   return jobs;
 }
 
-const OWN_NAME = "the name belongs to ferry's own files in the run directory";
-
-/** One object into `dir`: a zip extracted where it lands, anything else as a file. Returns the local files. */
-async function fetchJob(
-  job: Job,
-  dir: string,
-  log: Log,
-  hooks: ZipHooks,
-  reserved?: (rel: string) => boolean,
-): Promise<string[]> {
+/** One planned object into `dir`: a zip extracted where it lands, anything else as a file. Returns the local files. */
+async function fetchPlanned(p: Planned, dir: string, log: Log, hooks: ZipHooks): Promise<string[]> {
+  const { job } = p;
   const dest = join(dir, job.rel);
-  if (reserved?.(job.rel)) {
-    log.warn(`not writing ${job.rel} from ${formatUri(job.loc)}: ${OWN_NAME}`);
-    return [];
-  }
-  if (!isZipName(job.rel)) {
-    await fetchPlain(job, dest, hooks);
+  if (!p.zip) {
+    await fetchPlain(job, dir, dest, hooks);
     return [job.rel];
   }
   const relDir = posix.dirname(job.rel);
   const inDir = (rel: string) => (relDir === '.' ? rel : `${relDir}/${rel}`);
-  const skip = reserved && ((rel: string) => reserved(inDir(rel)));
-  const onSkip = (entry: string) => log.warn(`not extracting '${entry}' from ${formatUri(job.loc)}: ${OWN_NAME}`);
-  const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), { ...hooks, skip, onSkip });
+  await insideDir(dir, dirname(dest), job);
+  const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), p.zip, hooks);
   log.info(`extracted ${formatUri(job.loc)}: ${out.length} files`);
   return out.map(inDir);
 }
 
 /**
+ * Fetches a planned object; one that changes during its download (another ETag) is planned again and
+ * downloaded once more from the start, so the run gets one whole version of it (the manifest names it).
+ */
+async function fetchChanging(
+  p: Planned,
+  all: Planned[],
+  dir: string,
+  log: Log,
+  hooks: ZipHooks,
+  o: PlanOptions,
+): Promise<string[]> {
+  try {
+    return await fetchPlanned(p, dir, log, hooks);
+  } catch (err) {
+    if (!(err instanceof ObjectChanged)) throw err;
+    log.warn(`${formatUri(p.job.loc)} changed while it was downloaded: downloading it again from the start`);
+    Object.assign(p, await replan(p, all, dir, log, o));
+    return await fetchPlanned(p, dir, log, hooks).catch((e) => {
+      throw e instanceof ObjectChanged ? new ObjectChanged(formatUri(p.job.loc), e, true) : e;
+    });
+  }
+}
+
+/**
  * Brings each input into `dir`: `s3://b/k.zip` is extracted, any other object lands as
  * `dir/<last part of the key>`, a prefix keeps its relative paths (zips in it are extracted where
- * they land). Downloads go to a temp file first; a zip is removed once extracted.
+ * they land). Every object is planned and checked first (input-plan.ts); downloads go to a temp file
+ * first; a zip is removed once extracted.
  */
 export async function fetchInputs(
   storeOf: StoreOf,
@@ -127,56 +146,62 @@ export async function fetchInputs(
   opts: FetchOptions,
 ): Promise<FetchResult> {
   const started = Date.now();
-  const jobs = await planInputs(storeOf, uris, opts.signal);
+  const plan: PlanOptions = { ...opts, concurrency: opts.transfer.filesInFlight };
+  const planned = await planAll(await planInputs(storeOf, uris, opts.signal), dir, log, plan);
   const files: string[] = [];
   let bytes = 0;
   const down = opts.progress?.start('download', {
-    bytes: jobs.reduce((n, j) => n + j.obj.size, 0),
-    files: jobs.length,
+    bytes: planned.reduce((n, p) => n + p.job.obj.size, 0),
+    files: planned.length,
   });
-  const extract = jobs.some((j) => isZipName(j.rel)) ? opts.progress?.start('extract') : undefined;
+  const extract = planned.some((p) => p.zip) ? opts.progress?.start('extract') : undefined;
   const onFile = (n: number) => {
     extract?.addBytes(n);
     extract?.addFile();
   };
-  const hooks: ZipHooks = { ...opts, onBytes: down?.addBytes, onFile: extract && onFile };
+  const temps = opts.temps ?? oneOffTemps();
+  const hooks: ZipHooks = { ...opts, temps, onBytes: down?.addBytes, onFile: extract && onFile };
   // Small objects take their own lane with many in flight, as uploads do.
   const big = pLimit(opts.transfer.filesInFlight);
   const small = pLimit(opts.transfer.smallInFlight);
-  const perObject = (job: Job) => (job.obj.size <= SMALL_FILE ? small : big);
-  const one = async (job: Job) => {
-    files.push(...(await fetchJob(job, dir, log, hooks, opts.reserved)));
-    bytes += job.obj.size;
+  const one = async (p: Planned) => {
+    if (!p.skipped) files.push(...(await fetchChanging(p, planned, dir, log, hooks, plan)));
+    bytes += p.job.obj.size;
     down?.addFile();
   };
   try {
-    await settleAll(jobs.map((job) => perObject(job)(() => one(job))));
+    await settleAll(planned.map((p) => (p.job.obj.size <= SMALL_FILE ? small : big)(() => one(p))));
   } finally {
     if (down) opts.progress!.end(down);
     if (extract) opts.progress!.end(extract);
   }
   const ms = Date.now() - started;
   const took = `${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`;
-  log.info(`input ready: ${jobs.length} object(s), ${took}`);
-  const inputs = jobs.map((j) => ({ uri: formatUri(j.loc), etag: j.obj.etag, size: j.obj.size }));
+  log.info(`input ready: ${planned.length} object(s), ${took}`);
+  const inputs = planned.map(({ job }) => ({ uri: formatUri(job.loc), etag: job.obj.etag, size: job.obj.size }));
   return { inputs, files: files.sort(), bytes };
 }
 
-/** A plain object: refused up front when it cannot fit the disk, then downloaded in ranges. */
-async function fetchPlain(job: Job, dest: string, hooks: ZipHooks): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true }).catch((err) => {
-    throw localIoError(err, 'download', dirname(dest));
+/** The folder a file is written to, made, must resolve inside `dir` (no link planted since the plan). */
+async function insideDir(dir: string, folder: string, job: Job): Promise<void> {
+  await mkdir(folder, { recursive: true }).catch((err) => {
+    throw localIoError(err, 'download', folder);
   });
-  const free = await freeBytes(dirname(dest));
-  if (job.obj.size > free) {
-    throw new FerryError(`the input is ${job.obj.size} bytes, more than the ${free} bytes free on this disk`, {
-      phase: 'download',
-      target: formatUri(job.loc),
-      exitCode: EXIT.ioErr,
-      hint: 'use a node with more scratch space, or a smaller input',
-    });
-  }
-  await downloadObject(job.store, job.loc, job.obj, dest, downloadOptions(hooks)).catch((err) => {
+  const [root, real] = [await realpath(dir), await realpath(folder)];
+  if (real === root || real.startsWith(root + sep)) return;
+  throw new FerryError(`refusing the input: it would be written through a symbolic link (${folder} → ${real})`, {
+    phase: 'download',
+    target: formatUri(job.loc),
+    exitCode: EXIT.dataErr,
+    hint: 'remove the link from the run directory, or download into another directory',
+  });
+}
+
+/** A plain object, downloaded in ranges to a temp name beside its place, renamed there once whole. */
+async function fetchPlain(job: Job, dir: string, dest: string, hooks: ZipHooks): Promise<void> {
+  await insideDir(dir, dirname(dest), job);
+  const opts = { ...downloadOptions(hooks), temps: hooks.temps };
+  await downloadObject(job.store, job.loc, job.obj, dest, opts).catch((err) => {
     throw isLocalIoError(err) ? localIoError(err, 'download', dest) : err;
   });
 }

@@ -2,25 +2,45 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, type Location } from '../location.ts';
-import { INPUT_TEMP_PREFIX } from '../names.ts';
+import type { TempNames } from '../names.ts';
 import { PartTracker } from '../ranges.ts';
 import { linked } from '../signals.ts';
 import { downloadObject } from '../store/download.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
-import { readCentralDirectory } from '../zip/central.ts';
-import { extractEntries, limitFor, planExtraction } from '../zip/extract.ts';
+import { readCentralDirectory, type CentralDirectory } from '../zip/central.ts';
+import { extractEntries, planExtraction, type PlannedEntry } from '../zip/extract.ts';
 import { InflatePool } from '../zip/inflate-pool.ts';
 import type { TransferSettings } from '../config.ts';
 
-/** Transfer settings, progress hooks and the entries to leave out, filled in by fetchInputs. */
+/** Transfer settings, progress hooks and temp names, filled in by fetchInputs. */
 export interface ZipHooks {
   transfer: TransferSettings;
-  maxExtract?: number;
   signal?: AbortSignal;
   onBytes?: (n: number) => void;
   onFile?: (n: number) => void;
-  skip?: (rel: string) => boolean;
-  onSkip?: (entry: string) => void;
+  temps: TempNames;
+}
+
+/** An archive read and checked before any of it is downloaded: its central directory and the entries to write. */
+export interface ZipPlan {
+  cd: CentralDirectory;
+  entries: PlannedEntry[];
+}
+
+/**
+ * Reads an archive's central directory (ranged reads, its end first) and checks every entry, so a
+ * hostile or broken archive is refused before the rest is fetched. `skip`: entries (relative, '/')
+ * left out with a call to `onSkip`.
+ */
+export async function planZip(
+  store: Store,
+  loc: Location,
+  obj: ObjectInfo,
+  o: { maxExtract?: number; signal?: AbortSignal; skip?: (rel: string) => boolean; onSkip?: (entry: string) => void },
+): Promise<ZipPlan> {
+  const cd = await centralDirectoryOf(store, loc, obj, o.signal);
+  const limit = { maxBytes: o.maxExtract ?? Number.MAX_SAFE_INTEGER, limitName: 'the --max-extract limit' };
+  return { cd, entries: planExtraction(formatUri(loc), cd, { ...limit, skip: o.skip, onSkip: o.onSkip }) };
 }
 
 /** Ranged reads of one object: partSize each, two per part in flight of an upload. */
@@ -49,20 +69,20 @@ export function centralDirectoryOf(store: Store, loc: Location, obj: ObjectInfo,
 }
 
 /**
- * A zip input: its central directory is read first with ranged reads (so a hostile or broken
- * archive is refused before the rest is fetched), then the whole object downloads in parts while
- * entries are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
+ * A zip input, planned (planZip): the whole object downloads in parts to a temp name beside its
+ * entries while they are inflated as soon as their bytes are on disk. Returns the extracted relative paths.
  */
 export async function fetchZip(
   store: Store,
   loc: Location,
   obj: ObjectInfo,
   destDir: string,
+  zp: ZipPlan,
   opts: ZipHooks,
 ): Promise<string[]> {
-  const pool = new InflatePool(); // its threads start while the central directory is fetched
+  const pool = new InflatePool();
   try {
-    return await extractWhileDownloading(store, loc, obj, destDir, opts, pool);
+    return await extractWhileDownloading(store, loc, obj, destDir, zp.entries, opts, pool);
   } finally {
     await pool.close();
   }
@@ -87,22 +107,26 @@ async function extractWhileDownloading(
   loc: Location,
   obj: ObjectInfo,
   destDir: string,
+  plan: PlannedEntry[],
   opts: ZipHooks,
   pool: InflatePool,
 ): Promise<string[]> {
   const name = formatUri(loc);
-  const cd = await centralDirectoryOf(store, loc, obj, opts.signal);
   await mkdir(destDir, { recursive: true });
-  const limit = await limitFor(destDir, opts.maxExtract, obj.size);
-  const plan = planExtraction(name, cd, { ...limit, skip: opts.skip, onSkip: opts.onSkip });
-  const tmp = join(destDir, `${INPUT_TEMP_PREFIX}${posix.basename(loc.key)}`);
+  const tmp = opts.temps.temp(join(destDir, posix.basename(loc.key)));
   const tracker = new PartTracker(opts.transfer.partSize, obj.size);
   const stop = new AbortController();
   const signal = linked(opts.signal, stop.signal);
   const onWritten = (s: number, upTo: number) => tracker.advance(s, upTo);
   const download = downloadObject(store, loc, obj, tmp, { ...downloadOptions(opts), signal, inPlace: true, onWritten });
   const ready = (s: number, e: number) => tracker.waitFor(s, e);
-  const extract = extractEntries(name, tmp, plan, destDir, { ready, signal, onFile: opts.onFile, pool });
+  const extract = extractEntries(name, tmp, plan, destDir, {
+    ready,
+    signal,
+    onFile: opts.onFile,
+    pool,
+    temps: opts.temps,
+  });
   try {
     const [dl, ex] = await Promise.allSettled([
       download.catch((err) => {
@@ -119,5 +143,6 @@ async function extractWhileDownloading(
     return (ex as PromiseFulfilledResult<{ files: string[] }>).value.files;
   } finally {
     await rm(tmp, { force: true });
+    opts.temps.gone(tmp);
   }
 }

@@ -86,7 +86,9 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
     if (round > MAX_ROUNDS) {
       o.log.error(
         `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: ` +
-          `kept locally, the run is incomplete (${few})`,
+          `kept locally, the run is incomplete (${few})\n  hint: every process of the run has ended, so ` +
+          'something outside it writes there: a `tee` or another program logging into the run directory, ' +
+          'another job in the same directory; write such files elsewhere (a re-run will see the same)',
       );
       return { outcomes, deletedAfterLive, last, unsettled: changed };
     }

@@ -6,6 +6,9 @@ import { LEASE } from '../names.ts';
 import type { Store } from '../store/store.ts';
 
 /** A lease not renewed for this long is stale (FERRY_LEASE_TTL_SECONDS overrides it, for tests). */
+/** The most the lease's removal may take at the end of a run (also after a second signal). */
+const RELEASE_MS = 15_000;
+
 export const LEASE_TTL_MS = 10 * 60 * 1000;
 
 /** What the lease object holds. */
@@ -129,10 +132,10 @@ export class Lease {
     return this.write({ ifEtag: etag });
   }
 
-  private async read(): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
+  private async read(signal = this.o.signal): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
     const got = await this.store.fetch(this.loc, {
       phase: 'upload',
-      signal: this.o.signal,
+      signal,
       what: "reading the output prefix's lease",
     });
     if (!got) return undefined;
@@ -176,13 +179,18 @@ export class Lease {
     }
   }
 
-  /** Stops renewing and removes the lease if it is still this run's. */
+  /**
+   * Stops renewing and removes the lease if it is still this run's. Tried even after a second signal
+   * (which stops transfers, not this): two small requests, given RELEASE_MS at most, so that a re-run
+   * elsewhere can take the prefix at once.
+   */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    const signal = AbortSignal.timeout(RELEASE_MS);
     try {
-      const now = await this.read();
+      const now = await this.read(signal);
       if (now?.body.run_id === this.o.runId && !this.lost)
-        await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag });
+        await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag, signal });
     } catch (err) {
       this.o.log.warn(`could not remove the lease ${this.uri}: ${(err as Error).message}`);
     }

@@ -26,6 +26,8 @@ export class LiveUpload {
   private scanning: Promise<void> = Promise.resolve();
   private readonly seen = new Map<string, FileState>();
   private readonly inFlight = new Map<string, Promise<UploadOutcome>>();
+  /** Files whose upload failed, as they were then: not tried again until they change (the final sweep tries). */
+  private readonly failed = new Map<string, FileState>();
   /** The latest finished upload of each file. */
   readonly done = new Map<string, UploadOutcome>();
   private stopped = false;
@@ -73,6 +75,7 @@ export class LiveUpload {
   forget(): void {
     this.seen.clear();
     this.done.clear();
+    this.failed.clear();
   }
 
   /** The files as the last scan saw them (the final sweep's scan shares their states). */
@@ -112,10 +115,12 @@ export class LiveUpload {
       this.seen.set(rel, state);
       if (!sameFile(prev, state)) continue;
       if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.isCurrent(rel, state)) continue;
+      if (sameFile(this.failed.get(rel), state)) continue;
       if (this.inFlight.size >= UPLOADS_UNDER_WAY) continue; // the next scan (or the final sweep) takes it
       const p = this.up.upload(rel, this.o.progress, state).then((outcome) => {
         this.done.set(rel, outcome);
         if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
+        else this.failed.set(rel, state);
         this.inFlight.delete(rel);
         return outcome;
       });

@@ -1,9 +1,6 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
-import { MANIFEST, PART_SUFFIX, SUCCESS } from '../names.ts';
+import { MANIFEST, SUCCESS } from '../names.ts';
 import type { Call, Store, Uploaded } from '../store/store.ts';
 
 export type RunStatus = 'complete' | 'solver-failed' | 'incomplete';
@@ -26,39 +23,34 @@ export interface Manifest {
 }
 
 /**
- * Writes `m` as JSON.stringify(m, null, 2) would, with its arrays written entry by entry: the
- * manifest of 100,000 outputs is never one 20 MB string. Returns the bytes written.
+ * `m` as JSON.stringify(m, null, 2) writes it (and a newline), built with its arrays entry by entry in
+ * pieces of 1 MiB: the manifest of 100,000 outputs is never one 20 MB string (it is a Buffer, off the heap).
  */
-export function writeJson(path: string, m: object): number {
-  const fd = openSync(path, 'w');
-  let size = 0;
+export function jsonBytes(m: object): Buffer {
+  const pieces: Buffer[] = [];
   let pending = '';
   const out = (text: string) => {
     pending += text;
     if (pending.length < 1 << 20) return;
-    size += writeSync(fd, pending);
+    pieces.push(Buffer.from(pending));
     pending = '';
   };
-  try {
-    const fields = Object.entries(m);
-    out('{\n');
-    fields.forEach(([k, v], i) => {
-      out(`  ${JSON.stringify(k)}: `);
-      if (Array.isArray(v) && v.length > 0) {
-        out('[\n');
-        v.forEach((x, j) =>
-          out(`    ${JSON.stringify(x, null, 2).replace(/\n/g, '\n    ')}${j < v.length - 1 ? ',' : ''}\n`),
-        );
-        out('  ]');
-      } else out(JSON.stringify(v, null, 2).replace(/\n/g, '\n  '));
-      out(i < fields.length - 1 ? ',\n' : '\n');
-    });
-    out('}\n');
-    size += writeSync(fd, pending);
-  } finally {
-    closeSync(fd);
-  }
-  return size;
+  const fields = Object.entries(m);
+  out('{\n');
+  fields.forEach(([k, v], i) => {
+    out(`  ${JSON.stringify(k)}: `);
+    if (Array.isArray(v) && v.length > 0) {
+      out('[\n');
+      v.forEach((x, j) =>
+        out(`    ${JSON.stringify(x, null, 2).replace(/\n/g, '\n    ')}${j < v.length - 1 ? ',' : ''}\n`),
+      );
+      out('  ]');
+    } else out(JSON.stringify(v, null, 2).replace(/\n/g, '\n  '));
+    out(i < fields.length - 1 ? ',\n' : '\n');
+  });
+  out('}\n');
+  pieces.push(Buffer.from(pending));
+  return Buffer.concat(pieces);
 }
 
 /** Verifies one of the run's own objects (manifest, marker, log); one that does not verify is 73. */
@@ -73,26 +65,17 @@ export async function verified(store: Store, up: Uploaded, call: Call): Promise<
 }
 
 /**
- * Writes `<prefix>_manifest.json`. It goes up as a file (from a temp file in `dir`), through the same
- * memory pool, Content-MD5 and verification as outputs. `_SUCCESS` comes after (markSuccess), and
- * only for a complete run.
+ * Writes `<prefix>_manifest.json` from memory (no local file: a full disk cannot stop it), with
+ * Content-MD5 and verified like every output. `_SUCCESS` comes after (markSuccess), and only for a
+ * complete run.
  */
-export async function putManifest(
-  store: Store,
-  prefix: Location,
-  m: Manifest,
-  dir: string,
-  signal?: AbortSignal,
-): Promise<void> {
+export async function putManifest(store: Store, prefix: Location, m: Manifest, signal?: AbortSignal): Promise<void> {
   const call = { phase: 'upload' as const, signal, what: 'writing the manifest' };
-  const tmp = join(dir, `${MANIFEST}${PART_SUFFIX}`);
-  const size = writeJson(tmp, m);
-  try {
-    const opts = { ...call, sha256: false, contentType: 'application/json' };
-    await verified(store, await store.putFile(tmp, size, under(prefix, MANIFEST), opts), call);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  const written = await store.putBytes(under(prefix, MANIFEST), jsonBytes(m), {
+    ...call,
+    contentType: 'application/json',
+  });
+  await verified(store, written!, call); // unconditional: always written or thrown
 }
 
 /** The empty `<prefix>_SUCCESS`: the last object ferry writes under the prefix of a complete run. */
@@ -101,6 +84,28 @@ export async function markSuccess(store: Store, prefix: Location, signal?: Abort
   const success = under(prefix, SUCCESS);
   const written = await store.putBytes(success, Buffer.alloc(0), call);
   await verified(store, written!, call); // unconditional: always written or thrown
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isSize = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+const shown = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x);
+
+/** What keeps a parsed `_manifest.json` from being read as a ferry manifest (the fields readers use), or undefined. */
+export function manifestProblem(m: unknown): string | undefined {
+  if (!isObject(m)) return `it is ${shown(m)}, not an object`;
+  if (typeof m.status !== 'string') return 'it has no status';
+  if (!Array.isArray(m.outputs)) return 'it has no outputs list';
+  for (const [i, o] of m.outputs.entries()) {
+    if (!isObject(o)) return `outputs[${i}] is ${shown(o)}, not {path, size, sha256, etag}`;
+    if (typeof o.path !== 'string' || !isSize(o.size)) return `outputs[${i}] has no path or size`;
+    if (o.etag !== undefined && typeof o.etag !== 'string') return `outputs[${i}].etag is ${shown(o.etag)}`;
+    if (o.sha256 !== undefined && typeof o.sha256 !== 'string') return `outputs[${i}].sha256 is ${shown(o.sha256)}`;
+  }
+  for (const [i, x] of (Array.isArray(m.inputs) ? m.inputs : []).entries())
+    if (!isObject(x) || !isSize(x.size)) return `inputs[${i}] is ${shown(x)}, not {uri, etag, size}`;
+  if (m.inputs !== undefined && !Array.isArray(m.inputs)) return 'its inputs are not a list';
+  if (m.solver !== undefined && m.solver !== null && !isObject(m.solver)) return `its solver is ${shown(m.solver)}`;
+  return undefined;
 }
 
 /** A `_manifest.json` that is not a ferry manifest (exit 65). */
@@ -114,14 +119,16 @@ export async function fetchManifest(store: Store, prefix: Location, call: Call):
   const loc = under(prefix, MANIFEST);
   const got = await store.fetch(loc, { ...call, what: call.what ?? 'reading the manifest' });
   if (!got) return undefined;
-  let m: Manifest | undefined;
+  let m: unknown;
+  let problem: string | undefined;
   try {
-    m = JSON.parse(got.body.toString('utf8')) as Manifest;
+    m = JSON.parse(got.body.toString('utf8'));
+    problem = manifestProblem(m);
   } catch {
-    // not JSON: reported below
+    problem = 'it is not JSON';
   }
-  if (m && typeof m === 'object' && typeof m.status === 'string' && Array.isArray(m.outputs)) return m;
-  throw new UnreadableManifest('this is not a ferry manifest (not JSON, or no status and outputs)', {
+  if (!problem) return m as Manifest;
+  throw new UnreadableManifest(`not a ferry manifest, or a corrupt one: ${problem}`, {
     phase: call.phase,
     target: formatUri(loc),
     exitCode: EXIT.dataErr,

@@ -1,5 +1,8 @@
+import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../errors.ts';
+import { PATH_MAX } from './key-path.ts';
 
 /**
  * A regular file as seen at one moment. Size and mtime say whether the content changed; ctime and
@@ -25,6 +28,8 @@ export interface Scan {
   symlinks: string[];
   /** Entries whose name is not valid UTF-8 (no S3 key can name them), shown with \xNN escapes. */
   badNames: string[];
+  /** Folders that cannot be read (permissions) and paths too long to open: path → why (scanTree sets it). */
+  unreadable?: Map<string, string>;
 }
 
 /** Same content as far as ferry can tell without reading: size and mtime. */
@@ -66,6 +71,25 @@ function showName(raw: Buffer): string {
   return out;
 }
 
+const TOO_LONG =
+  `its path is ${PATH_MAX} bytes or longer (PATH_MAX): no program can open it by name; ` +
+  'shorten the folders above it';
+
+/** The entries of a folder; a subfolder that cannot be read (EACCES, EPERM) is noted in `scan`, not thrown. */
+async function entriesOf(abs: string, rel: string, scan: Scan): Promise<Dirent<Buffer>[]> {
+  try {
+    return await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (rel === '' || (code !== 'EACCES' && code !== 'EPERM')) throw err;
+    scan.unreadable!.set(
+      rel,
+      `the folder cannot be read (${code}): its files are not uploaded; make it readable (chmod u+rx) and re-run`,
+    );
+    return [];
+  }
+}
+
 /**
  * Walks `dir` without following symlinks. Entries for which `skip` (relative path) is true are
  * left out. A name that is not valid UTF-8 is reported in `badNames` and not descended into.
@@ -77,9 +101,9 @@ export async function scanTree(
   skip: (rel: string) => boolean = () => false,
   previous?: Snapshot,
 ): Promise<Scan> {
-  const scan: Scan = { files: new Map(), dirs: [], symlinks: [], badNames: [] };
+  const scan: Scan = { files: new Map(), dirs: [], symlinks: [], badNames: [], unreadable: new Map() };
   async function walk(abs: string, rel: string): Promise<void> {
-    const entries = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+    const entries = await entriesOf(abs, rel, scan);
     for (const e of entries) {
       const raw = e.name as unknown as Buffer;
       const name = raw.toString('utf8');
@@ -90,6 +114,10 @@ export async function scanTree(
       }
       if (skip(relPath)) continue;
       const path = join(abs, name);
+      if (Buffer.byteLength(path) >= PATH_MAX) {
+        scan.unreadable!.set(relPath, TOO_LONG);
+        continue;
+      }
       if (e.isSymbolicLink()) scan.symlinks.push(relPath);
       else if (e.isDirectory()) {
         scan.dirs.push(relPath);

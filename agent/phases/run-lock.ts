@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, FerryError, localIoError } from '../errors.ts';
 import { isAlive } from '../mpi/process-tree.ts';
-import { LOCK_FILE, PART_SUFFIX } from '../names.ts';
+import { LOCK_FILE, oneOffTemps } from '../names.ts';
 
 interface Holder {
   pid: number;
@@ -68,7 +68,7 @@ export function lockRunDir(dir: string): RunLock {
       );
     }
     // The holder is gone: take its place (rename is atomic; re-read to see who won a race).
-    const tmp = `${path}.${me.nonce}${PART_SUFFIX}`;
+    const tmp = oneOffTemps().temp(path);
     writeFileSync(tmp, text);
     renameSync(tmp, path);
     if (readHolder(path)?.nonce !== me.nonce) return lockRunDir(dir);

@@ -1,16 +1,15 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import { usageError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import { CREDENTIAL_VARS } from '../secrets.ts';
 import type { MpiSettings } from '../config.ts';
 import { buildLaunch, detectFlavor, type Launch, type MpiFlavor } from '../mpi/launch.ts';
 import type { Proc } from '../mpi/process-tree.ts';
+import { HELPER_MARK, RunProcesses } from '../mpi/run-processes.ts';
+import { RUN_MARK, solverEnv } from './solver-env.ts';
 import { stopLeftovers, supervise } from './supervise.ts';
-
-/** Set in the solver's environment: every process the run started carries it, wherever it goes. */
-export const RUN_MARK = 'FERRY_RUN_MARK';
 
 export interface SolverResult {
   exitCode?: number;
@@ -90,36 +89,56 @@ export async function planLaunch(
   return buildLaunch(mpi, solver, await mpiFlavor(mpi.mpirun, env), { isRoot: process.getuid?.() === 0, env });
 }
 
-/** The solver's environment: ferry's own, the launcher's additions, the run mark, minus credentials. */
-export function solverEnv(
-  env: NodeJS.ProcessEnv,
-  launch: Launch,
-  o: Pick<SolveOptions, 'mark' | 'keepCredentials'>,
-): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, ...launch.env, [RUN_MARK]: o.mark };
-  if (!o.keepCredentials) for (const v of CREDENTIAL_VARS) delete out[v];
-  return out;
-}
-
-function startFailure(
-  r: { failed?: boolean; exitCode?: number; signal?: string; cause?: unknown },
-  file: string,
-): string | undefined {
-  if (!r.failed || r.exitCode !== undefined || r.signal !== undefined) return undefined;
-  const code = (r.cause as { code?: string } | undefined)?.code ?? 'unknown error';
+/** Why the launcher could not be started at all (spawn's error: missing #! interpreter, not executable…). */
+function startFailure(err: NodeJS.ErrnoException, file: string): string {
+  const code = err.code ?? 'unknown error';
   const why: Record<string, string> = {
     ENOENT: 'the program or the interpreter on its #! line does not exist',
     EACCES: 'it is not executable (or its #! interpreter is not)',
     ENOEXEC: 'it is not a program this machine can run (a script without a #! line, or another architecture)',
   };
-  const detail = why[code] ?? String((r.cause as Error | undefined)?.message ?? code);
-  return `${file} could not be started (${code}): ${detail}`;
+  return `${file} could not be started (${code}): ${why[code] ?? err.message}`;
+}
+
+/** After the launcher exits, what is still in its pipes is read for at most this long. */
+export const DRAIN_MS = 1000;
+
+/** How the launcher ended: its exit code or signal, or why it could not start. */
+type Ended = { exitCode?: number; signal?: string; startError?: string };
+
+function ended(child: ChildProcess, file: string): Promise<Ended> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined }));
+    child.once('error', (err) => {
+      if (child.pid === undefined) resolve({ startError: startFailure(err, file) }); // else a failed kill: no end
+    });
+  });
+}
+
+/**
+ * The run ends when the launcher exits, whatever holds its pipes: what they still buffer is read for
+ * DRAIN_MS at most, then ferry stops reading (a helper it left may hold them open for ever).
+ */
+async function drain(child: ChildProcess, log: Log): Promise<void> {
+  const pipes = [child.stdout, child.stderr].filter((p): p is NonNullable<typeof p> => !!p);
+  const closed = Promise.all(pipes.map((p) => (p.closed ? undefined : new Promise((r) => p.once('close', r)))));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'open'>((r) => (timer = setTimeout(() => r('open'), DRAIN_MS)));
+  const open = (await Promise.race([closed, late])) === 'open';
+  clearTimeout(timer);
+  if (open)
+    log.warn(
+      'the launcher exited, but a process it left still holds its output open: ferry stops reading it ' +
+        '(what it writes from now on is not in ferry.log)',
+    );
+  for (const p of pipes) p.destroy();
+  log.flushSolver();
 }
 
 /**
  * Runs the launcher in `cwd`, streaming its stdout/stderr live through the log; signals are
- * forwarded and the grace time kept (supervise.ts). Once the launcher has exited, every process of
- * the run still alive is stopped before the result is returned.
+ * forwarded and the grace time kept (supervise.ts). The run ends when the launcher exits: then every
+ * process of the run still alive is stopped (and reaped) before the result is returned.
  */
 export async function runSolver(
   launch: Launch,
@@ -129,22 +148,21 @@ export async function runSolver(
   opts: SolveOptions,
 ): Promise<SolverResult> {
   const started = Date.now();
-  const child = execa(launch.file, launch.args, {
+  const procs = RunProcesses.start((msg) => log.warn(msg));
+  const child = spawn(launch.file, launch.args, {
     cwd,
-    env: solverEnv(env, launch, opts),
-    extendEnv: false,
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
-    forceKillAfterDelay: false,
+    env: solverEnv(env, launch, { ...opts, own: [HELPER_MARK] }),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (b: Buffer) => log.solver(b, 'stdout'));
   child.stderr?.on('data', (b: Buffer) => log.solver(b, 'stderr'));
-  const supervisor = supervise(child, { ...opts, markName: RUN_MARK }, log);
-  const r = await child;
-  log.flushSolver();
+  const o = { ...opts, markName: RUN_MARK };
+  const supervisor = supervise(child, o, log, procs);
+  const r = await ended(child, launch.file);
+  await drain(child, log);
   supervisor.done();
   const ms = Date.now() - started;
-  const leftovers = await stopLeftovers(supervisor.seen(), { ...opts, markName: RUN_MARK }, log);
-  return { exitCode: r.exitCode, signal: r.signal, startError: startFailure(r, launch.file), ms, leftovers };
+  const leftovers = await stopLeftovers(procs, supervisor.seen(), o, log);
+  procs.reap();
+  return { ...r, ms, leftovers };
 }

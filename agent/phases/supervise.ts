@@ -1,6 +1,7 @@
-import type { ResultPromise } from 'execa';
+import type { ChildProcess } from 'node:child_process';
 import type { Log } from '../log.ts';
 import { descendants, findMarked, isAlive, killTree, stopProcesses, type Proc } from '../mpi/process-tree.ts';
+import type { RunProcesses } from '../mpi/run-processes.ts';
 
 export interface SuperviseOptions {
   signal?: AbortSignal;
@@ -22,22 +23,24 @@ const key = (p: Proc) => `${p.pid}:${p.start}`;
  * found again after the launcher exits even if it cleared the mark.
  */
 export function supervise(
-  child: ResultPromise,
+  child: ChildProcess,
   o: SuperviseOptions,
   log: Log,
+  procs: RunProcesses,
 ): { done: () => void; seen: () => Proc[] } {
   const seen = new Map<string, Proc>();
   const track = () => {
+    procs.reap(); // orphans that came to ferry and exited: no zombies pile up
     if (child.pid === undefined) return;
     for (const p of descendants(child.pid)) if (p.pid !== child.pid) seen.set(key(p), p);
   };
   const tracker = setInterval(track, 1000);
   let killTimer: NodeJS.Timeout | undefined;
   const killAll = (why: string) => {
-    if (child.pid === undefined || child.exitCode !== null) return;
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     log.warn(`${why}: killing the solver and every process it started`);
     killTree(child.pid, 'SIGKILL');
-    for (const p of findMarked(o.markName, o.mark)) killTree(p.pid, 'SIGKILL');
+    for (const p of [...findMarked(o.markName, o.mark), ...procs.orphans()]) killTree(p.pid, 'SIGKILL');
   };
   const onAbort = () => {
     const sig = (o.signal?.reason as { signal?: NodeJS.Signals } | undefined)?.signal ?? 'SIGTERM';
@@ -62,14 +65,18 @@ export function supervise(
 }
 
 /**
- * Stops what the run left running once the launcher exited — found by the run's mark, or seen below
- * the launcher — so that nothing writes into the run directory after the final sweep: SIGTERM,
- * `graceMs` (none after a second signal), SIGKILL. Each is named in the log.
+ * Stops what the run left running once the launcher exited — adopted orphans and what is below them,
+ * processes with the run's mark, or seen below the launcher (run-processes.ts) — so that nothing
+ * writes into the run directory after the final sweep: SIGTERM, `graceMs` (none after a second
+ * signal), SIGKILL. Each is named in the log.
  */
-export async function stopLeftovers(tracked: Proc[], o: SuperviseOptions, log: Log): Promise<Proc[]> {
-  const byKey = new Map<string, Proc>();
-  for (const p of [...findMarked(o.markName, o.mark), ...tracked.filter(isAlive)]) byKey.set(key(p), p);
-  const left = [...byKey.values()];
+export async function stopLeftovers(
+  procs: RunProcesses,
+  tracked: Proc[],
+  o: SuperviseOptions,
+  log: Log,
+): Promise<Proc[]> {
+  const left = procs.leftovers(o.markName, o.mark, tracked, isAlive);
   if (left.length === 0) return [];
   for (const p of left) {
     log.warn(

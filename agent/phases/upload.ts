@@ -9,6 +9,7 @@ import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
 import type { PhaseProgress } from '../progress.ts';
 import type { ObjectInfo, Store, Uploaded } from '../store/store.ts';
+import { unfitKey } from './key-path.ts';
 import { fileState, sameFile, type FileState } from './outputs.ts';
 
 export interface UploadOutcome {
@@ -152,12 +153,9 @@ export class Uploader {
     const before = known && sameFile(known, now) ? known : now; // share the scan's state object
     const base = { rel, size: before?.size ?? 0 };
     try {
-      if (!before)
-        throw new FerryError(`${rel} disappeared before it could be uploaded`, {
-          phase: 'upload',
-          target: path,
-          exitCode: EXIT.cantCreate,
-        });
+      const cannot = before ? unfitKey(d.prefix, rel) : `${rel} disappeared before it could be uploaded`;
+      if (cannot || !before)
+        throw new FerryError(cannot!, { phase: 'upload', target: path, exitCode: EXIT.cantCreate });
       checkPartFits(d.store, path, before.size, d.memory);
       const prior = d.existing?.get(dest.key);
       if (prior && prior.size === before.size) {

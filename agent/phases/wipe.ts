@@ -1,6 +1,6 @@
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isOwnFile, LOCK_FILE, RESERVED_OUTPUT, RUN_LOG } from '../names.ts';
+import { LOCK_FILE, RESERVED_OUTPUT, RUN_LOG, STATE_FILE } from '../names.ts';
 import { fileState, sameFile, type FileState, type Scan, type Snapshot } from './outputs.ts';
 
 export interface Kept {
@@ -25,7 +25,9 @@ export interface Accounts {
   /** Files verified in S3, as they were when read for the upload. */
   uploaded: Map<string, FileState>;
   /** Job inputs named on the command line (--aws-config, --vars, ferry itself), at the run dir's top. */
-  named: Set<string>;
+  named: { has(rel: string): boolean };
+  /** ferry's own files: the wipe deletes its state and temp files, keeps its console (default: the state file). */
+  own?: { removable(rel: string): boolean; console: ReadonlySet<string> };
   /** Files there before ferry first ran, and directories likewise. */
   preFiles: Snapshot;
   preDirs: Set<string>;
@@ -33,18 +35,24 @@ export interface Accounts {
   notUploaded: Map<string, string>;
 }
 
+const CONSOLE = "ferry's own output is written to it (its stdout or stderr redirected into the run directory)";
+
 /**
  * The wipe deletes exactly what is accounted for: inputs as extracted and still unchanged, outputs
  * verified in S3 and unchanged since they were read (size, mtime, ctime, inode), the job inputs
  * named on the command line, and ferry's own state and temp files. Everything else stays and is
- * listed (`kept`), with the reason.
+ * listed (`kept`), with the reason — a file that was there before ferry started always stays, also
+ * when the run changed it (then it is uploaded too).
  */
 export function planWipe(a: Accounts): WipePlan {
   const remove = new Map<string, FileState | undefined>();
   const kept: Kept[] = [];
+  const own = a.own ?? { removable: (rel: string) => rel === STATE_FILE, console: new Set<string>() };
   for (const [rel, st] of a.scan.files) {
     if (rel === RUN_LOG || rel === LOCK_FILE) continue;
-    if (isOwnFile(rel) || a.named.has(rel)) remove.set(rel, undefined);
+    if (own.console.has(rel)) kept.push({ path: rel, reason: CONSOLE });
+    else if (own.removable(rel) || a.named.has(rel)) remove.set(rel, undefined);
+    else if (a.preFiles.has(rel)) kept.push({ path: rel, reason: keptReason(rel, a) });
     else if (sameFile(a.uploaded.get(rel), st)) remove.set(rel, a.uploaded.get(rel));
     else if (sameFile(a.inputs.get(rel), st)) remove.set(rel, a.inputs.get(rel));
     else kept.push({ path: rel, reason: keptReason(rel, a) });
@@ -56,6 +64,7 @@ export function planWipe(a: Accounts): WipePlan {
   }
   for (const b of a.scan.badNames)
     kept.push({ path: b, reason: a.notUploaded.get(b) ?? 'its name is not valid UTF-8, so no S3 key can name it' });
+  for (const [rel, why] of a.scan.unreadable ?? []) kept.push({ path: rel, reason: a.notUploaded.get(rel) ?? why });
   const dirs = a.scan.dirs.filter((d) => !a.preDirs.has(d)).sort((x, y) => y.split('/').length - x.split('/').length);
   return { remove, dirs, kept: kept.sort((x, y) => (x.path < y.path ? -1 : 1)) };
 }
@@ -63,9 +72,12 @@ export function planWipe(a: Accounts): WipePlan {
 function keptReason(rel: string, a: Accounts): string {
   const failed = a.notUploaded.get(rel);
   if (failed) return `not uploaded: ${failed}`;
+  const before = a.preFiles.has(rel);
+  if (before && a.uploaded.has(rel))
+    return 'was in the run directory before ferry started (the run changed it: uploaded, and kept here)';
   if (a.uploaded.has(rel)) return 'changed after its upload';
   if (RESERVED_OUTPUT.has(rel)) return "its name is reserved for ferry's own object in the output prefix";
-  if (a.preFiles.has(rel)) return 'was in the run directory before ferry started';
+  if (before) return 'was in the run directory before ferry started';
   return 'not created by this run, or changed since ferry last saw it';
 }
 

@@ -3,10 +3,12 @@ import type { CommandContext } from '../commands/context.ts';
 import type { Launch } from '../mpi/launch.ts';
 import type { FetchResult } from '../phases/fetch-input.ts';
 import type { SweepResult } from '../phases/final-sweep.ts';
+import type { JobInputs } from '../phases/job-inputs.ts';
 import type { Lease } from '../phases/lease.ts';
 import type { LiveUpload } from '../phases/live-upload.ts';
 import type { Manifest } from '../phases/manifest.ts';
 import type { Snapshot } from '../phases/outputs.ts';
+import type { OwnFiles } from '../phases/own-files.ts';
 import type { RunState } from '../phases/run-state.ts';
 import type { SolverResult } from '../phases/solve.ts';
 import type { Uploader } from '../phases/upload.ts';
@@ -33,8 +35,11 @@ export class Run {
   readonly report: string[] = [];
 
   // prepare
-  named?: Set<string>;
+  /** The job's own files in the run directory: never uploaded; those at its top deleted by the wipe. */
+  named?: JobInputs;
   state?: RunState;
+  /** ferry's own files in the run directory (its log, state, lock, temp files, console). */
+  own?: OwnFiles;
   launch?: Launch;
   lease?: Lease;
   // fetch

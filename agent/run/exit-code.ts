@@ -17,13 +17,14 @@ export interface Ending {
 }
 
 /**
- * The exit-code policy of `ferry run`, in one place (README "Exit codes"): ferry's own failures
- * first — the manifest not written, stopped by a signal, the lease lost, files not verified, a file
- * changed at the wipe — and only when ferry itself succeeded, the solver's code.
+ * The exit-code policy of `ferry run`, in one place (README "Exit codes"): stopped by a signal first
+ * (128+N, whatever the signal cut short), then ferry's own failures — the manifest not written, the
+ * lease lost, files not verified, a file changed at the wipe — and only when ferry itself succeeded,
+ * the solver's code.
  */
 export function exitCode(e: Ending): number {
-  if (!e.manifestWritten) return EXIT.cantCreate;
   if (e.stoppedBy) return signalExit(e.stoppedBy);
+  if (!e.manifestWritten) return EXIT.cantCreate;
   if (e.leaseLost) return EXIT.busy;
   if (e.notUploaded > 0) return e.failedExit ?? EXIT.cantCreate;
   if (e.changedAtWipe) return EXIT.cantCreate;

@@ -1,5 +1,5 @@
 import { formatBytes } from '../log.ts';
-import { isOwnFile, isZipName } from '../names.ts';
+import { isZipName } from '../names.ts';
 import { fetchInputs, planInputs } from '../phases/fetch-input.ts';
 import { centralDirectoryOf } from '../phases/fetch-zip.ts';
 import { scanTree, type Snapshot } from '../phases/outputs.ts';
@@ -9,18 +9,21 @@ import type { RunPhase } from './context.ts';
 /** Downloads and extracts the inputs; what is in the run dir then is not an output while unchanged. */
 export const fetch: RunPhase = {
   name: 'fetch',
-  reads: ['state'],
+  reads: ['state', 'own'],
   adds: ['fetched', 'inputs', 'baseline'],
   async run(r) {
     const { cfg, ctx } = r;
+    const own = r.need('own');
     r.fetched = await fetchInputs((loc) => r.stores.for(loc), cfg.inputs, cfg.workdir, r.log, {
       transfer: cfg.transfer,
       maxExtract: cfg.maxExtract,
       signal: ctx.stop,
       progress: ctx.progress,
-      reserved: isOwnFile,
+      reserved: own.isOwn,
+      before: r.need('state').files,
+      temps: own,
     });
-    const after = await scanTree(cfg.workdir, isOwnFile);
+    const after = await scanTree(cfg.workdir, own.isOwn);
     const inputs: Snapshot = new Map();
     for (const rel of r.fetched.files) if (after.files.has(rel)) inputs.set(rel, after.files.get(rel)!);
     r.inputs = inputs;

@@ -1,15 +1,16 @@
 import { formatUri } from '../location.ts';
-import { isOwnFile, RESERVED_OUTPUT } from '../names.ts';
+import { RESERVED_OUTPUT } from '../names.ts';
 import { LiveUpload } from '../phases/live-upload.ts';
 import { prepareOutput } from '../phases/prepare-output.ts';
 import { Uploader } from '../phases/upload.ts';
 import type { Run, RunPhase } from './context.ts';
 import { checkSolver } from './prepare.ts';
 
-/** Files that are never outputs: ferry's own, the job inputs named on the command line, reserved names. */
+/** Files that are never outputs: ferry's own, the job's own (credentials, ferry itself), reserved names. */
 export function notOutput(r: Run): (rel: string) => boolean {
-  const named = r.need('named');
-  return (rel) => isOwnFile(rel) || named.has(rel) || RESERVED_OUTPUT.has(rel);
+  const job = r.need('named').anywhere;
+  const own = r.need('own');
+  return (rel) => own.isOwn(rel) || job.has(rel) || RESERVED_OUTPUT.has(rel);
 }
 
 /**
@@ -18,7 +19,7 @@ export function notOutput(r: Run): (rel: string) => boolean {
  */
 export const launch: RunPhase = {
   name: 'launch',
-  reads: ['named', 'baseline', 'launch'],
+  reads: ['named', 'own', 'baseline', 'launch'],
   adds: ['uploader', 'live'],
   async run(r) {
     const { cfg, ctx } = r;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EXIT, signalExit } from '../errors.ts';
+import { describeError, EXIT, isAbort, signalExit } from '../errors.ts';
 import { formatUri, under } from '../location.ts';
 import { MANIFEST, RUN_LOG, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
 import type { FileState } from '../phases/outputs.ts';
@@ -38,6 +38,10 @@ function decide(r: Run): { verdict: Verdict; verified: UploadOutcome[] } {
   for (const b of sweep.last.badNames) {
     notUploaded.set(b, `its name is not valid UTF-8, so no ${key} can name it: rename it`);
     r.log.error(`not uploading ${b}: its name is not valid UTF-8 (${key}s are UTF-8); it stays in the run directory`);
+  }
+  for (const [rel, why] of sweep.last.unreadable ?? []) {
+    notUploaded.set(rel, why);
+    r.log.error(`not uploading ${rel}: ${why}; it stays in the run directory`);
   }
   const incomplete = notUploaded.size > 0 || r.ctx.stop.aborted || r.need('lease').lost;
   const status = incomplete ? 'incomplete' : solverExit(r) === 0 ? 'complete' : 'solver-failed';
@@ -80,8 +84,9 @@ async function uploadLog(r: Run): Promise<void> {
     const n = await uploadRunLog(await r.output(), r.cfg.output, join(r.cfg.workdir, RUN_LOG), r.ctx.hardStop);
     r.log.detail(`uploaded ${RUN_LOG} (${n} bytes) to ${dest}, verified`);
   } catch (err) {
-    const why = (err as { render?: () => string }).render?.() ?? String(err);
-    r.log.warn(`could not upload ${RUN_LOG} to ${dest}: ${why}\n  the outputs are verified; the run goes on`);
+    r.log.warn(
+      `could not upload ${RUN_LOG} to ${dest}: ${describeError(err)}\n  the outputs are verified; the run goes on`,
+    );
   }
 }
 
@@ -94,7 +99,7 @@ export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean
   const { cfg, ctx } = r;
   try {
     const store = await r.output();
-    await putManifest(store, cfg.output, manifest, cfg.workdir, ctx.hardStop);
+    await putManifest(store, cfg.output, manifest, ctx.hardStop);
     r.log.info(`wrote ${formatUri(under(cfg.output, MANIFEST))} (status ${manifest.status})`);
     await uploadLog(r);
     if (manifest.status === 'complete') {
@@ -103,9 +108,9 @@ export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean
     }
     return true;
   } catch (err) {
-    r.log.error(
-      `${(err as { render?: () => string }).render?.() ?? String(err)}\n  nothing was deleted; re-run the same row`,
-    );
+    if (isAbort(err) && ctx.hardStop.aborted)
+      r.log.warn(`second signal: ${formatUri(under(cfg.output, MANIFEST))} was not written; nothing was deleted`);
+    else r.log.error(`${describeError(err)}\n  nothing was deleted; re-run the same row`);
     return false;
   }
 }
@@ -116,7 +121,7 @@ export async function writeManifest(r: Run, manifest: Manifest): Promise<boolean
  */
 export const manifest: RunPhase = {
   name: 'manifest',
-  reads: ['sweep', 'solved', 'state', 'inputs', 'named', 'lease', 'fetched', 'launch'],
+  reads: ['sweep', 'solved', 'state', 'own', 'inputs', 'named', 'lease', 'fetched', 'launch'],
   adds: ['verdict', 'plan', 'manifest', 'manifestWritten'],
   async run(r) {
     const { verdict, verified } = decide(r);
@@ -125,14 +130,13 @@ export const manifest: RunPhase = {
     const last = r.need('sweep').last;
     const scan = await scanTree(r.cfg.workdir, undefined, last.files);
     last.files.clear(); // the plan holds what the wipe needs: 100,000 names need not be held twice
-    const named = r.need('named');
-    const preFiles = state.files;
     const plan = planWipe({
       scan,
       inputs: r.need('inputs'),
       uploaded,
-      named,
-      preFiles,
+      named: r.need('named').top,
+      own: r.need('own'),
+      preFiles: state.files,
       preDirs: state.dirs,
       notUploaded: verdict.notUploaded,
     });
@@ -155,7 +159,7 @@ export const manifest: RunPhase = {
     r.manifestWritten = await writeManifest(r, r.manifest);
   },
   async dry(r) {
-    r.report.push(`  never: ${[...r.need('named'), RUN_LOG].join(', ')}, ferry's own names, symbolic links`);
+    r.report.push(`  never: ${[...r.need('named').anywhere, RUN_LOG].join(', ')}, ferry's own files, symbolic links`);
     r.report.push(
       `  then ${formatUri(under(r.cfg.output, MANIFEST))}, the run log as ${RUN_LOG_OBJECT}, ` +
         `and ${SUCCESS} last if the solver exits 0 and every file is verified`,

@@ -1,41 +1,12 @@
-import { realpathSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import type { RunConfig } from '../config.ts';
-import { isOwnFile } from '../names.ts';
+import { FIXED_OWN, RUN_LOG, RUN_LOG_OBJECT } from '../names.ts';
+import { jobInputs } from '../phases/job-inputs.ts';
 import { Lease, LEASE_TTL_MS } from '../phases/lease.ts';
+import { consoleFiles, OwnFiles } from '../phases/own-files.ts';
 import { scanTree } from '../phases/outputs.ts';
 import { loadRunState } from '../phases/run-state.ts';
 import { checkCommand, planLaunch } from '../phases/solve.ts';
-import { selfCommand, versionLine } from '../version.ts';
+import { versionLine } from '../version.ts';
 import type { Run, RunPhase } from './context.ts';
-
-/**
- * The job inputs named on the command line (--aws-config, --azure-config, --vars, --proxy-auth-file,
- * a --proxy-pac file, ferry itself) that sit at the top
- * of the run directory, as the platform stages job inputs: never uploaded, deleted by the wipe.
- * One elsewhere (a subfolder, ~/.aws) is never touched.
- */
-export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string): Set<string> {
-  const out = new Set<string>();
-  const dir = realpathSync(cfg.workdir);
-  // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
-  const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
-  const { s3, azure, net } = cfg.stores;
-  const pacFile = net.pac && !/^[a-z]+:\/\//i.test(net.pac) ? net.pac : undefined;
-  const named = [s3.awsConfigFile, azure.configFile, cfg.varsFile, net.authFile, pacFile, selfCommand(env), invoked];
-  for (const f of named) {
-    if (!f) continue;
-    let real = f;
-    try {
-      real = join(realpathSync(dirname(f)), basename(f)); // the name itself, not what a link points at
-    } catch {
-      // gone already
-    }
-    const rel = relative(dir, real);
-    if (rel && !rel.startsWith('..') && !rel.includes(sep)) out.add(rel);
-  }
-  return out;
-}
 
 /**
  * Before any byte moves: what belongs to the job, this row's state (run id, files that were here
@@ -44,11 +15,19 @@ export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string)
 export const prepare: RunPhase = {
   name: 'prepare',
   reads: [],
-  adds: ['named', 'state', 'launch', 'lease'],
+  adds: ['named', 'state', 'own', 'launch', 'lease'],
   async run(r) {
     const { cfg, ctx } = r;
-    r.named = namedInputs(cfg, ctx.env, ctx.cwd);
-    r.state = await loadRunState(cfg.workdir, await scanTree(cfg.workdir, isOwnFile));
+    r.named = jobInputs(cfg, ctx.env, ctx.cwd);
+    const console = consoleFiles(cfg.workdir);
+    for (const c of console)
+      r.log.info(
+        `ferry's own output goes to ./${c}, inside the run directory: it is ferry's file (it changes while ferry ` +
+          `runs), never uploaded and kept; its lines are in ${RUN_LOG}, uploaded as ${RUN_LOG_OBJECT}`,
+      );
+    const scan = await scanTree(cfg.workdir, (rel) => FIXED_OWN.has(rel) || console.has(rel));
+    r.state = await loadRunState(cfg.workdir, scan);
+    r.own = OwnFiles.forRun(r.state.runId, console);
     if (r.state.rerun)
       r.log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
     r.launch = await planLaunch(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);
@@ -64,7 +43,7 @@ export const prepare: RunPhase = {
     });
   },
   async dry(r) {
-    r.named = namedInputs(r.cfg, r.ctx.env, r.ctx.cwd);
+    r.named = jobInputs(r.cfg, r.ctx.env, r.ctx.cwd);
     r.launch = await planLaunch(r.cfg.mpi, r.cfg.solver, r.cfg.workdir, r.ctx.env);
     r.report.push(`dry run in ${r.cfg.workdir}: nothing is downloaded, run, uploaded or deleted`);
   },

@@ -14,7 +14,7 @@ import { notOutput } from './launch.ts';
  */
 export const sweep: RunPhase = {
   name: 'sweep',
-  reads: ['baseline', 'uploader', 'live', 'solved'],
+  reads: ['baseline', 'named', 'own', 'uploader', 'live', 'solved'],
   adds: ['sweep'],
   async run(r) {
     const { cfg, ctx } = r;

@@ -1,10 +1,22 @@
 import { readdirSync } from 'node:fs';
 import { localIoError } from '../errors.ts';
-import { isOwnFile, RUN_LOG } from '../names.ts';
+import { FIXED_OWN, RUN_LOG } from '../names.ts';
 import { withdrawSuccess } from '../phases/manifest.ts';
 import { wipeAccounted, wipeAll } from '../phases/wipe.ts';
-import type { RunPhase } from './context.ts';
+import type { Run, RunPhase } from './context.ts';
 import { writeManifest } from './manifest.ts';
+
+/** What a run stopped by a signal did, in one line: never more than it did. */
+function stoppedLine(r: Run): string {
+  const verified = r.manifest?.outputs.length ?? 0;
+  const missing = r.verdict?.notUploaded.size ?? 0;
+  return (
+    `stopped by a signal: ${verified} output(s) uploaded and verified` +
+    (missing ? `, ${missing} not` : '') +
+    (r.manifestWritten ? '' : ', no manifest written') +
+    '; nothing was deleted'
+  );
+}
 
 /**
  * Only a run whose every output is verified and whose manifest is written deletes anything: what it
@@ -19,8 +31,7 @@ export const wipe: RunPhase = {
     const { cfg, ctx } = r;
     const verdict = r.need('verdict');
     if (!r.manifestWritten || verdict.status === 'incomplete') {
-      if (ctx.stop.aborted)
-        r.log.info('stopped by a signal: outputs that existed are uploaded; the run directory is kept');
+      if (ctx.stop.aborted) r.log.info(stoppedLine(r));
       else if (verdict.notUploaded.size > 0)
         r.log.error(
           `${verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. ` +
@@ -55,8 +66,8 @@ export const wipe: RunPhase = {
   async dry(r) {
     const { cfg } = r;
     r.report.push('', 'delete:');
-    const named = r.need('named');
-    const entries = readdirSync(cfg.workdir).filter((n) => n !== RUN_LOG && !isOwnFile(n));
+    const named = r.need('named').top;
+    const entries = readdirSync(cfg.workdir).filter((n) => !FIXED_OWN.has(n));
     const mine = entries.filter((n) => named.has(n));
     const others = entries.filter((n) => !named.has(n));
     if (cfg.keep) r.report.push('  nothing (--keep)');

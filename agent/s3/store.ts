@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { S3Settings, TransferSettings } from '../config.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
+import { changedWhen } from '../store/changed.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import { guarded } from '../store/rules.ts';
 import type {
@@ -147,7 +148,9 @@ export class S3Store implements Store, FolderLister {
     onChunk: (chunk: Buffer, pos: number) => Promise<void> | void,
   ): Promise<void> {
     return this.guard('downloading the input', loc, call, () =>
-      readRange(this.client, loc, etag, range, { attempts: this.s.maxAttempts, signal: call.signal }, onChunk),
+      readRange(this.client, loc, etag, range, { attempts: this.s.maxAttempts, signal: call.signal }, onChunk).catch(
+        changedWhen(isPrecondition, formatUri(loc)),
+      ),
     );
   }
 

@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Location } from '../location.ts';
-import { PART_SUFFIX } from '../names.ts';
+import { oneOffTemps, type TempNames } from '../names.ts';
 import { eachIndex } from '../workers.ts';
 import type { ObjectInfo, Store } from './store.ts';
 
@@ -17,6 +17,8 @@ export interface DownloadOptions {
   onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of a temp name + rename. */
   inPlace?: boolean;
+  /** Where the temp name comes from (a run's record of its own files); else a one-off name. */
+  temps?: TempNames;
 }
 
 /**
@@ -33,8 +35,10 @@ export async function downloadObject(
   opts: DownloadOptions,
 ): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = opts.inPlace ? dest : `${dest}${PART_SUFFIX}`;
-  const fh = await open(tmp, 'w');
+  const temps = opts.temps ?? oneOffTemps();
+  const tmp = opts.inPlace ? dest : temps.temp(dest);
+  await rm(tmp, { force: true }); // an earlier attempt's, killed mid-write
+  const fh = await open(tmp, 'wx'); // wx: never through a link planted at that name
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
     const ranges: Array<[number, number]> = [];
@@ -58,5 +62,7 @@ export async function downloadObject(
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    if (tmp !== dest) temps.gone(tmp);
   }
 }

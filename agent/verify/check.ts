@@ -4,12 +4,13 @@ import pLimit from 'p-limit';
 import { under, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
 import { LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
-import { fetchManifest, type Manifest } from '../phases/manifest.ts';
+import { fetchManifest, UnreadableManifest, type Manifest } from '../phases/manifest.ts';
 import { settleAll } from '../settle.ts';
 import { sha256OfObject } from '../store/hash.ts';
 import type { Call, ObjectInfo, Store } from '../store/store.ts';
 
-export type FindingKind = 'no-manifest' | 'status' | 'running' | 'missing' | 'changed' | 'sha256' | 'unlisted';
+export type FindingKind =
+  'no-manifest' | 'corrupt' | 'status' | 'running' | 'missing' | 'changed' | 'sha256' | 'unlisted';
 
 /** One way the prefix is not whole: what, where (a key under the prefix), and the details in words. */
 export interface Finding {
@@ -30,6 +31,8 @@ export interface VerifyOptions {
 
 export interface VerifyResult {
   manifest?: Manifest;
+  /** The manifest is not ferry's, or corrupt (the command exits 65 once every prefix is checked). */
+  corrupt?: boolean;
   findings: Finding[];
   /** Outputs the manifest lists, and their bytes. */
   objects: number;
@@ -117,7 +120,12 @@ function unlisted(prefix: Location, m: Manifest, listed: Map<string, ObjectInfo>
  */
 export async function verifyPrefix(store: Store, prefix: Location, o: VerifyOptions): Promise<VerifyResult> {
   const call = { phase: 'download' as const, signal: o.signal };
-  const m = await fetchManifest(store, prefix, call);
+  const m = await fetchManifest(store, prefix, call).catch((err) => {
+    if (err instanceof UnreadableManifest) return err;
+    throw err;
+  });
+  if (m instanceof UnreadableManifest)
+    return { findings: [{ kind: 'corrupt', key: MANIFEST, detail: m.message }], objects: 0, bytes: 0, corrupt: true };
   if (!m) {
     const detail = 'no manifest: the row has not finished (or never ran), or this is not an output prefix';
     return { findings: [{ kind: 'no-manifest', key: MANIFEST, detail }], objects: 0, bytes: 0 };

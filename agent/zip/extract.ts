@@ -11,14 +11,14 @@ import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { FerryError, isLocalIoError, localIoError } from '../errors.ts';
-import { PART_SUFFIX } from '../names.ts';
+import { oneOffTemps, type TempNames } from '../names.ts';
 import { settleAll } from '../settle.ts';
 import { checkInflated, dataSpan, LOCAL_HEADER, REFUSE } from './entry-checks.ts';
 import { InflatePool } from './inflate-pool.ts';
 
 import { refuse, type PlannedEntry } from './plan.ts';
 
-export { freeBytes, limitFor, planExtraction, refuse, safeEntryPath, type PlannedEntry } from './plan.ts';
+export { freeBytes, planExtraction, refuse, safeEntryPath, type PlannedEntry } from './plan.ts';
 
 export interface ExtractResult {
   files: string[];
@@ -35,6 +35,8 @@ export interface ExtractOptions {
   onFile?: (bytes: number) => void;
   /** Workers for the small entries, started early by the caller (it closes them); else made here. */
   pool?: InflatePool;
+  /** Where temp names come from (a run's record of its own files); else one-off names. */
+  temps?: TempNames;
 }
 
 /**
@@ -75,17 +77,22 @@ async function inflateSmall(
   await opts.ready?.(entry.localHeaderOffset, readEnd);
   opts.signal?.throwIfAborted();
   const { method, compressedSize, size, crc32 } = entry;
-  const r = await pool.run({
-    file,
-    lho: entry.localHeaderOffset,
-    readEnd,
-    limit: p.limit,
-    method,
-    compressedSize,
-    size,
-    crc32,
-    target,
-  });
+  const temps = opts.temps ?? oneOffTemps();
+  const tmp = temps.temp(target); // used only when a file of that name is there already (a re-run)
+  const r = await pool
+    .run({
+      file,
+      lho: entry.localHeaderOffset,
+      readEnd,
+      limit: p.limit,
+      method,
+      compressedSize,
+      size,
+      crc32,
+      target,
+      tmp,
+    })
+    .finally(() => temps.gone(tmp));
   if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
   if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
 }
@@ -126,6 +133,19 @@ export async function extractEntries(
   return { files: files.sort(), bytes: plan.reduce((n, p) => n + p.entry.size, 0) };
 }
 
+/** Where a large entry's data lies in the archive, once its local header is on disk; then waits for the data. */
+async function locate(zip: string, handle: () => Promise<FileHandle>, p: PlannedEntry, opts: ExtractOptions) {
+  const lho = p.entry.localHeaderOffset;
+  await opts.ready?.(lho, Math.min(p.limit, lho + 30));
+  const fh = await handle(); // opened once the first bytes are on disk
+  const head = Buffer.alloc(LOCAL_HEADER);
+  const { bytesRead } = await fh.read(head, 0, head.length, lho);
+  const span = dataSpan(head.subarray(0, bytesRead), lho, p.entry.compressedSize, p.limit);
+  if (typeof span === 'string') throw refuse(zip, p.entry.name, span);
+  await opts.ready?.(span.start, span.end);
+  return { fh, ...span };
+}
+
 /** Streams one large entry through zlib into a temp file, renamed into place once size and CRC-32 match. */
 async function writeEntry(
   zip: string,
@@ -135,17 +155,10 @@ async function writeEntry(
   opts: ExtractOptions,
 ): Promise<void> {
   const { entry } = p;
-  const lho = entry.localHeaderOffset;
-  await opts.ready?.(lho, Math.min(p.limit, lho + 30));
-  const fh = await handle(); // opened once the first bytes are on disk
-  const head = Buffer.alloc(LOCAL_HEADER);
-  const { bytesRead } = await fh.read(head, 0, head.length, lho);
-  const span = dataSpan(head.subarray(0, bytesRead), lho, entry.compressedSize, p.limit);
-  if (typeof span === 'string') throw refuse(zip, entry.name, span);
-  const { start, end } = span;
-  await opts.ready?.(start, end);
+  const { fh, start, end } = await locate(zip, handle, p, opts);
 
-  const tmp = `${target}${PART_SUFFIX}`;
+  const temps = opts.temps ?? oneOffTemps();
+  const tmp = temps.temp(target);
   try {
     let n = 0;
     let crc = 0;
@@ -176,5 +189,7 @@ async function writeEntry(
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    temps.gone(tmp);
   }
 }

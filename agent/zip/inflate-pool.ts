@@ -19,6 +19,8 @@ export interface InflateJob {
   size: number;
   crc32: number;
   target: string;
+  /** The temp name to write through when a file is at `target` already. */
+  tmp: string;
 }
 
 /** `refuse`: the entry is bad (a reason in words); `io`: a local I/O error (errno fields). */

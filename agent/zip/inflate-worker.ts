@@ -6,7 +6,6 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { crc32, inflateRawSync } from 'node:zlib';
-import { PART_SUFFIX } from '../names.ts';
 import { checkInflated, dataSpan, REFUSE } from './entry-checks.ts';
 import type { InflateJob, InflateResult } from './inflate-pool.ts';
 
@@ -21,14 +20,13 @@ const COLLECT_EVERY = 16 * 1024 * 1024;
 let sinceCollect = 0;
 
 /** Writes a checked entry under its name: never through a link planted there, never half-written. */
-function writeOut(target: string, data: Buffer): void {
+function writeOut(target: string, tmp: string, data: Buffer): void {
   let fd: number;
   try {
     fd = openSync(target, 'wx');
   } catch (err) {
     if ((err as { code?: string }).code !== 'EEXIST') throw err;
     // A file of that name is there already (a re-run): replace it through a temp name.
-    const tmp = `${target}${PART_SUFFIX}`;
     rmSync(tmp, { force: true });
     try {
       writeFileSync(tmp, data, { flag: 'wx' });
@@ -80,7 +78,7 @@ function one(job: InflateJob): InflateResult {
   if (typeof data === 'string') return { ok: false, refuse: data };
   const bad = checkInflated(data.length, crc32(data), job);
   if (bad) return { ok: false, refuse: bad };
-  writeOut(job.target, data);
+  writeOut(job.target, job.tmp, data);
   sinceCollect += data.length;
   if (sinceCollect >= COLLECT_EVERY) {
     sinceCollect = 0;

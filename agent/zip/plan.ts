@@ -124,15 +124,3 @@ export async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
   return s.bavail * s.bsize;
 }
-
-/** The most an archive may unpack to here: --max-extract, or the free space less `reserve` (the archive itself). */
-export async function limitFor(
-  dir: string,
-  maxBytes?: number,
-  reserve = 0,
-): Promise<{ maxBytes: number; limitName: string }> {
-  const free = Math.max(0, (await freeBytes(dir)) - reserve);
-  return maxBytes !== undefined && maxBytes < free
-    ? { maxBytes, limitName: 'the --max-extract limit' }
-    : { maxBytes: free, limitName: 'the free disk space' };
-}

@@ -58,7 +58,10 @@ describe('doe status: one row read back from its output prefix', () => {
     ['dead', { status: 'started', files: 1, note: expect.stringMatching(/not renewed for 60 min.*--take-over/) }],
     ['never', { status: 'no-output', exitCode: null, signal: null }],
     ['nosuccess', { status: 'incomplete', note: expect.stringContaining('there is no _SUCCESS') }],
-    ['broken', { status: 'incomplete', note: 'unreadable _manifest.json' }],
+    [
+      'broken',
+      { status: 'incomplete', note: '_manifest.json: not a ferry manifest, or a corrupt one: it is not JSON' },
+    ],
   ])('%s → %o', async (name, want) => {
     expect(await read(name)).toMatchObject(want);
   });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../agent/errors.ts';
 import type { CentralDirectory, ZipEntry } from '../../agent/zip/central.ts';
-import { freeBytes, limitFor, planExtraction } from '../../agent/zip/extract.ts';
+import { freeBytes, planExtraction } from '../../agent/zip/extract.ts';
+import { checkSpace } from '../../agent/phases/landing.ts';
 
 // The free-space check without a tiny filesystem (the e2e test needs root to mount one).
 
@@ -53,7 +54,7 @@ describe('planExtraction: the unpacked total against the limit', () => {
   });
 });
 
-describe('freeBytes and limitFor', () => {
+describe('freeBytes and checkSpace', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-free-'));
   /** What df reports as available to an ordinary user (not the blocks reserved for root). */
   const dfAvail = () => Number(execFileSync('df', ['-B1', '--output=avail', dir], { encoding: 'utf8' }).split('\n')[1]);
@@ -69,16 +70,14 @@ describe('freeBytes and limitFor', () => {
     expect(await freeBytes('/proc')).toBe(0);
   });
 
-  it('limitFor takes the free space less the archive itself, or --max-extract when that is smaller', async () => {
-    const before = dfAvail();
-    const archive = Math.floor(before / 2);
-    const byFree = await limitFor(dir, undefined, archive);
-    const after = dfAvail();
-    expect(byFree.limitName).toBe('the free disk space');
-    expect(byFree.maxBytes).toBeGreaterThanOrEqual(Math.min(before, after) - archive - slack);
-    expect(byFree.maxBytes).toBeLessThanOrEqual(Math.max(before, after) - archive + slack);
-    expect(await limitFor(dir, 1024)).toEqual({ maxBytes: 1024, limitName: 'the --max-extract limit' });
-    expect((await limitFor(dir, Number.MAX_SAFE_INTEGER)).limitName).toBe('the free disk space');
-    expect(await limitFor('/proc', 1024, 10)).toEqual({ maxBytes: 0, limitName: 'the free disk space' });
+  it('checkSpace: the objects and what the archives unpack to must fit the free space; 74 naming both', () => {
+    expect(() => checkSpace({ objects: 10, unpacked: 20 }, 30, '/run')).not.toThrow();
+    const MiB = 1024 * 1024;
+    const e = refusal(() => checkSpace({ objects: 30 * MiB, unpacked: MiB }, 20 * MiB, '/run'));
+    expect(e.exitCode).toBe(74);
+    expect(e.message).toBe(
+      'the input needs 31.0 MiB on disk (30.0 MiB downloaded, 1.0 MiB unpacked), ' +
+        'more than the free disk space (20.0 MiB)',
+    );
   });
 });

@@ -27,6 +27,7 @@ function entry(dir: string, name: string, data: Buffer, tweak: Partial<InflateJo
     size: data.length,
     crc32: crc32(data),
     target: join(dir, 'out', name),
+    tmp: join(dir, 'out', `${name}.ferry-0123456789ab-0`),
     ...tweak,
   };
 }

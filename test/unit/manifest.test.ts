@@ -1,11 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeJson } from '../../agent/phases/manifest.ts';
+import { jsonBytes } from '../../agent/phases/manifest.ts';
 
-describe('writeJson (the manifest, written entry by entry)', () => {
-  it('writes exactly what JSON.stringify(m, null, 2) writes, and returns its size', () => {
+describe('jsonBytes (the manifest, built entry by entry)', () => {
+  it('holds exactly what JSON.stringify(m, null, 2) writes', () => {
     const m = {
       ferry: 'ferry 0.1.0',
       status: 'complete',
@@ -20,10 +17,7 @@ describe('writeJson (the manifest, written entry by entry)', () => {
       not_uploaded: [],
       kept: [{ path: 'ünïcode', reason: 'was there' }],
     };
-    const file = join(mkdtempSync(join(tmpdir(), 'ferry-json-')), 'm.json');
-    const size = writeJson(file, m);
     const want = `${JSON.stringify(m, null, 2)}\n`;
-    expect(readFileSync(file, 'utf8')).toBe(want);
-    expect(size).toBe(Buffer.byteLength(want));
+    expect(jsonBytes(m).toString('utf8')).toBe(want);
   });
 });

@@ -23,7 +23,11 @@ describe('the exit-code policy', () => {
     ['solver killed by SIGKILL', { solverExit: 137 }, 137],
     ['solver could not start', { solverExit: 126 }, 126],
     ['manifest not written', { manifestWritten: false, solverExit: 3 }, 73],
-    ['manifest not written beats a signal', { manifestWritten: false, stoppedBy: 'SIGTERM' }, 73],
+    [
+      'a signal beats the manifest not written (it cut the run short)',
+      { manifestWritten: false, stoppedBy: 'SIGTERM' },
+      143,
+    ],
     ['stopped by SIGTERM', { stoppedBy: 'SIGTERM', notUploaded: 2 }, 143],
     ['stopped by SIGINT', { stoppedBy: 'SIGINT' }, 130],
     ['lease lost', { leaseLost: true, notUploaded: 1 }, 75],

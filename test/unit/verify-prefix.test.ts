@@ -75,11 +75,16 @@ describe('ferry verify: a prefix against its manifest', () => {
     s.objects.delete('out/row/_SUCCESS');
     expect(await kinds(s)).toEqual(['status _SUCCESS']);
   });
-  it('no manifest: not whole; a manifest that is not ferry’s: exit 65', async () => {
+  it('no manifest: not whole; a manifest not ferry’s or corrupt: a finding, marked corrupt (exit 65)', async () => {
     const s = new MemoryStore();
     expect(await kinds(s)).toEqual(['no-manifest _manifest.json']);
     s.put('out/row/_manifest.json', '<html>');
-    await expect(verifyPrefix(s, prefix, quick)).rejects.toMatchObject({ exitCode: 65 });
+    expect(await verifyPrefix(s, prefix, quick)).toMatchObject({
+      corrupt: true,
+      findings: [{ kind: 'corrupt', key: '_manifest.json', detail: expect.stringContaining('it is not JSON') }],
+    });
+    s.put('out/row/_manifest.json', JSON.stringify({ status: 'complete', outputs: [null] }));
+    expect((await verifyPrefix(s, prefix, quick)).findings[0].detail).toContain('outputs[0] is null');
   });
   it('--deep reads objects side by side, never more than --concurrency at once', async () => {
     const s = new MemoryStore();
