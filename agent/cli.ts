@@ -7,7 +7,7 @@ import { closest } from './flags/suggest.ts';
 import { HELP } from './flags/flag.ts';
 import { mainHelp } from './help.ts';
 import { Log, type LogOptions } from './log.ts';
-import { Progress } from './progress.ts';
+import { Progress } from './transfer/progress.ts';
 import { envSecrets } from './secrets.ts';
 import { manyListeners } from './signals.ts';
 import { versionLine } from './version.ts';

@@ -162,7 +162,7 @@ export class AzureStore implements Store {
         partsPerFile: this.t.partsPerFile,
         budget: this.budget,
         signal: o.signal,
-        onBytes: o.onBytes,
+        meter: o.meter,
         sha256: o.sha256,
         contentType: o.contentType,
       }),

@@ -5,7 +5,7 @@ import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import { sendParts, withWholeFile } from '../store/parts.ts';
-import type { Uploaded } from '../store/store.ts';
+import type { Meter, Uploaded } from '../store/store.ts';
 
 export interface BlobUploadOptions {
   /** Files up to this size go in one Put Blob; larger ones as blocks of this size (grown by the store). */
@@ -14,7 +14,8 @@ export interface BlobUploadOptions {
   partsPerFile: number;
   budget: ByteBudget;
   signal?: AbortSignal;
-  onBytes?: (n: number) => void;
+  /** Where the bytes sent are counted (the store kit counts them). */
+  meter?: Meter;
   /** Also hash the whole file with SHA-256 (for a manifest). */
   sha256?: boolean;
   contentType?: string;
@@ -46,13 +47,12 @@ function tooBig(file: string, size: number, partSize: number): FerryError | unde
 
 /** A file of at most one block: one Put Blob from a pool buffer, whose Content-MD5 Azure checks. */
 function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
-  return withWholeFile({ fh, file, size, budget: o.budget, signal: o.signal }, async (buf, md5) => {
+  return withWholeFile({ fh, file, size, budget: o.budget, signal: o.signal, meter: o.meter }, async (buf, md5) => {
     const sha = o.sha256 === false ? undefined : createHash('sha256').update(buf).digest('hex');
     const r = await blob.upload(buf, size, {
       abortSignal: o.signal,
       blobHTTPHeaders: { blobContentMD5: md5, blobContentType: o.contentType },
     });
-    o.onBytes?.(size);
     return { digest: md5.toString('hex'), etag: bare(r.etag), sha256: sha };
   });
 }
@@ -72,10 +72,10 @@ async function putBlocks(blob: BlockBlobClient, fh: FileHandle, file: string, si
     whole.update(b);
     sha?.update(b);
   };
-  const parts = { fh, file, size, partSize: o.partSize, partsPerFile: o.partsPerFile, budget: o.budget, onOrdered };
+  const { partSize, partsPerFile, budget, meter } = o;
+  const parts = { fh, file, size, partSize, partsPerFile, budget, onOrdered, meter };
   const count = await sendParts({ ...parts, signal: o.signal }, async (i, buf, md5, signal) => {
     await blob.stageBlock(blockId(nonce, i), buf, buf.length, { abortSignal: signal, transactionalContentMD5: md5 });
-    o.onBytes?.(buf.length);
   });
   const md5 = whole.digest();
   const ids = Array.from({ length: count }, (_, i) => blockId(nonce, i));

@@ -4,11 +4,7 @@ import type { CommandContext } from './context.ts';
 
 export type Command = (ctx: CommandContext) => Promise<number>;
 
-/**
- * A command as the entry point knows it: its flags and help (declared in its folder's spec.ts, which
- * loads nothing heavy) and the command itself, loaded only when it runs (--help never pays for the
- * S3 SDK, unzipper or execa).
- */
+/** A command's flags and help, declared in its folder's spec.ts (which loads nothing heavy). */
 export interface CommandSpec extends HelpText {
   /** `run`, `doe status`. */
   name: string;
@@ -16,6 +12,13 @@ export interface CommandSpec extends HelpText {
   summary: string;
   /** run: the first positional starts the solver's argv (its own flags never reach ferry's parser). */
   solverAtFirstPositional?: boolean;
+}
+
+/**
+ * A command as the entry point knows it: its spec, and the command itself, loaded only when it runs
+ * (--help never pays for the S3 SDK, unzipper or execa).
+ */
+export interface Registered extends CommandSpec {
   load(): Promise<Command>;
 }
 

@@ -1,7 +1,7 @@
 import { usageError } from '../errors.ts';
 import { parseCsv } from '../csv.ts';
 import { asPrefix, formatUri, overlaps, parseUri, withKey, type Location } from '../location.ts';
-import { fetchManifest, type Manifest } from '../phases/manifest.ts';
+import { fetchManifest, type Manifest } from '../prefix/manifest.ts';
 import type { Stores } from '../stores.ts';
 import { canListFolders, type Call, type Store } from '../store/store.ts';
 import type { Row } from './status.ts';

@@ -2,8 +2,8 @@
 // the lease of a run under way, and what else is there. Speaks only the Store seam.
 import { under, type Location } from '../location.ts';
 import { LEASE, MANIFEST, RESERVED_OUTPUT, SUCCESS } from '../names.ts';
-import { LEASE_TTL_MS } from '../phases/lease.ts';
-import { fetchManifest, UnreadableManifest, type Manifest } from '../phases/manifest.ts';
+import { LEASE_TTL_MS } from '../prefix/lease.ts';
+import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
 import type { Call, Fetched, Store } from '../store/store.ts';
 import { readLogTail } from './log-tail.ts';
 

@@ -17,7 +17,6 @@ import { sdkParams } from './params.ts';
 export interface PartsOptions {
   /** SSE and storage class, set on CreateMultipartUpload. */
   objectParams?: ObjectParams;
-  onBytes?: (n: number) => void;
 }
 
 /**
@@ -54,7 +53,6 @@ export async function uploadParts(
       if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
       etags[i] = r.ETag;
       md5s[i] = md5;
-      o.onBytes?.(buf.length);
     });
     const Parts = etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 }));
     const complete = new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } });

@@ -179,7 +179,7 @@ export class S3Store implements Store, FolderLister {
         signal: o.signal,
         objectParams: o.contentType ? { ...this.s.objectParams, ContentType: o.contentType } : this.s.objectParams,
         sha256: o.sha256,
-        onBytes: o.onBytes,
+        meter: o.meter,
       }),
     );
   }

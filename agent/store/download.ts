@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Location } from '../location.ts';
 import { oneOffTemps, type TempNames } from '../names.ts';
 import { eachIndex } from '../workers.ts';
-import type { ObjectInfo, Store } from './store.ts';
+import type { Meter, ObjectInfo, Store } from './store.ts';
 
 export interface DownloadOptions {
   /** Bytes per ranged read. */
@@ -11,8 +11,8 @@ export interface DownloadOptions {
   /** Ranged reads in flight for this object. Memory: a few socket buffers each, not partSize. */
   concurrency: number;
   signal?: AbortSignal;
-  /** Called with each chunk's length as bytes arrive. */
-  onBytes?: (n: number) => void;
+  /** Where each chunk is counted as it arrives. */
+  meter?: Meter;
   /** Called as the part starting at `start` lands: bytes [start, upTo) of it are on disk. */
   onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of a temp name + rename. */
@@ -51,7 +51,7 @@ export async function downloadObject(
       (i, signal) =>
         store.read(loc, obj.etag, ranges[i], { phase: 'download', signal }, async (chunk, pos) => {
           await fh.write(chunk, 0, chunk.length, pos);
-          opts.onBytes?.(chunk.length);
+          opts.meter?.addBytes(chunk.length);
           opts.onWritten?.(ranges[i][0], pos + chunk.length);
         }),
       { signal: opts.signal, stopOnError: true },

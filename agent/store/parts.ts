@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { EXIT, FerryError } from '../errors.ts';
 import { eachIndex } from '../workers.ts';
 import type { ByteBudget } from './budget.ts';
+import type { Meter } from './store.ts';
 
 const MiB = 1024 * 1024;
 
@@ -79,6 +80,8 @@ export interface FileParts {
   signal?: AbortSignal;
   /** Each part's bytes in file order (for whole-file hashes), while they go out in parallel. */
   onOrdered?: (buf: Buffer) => void;
+  /** The ledger each part's bytes are counted in, once sent. */
+  meter?: Meter;
 }
 
 /** Part `i` read and ready: its bytes, their MD5 (every store's requests carry it), the shared signal. */
@@ -104,6 +107,7 @@ export async function sendParts(p: FileParts, send: SendPart): Promise<number> {
         await readExactly(p.fh, buf, pos, p.file);
         const consumed = inOrder.add(i, buf);
         await send(i, buf, createHash('md5').update(buf).digest(), signal);
+        p.meter?.addBytes(buf.length);
         await untilAborted(consumed, signal); // an earlier part that failed is never consumed
       } finally {
         release();
@@ -116,13 +120,15 @@ export async function sendParts(p: FileParts, send: SendPart): Promise<number> {
 
 /** The single-request path of every store: the whole file in one pool buffer, with its MD5. */
 export async function withWholeFile<T>(
-  p: Pick<FileParts, 'fh' | 'file' | 'size' | 'budget' | 'signal'>,
+  p: Pick<FileParts, 'fh' | 'file' | 'size' | 'budget' | 'signal' | 'meter'>,
   send: (buf: Buffer, md5: Buffer) => Promise<T>,
 ): Promise<T> {
   const { buf, release } = await p.budget.take(p.size, p.signal);
   try {
     await readExactly(p.fh, buf, 0, p.file);
-    return await send(buf, createHash('md5').update(buf).digest());
+    const sent = await send(buf, createHash('md5').update(buf).digest());
+    p.meter?.addBytes(buf.length);
+    return sent;
   } finally {
     release();
   }

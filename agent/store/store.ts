@@ -20,12 +20,23 @@ export interface ObjectInfo {
   modified?: Date;
 }
 
+/**
+ * The byte ledger of a transfer (a phase's progress counters): the store kit counts into it where the
+ * bytes are read — each part as it is read from the file and sent (agent/store/parts.ts), each
+ * downloaded chunk as it arrives (agent/store/download.ts) — as rclone's accounting wraps a reader.
+ */
+export interface Meter {
+  addBytes(n: number): void;
+}
+
 /** What a call is part of: decides the exit code of its failure (66 for a missing input, 73 for an output). */
 export interface Call {
   phase: Phase;
   signal?: AbortSignal;
   /** What the call does, in words, for its error message ("writing the manifest"). */
   what?: string;
+  /** Where the bytes it moves are counted. */
+  meter?: Meter;
 }
 
 /** A file sent, to be verified: what the store must show for it. */
@@ -50,8 +61,6 @@ export interface PutFileOptions extends Call {
   /** Also hash the whole file with SHA-256 (for a manifest). */
   sha256?: boolean;
   contentType?: string;
-  /** Called with the bytes of each request as it is sent. */
-  onBytes?: (n: number) => void;
 }
 
 export interface PutBytesOptions extends Call {

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { under, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
 import { LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
-import { fetchManifest, UnreadableManifest, type Manifest } from '../phases/manifest.ts';
+import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
 import { settleAll } from '../settle.ts';
 import { sha256OfObject } from '../store/hash.ts';
 import type { Call, ObjectInfo, Store } from '../store/store.ts';

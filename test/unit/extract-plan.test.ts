@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../agent/errors.ts';
 import type { CentralDirectory, ZipEntry } from '../../agent/zip/central.ts';
 import { freeBytes, planExtraction } from '../../agent/zip/extract.ts';
-import { checkSpace } from '../../agent/phases/landing.ts';
+import { checkSpace } from '../../agent/transfer/landing.ts';
 
 // The free-space check without a tiny filesystem (the e2e test needs root to mount one).
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonBytes } from '../../agent/phases/manifest.ts';
+import { jsonBytes } from '../../agent/prefix/manifest.ts';
 
 describe('jsonBytes (the manifest, built entry by entry)', () => {
   it('holds exactly what JSON.stringify(m, null, 2) writes', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildLaunch, detectFlavor } from '../../agent/mpi/launch.ts';
+import { launcherCommand, detectFlavor } from '../../agent/solver/mpi.ts';
 
 const mpi = { enabled: true, np: 8, mpirun: 'mpirun', extraArgs: [] as string[] };
 
@@ -10,7 +10,7 @@ describe('MPI launch', () => {
     expect(detectFlavor('something else')).toBe('unknown');
   });
   it('builds mpirun -np N with the hostfile flag of the flavor and the solver argv last', () => {
-    const l = buildLaunch(
+    const l = launcherCommand(
       { ...mpi, hostfile: '/home/u/machinefile', extraArgs: ['--bind-to', 'core'] },
       ['converge', 'super'],
       'openmpi',
@@ -27,27 +27,27 @@ describe('MPI launch', () => {
       'converge',
       'super',
     ]);
-    const mpich = buildLaunch({ ...mpi, hostfile: '/m' }, ['s'], 'mpich', { isRoot: false, env: {} });
+    const mpich = launcherCommand({ ...mpi, hostfile: '/m' }, ['s'], 'mpich', { isRoot: false, env: {} });
     expect(mpich.args).toEqual(['-np', '8', '-f', '/m', 's']);
   });
   it('lets Open MPI run as root and oversubscribe only when needed, never overriding the user', () => {
-    expect(buildLaunch(mpi, ['s'], 'openmpi', { isRoot: true, cores: 2, env: {} }).env).toEqual({
+    expect(launcherCommand(mpi, ['s'], 'openmpi', { isRoot: true, cores: 2, env: {} }).env).toEqual({
       OMPI_ALLOW_RUN_AS_ROOT: '1',
       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
       OMPI_MCA_rmaps_base_oversubscribe: '1',
     });
-    expect(buildLaunch(mpi, ['s'], 'openmpi', { isRoot: false, cores: 8, env: {} }).env).toEqual({});
+    expect(launcherCommand(mpi, ['s'], 'openmpi', { isRoot: false, cores: 8, env: {} }).env).toEqual({});
     expect(
-      buildLaunch(mpi, ['s'], 'openmpi', {
+      launcherCommand(mpi, ['s'], 'openmpi', {
         isRoot: true,
         cores: 2,
         env: { OMPI_ALLOW_RUN_AS_ROOT: '0', OMPI_MCA_rmaps_base_oversubscribe: '0' },
       }).env,
     ).toEqual({});
-    expect(buildLaunch(mpi, ['s'], 'mpich', { isRoot: true, cores: 2, env: {} }).env).toEqual({});
+    expect(launcherCommand(mpi, ['s'], 'mpich', { isRoot: true, cores: 2, env: {} }).env).toEqual({});
   });
   it('runs the solver directly with --no-mpi', () => {
-    const l = buildLaunch({ ...mpi, enabled: false }, ['./run.sh', 'a'], 'unknown', { isRoot: false, env: {} });
+    const l = launcherCommand({ ...mpi, enabled: false }, ['./run.sh', 'a'], 'unknown', { isRoot: false, env: {} });
     expect([l.file, ...l.args]).toEqual(['./run.sh', 'a']);
   });
 });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { positiveInt } from '../../agent/flags/values.ts';
 import { Masker } from '../../agent/secrets.ts';
 import { overlaps } from '../../agent/location.ts';
-import { planWipe, type Accounts } from '../../agent/phases/wipe.ts';
-import type { FileState } from '../../agent/phases/outputs.ts';
+import { planWipe, type Accounts } from '../../agent/rundir/wipe.ts';
+import type { FileState } from '../../agent/rundir/tree.ts';
 
 const st = (size: number, t: number, ino = 1): FileState => ({ size, mtimeMs: t, ctimeMs: t, ino });
 

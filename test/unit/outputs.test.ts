@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scanTree, selectOutputs } from '../../agent/phases/outputs.ts';
+import { scanTree, selectOutputs } from '../../agent/rundir/tree.ts';
 
 describe('output selection', () => {
   it('uploads created and changed files, not untouched inputs; --upload-all takes everything', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Log } from '../../agent/log.ts';
-import { PhaseProgress, Progress } from '../../agent/progress.ts';
+import { PhaseProgress, Progress } from '../../agent/transfer/progress.ts';
 
 describe('progress', () => {
   it('describes a phase: bytes of total, percent, files, rate', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseUri } from '../../agent/location.ts';
 import { Log } from '../../agent/log.ts';
-import { UPLOADS_UNDER_WAY, uploadTree, type UploadOutcome, type Uploader } from '../../agent/phases/upload.ts';
+import { UPLOADS_UNDER_WAY, uploadTree, type UploadOutcome, type Uploader } from '../../agent/transfer/upload.ts';
 
 describe('uploadTree over a tree of many files', () => {
   it(`keeps at most ${UPLOADS_UNDER_WAY} upload calls under way, and returns every outcome in order`, async () => {

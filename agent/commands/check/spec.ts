@@ -25,5 +25,4 @@ A refused step names the action the policy lacks (e.g. s3:PutObject).`,
   ],
   exit: `Exit: 0 only when a real run would get through the store parts; else the first failure's code
 (66 a missing input, 77 denied or bad credentials, 69 unreachable, 73 a probe that does not read back).`,
-  load: async () => (await import('../check.ts')).checkCommand,
 };

@@ -22,5 +22,4 @@ setup: files to upload, template, command line, cores per slot, the ferry policy
   flags: [INPUTS, OUTPUT, DIR, FORCE],
   groups: STORE_GROUPS,
   examples: ['ferry doe init --inputs s3://my-simulation-data/input/ --output s3://my-simulation-data/output/'],
-  load: async () => (await import('../doe-init.ts')).doeInitCommand,
 };

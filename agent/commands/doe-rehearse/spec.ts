@@ -27,5 +27,4 @@ inputs.csv).`,
   flags: [SLOTS, VARS_TEMPLATE_FLAG, REHEARSAL_DIR, ...RUN_OWN_FLAGS],
   groups: STORE_GROUPS,
   examples: ['ferry doe rehearse inputs.csv --slots 2 --aws-config config -- converge super'],
-  load: async () => (await import('../doe-rehearse.ts')).doeRehearseCommand,
 };

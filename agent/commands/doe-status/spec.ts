@@ -52,5 +52,4 @@ s3:ListBucket on the outputs.`,
     'ferry doe status --output s3://my-simulation-data/output/ --aws-config config --json',
   ],
   exit: 'Exit: 0 when every row is complete, 1 when one is not; 64/66/69/77 when the rows cannot be read.',
-  load: async () => (await import('../doe-status.ts')).doeStatusCommand,
 };

@@ -13,5 +13,4 @@ export const GET: CommandSpec = {
   flags: [MAX_EXTRACT],
   groups: STORE_GROUPS,
   examples: ['ferry get --aws-config config s3://my-simulation-data/input/hsdi.zip ./hsdi'],
-  load: async () => (await import('../get.ts')).getCommand,
 };

@@ -43,5 +43,4 @@ With both stores, the IAM policy for the S3 side is under "aws".`,
     '  --cross-account 123456789012 --external-id cfd-42 > setup.json',
     'ferry policy --input az://simdata/cases/in/ --output az://simdata/cases/out/',
   ],
-  load: async () => (await import('../policy.ts')).policyCommand,
 };

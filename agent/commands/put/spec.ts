@@ -15,5 +15,4 @@ Files already under URI with the same bytes are not sent again; a _SUCCESS there
     'ferry put --aws-config config ./results s3://my-simulation-data/output/hsdi/',
     'ferry put --azure-config azure ./results az://simdata/results/hsdi/',
   ],
-  load: async () => (await import('../put.ts')).putCommand,
 };

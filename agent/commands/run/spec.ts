@@ -24,5 +24,4 @@ Anything else stays (listed in the log and the manifest); ferry.log stays.`,
     './ferry run --aws-config config --azure-config azure --input s3://b/input/case.zip \\',
     '  --output az://simdata/results/case/ -- converge super',
   ],
-  load: async () => (await import('../run.ts')).runCommand,
 };

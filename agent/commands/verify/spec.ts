@@ -34,5 +34,4 @@ unlisted, status, running, no-manifest) and a verdict line.`,
   ],
   exit: `Exit: 0 when every prefix is whole, 1 when one is not, 65 when a _manifest.json is not ferry's,
 64/66/69/77 when the store cannot be read.`,
-  load: async () => (await import('../verify.ts')).verifyCommand,
 };

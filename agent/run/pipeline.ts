@@ -1,0 +1,57 @@
+// `ferry run`, in the order it happens: prepare → (the lease) → fetch → solve (the solver, live
+// upload and the final sweep) → record (manifest, run log, _SUCCESS) → wipe. Each stage takes what
+// the earlier ones produced and returns its own; the lease is held from before the first byte moves
+// until the last write to the prefix, and released on every path.
+import { LEASE_TTL_MS, Lease } from '../prefix/lease.ts';
+import { versionLine } from '../version.ts';
+import { exitCode } from './exit-code.ts';
+import { fetch } from './fetch.ts';
+import { prepare, type Prepared } from './prepare.ts';
+import { record, solverExit, type Verdict } from './record.ts';
+import type { Row } from './row.ts';
+import { solve } from './solve.ts';
+import { wipe } from './wipe.ts';
+
+/** How the row ended: the exit code, and what the summary line reports. */
+export interface RowEnd {
+  code: number;
+  solverMs: number;
+  status?: Verdict['status'];
+}
+
+/** The output prefix's lease for this row, taken before anything is written there. */
+function takeLease(row: Row, p: Prepared): Promise<Lease> {
+  return Lease.acquire(row.output, row.cfg.output, {
+    runId: p.state.runId,
+    ferry: versionLine(),
+    takeOver: row.cfg.takeOver,
+    ttlMs: Number(row.ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS,
+    log: row.log,
+    // Not the first signal: after it outputs are still uploaded, so the lease is renewed, and then removed.
+    signal: row.ctx.hardStop,
+  });
+}
+
+export async function runRow(row: Row): Promise<RowEnd> {
+  const p = await prepare(row);
+  const lease = await takeLease(row, p);
+  try {
+    const f = await fetch(row, p);
+    const s = await solve(row, p, f);
+    const rec = await record(row, p, f, s, lease);
+    const w = await wipe(row, rec);
+    const stop = row.ctx.stop;
+    const code = exitCode({
+      manifestWritten: rec.written,
+      stoppedBy: stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined,
+      leaseLost: lease.lost,
+      notUploaded: rec.verdict.notUploaded.size,
+      failedExit: rec.verdict.failedExit,
+      changedAtWipe: w.changedAtWipe.length > 0,
+      solverExit: solverExit(s.solver),
+    });
+    return { code, solverMs: s.solver.ms, status: rec.verdict.status };
+  } finally {
+    await lease.release();
+  }
+}

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { EXIT, signalExit } from '../errors.ts';
+import { RUN_LOG } from '../names.ts';
+import { claim } from '../prefix/claim.ts';
+import type { Lease } from '../prefix/lease.ts';
+import type { Manifest } from '../prefix/manifest.ts';
+import { scanTree, type FileState } from '../rundir/tree.ts';
+import { planWipe, type WipePlan } from '../rundir/wipe.ts';
+import type { SolverResult } from '../solver/run.ts';
+import type { UploadOutcome } from '../transfer/upload.ts';
+import { versionLine } from '../version.ts';
+import type { Fetched } from './fetch.ts';
+import type { Prepared } from './prepare.ts';
+import type { Row } from './row.ts';
+import type { Solved } from './solve.ts';
+
+/** What the files of a run came to, decided once the final sweep is done. */
+export interface Verdict {
+  status: Manifest['status'];
+  /** Relative path → why it is not verified in the store. */
+  notUploaded: Map<string, string>;
+  /** The exit code of the first failed upload, if one failed. */
+  failedExit?: number;
+}
+
+/** The run's verdict and the manifest that records it, with the wipe it plans. */
+export interface Recorded {
+  verdict: Verdict;
+  plan: WipePlan;
+  manifest: Manifest;
+  /** The manifest (and, for a complete run, `_SUCCESS`) is in the store. */
+  written: boolean;
+}
+
+const KEPT_CHANGING = 'it kept changing after the solver ended';
+
+/** The solver's own code: its exit code, 128+N for a signal, 126 when it could not start. */
+export function solverExit(s: SolverResult): number {
+  return s.startError ? EXIT.cannotExec : s.signal ? signalExit(s.signal) : (s.exitCode ?? 1);
+}
+
+/** What the files came to: verified, or not with the reason; and so the run's status. */
+function decide(row: Row, s: Solved, lease: Lease): { verdict: Verdict; verified: UploadOutcome[] } {
+  const { sweep } = s;
+  const notUploaded = new Map<string, string>();
+  const unsettled = new Set(sweep.unsettled);
+  const verified: UploadOutcome[] = [];
+  let failedExit: number | undefined;
+  for (const o of sweep.outcomes.values()) {
+    if (unsettled.has(o.rel)) notUploaded.set(o.rel, KEPT_CHANGING);
+    else if (!o.verified) {
+      notUploaded.set(o.rel, o.error ?? 'not verified');
+      failedExit ??= o.exitCode;
+    } else verified.push(o);
+  }
+  for (const rel of unsettled) if (!notUploaded.has(rel)) notUploaded.set(rel, KEPT_CHANGING);
+  const { key } = row.output.terms;
+  for (const b of sweep.last.badNames) {
+    notUploaded.set(b, `its name is not valid UTF-8, so no ${key} can name it: rename it`);
+    row.log.error(`not uploading ${b}: its name is not valid UTF-8 (${key}s are UTF-8); it stays in the run directory`);
+  }
+  for (const [rel, why] of sweep.last.unreadable ?? []) {
+    notUploaded.set(rel, why);
+    row.log.error(`not uploading ${rel}: ${why}; it stays in the run directory`);
+  }
+  const incomplete = notUploaded.size > 0 || row.ctx.stop.aborted || lease.lost;
+  const status = incomplete ? 'incomplete' : solverExit(s.solver) === 0 ? 'complete' : 'solver-failed';
+  return { verdict: { status, notUploaded, failedExit }, verified };
+}
+
+function buildManifest(
+  row: Row,
+  p: Prepared,
+  f: Fetched,
+  s: Solved,
+  v: Verdict,
+  verified: UploadOutcome[],
+  kept: Manifest['kept'],
+): Manifest {
+  const startError = s.solver.startError ? { start_error: s.solver.startError } : {};
+  return {
+    ferry: versionLine(),
+    run_id: p.state.runId,
+    status: v.status,
+    started_at: row.startedAt.toISOString(),
+    ended_at: new Date().toISOString(),
+    inputs: f.result.inputs,
+    solver: {
+      argv: [p.command.file, ...p.command.args],
+      exit_code: s.solver.exitCode ?? null,
+      signal: s.solver.signal ?? null,
+      ...startError,
+    },
+    outputs: verified
+      .map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    not_uploaded: [...v.notUploaded].map(([path, error]) => ({ path, error })),
+    kept,
+  };
+}
+
+/**
+ * Decides the run's status, plans the wipe (so the manifest can list what stays), and claims the
+ * prefix: the manifest, the run log, and `_SUCCESS` last, only for a complete run.
+ */
+export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, lease: Lease): Promise<Recorded> {
+  const { cfg } = row;
+  const { verdict, verified } = decide(row, s, lease);
+  const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
+  const last = s.sweep.last;
+  const scan = await scanTree(cfg.workdir, undefined, last.files);
+  last.files.clear(); // the plan holds what the wipe needs: 100,000 names need not be held twice
+  const plan = planWipe({
+    scan,
+    inputs: f.inputs,
+    uploaded,
+    named: p.job.top,
+    own: p.own,
+    preFiles: p.state.files,
+    preDirs: p.state.dirs,
+    notUploaded: verdict.notUploaded,
+  });
+  const kept = cfg.wipeAll ? [] : plan.kept;
+  const manifest = buildManifest(row, p, f, s, verdict, verified, kept);
+  if (kept.length > 0) {
+    const few =
+      kept
+        .slice(0, 5)
+        .map((k) => k.path)
+        .join(', ') + (kept.length > 5 ? ', …' : '');
+    row.log.warn(
+      `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ` +
+        `${few} (listed in the manifest)`,
+    );
+    for (const k of kept) row.log.detail(`kept ${k.path}: ${k.reason}`);
+  }
+  const written = await claimPrefix(row, manifest);
+  return { verdict, plan, manifest, written };
+}
+
+/** The manifest, the run log, and `_SUCCESS` for a complete run (prefix/claim.ts). */
+export function claimPrefix(row: Row, manifest: Manifest): Promise<boolean> {
+  const logFile = join(row.cfg.workdir, RUN_LOG);
+  return claim(row.output, row.cfg.output, manifest, { logFile, log: row.log, signal: row.ctx.hardStop });
+}

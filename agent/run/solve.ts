@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatBytes } from '../log.ts';
+import { formatUri, under } from '../location.ts';
+import { RESERVED_OUTPUT } from '../names.ts';
+import { prepareOutput } from '../prefix/prepare.ts';
+import { notOutput } from '../rundir/job-inputs.ts';
+import { checkSolver } from '../solver/plan.ts';
+import { runSolver, type SolverResult } from '../solver/run.ts';
+import { LiveUpload } from '../transfer/live-upload.ts';
+import type { PhaseProgress } from '../transfer/progress.ts';
+import { finalSweep, type SweepResult } from '../transfer/sweep.ts';
+import { Uploader } from '../transfer/upload.ts';
+import type { Fetched } from './fetch.ts';
+import type { Prepared } from './prepare.ts';
+import type { Row } from './row.ts';
+
+/** What the solver did, and where its outputs stand in the store once the final sweep is done. */
+export interface Solved {
+  solver: SolverResult;
+  sweep: SweepResult;
+}
+
+/**
+ * The solver runs under its launcher, its output streamed live, while settled outputs go up; when it
+ * ends (and every process it left is stopped), the final sweep uploads the rest. This stage owns the
+ * uploader and the live upload: built, started, stopped and drained here, on every path.
+ */
+export async function solve(row: Row, p: Prepared, f: Fetched): Promise<Solved> {
+  const { cfg, ctx } = row;
+  checkSolver(cfg, ctx.env);
+  const existing = await prepareOutput(row.output, cfg.output, row.log, ctx.stop);
+  const uploader = new Uploader({
+    store: row.output,
+    dir: cfg.workdir,
+    prefix: cfg.output,
+    filesInFlight: cfg.transfer.filesInFlight,
+    smallInFlight: cfg.transfer.smallInFlight,
+    memory: cfg.transfer.memory,
+    log: row.log,
+    signal: ctx.hardStop,
+    existing,
+  });
+  const skip = notOutput(p.job, p.own);
+  const live = cfg.liveUpload ? liveUpload(row, f, uploader, skip) : undefined;
+  try {
+    const solver = await runWatched(row, p, f, live);
+    if (live && live.uploaded > 0)
+      row.log.info(`${live.uploaded} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
+    let progress: PhaseProgress | undefined;
+    const sweep = await finalSweep({
+      dir: cfg.workdir,
+      baseline: f.baseline,
+      uploadAll: cfg.uploadAll,
+      skip,
+      uploader,
+      live,
+      log: row.log,
+      onPlan: (files, bytes) => (progress = ctx.progress.start('upload', { files, bytes })),
+    });
+    if (progress) ctx.progress.end(progress);
+    warnNotUploaded(row, sweep);
+    await removeDeleted(row, uploader, sweep);
+    return { solver, sweep };
+  } finally {
+    await live?.stopWatching();
+    await live?.drain();
+  }
+}
+
+function liveUpload(row: Row, f: Fetched, uploader: Uploader, skip: (rel: string) => boolean): LiveUpload {
+  return new LiveUpload(uploader, {
+    dir: row.cfg.workdir,
+    baseline: f.baseline,
+    uploadAll: row.cfg.uploadAll,
+    skip,
+    settleMs: row.cfg.settleSeconds * 1000,
+    log: row.log,
+    progress: row.ctx.progress.start('live upload'),
+  });
+}
+
+/** The solver under its launcher, the live upload watching meanwhile; every process of the run ended. */
+async function runWatched(row: Row, p: Prepared, f: Fetched, live?: LiveUpload): Promise<SolverResult> {
+  const { cfg, ctx, log } = row;
+  for (const n of p.command.notes) log.info(n);
+  log.info(
+    `launching: ${[p.command.file, ...p.command.args].join(' ')} (${f.result.files.length} input files in place)`,
+  );
+  live?.start();
+  const solved = await runSolver(p.command, cfg.workdir, ctx.env, log, {
+    signal: ctx.stop,
+    hardStop: ctx.hardStop,
+    graceMs: cfg.graceSeconds * 1000,
+    mark: randomUUID(),
+    keepCredentials: cfg.solverEnvCredentials,
+  }).finally(() => live?.stopWatching());
+  if (solved.startError)
+    log.error(
+      `solve: ${solved.startError}\n  hint: check the solver's #! line and its permissions; ` +
+        'run it by hand in the run directory to see',
+    );
+  else
+    log.info(
+      `solver ended after ${(solved.ms / 1000).toFixed(1)} s: ` +
+        (solved.signal ? `signal ${solved.signal}` : `exit code ${solved.exitCode}`),
+    );
+  if (live?.progress) ctx.progress.end(live.progress);
+  return solved;
+}
+
+function warnNotUploaded(row: Row, sweep: SweepResult): void {
+  for (const l of sweep.last.symlinks) row.log.warn(`not uploading symbolic link ${l} (links are never followed)`);
+  // (the scans skip these names, so the run directory itself is asked)
+  for (const n of RESERVED_OUTPUT)
+    if (existsSync(join(row.cfg.workdir, n)))
+      row.log.warn(`not uploading ./${n}: the name is reserved for ferry's own ${n} in the output prefix`);
+}
+
+/** Files uploaded while the solver ran and deleted by it since: their objects go, if nobody replaced them. */
+async function removeDeleted(row: Row, up: Uploader, sweep: SweepResult): Promise<void> {
+  for (const { rel, etag } of sweep.deletedAfterLive) {
+    const uri = formatUri(under(up.prefix, rel));
+    try {
+      if (await up.remove(rel, etag))
+        row.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
+      else row.log.warn(`not removing ${uri}: it was replaced in the store since this run uploaded it`);
+    } catch (err) {
+      row.log.warn(`could not remove ${uri}: ${(err as Error).message}`);
+    }
+  }
+}

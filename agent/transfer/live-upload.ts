@@ -1,0 +1,125 @@
+import type { Log } from '../log.ts';
+import type { PhaseProgress } from './progress.ts';
+import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from '../rundir/tree.ts';
+import { UPLOADS_UNDER_WAY, type UploadOutcome, type Uploader } from './upload.ts';
+
+export interface LiveOptions {
+  dir: string;
+  /** The run directory before the solver started: files unchanged since are inputs, not outputs. */
+  baseline: Snapshot;
+  uploadAll: boolean;
+  skip: (rel: string) => boolean;
+  /** A file is uploaded once it has not changed for this long. */
+  settleMs: number;
+  log: Log;
+  /** The progress counters live uploads report to. */
+  progress?: PhaseProgress;
+}
+
+/**
+ * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
+ * that changes after its upload is uploaded again; the final sweep then only moves what is new or
+ * changed, so the time from solver exit to ferry exit is little more than the last files written.
+ */
+export class LiveUpload {
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+  private readonly seen = new Map<string, FileState>();
+  private readonly inFlight = new Map<string, Promise<UploadOutcome>>();
+  /** Files whose upload failed, as they were then: not tried again until they change (the final sweep tries). */
+  private readonly failed = new Map<string, FileState>();
+  /** Files this live upload sent (their outcomes are the uploader's). */
+  private sent = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly up: Uploader,
+    private readonly o: LiveOptions,
+  ) {}
+
+  /** The progress counters live uploads report to. */
+  get progress(): PhaseProgress | undefined {
+    return this.o.progress;
+  }
+
+  /**
+   * Scans every settle/8 (at least 250 ms, at most 5 s), and never more often than every four times
+   * the last scan took: a tree of 100,000 files takes a while to scan, and scanning it back to back
+   * would take a core away from the uploads.
+   */
+  start(): void {
+    const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
+    const next = (lastMs: number) => {
+      if (this.stopped) return;
+      this.timer = setTimeout(
+        () => {
+          const t0 = Date.now();
+          this.scanning = this.tick()
+            .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`))
+            .finally(() => next(Date.now() - t0));
+        },
+        Math.max(every, 4 * lastMs),
+      );
+    };
+    next(0);
+  }
+
+  /** Stops watching (uploads under way go on: the final sweep overlaps them). */
+  async stopWatching(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.scanning;
+  }
+
+  /** How many files it uploaded (verified or not). */
+  get uploaded(): number {
+    return this.sent;
+  }
+
+  /** Lets go of what it saw (after the final sweep took it over). */
+  forget(): void {
+    this.seen.clear();
+    this.failed.clear();
+  }
+
+  /** The files as the last scan saw them (the final sweep's scan shares their states). */
+  get lastSeen(): Snapshot {
+    return this.seen;
+  }
+
+  /** Waits for every upload under way. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight.values());
+  }
+
+  /** The live upload of `rel` if it (once finished) is of exactly this state; else undefined. */
+  async reuse(rel: string, state: FileState | undefined): Promise<UploadOutcome | undefined> {
+    await this.inFlight.get(rel);
+    return this.up.current(rel, state);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = Date.now();
+    const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
+    for (const [rel, state] of files) {
+      const base = this.o.baseline.get(rel);
+      if (!this.o.uploadAll && sameContent(base, state)) continue;
+      // Settled: unchanged since the previous scan, and last modified at least settleMs ago.
+      const prev = this.seen.get(rel);
+      this.seen.set(rel, state);
+      if (!sameFile(prev, state)) continue;
+      if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.up.current(rel, state)) continue;
+      if (sameFile(this.failed.get(rel), state)) continue;
+      if (this.inFlight.size >= UPLOADS_UNDER_WAY) continue; // the next scan (or the final sweep) takes it
+      this.sent++;
+      const p = this.up.upload(rel, this.o.progress, state, true).then((outcome) => {
+        if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
+        else this.failed.set(rel, state);
+        this.inFlight.delete(rel);
+        return outcome;
+      });
+      this.inFlight.set(rel, p);
+    }
+  }
+}

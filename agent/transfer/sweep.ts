@@ -1,0 +1,100 @@
+import type { Log } from '../log.ts';
+import type { PhaseProgress } from './progress.ts';
+import type { LiveUpload } from './live-upload.ts';
+import { sameFile, scanTree, selectOutputs, type Scan, type Snapshot } from '../rundir/tree.ts';
+import { uploadTree, type UploadOutcome, type Uploader } from './upload.ts';
+
+/** Rounds of "scan again, upload what changed" after the main sweep before a file counts as unsettled. */
+export const MAX_ROUNDS = 3;
+
+export interface SweepOptions {
+  dir: string;
+  /** The run directory before the solver started: files unchanged since are inputs, not outputs. */
+  baseline: Snapshot;
+  uploadAll: boolean;
+  /** Files that are never outputs (ferry's own, the credentials, ferry itself…). */
+  skip: (rel: string) => boolean;
+  uploader: Uploader;
+  live?: LiveUpload;
+  log: Log;
+  /** Called with the number of files and bytes of the main sweep before it starts: its progress counters. */
+  onPlan?: (files: number, bytes: number) => PhaseProgress | undefined;
+}
+
+export interface SweepResult {
+  /** The latest upload of every output. */
+  outcomes: Map<string, UploadOutcome>;
+  /** Files uploaded while the solver ran and deleted by it since: their objects may go too. */
+  deletedAfterLive: Array<{ rel: string; etag: string }>;
+  /** The last scan: what the run directory held when the sweep ended. */
+  last: Scan;
+  /** Files that were still changing after MAX_ROUNDS rounds: kept, the run is incomplete. */
+  unsettled: string[];
+}
+
+/** The main sweep: what live upload sent and is unchanged is kept, every other output goes up now. */
+async function mainSweep(
+  o: SweepOptions,
+  first: Scan,
+  outcomes: Map<string, UploadOutcome>,
+): Promise<PhaseProgress | undefined> {
+  const live = o.live;
+  const todo: string[] = [];
+  for (const f of selectOutputs(o.baseline, first.files, o.uploadAll)) {
+    const done = o.uploader.current(f.rel, first.files.get(f.rel));
+    if (done) outcomes.set(f.rel, done);
+    else todo.push(f.rel);
+  }
+  const current = outcomes.size ? ` (${outcomes.size} more already uploaded and unchanged)` : '';
+  o.log.info(`uploading ${todo.length} output file(s)${current}`);
+  const bytes = todo.reduce((n, rel) => n + (first.files.get(rel)?.size ?? 0), 0);
+  const progress = o.onPlan?.(todo.length, bytes);
+  const reuse = live ? (rel: string) => live.reuse(rel, first.files.get(rel)) : undefined;
+  const sent = await uploadTree(o.uploader, todo, o.log, { reuse, progress, sizes: first.files });
+  for (const out of sent.outcomes) outcomes.set(out.rel, out);
+  await live?.drain();
+  return progress;
+}
+
+/**
+ * Uploads every output once the solver has ended: what live upload already sent (and that has not
+ * changed since) is reused, the rest goes now. Then the directory is scanned again and anything new
+ * or changed since its upload goes up, until nothing changes or MAX_ROUNDS rounds have passed.
+ */
+export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
+  const first = await scanTree(o.dir, o.skip, o.live?.lastSeen);
+  const deletedAfterLive: SweepResult['deletedAfterLive'] = [];
+  for (const [rel, d] of o.uploader.latest) {
+    if (d.live && !first.files.has(rel) && d.verified && d.etag) deletedAfterLive.push({ rel, etag: d.etag });
+  }
+  const outcomes = new Map<string, UploadOutcome>();
+  const progress = await mainSweep(o, first, outcomes);
+  o.live?.forget(); // what it saw: a tree of 100,000 files need not be held twice
+  let last = first;
+  for (let round = 1; ; round++) {
+    last = await scanTree(o.dir, o.skip, last.files);
+    const changed = selectOutputs(o.baseline, last.files, o.uploadAll)
+      .map((f) => f.rel)
+      .filter((rel) => {
+        const prev = outcomes.get(rel);
+        return !prev || (prev.verified && !sameFile(prev.state, last.files.get(rel)));
+      });
+    if (changed.length === 0) return { outcomes, deletedAfterLive, last, unsettled: [] };
+    const few = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}`;
+    if (round > MAX_ROUNDS) {
+      o.log.error(
+        `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: ` +
+          `kept locally, the run is incomplete (${few})\n  hint: every process of the run has ended, so ` +
+          'something outside it writes there: a `tee` or another program logging into the run directory, ' +
+          'another job in the same directory; write such files elsewhere (a re-run will see the same)',
+      );
+      return { outcomes, deletedAfterLive, last, unsettled: changed };
+    }
+    o.log.warn(
+      `${changed.length} file(s) appeared or changed after their upload: ` +
+        `uploading them again (round ${round} of ${MAX_ROUNDS})`,
+    );
+    const again = await uploadTree(o.uploader, changed, o.log, { progress, sizes: last.files });
+    for (const out of again.outcomes) outcomes.set(out.rel, out);
+  }
+}
