@@ -16,7 +16,8 @@ import { Log, type LogOptions } from './log.ts';
 import { Progress } from './progress.ts';
 import { envSecrets } from './secrets.ts';
 import { manyListeners } from './signals.ts';
-import { versionLine } from './version.ts';
+import { wrongArchitecture } from './platform.ts';
+import { isSingleExecutable, versionInfo, versionLine } from './version.ts';
 import type { CommandContext } from './commands/context.ts';
 
 type Command = (ctx: CommandContext) => Promise<number>;
@@ -148,6 +149,12 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
   // Two-word commands: `doe init`, `doe rehearse`, `doe status`.
   const twoWords = first === 'doe' && ['init', 'rehearse', 'status'].includes(others[0]);
   const [cmd, rest] = twoWords ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
+  // The executable of another architecture, run by an emulator: refused before anything else.
+  const foreign = isSingleExecutable() ? wrongArchitecture(process.env, versionInfo().version) : undefined;
+  if (foreign) {
+    log.error(foreign.render());
+    return foreign.exitCode;
+  }
   const answered = answerAlone(cmd, others, log);
   if (answered !== undefined) return answered;
   const entry = COMMANDS[cmd];
