@@ -255,7 +255,9 @@ Prints one line each:
   - where the credentials came from (profile, kind, role, expiry; never a secret) and the caller
     identity (STS GetCallerIdentity, where the endpoint serves it);
   - region, endpoint, STS endpoint, and the proxy/PAC route of each;
-  - the clock offset against the server's Date.
+  - the clock offset against the server's Date;
+  - this node: its processor, the build of ferry that runs (linux-x64 or linux-arm64: the file to
+    upload for such nodes), and whether ferry's native addon loads here.
 A refused step names the action the policy lacks (e.g. s3:PutObject).
 Options: the S3 options of ferry --help (--aws-config, --profile, --endpoint, --proxy...).
 Exit: 0 only when a real run would get through the store parts; else the first failure's code
