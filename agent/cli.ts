@@ -10,7 +10,8 @@ import { Log, type LogOptions } from './log.ts';
 import { Progress } from './transfer/progress.ts';
 import { envSecrets } from './secrets.ts';
 import { manyListeners } from './signals.ts';
-import { versionLine } from './version.ts';
+import { wrongArchitecture } from './platform.ts';
+import { isSingleExecutable, versionInfo, versionLine } from './version.ts';
 
 /** `--help` among the command's own options (not among the solver's arguments). */
 function wantsHelp(spec: CommandSpec, argv: string[]): boolean {
@@ -126,6 +127,12 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
   // Two-word commands: `doe init`, `doe rehearse`, `doe status`.
   const twoWords = first === 'doe' && ['init', 'rehearse', 'status'].includes(others[0]);
   const [cmd, rest] = twoWords ? [`doe ${others[0]}`, others.slice(1)] : [first, others];
+  // The executable of another architecture, run by an emulator: refused before anything else.
+  const foreign = isSingleExecutable() ? wrongArchitecture(process.env, versionInfo().version) : undefined;
+  if (foreign) {
+    log.error(foreign.render());
+    return foreign.exitCode;
+  }
   const answered = answerAlone(cmd, others, log);
   if (answered !== undefined) return answered;
   const entry = commandNamed(cmd!)!;

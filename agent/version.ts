@@ -12,6 +12,11 @@ export interface VersionInfo {
 
 let cached: VersionInfo | undefined;
 
+/** True in the single executable (scripts/build), false from source. */
+export function isSingleExecutable(): boolean {
+  return typeof FERRY_BUILD !== 'undefined' && !!FERRY_BUILD;
+}
+
 export function versionInfo(): VersionInfo {
   if (cached) return cached;
   if (typeof FERRY_BUILD !== 'undefined' && FERRY_BUILD) return (cached = FERRY_BUILD);
@@ -37,6 +42,6 @@ export function versionLine(): string {
 
 /** The command line that starts this same ferry (the built binary, or bin/ferry from source). */
 export function selfCommand(env: Record<string, string | undefined> = process.env): string {
-  if (typeof FERRY_BUILD !== 'undefined' && FERRY_BUILD) return process.execPath;
+  if (isSingleExecutable()) return process.execPath;
   return env.FERRY_SELF ?? fileURLToPath(new URL('../bin/ferry', import.meta.url));
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
-import { FERRY, IS_BUILT, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { cleanEnv, FERRY, IS_BUILT, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
 
 // The single-file build as a compute node runs it: no Node on PATH, maybe no HOME, any cwd,
@@ -115,10 +115,25 @@ describe.runIf(IS_BUILT)(`the built binary (${FERRY})`, { tags: ['built'] }, () 
     }
   });
 
-  it('the sha256 file next to the binary matches it (sha256sum -c)', () => {
+  it('the sha256 file next to each executable matches it (sha256sum -c), x64 among them', () => {
     const dist = join(FERRY, '..');
     const sums = readdirSync(dist).filter((f) => f.endsWith('.sha256'));
-    expect(sums).toEqual([`ferry-${pkg.version}-linux-x64.sha256`]);
-    expect(execFileSync('sha256sum', ['-c', sums[0]], { cwd: dist, encoding: 'utf8' })).toContain(': OK');
+    expect(sums).toContain(`ferry-${pkg.version}-linux-x64.sha256`);
+    for (const s of sums)
+      expect(execFileSync('sha256sum', ['-c', s], { cwd: dist, encoding: 'utf8' }), s).toContain(': OK');
+  });
+
+  it('ferry check: the native addon loads from the executable (an SEA asset), on this x86-64 processor', async () => {
+    const dir = tempDir('check');
+    writeAwsConfig(dir, s3);
+    const r = await execa(node, ['check', '--aws-config', 'config', '--output', `s3://${BUCKET}/check/`], {
+      cwd: dir,
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+      all: true,
+    });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/^node {9}x86-64 processor; ferry for linux-x64; native addon loaded \(\w+(, \w+)*\)$/m);
   });
 });

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
@@ -48,6 +49,10 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     expect(readFileSync(join(dir, 'ferry-vars.txt'), 'utf8')).toContain('s3_input=${s3_input}');
     expect(init.stdout).toContain('./ferry run --vars ferry-vars.txt --aws-config config -- converge super');
     expect(init.stdout).toContain('ferry policy --input');
+    // Which executable for which hardware, named with this version.
+    const v = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(init.stdout).toMatch(new RegExp(`^ {22}ferry-${v.replace(/\\./g, '\\.')}-linux-x64 +x86-64 nodes`, 'm'));
+    expect(init.stdout).toMatch(new RegExp(`^ {22}ferry-${v.replace(/\\./g, '\\.')}-linux-arm64 +Arm nodes`, 'm'));
     expect(init.stdout).toContain('ferry doe status inputs.csv --aws-config config --retry-csv retry.csv');
 
     const env = cleanEnv({

@@ -8,4 +8,11 @@ export const NEEDS = [
   { name: 'root', description: 'needs root (runs ferry as a user with no passwd entry)' },
   { name: 'mount', description: 'needs root allowed to mount a tmpfs' },
   { name: 'built', description: "needs FERRY_BIN: checks the single-file build (.ci/run's second pass)" },
+  { name: 'arm64', description: "needs FERRY_ARM64_BIN: checks the linux-arm64 build (.ci/run's arm64 block)" },
+  {
+    name: 'qemu',
+    description:
+      'needs qemu-aarch64-static and the arm64 C runtime (Debian qemu-user-static libc6-arm64-cross ' +
+      'libstdc++6-arm64-cross libgcc-s1-arm64-cross; scripts/setup installs them)',
+  },
 ];

@@ -4,6 +4,8 @@ import { INPUT, OUTPUT } from '../../config/run-flags.ts';
 import { EXIT, FerryError, usageError } from '../../errors.ts';
 import { asPrefix, formatUri, parseUri, withKey, type Location } from '../../location.ts';
 import { formatBytes } from '../../log.ts';
+import { loadNative } from '../../native/index.ts';
+import { ALLOW_EMULATION, ARCHES, hostArch } from '../../platform.ts';
 import type { Stores } from '../../stores.ts';
 import { canSelfCheck, type Step, type Store } from '../../store/store.ts';
 import { openStores, type CommandContext } from '../context.ts';
@@ -62,6 +64,7 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
     for (const input of inputs) await checkInput(await stores.for(input), input, ctx, report);
     if (output) await checkOutput(await stores.for(output), output, ctx, report);
     await describe(store, stores, report, first);
+    report.line('node', nodeFact(ctx.env), report.facts);
   } finally {
     await stores.close();
   }
@@ -71,6 +74,17 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
   );
   report.print();
   return report.code;
+}
+
+/** This node and this ferry: the processor, the executable's architecture, the native addon. */
+function nodeFact(env: NodeJS.ProcessEnv): string {
+  const host = hostArch();
+  const cpu = host === undefined ? 'processor not known' : `${ARCHES[host] ?? host} processor`;
+  const allowed = env[ALLOW_EMULATION] === '1' ? ` (${ALLOW_EMULATION}=1)` : '';
+  const emulated = host !== undefined && host !== process.arch ? ` under an emulator${allowed}` : '';
+  const n = loadNative(env);
+  const addon = n.ok ? `native addon loaded (${Object.keys(n.native).sort().join(', ')})` : n.why;
+  return `${cpu}; ferry for linux-${process.arch}${emulated}; ${addon}`;
 }
 
 async function describe(store: Store, stores: Stores, report: Report, loc: Location): Promise<void> {

@@ -14,7 +14,9 @@ Prints one line each:
   - where the credentials came from (profile, kind, role, expiry; never a secret) and the caller
     identity (STS GetCallerIdentity, where the endpoint serves it);
   - region, endpoint, STS endpoint, and the proxy/PAC route of each;
-  - the clock offset against the server's Date.
+  - the clock offset against the server's Date;
+  - this node: its processor, the build of ferry that runs (linux-x64 or linux-arm64: the file to
+    upload for such nodes), and whether ferry's native addon loads here.
 A refused step names the action the policy lacks (e.g. s3:PutObject).`,
   flags: [INPUT, OUTPUT],
   groups: STORE_GROUPS,

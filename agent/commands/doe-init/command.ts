@@ -6,6 +6,7 @@ import type { Args } from '../../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../../errors.ts';
 import { formatCsv } from '../../csv.ts';
 import { isZipName } from '../../names.ts';
+import { executableName } from '../../platform.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../../location.ts';
 import { planInputs } from '../../transfer/fetch.ts';
 import { versionInfo } from '../../version.ts';
@@ -73,7 +74,11 @@ First, check the setup (on a node or a laptop, with the job's config file):
   ferry check --aws-config config ${policyArgs} --output ${output}
 
 Job setup:
-  input files       ferry-${v}-linux-x64 (upload it renamed to ferry), config (AWS config with the keys),
+  input files       ferry for the processors of the nodes you pick, uploaded renamed to ferry
+                    (\`uname -m\` on a node says x86_64 or aarch64):
+                      ${executableName(v, 'x64')}    x86-64 nodes (Intel, AMD)
+                      ${executableName(v, 'arm64')}  Arm nodes (AWS Graviton such as hpc7g, Azure Cobalt, NVIDIA Grace)
+                    config (AWS config with the keys),
                     ${VARS_TEMPLATE} (mark it as a template: the platform fills in \${s3_input} and \${s3_output})
   run definition    inputs.csv (columns s3_input, s3_output: one row per case)
   command           ./ferry run --vars ${VARS_TEMPLATE} --aws-config config -- ${solver}
