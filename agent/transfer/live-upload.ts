@@ -30,6 +30,8 @@ export class LiveUpload {
   private readonly failed = new Map<string, FileState>();
   /** Files this live upload sent (their outcomes are the uploader's). */
   private sent = 0;
+  /** Scans made so far. */
+  scans = 0;
   private stopped = false;
 
   constructor(
@@ -100,6 +102,7 @@ export class LiveUpload {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.scans++;
     const now = Date.now();
     const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
     for (const [rel, state] of files) {

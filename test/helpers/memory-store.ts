@@ -2,7 +2,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FerryError } from '../../agent/errors.ts';
 import type { Location } from '../../agent/location.ts';
-import type { Call, Fetched, ObjectInfo, Store, StoreTerms, Uploaded, Verdict } from '../../agent/store/store.ts';
+import type {
+  Call,
+  Fetched,
+  ObjectInfo,
+  PutBytesOptions,
+  PutFileOptions,
+  Store,
+  StoreTerms,
+  Uploaded,
+  Verdict,
+} from '../../agent/store/store.ts';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -91,19 +101,33 @@ export class MemoryStore implements Store {
     );
   }
 
-  async putFile(file: string, size: number, dest: Location): Promise<Uploaded> {
-    const body = readFileSync(file).subarray(0, size);
-    this.put(dest.key, body);
-    return { loc: dest, size, digest: md5(body), etag: md5(body) };
+  putFile(file: string, size: number, dest: Location, o?: PutFileOptions): Promise<Uploaded> {
+    return this.op(`put ${dest.key}`, () => {
+      const body = readFileSync(file).subarray(0, size);
+      this.put(dest.key, body);
+      o?.meter?.addBytes(size);
+      const sha256 = o?.sha256 === false ? undefined : createHash('sha256').update(body).digest('hex');
+      return { loc: dest, size, digest: md5(body), etag: md5(body), sha256 };
+    });
   }
 
-  async putBytes(dest: Location, body: Buffer): Promise<Uploaded> {
-    this.put(dest.key, body);
-    return { loc: dest, size: body.length, digest: md5(body), etag: md5(body) };
+  /** Honours ifAbsent (If-None-Match: *) and ifEtag (If-Match) as a conditional store does. */
+  putBytes(dest: Location, body: Buffer, o?: PutBytesOptions): Promise<Uploaded | undefined> {
+    return this.op(`put ${dest.key}`, () => {
+      const now = this.objects.get(dest.key);
+      if (o?.ifAbsent && now) return undefined;
+      if (o?.ifEtag !== undefined && now?.etag !== o.ifEtag) return undefined;
+      this.put(dest.key, body);
+      return { loc: dest, size: body.length, digest: md5(body), etag: md5(body) };
+    });
   }
 
-  async remove(loc: Location): Promise<boolean> {
-    return this.objects.delete(loc.key);
+  remove(loc: Location, call?: Call & { ifEtag?: string }): Promise<boolean> {
+    return this.op(`remove ${loc.key}`, () => {
+      const now = this.objects.get(loc.key);
+      if (call?.ifEtag !== undefined && now && now.etag !== call.ifEtag) return false;
+      return this.objects.delete(loc.key) || call?.ifEtag === undefined;
+    });
   }
 
   verify(up: Uploaded, _call: Call): Promise<Verdict> {

@@ -1,0 +1,61 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scanTree } from '../../agent/rundir/tree.ts';
+import { LiveUpload } from '../../agent/transfer/live-upload.ts';
+import { MemoryStore } from '../helpers/memory-store.ts';
+import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
+
+const until = async (ok: () => boolean, ms = 5000) => {
+  for (const end = Date.now() + ms; !ok() && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+  return ok();
+};
+
+describe('LiveUpload against the in-memory store', () => {
+  it('uploads outputs once settled, never the baseline or skipped files, and again after a change', async () => {
+    const dir = runDir({ 'input.dat': 'in', config: 'secret' }, 60_000);
+    const baseline = (await scanTree(dir)).files;
+    const store = new MemoryStore();
+    const up = uploaderFor(store, dir);
+    const live = new LiveUpload(up, {
+      dir,
+      baseline,
+      uploadAll: true, // --upload-all: the skip rule alone keeps config out
+      skip: (rel) => rel === 'config',
+      settleMs: 100,
+      log: quietLog(),
+    });
+    write(dir, 'out/a.txt', 'first');
+    live.start();
+    try {
+      expect(await until(() => objectsUnder(store)['out/a.txt'] === 'first')).toBe(true);
+      writeFileSync(join(dir, 'out/a.txt'), 'second, longer');
+      expect(await until(() => objectsUnder(store)['out/a.txt'] === 'second, longer')).toBe(true);
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+    expect(Object.keys(objectsUnder(store)).sort()).toEqual(['input.dat', 'out/a.txt']);
+    expect(live.uploaded).toBe(3); // input.dat once, a.txt twice
+    expect(up.current('out/a.txt', (await scanTree(dir)).files.get('out/a.txt'))?.live).toBe(true);
+  });
+
+  it('a file not yet settled is not uploaded, however many scans see it', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const live = new LiveUpload(uploaderFor(store, dir), {
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      settleMs: 800,
+      log: quietLog(),
+    });
+    write(dir, 'growing.log', 'x', -3_600_000); // modified "in an hour": never quiet for 800 ms
+    live.start();
+    expect(await until(() => live.scans >= 3)).toBe(true); // seen, unchanged, by several scans
+    await live.stopWatching();
+    expect(store.objects.size).toBe(0);
+    expect(live.uploaded).toBe(0);
+  });
+});

@@ -1,0 +1,94 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseFor } from '../../agent/commands/spec.ts';
+import { RUN } from '../../agent/commands/run/spec.ts';
+import { runConfig } from '../../agent/config.ts';
+import type { CommandContext } from '../../agent/context.ts';
+import { runRow } from '../../agent/run/pipeline.ts';
+import { openRow } from '../../agent/run/row.ts';
+import { Progress } from '../../agent/transfer/progress.ts';
+import { MemoryStore } from '../helpers/memory-store.ts';
+import { objectsUnder, OUT, quietLog, runDir, storesOf } from '../helpers/unit-run.ts';
+
+/** One `ferry run` row through every stage, in this process, against the in-memory store. */
+async function row(dir: string, store: MemoryStore, script: string, extra: string[] = []) {
+  const argv = ['--input', 's3://bucket/in/params.txt', '--output', 's3://bucket/out/row/', '--no-mpi', ...extra];
+  const env = { PATH: process.env.PATH, HOME: dir };
+  const cfg = runConfig(parseFor(RUN, [...argv, '--', 'sh', '-c', script]), env, dir);
+  const log = quietLog();
+  log.attachFile(join(dir, 'ferry.log'));
+  const ctx: CommandContext = {
+    argv,
+    env,
+    cwd: dir,
+    log,
+    progress: new Progress(log),
+    stop: new AbortController().signal,
+    hardStop: new AbortController().signal,
+  };
+  try {
+    return await runRow(await openRow(cfg, ctx, storesOf(store)));
+  } finally {
+    log.detachFile();
+  }
+}
+
+describe('the pipeline of ferry run, stage by stage, against the in-memory store', () => {
+  it('fetch → solve → record → wipe: outputs verified, the claim written, the run dir wiped as accounted', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=1\n');
+    const dir = runDir({ 'notes.txt': 'there before' }, 60_000);
+    const end = await row(dir, store, 'mkdir -p out && cat params.txt > out/result.txt && echo log > run.log');
+    expect(end.code).toBe(0);
+    expect(end.status).toBe('complete');
+    const objects = objectsUnder(store, OUT);
+    expect(Object.keys(objects).sort()).toEqual([
+      '_SUCCESS',
+      '_ferry.log',
+      '_manifest.json',
+      'out/result.txt',
+      'run.log',
+    ]);
+    expect(objects['out/result.txt']).toBe('p=1\n');
+    const manifest = JSON.parse(objects['_manifest.json']);
+    expect(manifest.outputs.map((o: { path: string }) => o.path)).toEqual(['out/result.txt', 'run.log']);
+    expect(manifest.inputs).toEqual([{ uri: 's3://bucket/in/params.txt', etag: expect.any(String), size: 4 }]);
+    // what was there before stays; the input, the outputs and the folders the run made are gone
+    expect(readdirSync(dir).filter((n) => !n.startsWith('.ferry') && n !== 'ferry.log')).toEqual(['notes.txt']);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    expect(store.objects.has(`${OUT.key}_ferry.lease`)).toBe(false); // the lease released
+  });
+
+  it('a solver that fails: its outputs still go up, verified (so the wipe takes them), its code is ours', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=2\n');
+    const dir = runDir();
+    const end = await row(dir, store, 'echo partial > part.out; exit 3');
+    expect(end.code).toBe(3);
+    expect(end.status).toBe('solver-failed');
+    expect(objectsUnder(store)['part.out']).toBe('partial\n');
+    expect(objectsUnder(store)['_SUCCESS']).toBeUndefined();
+    expect(JSON.parse(objectsUnder(store)['_manifest.json']).solver.exit_code).toBe(3);
+    expect(existsSync(join(dir, 'part.out'))).toBe(false);
+  });
+
+  it('another run holding the prefix: 75 before anything is downloaded or written', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=3\n');
+    const held = {
+      run_id: 'other',
+      host: 'node-7',
+      pid: 1,
+      ferry: 'x',
+      started_at: '',
+      heartbeat_at: new Date().toISOString(),
+    };
+    store.put(`${OUT.key}_ferry.lease`, JSON.stringify(held));
+    const dir = runDir();
+    await expect(row(dir, store, 'echo never > x.out')).rejects.toMatchObject({ exitCode: 75 });
+    expect(store.calls.filter((c) => c.startsWith('read '))).toEqual([]);
+    expect(existsSync(join(dir, 'params.txt'))).toBe(false);
+    expect(existsSync(join(dir, 'x.out'))).toBe(false);
+  });
+});
