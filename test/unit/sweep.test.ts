@@ -7,7 +7,7 @@ import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/u
 import { scanTree } from '../../agent/rundir/tree.ts';
 
 describe('the final sweep against the in-memory store', () => {
-  it('keeps what was uploaded and is unchanged, uploads the rest, names what was deleted after its upload', async () => {
+  it('keeps the uploads of unchanged files, uploads the rest, names what was deleted after its upload', async () => {
     const dir = runDir({ 'in.dat': 'input' }, 60_000);
     const baseline = (await scanTree(dir)).files;
     const store = new MemoryStore();
