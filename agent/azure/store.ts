@@ -138,7 +138,7 @@ export class AzureStore implements Store {
           contentMD5: r.blobContentMD5,
           lastModified: r.lastModified,
         };
-        return { body, info: info(loc.key, props) };
+        return { body, info: info(loc.key, props), serverDate: r.date };
       } catch (err) {
         if (isNoBlob(err)) return undefined;
         throw err;

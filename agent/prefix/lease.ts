@@ -1,48 +1,49 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { backOff } from '../backoff.ts';
 import { EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
 import type { Store } from '../store/store.ts';
+import { describeHolder, ownStart, viewLease, type HeldLease, type LeaseBody } from './lease-view.ts';
+import type { RowIdentity } from './row.ts';
 
-/** A lease not renewed for this long is stale (FERRY_LEASE_TTL_SECONDS overrides it, for tests). */
+export { LEASE_TTL_MS } from './lease-view.ts';
+
 /** The most the lease's removal may take at the end of a run (also after a second signal). */
 const RELEASE_MS = 15_000;
 
-export const LEASE_TTL_MS = 10 * 60 * 1000;
-
-/** What the lease object holds. */
-interface LeaseBody {
-  run_id: string;
-  host: string;
-  pid: number;
-  ferry: string;
-  started_at: string;
-  heartbeat_at: string;
-}
-
 export interface LeaseOptions {
+  row: RowIdentity;
+  attempt: string;
   runId: string;
   ferry: string;
-  /** Steal a lease whose holder has not renewed it for `ttlMs` (--take-over). */
+  /** Take a stale lease of another row (--take-over); an earlier attempt's of this row is taken anyway. */
   takeOver: boolean;
-  /** A lease not renewed for this long is stale (default 10 min; FERRY_LEASE_TTL_SECONDS in tests). */
+  /** A lease not renewed for this long (by the store's clock) is stale; renewed every ttlMs/3. */
   ttlMs: number;
   log: Log;
   signal?: AbortSignal;
 }
 
+/** Another attempt holds the prefix now: this run stops writing there (exit 75). */
+export class LeaseLost extends FerryError {}
+
 /**
- * One run per output prefix: `<output>_ferry.lease` names the run writing there (run id, host, pid)
- * and is renewed every ttl/10 while it runs. It is created only if absent and renewed only if it
- * still has its ETag (the store's conditional writes), so two runs cannot both believe they hold
- * it; it is read back after every write for servers that ignore conditions.
+ * One attempt per output prefix: `<output>_ferry.lease` names the attempt writing there (its row,
+ * host, pid) and is renewed every ttl/3. It is created only if absent and replaced only while it
+ * still has its ETag (the store's conditional writes), so two attempts cannot both believe they
+ * hold it; it is read back after every take for servers that ignore conditions. Its age is the
+ * store's (the lease's LastModified against the Date of the answer), so a node with a wrong clock
+ * can neither steal a live lease nor keep a dead one.
  */
 export class Lease {
-  /** Another run replaced the lease while this one ran: this run must not claim the prefix complete. */
+  /** Another attempt replaced the lease: this run must not write to the prefix any more. */
   lost = false;
   private timer: NodeJS.Timeout | undefined;
   private etag = '';
+  private renewedAt = 0;
   private readonly loc: Location;
   private readonly body: LeaseBody;
 
@@ -53,11 +54,18 @@ export class Lease {
   ) {
     this.loc = under(prefix, LEASE);
     const now = new Date().toISOString();
+    const { row } = o;
     this.body = {
+      row: row.key,
+      attempt: o.attempt,
       run_id: o.runId,
       host: hostname(),
       pid: process.pid,
+      pid_start: ownStart(),
       ferry: o.ferry,
+      ...(row.jobId ? { job_id: row.jobId } : {}),
+      inputs: row.inputs,
+      solver: row.solver,
       started_at: now,
       heartbeat_at: now,
     };
@@ -67,132 +75,148 @@ export class Lease {
     return formatUri(this.loc);
   }
 
-  /** Takes the lease of `prefix` for this run, or throws exit 75 naming the run that holds it. */
+  /** Takes the lease of `prefix` for this attempt (waiting out an earlier attempt's), or throws 75. */
   static async acquire(store: Store, prefix: Location, o: LeaseOptions): Promise<Lease> {
     const lease = new Lease(store, prefix, o);
     await lease.take();
-    const every = Math.max(1000, Math.floor(o.ttlMs / 10));
-    lease.timer = setInterval(() => void lease.renew(), every);
+    lease.timer = setInterval(() => void lease.renew(), Math.max(1000, Math.floor(o.ttlMs / 3)));
     lease.timer.unref();
     return lease;
   }
 
   private async take(): Promise<void> {
-    if (await this.write({ ifAbsent: true })) return this.confirm();
-    const held = await this.read();
-    if (!held) {
+    const deadline = performance.now() + this.o.ttlMs * 1.5;
+    const firstSeen = new Map<string, number>(); // a store without a Date: unchanged for ttl of our time
+    for (let waited = 0; ; waited++) {
       if (await this.write({ ifAbsent: true })) return this.confirm();
-      throw this.busy(await this.read(), 0);
+      const held = await this.read();
+      if (!held) continue; // removed meanwhile: try to create it again
+      const sameRow = held.body.row === this.o.row.key;
+      const mine = held.body.attempt === this.o.attempt;
+      if (!firstSeen.has(held.etag)) firstSeen.set(held.etag, performance.now());
+      const unchangedMs = held.ageMs ?? performance.now() - firstSeen.get(held.etag)!;
+      const stale = held.holderGone || unchangedMs >= this.o.ttlMs;
+      if (mine || stale) {
+        if (!mine && !sameRow && !this.o.takeOver) throw this.busy(held, false);
+        if (!mine) this.o.log.warn(`taking over the lease ${this.uri} from ${describeHolder(held, sameRow)}`);
+        if (await this.write({ ifEtag: held.etag })) return this.confirm();
+        continue; // someone else wrote it meanwhile: look again
+      }
+      if (!sameRow || performance.now() > deadline) throw this.busy(held, sameRow);
+      if (waited === 0) this.sayWaiting(held);
+      await backOff(3, this.o.signal, { firstMs: Math.min(10_000, this.o.ttlMs / 12), maxMs: 10_000 });
     }
-    const age = Date.now() - held.at;
-    if (held.body.run_id !== this.o.runId) {
-      if (age < this.o.ttlMs || !this.o.takeOver) throw this.busy(held, age);
-      this.o.log.warn(
-        `taking over the stale lease of run ${held.body.run_id} (${held.body.host}, pid ${held.body.pid}; ` +
-          `no renewal for ${Math.round(age / 1000)} s)`,
-      );
-    }
-    if (!(await this.replace(held.etag))) throw this.busy(await this.read(), 0);
-    return this.confirm();
   }
 
-  private busy(held: { body: LeaseBody } | undefined, age: number): FerryError {
-    const who = held
-      ? `run ${held.body.run_id} on ${held.body.host} (pid ${held.body.pid}, ${held.body.ferry}), ` +
-        `renewed ${Math.round(age / 1000)} s ago`
-      : 'another run';
-    const stale = age >= this.o.ttlMs;
-    return new FerryError(`the output prefix is being written by ${who}`, {
+  private sayWaiting(held: HeldLease): void {
+    const left = held.ageMs === undefined ? this.o.ttlMs : Math.max(0, this.o.ttlMs - held.ageMs);
+    this.o.log.info(
+      `the output prefix's lease is held by ${describeHolder(held, true)}: waiting up to ` +
+        `${Math.round((left + this.o.ttlMs / 2) / 1000)} s for it to end or go stale ` +
+        `(a lease not renewed for ${Math.round(this.o.ttlMs / 1000)} s is a dead node's)`,
+    );
+  }
+
+  private busy(held: HeldLease, sameRow: boolean): FerryError {
+    return new FerryError(`the output prefix is being written by ${describeHolder(held, sameRow)}`, {
       phase: 'upload',
       target: formatUri(this.prefix),
       exitCode: EXIT.busy,
-      hint: stale
-        ? `its lease is stale (no renewal for ${Math.round(this.o.ttlMs / 1000)} s): ` +
-          'if that run is dead, re-run with --take-over'
-        : 'two DOE rows with the same s3_output? give every row its own output prefix; or wait for that run to end',
+      hint: sameRow
+        ? 'that attempt of this row still runs and renews its lease: wait for it to end'
+        : 'two DOE rows with the same s3_output? give every row its own output prefix' +
+          (held.ageMs !== undefined && held.ageMs >= this.o.ttlMs
+            ? "; if that run is dead and this prefix is this row's, re-run with --take-over"
+            : ''),
     });
   }
 
   /** Writes the lease with a condition; false when the condition failed. */
-  private async write(cond: { ifAbsent?: boolean; ifEtag?: string }): Promise<boolean> {
+  private async write(cond: { ifAbsent?: boolean; ifEtag?: string }, signal = this.o.signal): Promise<boolean> {
     this.body.heartbeat_at = new Date().toISOString();
     const written = await this.store.putBytes(this.loc, Buffer.from(JSON.stringify(this.body)), {
       phase: 'upload',
-      signal: this.o.signal,
+      signal,
       what: "writing the output prefix's lease",
       contentType: 'application/json',
       ...cond,
     });
-    if (written) this.etag = written.etag;
-    return written !== undefined;
+    if (!written) return false;
+    this.etag = written.etag;
+    this.renewedAt = performance.now();
+    return true;
   }
 
-  /** Overwrites the lease if it still has `etag`. */
-  private replace(etag: string): Promise<boolean> {
-    return this.write({ ifEtag: etag });
-  }
-
-  private async read(signal = this.o.signal): Promise<{ body: LeaseBody; etag: string; at: number } | undefined> {
+  private async read(signal = this.o.signal): Promise<HeldLease | undefined> {
     const got = await this.store.fetch(this.loc, {
       phase: 'upload',
       signal,
       what: "reading the output prefix's lease",
     });
-    if (!got) return undefined;
-    let body: LeaseBody;
-    try {
-      body = JSON.parse(got.body.toString()) as LeaseBody;
-    } catch {
-      return {
-        body: { run_id: '(unreadable lease)', host: '?', pid: 0, ferry: '?', started_at: '', heartbeat_at: '' },
-        etag: got.info.etag,
-        at: 0,
-      };
-    }
-    const at = Math.max(got.info.modified?.getTime() ?? 0, Date.parse(body.heartbeat_at) || 0);
-    return { body, etag: got.info.etag, at };
+    return got ? viewLease(got) : undefined;
   }
 
-  /** A server that ignores conditions lets the last writer win: make sure that is us. */
+  /** A server that ignores conditions lets the last writer win: make sure that is this attempt. */
   private async confirm(): Promise<void> {
     const now = await this.read();
-    if (now?.body.run_id !== this.o.runId) throw this.busy(now, 0);
+    if (now?.body.attempt !== this.o.attempt) throw this.busy(now ?? this.vanished(), now?.body.row === this.o.row.key);
     this.etag = now.etag;
   }
 
-  private async renew(): Promise<void> {
-    if (this.lost) return;
+  private vanished(): HeldLease {
+    return { body: { ...this.body, attempt: '(none: the lease was removed)' }, etag: '', holderGone: false };
+  }
+
+  private async renew(): Promise<boolean> {
+    if (this.lost) return false;
     try {
-      if (!(await this.replace(this.etag))) {
-        this.lost = true;
-        clearInterval(this.timer);
-        const now = await this.read().catch(() => undefined);
-        this.o.log.error(
-          `lost the lease ${this.uri}: ` +
-            (now ? `run ${now.body.run_id} on ${now.body.host} took it over` : 'it was removed') +
-            '; ' +
-            'this run will not mark the prefix complete',
-        );
-      }
+      if (await this.write({ ifEtag: this.etag })) return true;
+      this.markLost(await this.read().catch(() => undefined));
+      return false;
     } catch (err) {
       this.o.log.warn(`could not renew the lease ${this.uri}: ${(err as Error).message}`);
+      return !this.lost;
     }
   }
 
+  private markLost(now: HeldLease | undefined): void {
+    this.lost = true;
+    clearInterval(this.timer);
+    this.o.log.error(
+      `lost the lease ${this.uri}: ` +
+        (now ? `${describeHolder(now, now.body.row === this.o.row.key)} took it over` : 'it was removed') +
+        '; this run writes nothing more to the prefix',
+    );
+  }
+
   /**
-   * Stops renewing and removes the lease if it is still this run's. Tried even after a second signal
-   * (which stops transfers, not this): two small requests, given RELEASE_MS at most, so that a re-run
-   * elsewhere can take the prefix at once.
+   * Before each write to the prefix: throws LeaseLost (75) when another attempt holds it. A lease not
+   * renewed for a third of its life (a frozen process, a slow renewal) is renewed first, so a run
+   * that wakes up after losing it finds out before it writes.
+   */
+  async fence(): Promise<void> {
+    if (!this.lost && performance.now() - this.renewedAt > this.o.ttlMs / 3) await this.renew();
+    if (this.lost)
+      throw new LeaseLost(`another attempt took the lease of ${formatUri(this.prefix)}`, {
+        phase: 'upload',
+        target: this.uri,
+        exitCode: EXIT.busy,
+        hint: 'that attempt carries the row on; this one stops writing to the prefix (nothing is deleted here)',
+      });
+  }
+
+  /**
+   * Stops renewing and removes the lease if it is still this attempt's. Tried even after a second
+   * signal (which stops transfers, not this): two small requests, RELEASE_MS at most, so that a re-run
+   * elsewhere can take the prefix at once. Throws the store's failure (a lease left behind is not a
+   * clean end).
    */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    if (this.lost) return;
     const signal = AbortSignal.timeout(RELEASE_MS);
-    try {
-      const now = await this.read(signal);
-      if (now?.body.run_id === this.o.runId && !this.lost)
-        await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag, signal });
-    } catch (err) {
-      this.o.log.warn(`could not remove the lease ${this.uri}: ${(err as Error).message}`);
-    }
+    const now = await this.read(signal);
+    if (now?.body.attempt === this.o.attempt)
+      await this.store.remove(this.loc, { phase: 'upload', ifEtag: now.etag, signal, what: 'removing the lease' });
   }
 }

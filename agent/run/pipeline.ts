@@ -3,6 +3,10 @@
 // the earlier ones produced and returns its own; the lease is held from before the first byte moves
 // until the last write to the prefix, and released on every path.
 import { LEASE_TTL_MS, Lease } from '../prefix/lease.ts';
+import { rowIdentity, type RowIdentity } from '../prefix/row.ts';
+import { createHash } from 'node:crypto';
+import { formatUri, isPrefix } from '../location.ts';
+import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
 import { exitCode } from './exit-code.ts';
 import { fetch } from './fetch.ts';
@@ -20,8 +24,10 @@ export interface RowEnd {
 }
 
 /** The output prefix's lease for this row, taken before anything is written there. */
-function takeLease(row: Row, p: Prepared): Promise<Lease> {
+function takeLease(row: Row, p: Prepared, id: RowIdentity): Promise<Lease> {
   return Lease.acquire(row.output, row.cfg.output, {
+    row: id,
+    attempt: p.attempt,
     runId: p.state.runId,
     ferry: versionLine(),
     takeOver: row.cfg.takeOver,
@@ -32,9 +38,29 @@ function takeLease(row: Row, p: Prepared): Promise<Lease> {
   });
 }
 
+/**
+ * This row as every attempt of it sees it: the output prefix, each input with its ETag now (a prefix:
+ * a digest of the keys and ETags under it), the solver.
+ */
+async function identify(row: Row): Promise<RowIdentity> {
+  const inputs = [];
+  for (const uri of row.cfg.inputs) {
+    const jobs = await planInputs((loc) => row.stores.for(loc), [uri], row.ctx.stop);
+    const etag = isPrefix(uri)
+      ? `list:${createHash('sha256')
+          .update(jobs.map((j) => `${j.obj.key}\0${j.obj.etag}`).join('\n'))
+          .digest('hex')
+          .slice(0, 16)}`
+      : jobs[0].obj.etag;
+    inputs.push({ uri: formatUri(uri), etag });
+  }
+  return rowIdentity(row.cfg.output, inputs, row.cfg.solver, row.ctx.env);
+}
+
 export async function runRow(row: Row): Promise<RowEnd> {
   const p = await prepare(row);
-  const lease = await takeLease(row, p);
+  const id = await identify(row);
+  const lease = await takeLease(row, p, id);
   try {
     const f = await fetch(row, p);
     const s = await solve(row, p, f);

@@ -5,6 +5,7 @@ import { loadRunState, type RunState } from '../rundir/state.ts';
 import { scanTree } from '../rundir/tree.ts';
 import type { SolverCommand } from '../solver/mpi.ts';
 import { planSolver } from '../solver/plan.ts';
+import { attemptId } from '../prefix/row.ts';
 import type { Row } from './row.ts';
 
 /** What the run directory holds for this row before any byte moves, and how the solver starts. */
@@ -16,6 +17,8 @@ export interface Prepared {
   /** ferry's own files in the run directory (its log, state, lock, temp files, console). */
   own: OwnFiles;
   command: SolverCommand;
+  /** This attempt of the row (in the lease, the journal, the manifest). */
+  attempt: string;
 }
 
 /**
@@ -36,5 +39,5 @@ export async function prepare(row: Row): Promise<Prepared> {
   const own = OwnFiles.forRun(state.runId, console);
   if (state.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
   const command = await planSolver(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);
-  return { job, state, own, command };
+  return { job, state, own, command, attempt: attemptId() };
 }

@@ -48,6 +48,7 @@ export class CheckableS3Store extends S3Store implements SelfCheck {
   ) {
     super(made.client, ...rest);
     this.made = made;
+    this.serverClock = made.clock;
   }
 
   private readonly made: MadeClient;

@@ -1,5 +1,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Location } from '../location.ts';
+import type { Fetched } from '../store/store.ts';
+import { bareEtag } from './etag.ts';
+import { isNotFound } from './errors.ts';
 import { readResuming, type Body } from '../store/resume.ts';
 
 /**
@@ -28,4 +31,31 @@ export function readRange(
     return res.Body as unknown as Body;
   };
   return readResuming(u, range, o, open, onChunk);
+}
+
+/**
+ * A small object read whole (the manifest, the lease), or undefined when there is none; with the
+ * server's time of the answer when the client has learnt its clock (`offsetMs`).
+ */
+export async function fetchWhole(
+  client: S3Client,
+  loc: Location,
+  signal: AbortSignal | undefined,
+  clock?: { offsetMs?: number },
+): Promise<Fetched | undefined> {
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: signal });
+    const body = Buffer.from(await r.Body!.transformToByteArray());
+    const offset = clock?.offsetMs;
+    const serverDate = offset === undefined ? undefined : new Date(Date.now() + offset);
+    const etag = bareEtag(r.ETag);
+    return {
+      body,
+      info: { key: loc.key, size: body.length, etag, digest: etag, modified: r.LastModified },
+      serverDate,
+    };
+  } catch (err) {
+    if (isNotFound(err) && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
+    throw err;
+  }
 }

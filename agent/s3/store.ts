@@ -1,7 +1,6 @@
 import { sdkParams } from './params.ts';
 import {
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -27,12 +26,12 @@ import type {
 } from '../store/store.ts';
 import { S3_TERMS } from './terms.ts';
 import type { Network } from '../net/index.ts';
-import { classifyS3Error, httpStatus, isNotFound } from './errors.ts';
+import { classifyS3Error, httpStatus } from './errors.ts';
 import { bareEtag, localEtag } from './etag.ts';
 import { listFolders } from './folders.ts';
 import { abortStaleUploads } from './multipart.ts';
 import { MAX_PARTS, partSizeFor } from './parts.ts';
-import { readRange } from './read.ts';
+import { fetchWhole, readRange } from './read.ts';
 import { uploadFile } from './upload.ts';
 
 const bare = bareEtag;
@@ -55,6 +54,8 @@ const isPrecondition = (err: unknown) =>
 export class S3Store implements Store, FolderLister {
   readonly terms = S3_TERMS;
   private readonly verifiers = new Map<string, BatchVerifier>();
+  /** The server's clock against ours, learnt from the Date of every answer (agent/s3/renew.ts). */
+  protected serverClock?: { offsetMs?: number };
   /** The server matches If-Match only against the bare ETag (Ceph RGW 16, measured). */
   private bareIfMatch = false;
 
@@ -155,18 +156,9 @@ export class S3Store implements Store, FolderLister {
   }
 
   fetch(loc: Location, call: Call): Promise<Fetched | undefined> {
-    return this.guard('reading an object', loc, call, async () => {
-      try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
-          abortSignal: call.signal,
-        });
-        const body = Buffer.from(await r.Body!.transformToByteArray());
-        return { body, info: info(loc.key, body.length, bare(r.ETag), r.LastModified) };
-      } catch (err) {
-        if (isNotFound(err) && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
-        throw err;
-      }
-    });
+    return this.guard('reading an object', loc, call, () =>
+      fetchWhole(this.client, loc, call.signal, this.serverClock),
+    );
   }
 
   putFile(file: string, size: number, dest: Location, o: PutFileOptions): Promise<Uploaded> {

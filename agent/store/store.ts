@@ -75,6 +75,11 @@ export interface PutBytesOptions extends Call {
 export interface Fetched {
   body: Buffer;
   info: ObjectInfo;
+  /**
+   * The server's time when it answered (its Date), when the store knows it: with `info.modified`
+   * (also the server's) it dates the object by one clock, whatever this node's clock says.
+   */
+  serverDate?: Date;
 }
 
 /** A step a run asks of a store, as `ferry check` probes it (and names what it lacks when refused). */
