@@ -9,7 +9,7 @@ export {
   maxExtract,
 } from './config/flags.ts';
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
-export { netSettings, type NetSettings } from './config/net.ts';
+export { isPacFile, netSettings, PAC_AUTO, type NetSettings } from './config/net.ts';
 export {
   s3Settings,
   storeSettings,

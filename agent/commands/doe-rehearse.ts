@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { parseArgs, positiveInt, str, type ParsedArgs } from '../args.ts';
-import { RUN_FLAGS, storeSettings, transferSettings } from '../config.ts';
+import { PAC_AUTO, RUN_FLAGS, storeSettings, transferSettings } from '../config.ts';
 import { parseCsv, render } from '../csv.ts';
 import { checkDistinctOutputs, readManifest } from '../doe/rows.ts';
 import { renderTable } from '../doe/table.ts';
@@ -86,7 +86,7 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
     as,
   }));
   // The configs are copied into each row's directory; a proxy account or PAC file stays where it is.
-  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(ctx.cwd, v));
+  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) || v === PAC_AUTO ? v : resolve(ctx.cwd, v));
   const asCopy = (a: string, i: number) => {
     for (const [flag, as] of CONFIG_COPIES) {
       if (pass[i - 1] === `--${flag}`) return as;

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import type { RunConfig } from '../config.ts';
+import { isPacFile, type RunConfig } from '../config.ts';
 import { isOwnFile } from '../names.ts';
 import { Lease, LEASE_TTL_MS } from '../phases/lease.ts';
 import { scanTree } from '../phases/outputs.ts';
@@ -21,7 +21,7 @@ export function namedInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string)
   // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
   const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
   const { s3, azure, net } = cfg.stores;
-  const pacFile = net.pac && !/^[a-z]+:\/\//i.test(net.pac) ? net.pac : undefined;
+  const pacFile = isPacFile(net.pac) ? net.pac : undefined;
   const named = [s3.awsConfigFile, azure.configFile, cfg.varsFile, net.authFile, pacFile, selfCommand(env), invoked];
   for (const f of named) {
     if (!f) continue;
