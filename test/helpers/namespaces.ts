@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { tempDir } from './ferry.ts';
@@ -82,6 +82,8 @@ export interface Netns {
   exec: string[];
   /** Starts a process inside (stopped by its pid in close()). */
   spawn(cmd: string, args: string[]): ChildProcess;
+  /** Stops the processes spawn() started. */
+  stopChildren(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,18 +95,39 @@ export function makeNetns(hosts: (outside: string) => string, resolvConf: string
   const [outside, inside] = [`${net}.1`, `${net}.2`];
   const etc = join('/etc/netns', name);
   const children: ChildProcess[] = [];
+  const removeEtc = () => {
+    rmSync(etc, { recursive: true, force: true });
+    try {
+      rmdirSync('/etc/netns'); // ours when no other namespace has files there
+    } catch {
+      // another namespace's files are there: leave the folder
+    }
+  };
   mkdirSync(etc, { recursive: true });
   writeFileSync(join(etc, 'hosts'), hosts(outside));
   writeFileSync(join(etc, 'resolv.conf'), resolvConf);
   run('ip', ['netns', 'add', name]);
   const inNs = (...args: string[]) => run('ip', ['netns', 'exec', name, ...args]);
-  run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-  run('ip', ['link', 'set', b, 'netns', name]);
-  run('ip', ['addr', 'add', `${outside}/30`, 'dev', a]);
-  run('ip', ['link', 'set', a, 'up']);
-  inNs('ip', 'addr', 'add', `${inside}/30`, 'dev', b);
-  inNs('ip', 'link', 'set', b, 'up');
-  inNs('ip', 'link', 'set', 'lo', 'up');
+  try {
+    run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    run('ip', ['link', 'set', b, 'netns', name]);
+    run('ip', ['addr', 'add', `${outside}/30`, 'dev', a]);
+    run('ip', ['link', 'set', a, 'up']);
+    inNs('ip', 'addr', 'add', `${inside}/30`, 'dev', b);
+    inNs('ip', 'link', 'set', b, 'up');
+    inNs('ip', 'link', 'set', 'lo', 'up');
+  } catch (err) {
+    run('ip', ['netns', 'delete', name]);
+    removeEtc();
+    throw err;
+  }
+  const stopChildren = async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    }
+  };
   return {
     name,
     outside,
@@ -115,13 +138,11 @@ export function makeNetns(hosts: (outside: string) => string, resolvConf: string
       children.push(c);
       return c;
     },
+    stopChildren,
     close: async () => {
-      for (const c of children) {
-        c.kill('SIGTERM');
-        if (c.exitCode === null) await new Promise((r) => c.once('exit', r));
-      }
+      await stopChildren();
       run('ip', ['netns', 'delete', name]); // the veth pair goes with it
-      rmSync(etc, { recursive: true, force: true });
+      removeEtc();
     },
   };
 }
