@@ -48,11 +48,15 @@ S3 options (all commands):
                           (default 256MiB; at least --part-size)
   --proxy URL             HTTP proxy for every request, http://host:port (default: the PAC file,
                           else HTTPS_PROXY / HTTP_PROXY minus NO_PROXY)
-  --proxy-pac URL|FILE    PAC file choosing the proxy per host (default: env FERRY_PROXY_PAC);
-                          fetched once, run in a sandbox; PROXY a; PROXY b; DIRECT in order
+  --proxy-pac URL|FILE|auto
+                          PAC file choosing the proxy per host (default: env FERRY_PROXY_PAC);
+                          fetched once, run in a sandbox; PROXY a; PROXY b; DIRECT in order;
+                          auto: found by WPAD (http://wpad.<domain>/wpad.dat, this machine's DNS
+                          domain, then the search domains of /etc/resolv.conf)
   --proxy-auth-file FILE  the proxy account, one line user:password or DOMAIN\\user:password, for
                           whichever proxy is chosen (Basic, Digest or NTLMv2, the strongest offered;
-                          keep it chmod 600). Without it: http://USER:PASSWORD@host:port in the URL
+                          keep it chmod 600). Without it: http://USER:PASSWORD@host:port in the URL.
+                          Negotiate needs none: the user's Kerberos ticket (kinit, KRB5CCNAME, SSSD)
   --sse AES256|aws:kms    server-side encryption for uploads (--sse-kms-key-id KEY with aws:kms)
   --storage-class CLASS   e.g. STANDARD_IA, INTELLIGENT_TIERING
   (--retries, --timeout, --proxy, --concurrency, --part-concurrency, --part-size and --memory apply
@@ -254,7 +258,8 @@ Prints one line each:
     deleted; an upload in parts is started and aborted (what a failed big upload needs);
   - where the credentials came from (profile, kind, role, expiry; never a secret) and the caller
     identity (STS GetCallerIdentity, where the endpoint serves it);
-  - region, endpoint, STS endpoint, and the proxy/PAC route of each;
+  - region, endpoint, STS endpoint, the route of each and where it came from (--proxy, HTTPS_PROXY,
+    PAC, WPAD), and per proxy the schemes offered, the one used and as whom (principal or account);
   - the clock offset against the server's Date.
 A refused step names the action the policy lacks (e.g. s3:PutObject).
 Options: the S3 options of ferry --help (--aws-config, --profile, --endpoint, --proxy...).
