@@ -20,7 +20,8 @@ export const isPacFile = (pac: string | undefined): pac is string =>
   pac !== undefined && pac !== PAC_AUTO && !/^[a-z]+:\/\//i.test(pac);
 
 export function netSettings(p: ParsedArgs, env: Env, cwd: string): NetSettings {
-  const pac = str(p, 'proxy-pac') ?? (env.FERRY_PROXY_PAC || undefined);
+  const given = str(p, 'proxy-pac') ?? (env.FERRY_PROXY_PAC || undefined);
+  const pac = given?.toLowerCase() === PAC_AUTO ? PAC_AUTO : given; // a file named auto: ./auto
   const authFile = str(p, 'proxy-auth-file');
   return Object.freeze({
     proxy: str(p, 'proxy'),

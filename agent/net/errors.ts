@@ -42,7 +42,7 @@ function proxyAuthMessage(kind: string, proxy: string, offered: string[], scheme
 
 /** Why Negotiate could not answer: from agent/net/negotiate.ts's Ticket, or the handshake. */
 export interface NegotiateProblem {
-  kind: 'no-library' | 'no-ticket' | 'expired' | 'failed' | 'refused' | 'mutual';
+  kind: 'no-library' | 'no-ticket' | 'expired' | 'token' | 'failed' | 'refused' | 'mutual';
   /** GSSAPI's own words, or the loader's. */
   why?: string;
   /** The ticket cache (FILE:/tmp/krb5cc_1000, KCM:1000…) and its principal, when the library tells them. */
@@ -101,6 +101,12 @@ function negotiateWords(proxy: string, spn: string, p: NegotiateProblem, who?: s
         `the proxy ${proxy} refused the Negotiate (Kerberos) ticket${who ? ` of ${who}` : ''} for ${spn} (HTTP 407)`,
         `the proxy could not accept it (its keytab for ${spn}, or clocks more than 5 minutes apart): ` +
           "kinit again, or ask the proxy's administrators",
+      ];
+    case 'token':
+      return [
+        `the proxy ${proxy} answered with a Negotiate token that GSSAPI cannot accept${why}`,
+        "the proxy's Negotiate is broken, or something between ferry and the proxy alters its answers: " +
+          'ask its administrators, or give an account it also takes (--proxy-auth-file)',
       ];
     case 'mutual':
       return [

@@ -16,15 +16,23 @@ export type Ticket =
   | { ok: true; principal: string; lifetime: number }
   | {
       ok: false;
-      kind: 'no-library' | 'no-ticket' | 'expired' | 'failed';
+      kind: 'no-library' | 'no-ticket' | 'expired' | 'token' | 'failed';
       why: string;
       cache?: string;
       principal?: string;
     };
 
 /** GSSAPI routine errors (RFC 2744 3.9.1): the 8 bits above the supplementary bits. */
+const BAD_SIG = 6;
 const NO_CRED = 7;
+const DEFECTIVE_TOKEN = 9;
 const CREDENTIALS_EXPIRED = 11;
+const KINDS: Record<number, 'no-ticket' | 'expired' | 'token'> = {
+  [NO_CRED]: 'no-ticket',
+  [CREDENTIALS_EXPIRED]: 'expired',
+  [DEFECTIVE_TOKEN]: 'token',
+  [BAD_SIG]: 'token',
+};
 const routine = (err: unknown) => (((err as { major?: number }).major ?? 0) >>> 16) & 0xff;
 
 function gss(): Native | (Ticket & { ok: false }) {
@@ -36,10 +44,10 @@ function gss(): Native | (Ticket & { ok: false }) {
 function problem(native: Native, err: unknown): Ticket & { ok: false } {
   const e = err as Error & { code?: string; detail?: string };
   if (e.code === 'ENOGSSAPI') return { ok: false, kind: 'no-library', why: e.message };
-  // The mechanism's words say more ("No Kerberos credentials available (default cache: …)"); some say "Success".
-  const why = e.detail && e.detail !== 'Success' ? e.detail : e.message;
-  const r = routine(err);
-  const kind = r === CREDENTIALS_EXPIRED ? 'expired' : r === NO_CRED ? 'no-ticket' : 'failed';
+  // The mechanism's words say more ("No Kerberos credentials available (default cache: …)"), unless they
+  // are "Success" or "Unknown error" (measured: an expired ticket, a SPNEGO token that is not one).
+  const why = e.detail && !/^(Success|Unknown error)$/.test(e.detail) ? e.detail : e.message;
+  const kind = KINDS[routine(err)] ?? 'failed';
   try {
     const c = native.gssCache();
     return { ok: false, kind, why, cache: c.cache || undefined, principal: c.principal ?? undefined };
@@ -111,6 +119,7 @@ class Session {
 export async function negotiate(auth: ProxyAuth, socket: Socket, x: Exchange): Promise<Answer> {
   const session = new Session(auth);
   let out = await session.step(null);
+  if (!out.token) throw new Error('GSSAPI gave no Negotiate token to send');
   for (let leg = 0; leg < 4; leg++) {
     const answer = await exchange(
       socket,

@@ -206,7 +206,7 @@ describe('a proxy offering Negotiate and Basic', () => {
 });
 
 /** The proxy of test/helpers/negotiate-proxy.py (CONNECT only, final token sent), and its log. */
-async function finalTokenProxy(mode: 'honest' | 'tamper') {
+async function finalTokenProxy(mode: 'honest' | 'tamper' | 'garbage') {
   const dir = tempDir('negproxy');
   const log = join(dir, 'proxy.log');
   writeFileSync(log, '');
@@ -251,6 +251,20 @@ describe('mutual authentication: a proxy that sends its final token', () => {
         tunnels.every((t) => t === 'tunnel 0'),
         p.log(),
       ).toBe(true);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('a proxy whose Negotiate answer is not a token', () => {
+  it('77 naming the proxy and what GSSAPI said', async () => {
+    const p = await finalTokenProxy('garbage');
+    try {
+      const r = await run('garbage', { transport: 'https', proxy: p.url, cache, httpsOnly: true });
+      expect(r.exitCode, r.all).toBe(77);
+      expect(r.stderr).toContain(`the proxy ${p.url} answered with a Negotiate token that GSSAPI cannot accept: `);
+      expect(p.log()).toContain('garbage');
     } finally {
       await p.stop();
     }

@@ -2,10 +2,11 @@
 """A CONNECT-only proxy on 127.0.0.1 that asks for Negotiate and, unlike squid 5, sends its final
 token (the Kerberos AP-REP) with the 200, so that a client can complete mutual authentication.
 
-  negotiate-proxy.py KEYTAB LOG [tamper]
+  negotiate-proxy.py KEYTAB LOG [honest|tamper|garbage]
 
 The acceptor is real GSSAPI (Debian python3-gssapi over MIT krb5, the keytab of HTTP/<host>).
-With `tamper` the final token is altered: a client that checks it must not use the tunnel. LOG gets
+With `tamper` the final token is altered: a client that checks it must not use the tunnel. With
+`garbage` the first token is answered with a 407 carrying a token that is not one. LOG gets
 one line per event: "auth PRINCIPAL", "tunnel N" (bytes the client sent through the tunnel).
 Prints the port it listens on, then serves until killed.
 """
@@ -19,7 +20,7 @@ os.environ["KRB5_KTNAME"] = sys.argv[1]
 import gssapi  # noqa: E402 (after KRB5_KTNAME)
 
 LOG = sys.argv[2]
-TAMPER = len(sys.argv) > 3 and sys.argv[3] == "tamper"
+MODE = sys.argv[3] if len(sys.argv) > 3 else "honest"
 lock = threading.Lock()
 
 
@@ -81,6 +82,10 @@ def serve(conn):
         if not auth.lower().startswith("negotiate "):
             deny(conn)
             continue
+        if MODE == "garbage":
+            log("garbage")
+            conn.sendall(b"HTTP/1.1 407 More\r\nProxy-Authenticate: Negotiate AAAAAAAA\r\nContent-Length: 0\r\n\r\n")
+            continue
         try:
             out = ctx.step(base64.b64decode(auth.split(" ", 1)[1]))
         except gssapi.exceptions.GSSError as e:
@@ -93,7 +98,7 @@ def serve(conn):
             continue
         log("auth %s" % ctx.initiator_name)
         final = bytearray(out or b"")
-        if TAMPER and final:
+        if MODE == "tamper" and final:
             final[len(final) // 2] ^= 0xFF
         host, port = line.split(" ")[1].rsplit(":", 1)
         up = socket.create_connection((host, int(port)))
