@@ -47,8 +47,10 @@ export function withoutGssapi(): string {
       'd=$(mktemp -d /tmp/ferry-nogss-XXXXXX)',
       'mkdir "$d/up" "$d/work"',
       ...names.map((n) => `mknod "$d/up/${n}" c 0 0`),
-      `exec unshare -m sh -c 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/up,workdir=$2/work" "$1" && ` +
-        `shift 2 && exec "$@"' sh ${dir} "$d" "$@"`,
+      `unshare -m sh -c 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/up,workdir=$2/work" "$1" && ` +
+        `shift 2 && exec "$@"' sh ${dir} "$d" "$@" && rc=0 || rc=$?`,
+      'rm -rf "$d"',
+      'exit $rc',
       '',
     ].join('\n'),
   );
