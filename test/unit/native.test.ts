@@ -34,7 +34,11 @@ describe('the native addon (agent/native)', () => {
 
 /** The newest GLIBC_x.y version a binary needs (objdump -T), as [major, minor]. */
 function newestGlibc(file: string): [number, number] {
-  const versions = [...execFileSync('objdump', ['-T', file], { encoding: 'utf8' }).matchAll(/GLIBC_(\d+)\.(\d+)/g)];
+  const versions = [
+    ...execFileSync('objdump', ['-T', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }).matchAll(
+      /GLIBC_(\d+)\.(\d+)/g,
+    ),
+  ];
   return versions
     .map((m) => [Number(m[1]), Number(m[2])] as [number, number])
     .sort((a, b) => b[0] - a[0] || b[1] - a[1])[0];
