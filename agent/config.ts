@@ -7,7 +7,7 @@ import { TRANSFER_FLAGS } from './config/transfer.ts';
 import type { FlagGroup } from './flags/help.ts';
 
 export { runConfig, type MpiSettings, type RunConfig } from './config/run.ts';
-export { netSettings, NET_FLAGS, type NetSettings } from './config/net.ts';
+export { isPacFile, netSettings, NET_FLAGS, PAC_AUTO, type NetSettings } from './config/net.ts';
 export { OUTPUT_FLAGS } from './config/output.ts';
 export {
   AZURE_FLAGS,

@@ -51,6 +51,7 @@ export class Stores {
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         idleTimeoutMs: this.o.s3.idleTimeoutMs,
         warn: (msg) => this.log?.warn(msg),
+        info: (msg) => this.log?.info(msg),
       }).catch((err) => {
         const said = explainNetError(err);
         if (!said) throw err;

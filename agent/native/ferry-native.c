@@ -9,6 +9,8 @@
  *   isChildSubreaper()      prctl(PR_GET_CHILD_SUBREAPER)
  *   reap(pid)               waitpid(pid, WNOHANG) for a process libuv did not spawn (an adopted
  *                           orphan): its pid once reaped, 0 while it runs, -errno on failure
+ *   gssCredential(), gssContext(service), gssStep(ctx, token)
+ *                           GSSAPI for Negotiate at a proxy, in gss.c (the library is opened at first use)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <node_api.h>
+
+void ferry_register_gss(napi_env env, napi_value exports); /* gss.c */
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[160];
@@ -67,6 +71,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  ferry_register_gss(env, exports);
   return exports;
 }
 

@@ -15,7 +15,19 @@ export interface Native {
   isChildSubreaper(): boolean;
   /** waitpid(pid, WNOHANG) for an adopted orphan (never a child libuv spawned): pid, 0 if running, -errno. */
   reap(pid: number): number;
+  /**
+   * GSSAPI (agent/native/gss.c, libgssapi_krb5.so.2 opened at first use). Each throws an Error with
+   * code 'ENOGSSAPI' when the library is not there, and one with `gss: true`, `major`, `minor` and
+   * `detail` (the mechanism's words) for a GSSAPI failure (no ticket, expired, no such principal…).
+   */
+  gssCredential(): { principal: string; lifetime: number };
+  gssCache(): { cache: string; principal: string | null; error: string | null };
+  gssContext(service: string): GssContext;
+  gssStep(ctx: GssContext, token: Buffer | null): Promise<{ token: Buffer | null; complete: boolean }>;
 }
+
+/** A GSSAPI security context (an opaque handle; freed when collected). */
+export type GssContext = { readonly __brand: 'GssContext' };
 
 export type NativeLoad = { ok: true; native: Native } | { ok: false; why: string };
 

@@ -3,25 +3,53 @@ import type { Socket } from 'node:net';
 import { parseChallenges, strongest, type AuthChallenge } from './challenge.ts';
 import type { ProxyCredentials } from './credentials.ts';
 import { DigestSession, isStale } from './digest.ts';
-import { ProxyAuthError } from './errors.ts';
+import { NegotiateError, ProxyAuthError } from './errors.ts';
+import { negotiate, ticket, type Ticket } from './negotiate.ts';
+import type { Exchange } from './wire.ts';
 import { authenticateMessage, negotiateMessage, parseChallenge } from './ntlm.ts';
 import { exchange, headerValues, type Answer } from './wire.ts';
 
-export type Scheme = 'basic' | 'digest' | 'ntlm' | 'none';
+export type Scheme = 'negotiate' | 'basic' | 'digest' | 'ntlm' | 'none';
+
+/** Schemes that authenticate a connection (a handshake on it), not each request. */
+export const connectionScheme = (s: Scheme | undefined) => s === 'ntlm' || s === 'negotiate';
 
 /**
  * One proxy's authentication state, shared by every connection to it: the scheme learnt from its
- * challenges (the strongest ferry has credentials for) and, for Digest, the current nonce.
+ * challenges (Negotiate when the user has a Kerberos ticket, else the strongest ferry has an
+ * account for) and, for Digest, the current nonce. What it offered and how ferry answered are kept
+ * for `ferry check`.
  */
 export class ProxyAuth {
   scheme?: Scheme;
+  /** The schemes of the proxy's last challenge, as it wrote them. */
+  offered: string[] = [];
+  /** The user's ticket when the proxy offered Negotiate (why none, when it was passed over for an account). */
+  ticket?: Ticket;
+  /** Negotiate handshakes that ended with the proxy's final token verified, and without one. */
+  readonly mutual = { verified: 0, missing: 0 };
   private digest?: DigestSession;
 
   constructor(
     /** http://host:port, for messages. */
     readonly proxy: string,
+    /** The proxy's host name: Negotiate asks for a ticket to HTTP/<host>. */
+    readonly host: string,
     readonly creds: ProxyCredentials | undefined,
+    /** The user's Kerberos ticket, asked of GSSAPI each time Negotiate is offered (unit tests pass their own). */
+    readonly tickets: () => Ticket = ticket,
   ) {}
+
+  /** Whether a 407 could be answered at all: an account, or a Kerberos ticket (asked of GSSAPI). */
+  mayAnswer(): boolean {
+    return !!this.creds || this.tickets().ok;
+  }
+
+  /** As whom ferry answers: the principal of the ticket, the account, or no one yet. */
+  who(): string | undefined {
+    if (this.scheme === 'negotiate') return this.ticket?.ok ? this.ticket.principal : undefined;
+    return this.scheme && this.scheme !== 'none' ? this.creds?.account : undefined;
+  }
 
   /** The Proxy-Authorization of a request under a per-request scheme (Basic, Digest), else undefined. */
   perRequest(method: string, uri: string): string | undefined {
@@ -39,17 +67,28 @@ export class ProxyAuth {
    * when the proxy refused them, wants none ferry can give, or ferry has none.
    */
   learn(challenges: AuthChallenge[], sent: Scheme | undefined): void {
-    const offered = [...new Set(challenges.map((c) => c.name))];
+    const offered = (this.offered = [...new Set(challenges.map((c) => c.name))]);
     const chosen = strongest(challenges);
-    if (!chosen) throw new ProxyAuthError('unsupported', this.proxy, offered);
-    if (!this.creds) throw new ProxyAuthError('no-credentials', this.proxy, offered);
+    if (sent === 'negotiate')
+      throw new NegotiateError(this.proxy, this.host, offered, { kind: 'refused' }, this.ticket);
     if (sent && sent !== 'none') {
-      if (sent === 'digest' && chosen.scheme === 'digest' && isStale(chosen)) {
+      if (sent === 'digest' && chosen?.scheme === 'digest' && isStale(chosen) && this.creds) {
         this.digest = new DigestSession(chosen, this.creds.account, this.creds.password);
         return;
       }
-      throw new ProxyAuthError('refused', this.proxy, offered, sent.toUpperCase(), this.creds.account);
+      throw new ProxyAuthError('refused', this.proxy, offered, sent.toUpperCase(), this.creds?.account);
     }
+    if (challenges.some((c) => c.scheme === 'negotiate')) {
+      this.ticket = this.tickets();
+      if (this.ticket.ok) {
+        this.scheme = 'negotiate';
+        return;
+      }
+      if (!chosen || !this.creds)
+        throw new NegotiateError(this.proxy, this.host, offered, this.ticket, undefined, chosen);
+    }
+    if (!chosen) throw new ProxyAuthError('unsupported', this.proxy, offered);
+    if (!this.creds) throw new ProxyAuthError('no-credentials', this.proxy, offered);
     this.scheme = chosen.scheme as Scheme;
     if (chosen.scheme === 'digest') this.digest = new DigestSession(chosen, this.creds.account, this.creds.password);
   }
@@ -57,26 +96,18 @@ export class ProxyAuth {
 
 const challengesOf = (a: Answer) => parseChallenges(headerValues(a.head, 'proxy-authenticate'));
 
-export interface Exchange {
-  /** A new connection to the proxy. */
-  open(): Promise<Socket>;
-  /** The request head (ending in an empty line), with this Proxy-Authorization if given. */
-  request(authorization?: string): string;
-  method: string;
-  uri: string;
-  timeoutMs: number;
-}
-
 /**
- * Sends one request through the proxy (a CONNECT, or a HEAD probe) until it is answered with
+ * Sends one request through the proxy (a CONNECT, or a GET probe) until it is answered with
  * anything but 407: Basic and Digest by sending it again with credentials, NTLM by its three
- * messages on one kept-alive connection (the one returned, now authenticated).
+ * messages and Negotiate by its tokens on one kept-alive connection (the one returned, now
+ * authenticated).
  */
 export async function authenticated(auth: ProxyAuth, x: Exchange): Promise<{ socket: Socket; answer: Answer }> {
   let socket = await x.open();
   try {
     for (let round = 0; round < 4; round++) {
       if (auth.scheme === 'ntlm') return { socket, answer: await ntlm(auth, socket, x) };
+      if (auth.scheme === 'negotiate') return { socket, answer: await negotiate(auth, socket, x) };
       const authorization = auth.perRequest(x.method, x.uri);
       const answer = await exchange(socket, x.request(authorization), x.method, x.timeoutMs);
       if (answer.head.status !== 407) return { socket, answer };

@@ -64,10 +64,13 @@ function readValue(s: string): [string, string] {
 }
 
 /** The schemes ferry answers, strongest first (as curl's --proxy-anyauth orders them). */
-export const SPOKEN = ['ntlm', 'digest', 'basic'] as const;
+export const SPOKEN = ['negotiate', 'ntlm', 'digest', 'basic'] as const;
 export type Spoken = (typeof SPOKEN)[number];
 
-/** The strongest challenge ferry can answer: NTLM, then Digest (SHA-256 before MD5), then Basic. */
+/**
+ * The strongest challenge ferry can answer with an account: NTLM, then Digest (SHA-256 before
+ * MD5), then Basic. (Negotiate needs no account: ProxyAuth.learn takes it first when there is a ticket.)
+ */
 export function strongest(challenges: AuthChallenge[]): AuthChallenge | undefined {
   const ntlm = challenges.find((c) => c.scheme === 'ntlm');
   if (ntlm) return ntlm;

@@ -81,7 +81,7 @@ export class NetCore {
   authFor(route: Route & { direct: false }): ProxyAuth {
     let a = this.auths.get(route.label);
     if (!a) {
-      a = new ProxyAuth(route.label, this.o.creds ?? fromProxyUrl(route.url));
+      a = new ProxyAuth(route.label, route.host, this.o.creds ?? fromProxyUrl(route.url));
       this.auths.set(route.label, a);
     }
     return a;

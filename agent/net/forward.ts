@@ -1,10 +1,11 @@
 // The http agent: plain-http requests straight to the host, or forwarded by the chosen proxy
-// (absolute request target). Basic and Digest go in each request's Proxy-Authorization; NTLM
-// authenticates each new connection first, with a GET of the host's root as its carrier.
+// (absolute request target). Basic and Digest go in each request's Proxy-Authorization; NTLM and
+// Negotiate authenticate each new connection first, with a GET of the host's root as its carrier.
 import { Agent, type AgentConnectOpts } from 'agent-base';
 import type { AgentOptions, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { authenticated, type Exchange } from './auth.ts';
+import { authenticated, connectionScheme } from './auth.ts';
+import type { Exchange } from './wire.ts';
 import type { NetCore } from './core.ts';
 import { DIRECT, type Route } from './route.ts';
 import { hostPort } from './tunnel.ts';
@@ -62,9 +63,9 @@ export class ForwardAgent extends Agent {
     return this.core.inOrder(this.routesOf.get(req) ?? [DIRECT], async (route) => {
       if (route.direct) return this.core.dial(host, port);
       const auth = this.core.authFor(route);
-      const known = auth.scheme === 'basic' || auth.scheme === 'digest' || auth.scheme === 'none';
-      if (!auth.creds || known) return this.core.dial(route.host, route.port);
-      // NTLM, or a scheme not learnt yet: authenticate this connection before the request uses it.
+      const known = auth.scheme !== undefined && !connectionScheme(auth.scheme);
+      if (known || (!auth.scheme && !auth.mayAnswer())) return this.core.dial(route.host, route.port);
+      // NTLM or Negotiate, or a scheme not learnt yet: authenticate this connection before the request uses it.
       const { socket, answer } = await authenticated(auth, probe(this.core, route, target));
       auth.scheme ??= 'none';
       if (answer.reusable) return socket;

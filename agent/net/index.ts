@@ -4,14 +4,16 @@
 //   new NodeHttpHandler({ ...net.agents })      // { httpAgent, httpsAgent }: route ANY URL, per request
 //   await net.prepare(endpoint)                  // learn a plain-http proxy's scheme before the first request
 //   net.describe(endpoint)                       // "through proxy http://host:port" for messages ('' if direct)
+//   net.explain(endpoint)                        // ferry check: [route, proxy auth] lines (schemes, as whom)
 //   net.secrets                                  // to mask: proxy password, NT hash
 //   net.refusal()                                // the last 407 refusal (scheme, user, proxy) for messages
 //   explainNetError(err)                         // proxy/PAC failures in a cause chain → {says, exitCode, hint}
 //   PROXY_RETRY_HEADER                           // on a 407 the agent learnt from: retry the request
 //
-// Routes: --proxy, else the PAC (--proxy-pac / FERRY_PROXY_PAC, fetched once), else HTTP(S)_PROXY
-// minus NO_PROXY; instance metadata and container credential endpoints always direct.
-// Credentials: --proxy-auth-file, else the chosen proxy URL's user:password. CA: AWS_CA_BUNDLE.
+// Routes: --proxy, else the PAC (--proxy-pac / FERRY_PROXY_PAC, fetched once; `auto`: found by
+// WPAD), else HTTP(S)_PROXY minus NO_PROXY; instance metadata and container credential endpoints
+// always direct. Credentials: Negotiate with the user's Kerberos ticket when the proxy offers it,
+// else --proxy-auth-file, else the chosen proxy URL's user:password. CA: AWS_CA_BUNDLE.
 import { readFileSync } from 'node:fs';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
@@ -26,6 +28,7 @@ import { loadPac, type Pac } from './pac.ts';
 import { proxyRoute } from './route.ts';
 import { TunnelAgent } from './tunnel.ts';
 import { authenticated } from './auth.ts';
+import { explainRoute } from './explain.ts';
 
 export { PROXY_RETRY_HEADER } from './core.ts';
 export { explainNetError, ProxyAuthError, PacError } from './errors.ts';
@@ -36,7 +39,7 @@ type Env = Record<string, string | undefined>;
 export interface NetOptions {
   /** --proxy: one proxy for every URL (NO_PROXY does not apply to it). */
   proxy?: string;
-  /** --proxy-pac or FERRY_PROXY_PAC: a path or an http(s) URL. */
+  /** --proxy-pac or FERRY_PROXY_PAC: a path, an http(s) URL, or `auto` (WPAD). */
   pac?: string;
   /** --proxy-auth-file: user:password or DOMAIN\user:password, for whichever proxy is chosen. */
   authFile?: string;
@@ -45,6 +48,7 @@ export interface NetOptions {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   warn(msg: string): void;
+  info(msg: string): void;
 }
 
 export interface Network {
@@ -52,6 +56,7 @@ export interface Network {
   readonly agents: { httpAgent: HttpAgent; httpsAgent: HttpsAgent };
   prepare(url: string): Promise<void>;
   describe(url: string): string;
+  explain(url: string): Array<[string, string]>;
   readonly secrets: string[];
   refusal(): ProxyAuthError | undefined;
   destroy(): void;
@@ -90,7 +95,8 @@ export async function openNetwork(o: NetOptions): Promise<Network> {
   if (o.proxy) proxyRoute(o.proxy); // a bad --proxy is a usage error before anything else
   const ca = caList(o.env);
   const creds = o.authFile ? readAuthFile(o.authFile, o.warn) : undefined;
-  const pac: Pac | undefined = o.proxy || !o.pac ? undefined : await loadPac(o.pac, ca, o.connectTimeoutMs);
+  const pac: Pac | undefined =
+    o.proxy || !o.pac ? undefined : await loadPac(o.pac, { ca, timeoutMs: o.connectTimeoutMs, info: o.info });
   const core = new NetCore({ ...o, explicit: o.proxy, pac, creds, ca });
   const base = { keepAlive: true, maxSockets: o.maxSockets };
   const httpAgent = new ForwardAgent(core, base) as unknown as HttpAgent;
@@ -102,6 +108,7 @@ export async function openNetwork(o: NetOptions): Promise<Network> {
       const first = core.routes(new URL(url)).find((r) => !r.direct);
       return first && !first.direct ? `through proxy ${first.label}` : '';
     },
+    explain: (url) => explainRoute(core, url),
     secrets: secretsOf(creds, o.proxy),
     refusal: () => core.lastRefusal,
     destroy: () => {
@@ -115,14 +122,15 @@ export async function openNetwork(o: NetOptions): Promise<Network> {
  * Decides the route for `url` (PAC lookups included) and, for a plain-http URL through a proxy
  * whose scheme is not known yet, asks the proxy once with a bodiless request, so that the first
  * real request already carries the right Proxy-Authorization. A proxy that ferry cannot
- * authenticate to (only Negotiate) is reported here; an unreachable one by the first request.
+ * authenticate to (no ticket for its Negotiate, no account) is reported here; an unreachable one by
+ * the first request.
  */
 async function prepare(core: NetCore, url: string): Promise<void> {
   const u = new URL(url);
   const [first] = await core.routesFor(u);
   if (first.direct || u.protocol !== 'http:') return;
   const auth = core.authFor(first);
-  if (auth.scheme || !auth.creds) return;
+  if (auth.scheme || !auth.mayAnswer()) return;
   try {
     const { socket } = await authenticated(auth, probe(core, first, u.host));
     socket.destroy();

@@ -11,6 +11,7 @@ import { Script, createContext, type Context } from 'node:vm';
 import { EXIT } from '../errors.ts';
 import { PacError } from './errors.ts';
 import { PAC_HELPERS } from './pac-helpers.ts';
+import { discoverPac, PAC_AUTO } from './wpad.ts';
 
 const CALL_LIMIT_MS = 1000;
 const MAX_PAC = 1024 * 1024;
@@ -18,6 +19,8 @@ const MAX_PAC = 1024 * 1024;
 export interface Pac {
   /** Where it came from (a URL or a path), for messages. */
   source: string;
+  /** Found by WPAD (`--proxy-pac auto`). */
+  wpad?: boolean;
   /** FindProxyForURL(url, host), with the host's addresses looked up beforehand (`resolve`). */
   find(url: string, host: string): string;
   /** Looks up `host` for dnsResolve/isInNet/isResolvable in later calls. */
@@ -91,11 +94,24 @@ function myIpAddress(): string {
   return '127.0.0.1';
 }
 
+export interface PacFetch {
+  /** Trusted roots for an https PAC URL (AWS_CA_BUNDLE added). */
+  ca?: string[];
+  timeoutMs: number;
+  /** For the log: which URL WPAD found. */
+  info(msg: string): void;
+}
+
 /**
  * Reads the PAC from a path (or file:// URL) or fetches it (http/https, never through a proxy,
- * trusting `ca` when given). Unreachable or not 200 → exit 69; a missing file → 64.
+ * trusting `ca` when given); `auto` finds it by WPAD. Unreachable or not 200 → exit 69; a missing
+ * file → 64.
  */
-export async function loadPac(source: string, ca: string[] | undefined, timeoutMs: number): Promise<Pac> {
+export async function loadPac(source: string, o: PacFetch): Promise<Pac> {
+  if (source === PAC_AUTO) {
+    const url = await discoverPac((u) => fetchPac(u, o.ca, o.timeoutMs), o.info);
+    return { ...compilePac(url.text, url.url), wpad: true };
+  }
   if (!/^https?:\/\//i.test(source)) {
     const path = source.startsWith('file://') ? new URL(source).pathname : source;
     let text: string;
@@ -110,10 +126,10 @@ export async function loadPac(source: string, ca: string[] | undefined, timeoutM
     }
     return compilePac(text, path);
   }
-  return compilePac(await fetchPac(source, ca, timeoutMs), source);
+  return compilePac(await fetchPac(source, o.ca, o.timeoutMs), source);
 }
 
-function fetchPac(url: string, ca: string[] | undefined, timeoutMs: number): Promise<string> {
+export function fetchPac(url: string, ca: string[] | undefined, timeoutMs: number): Promise<string> {
   const unreachable = (what: string) =>
     new PacError(
       `cannot fetch the PAC file ${url}: ${what}`,

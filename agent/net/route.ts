@@ -66,6 +66,8 @@ export function pacRoutes(answer: string): { routes: Route[]; skipped: string[] 
 }
 
 const envVar = (env: Env, name: string) => env[name.toLowerCase()] || env[name.toUpperCase()] || undefined;
+const envVarName = (env: Env, name: string) =>
+  [name.toLowerCase(), name.toUpperCase()].find((n) => env[n]) ?? undefined;
 
 /**
  * The proxy for `url` from the environment, as curl and most tools read it: `https_proxy` /
@@ -73,6 +75,12 @@ const envVar = (env: Env, name: string) => env[name.toLowerCase()] || env[name.t
  * (`*`, `host`, `.domain` or `domain` for its subdomains, optionally `:port`).
  */
 export function proxyFor(url: string, env: Env): string | undefined {
+  const name = proxyVarFor(url, env);
+  return name ? env[name] : undefined;
+}
+
+/** The name of the variable proxyFor() takes the proxy from (`HTTPS_PROXY`, `http_proxy`…), if any. */
+export function proxyVarFor(url: string, env: Env): string | undefined {
   const u = new URL(url);
   const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
   const port = u.port || (u.protocol === 'https:' ? '443' : '80');
@@ -84,5 +92,5 @@ export function proxyFor(url: string, env: Env): string | undefined {
     const bare = pat.replace(/^\./, '');
     if (host === bare || host.endsWith(`.${bare}`)) return undefined;
   }
-  return envVar(env, `${u.protocol.slice(0, -1)}_proxy`) ?? envVar(env, 'all_proxy');
+  return envVarName(env, `${u.protocol.slice(0, -1)}_proxy`) ?? envVarName(env, 'all_proxy');
 }

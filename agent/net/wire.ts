@@ -101,3 +101,13 @@ function bodyDone(buf: Buffer, body: number | 'chunked' | 'close'): Buffer | und
   if (buf.subarray(0, 5).toString() === '0\r\n\r\n') return buf.subarray(5);
   return end === -1 ? undefined : buf.subarray(end + 7);
 }
+
+export interface Exchange {
+  /** A new connection to the proxy. */
+  open(): Promise<Socket>;
+  /** The request head (ending in an empty line), with this Proxy-Authorization if given. */
+  request(authorization?: string): string;
+  method: string;
+  uri: string;
+  timeoutMs: number;
+}

@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import type { RunConfig } from '../config.ts';
+import { isPacFile, type RunConfig } from '../config.ts';
 import { RESERVED_OUTPUT } from '../names.ts';
 import { selfCommand } from '../version.ts';
 
@@ -56,7 +56,7 @@ function inside(dir: string, cwd: string, f: string): string | undefined {
 export function jobInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string): JobInputs {
   const dir = realpathSync(cfg.workdir);
   const { s3, azure, net } = cfg.stores;
-  const pacFile = net.pac && !/^[a-z]+:\/\//i.test(net.pac) ? net.pac : undefined;
+  const pacFile = isPacFile(net.pac) ? net.pac : undefined;
   // ferry as the job calls it (bin/ferry says how it was invoked; a link to it is ferry too)
   const invoked = env.FERRY_INVOKED ? resolve(cwd, env.FERRY_INVOKED) : undefined;
   const named: Array<[string | undefined, string]> = [

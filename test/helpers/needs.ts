@@ -7,6 +7,10 @@ export const NEEDS = [
   { name: 'ceph', description: 'needs the Ceph RGW server from scripts/s3-server (radosgw to stop, a second user)' },
   { name: 'root', description: 'needs root (runs ferry as a user with no passwd entry)' },
   { name: 'mount', description: 'needs root allowed to mount a tmpfs' },
+  {
+    name: 'namespaces',
+    description: 'needs root allowed to make mount and network namespaces (unshare -m with overlayfs, ip netns)',
+  },
   { name: 'built', description: "needs FERRY_BIN: checks the single-file build (.ci/run's second pass)" },
   { name: 'arm64', description: "needs FERRY_ARM64_BIN: checks the linux-arm64 build (.ci/run's arm64 block)" },
   {

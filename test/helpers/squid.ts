@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './env.ts';
+import type { Kdc } from './kdc.ts';
 
 export interface Squid {
   port: number;
@@ -12,6 +13,8 @@ export interface Squid {
   url(user: string, password: string): string;
   /** http://127.0.0.1:PORT (no credentials). */
   address: string;
+  /** http://localhost:PORT: the name Negotiate asks a ticket for (HTTP/localhost). */
+  named: string;
   accessLog(): string;
   stop(): Promise<void>;
 }
@@ -22,13 +25,14 @@ export interface Squid {
  * - digest: digest_file_auth over user:realm:HA1 lines (a nonce is good for `nonceMaxCount` uses);
  * - ntlm: ntlm_fake_auth (checks the three-message handshake, accepts any password);
  * - ntlm-check: our helper that checks the NTLMv2 proof against `ntowfv2` (hex) for user/domain;
- * - negotiate: only Negotiate, with a helper that never accepts (no KDC here).
+ * - kerberos: Negotiate with squid's negotiate_kerberos_auth over the KDC's keytab (any HTTP/<host> in
+ *   it), and Basic beside it when `basic` is given (squid then offers both).
  */
 export type SquidAuth =
   | { scheme: 'basic' | 'digest'; user: string; password: string; nonceMaxCount?: number }
   | { scheme: 'ntlm' }
   | { scheme: 'ntlm-check'; user: string; domain: string; ntowfv2: string }
-  | { scheme: 'negotiate' };
+  | { scheme: 'kerberos'; kdc: Kdc; basic?: { user: string; password: string } };
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -69,14 +73,18 @@ function authLines(auth: SquidAuth, dir: string): string[] {
           `${dir}/ntlm-check-helper.py ${auth.domain} ${auth.user} ${auth.ntowfv2}`,
         'auth_param ntlm children 2',
       ];
-    case 'negotiate': {
-      const helper = join(dir, 'negotiate-never.sh');
-      writeFileSync(
-        helper,
-        '#!/bin/sh\n# No KDC here: every Negotiate token is refused.\nwhile read l; do echo "BH no KDC"; done\n',
-      );
-      chmodSync(helper, 0o755);
-      return [`auth_param negotiate program ${helper}`, 'auth_param negotiate children 1'];
+    case 'kerberos': {
+      // Copies in squid's own folder: the user squid runs helpers as cannot read the KDC's.
+      copyFileSync(auth.kdc.keytab, join(dir, 'http.keytab'));
+      copyFileSync(auth.kdc.config, join(dir, 'krb5.conf'));
+      const basic = auth.basic ? authLines({ scheme: 'basic', ...auth.basic }, dir) : [];
+      return [
+        `auth_param negotiate program /usr/bin/env KRB5_KTNAME=${dir}/http.keytab KRB5_CONFIG=${dir}/krb5.conf ` +
+          '/usr/lib/squid/negotiate_kerberos_auth -s GSS_C_NO_NAME',
+        'auth_param negotiate children 2',
+        'auth_param negotiate keep_alive on',
+        ...basic,
+      ];
     }
   }
 }
@@ -108,7 +116,8 @@ export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
       '',
     ].join('\n'),
   );
-  for (const f of ['', ...['passwd', 'ntlm-check-helper.py'].filter((n) => existsSync(join(dir, n)))]) {
+  const own = ['passwd', 'ntlm-check-helper.py', 'http.keytab', 'krb5.conf'];
+  for (const f of ['', ...own.filter((n) => existsSync(join(dir, n)))]) {
     chownSync(join(dir, f), proxyUid(), proxyGid());
   }
   const child: ChildProcess = spawn('squid', ['-N', '-f', conf], { stdio: 'ignore' });
@@ -120,6 +129,7 @@ export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
   return {
     port,
     address: `http://127.0.0.1:${port}`,
+    named: `http://localhost:${port}`,
     url: (u, p) => `http://${encodeURIComponent(u)}:${encodeURIComponent(p)}@127.0.0.1:${port}`,
     accessLog: () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : ''),
     stop: async () => {

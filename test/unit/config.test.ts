@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseFor } from '../../agent/commands/spec.ts';
 import { RUN } from '../../agent/commands/run/spec.ts';
-import { runConfig } from '../../agent/config.ts';
+import { isPacFile, netSettings, runConfig } from '../../agent/config.ts';
 import { parseSize } from '../../agent/flags/values.ts';
 import { FerryError } from '../../agent/errors.ts';
 import { parseVars } from '../../agent/vars.ts';
@@ -100,5 +100,19 @@ describe('parseSize', () => {
     expect(parseSize('512k', 'x')).toBe(512 * 1024);
     expect(parseSize('1048576', 'x')).toBe(1048576);
     expect(() => parseSize('8 parsecs', 'x')).toThrow(FerryError);
+  });
+});
+
+describe('--proxy-pac', () => {
+  const pac = (argv: string[], env: Record<string, string> = {}) => netSettings(parseFor(RUN, argv), env, dir).pac;
+  it('auto (any case, or FERRY_PROXY_PAC=auto) is WPAD, not a file; ./auto and paths are files; URLs stay', () => {
+    expect(pac(['--proxy-pac', 'auto', 'x'])).toBe('auto');
+    expect(pac(['--proxy-pac', 'AUTO', 'x'])).toBe('auto');
+    expect(pac(['x'], { FERRY_PROXY_PAC: 'auto' })).toBe('auto');
+    expect(pac(['--proxy-pac', './auto', 'x'])).toBe(join(dir, 'auto'));
+    expect(pac(['--proxy-pac', 'site.pac', 'x'])).toBe(join(dir, 'site.pac'));
+    expect(pac(['--proxy-pac', 'http://wpad.corp/wpad.dat', 'x'])).toBe('http://wpad.corp/wpad.dat');
+    expect(isPacFile('auto')).toBe(false);
+    expect(isPacFile(join(dir, 'auto'))).toBe(true);
   });
 });

@@ -1,6 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openNative } from '../../agent/native/index.ts';
+import { openNative, SOURCE_ADDON } from '../../agent/native/index.ts';
+import { ROOT } from '../helpers/env.ts';
 
 // In a child process: becoming a subreaper lasts for the life of the process, not of a test.
 const probe = `
@@ -25,5 +29,70 @@ describe('the native addon (agent/native)', () => {
     const l = openNative('/nonexistent/ferry-native.node');
     expect(l.ok).toBe(false);
     expect(!l.ok && l.why).toMatch(/^ferry's native addon did not load: .*\/nonexistent\/ferry-native\.node/);
+  });
+});
+
+/** The newest GLIBC_x.y version a binary needs (objdump -T), as [major, minor]. */
+function newestGlibc(file: string): [number, number] {
+  const versions = [
+    ...execFileSync('objdump', ['-T', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }).matchAll(
+      /GLIBC_(\d+)\.(\d+)/g,
+    ),
+  ];
+  return versions
+    .map((m) => [Number(m[1]), Number(m[2])] as [number, number])
+    .sort((a, b) => b[0] - a[0] || b[1] - a[1])[0];
+}
+
+describe('the addon asks no more of the C library than the executable', () => {
+  it('needs glibc 2.28 at most (dlopen and dlsym pinned to their old versions), and no newer than dist/ferry', () => {
+    const [major, minor] = newestGlibc(SOURCE_ADDON);
+    expect(major * 1000 + minor, `the addon needs GLIBC_${major}.${minor}`).toBeLessThanOrEqual(2028);
+    const dynamic = execFileSync('objdump', ['-T', SOURCE_ADDON], { encoding: 'utf8' });
+    expect(dynamic).toMatch(/\(GLIBC_2\.2\.5\)\s+dlopen$/m);
+    expect(dynamic).not.toMatch(/\*UND\*.*\s(gss|krb5)_\w+$/m); // GSSAPI is opened at first use, never linked
+    const built = join(ROOT, 'dist/ferry');
+    if (existsSync(built)) {
+      const [bm, bn] = newestGlibc(built);
+      expect(major * 1000 + minor).toBeLessThanOrEqual(bm * 1000 + bn);
+    }
+  });
+});
+
+// In a child process: the library reads KRB5CCNAME and KRB5_CONFIG when it is asked.
+const gss = `
+import { loadNative } from './agent/native/index.ts';
+const l = loadNative();
+if (!l.ok) throw new Error(l.why);
+const n = l.native;
+const out = {};
+const routine = (e) => (e.major >>> 16) & 0xff;
+try { n.gssCredential(); } catch (e) { out.credential = { gss: e.gss, routine: routine(e), detail: e.detail }; }
+out.cache = n.gssCache();
+try { n.gssContext('HTTP@localhost'); } catch (e) { out.context = routine(e); }
+try { n.gssContext(42); } catch (e) { out.badName = e.constructor.name + ': ' + e.message; }
+try { n.gssStep({}, null); } catch (e) { out.badStep = e.constructor.name + ': ' + e.message; }
+console.log(JSON.stringify(out));
+`;
+
+describe('GSSAPI through the addon (gss.c)', () => {
+  it('no ticket: a GSSAPI error (no credentials), the cache named; bad arguments are TypeErrors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-gss-'));
+    writeFileSync(join(dir, 'krb5.conf'), '[libdefaults]\n  default_realm = FERRY.TEST\n');
+    const cache = `FILE:${join(dir, 'none')}`;
+    const env = { ...process.env, KRB5CCNAME: cache, KRB5_CONFIG: join(dir, 'krb5.conf') };
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', gss], { encoding: 'utf8', env }),
+    );
+    expect(out.credential).toEqual({
+      gss: true,
+      routine: 7,
+      detail: `No Kerberos credentials available (default cache: ${cache})`,
+    });
+    expect(out.cache).toMatchObject({ cache, principal: null });
+    expect(out.cache.error).toContain('No credentials cache found');
+    expect(out.context).toBe(7);
+    expect(out.badName).toBe('TypeError: gssContext(service): service must be a string like HTTP@host');
+    expect(out.badStep).toBe('TypeError: gssStep(ctx, token): ctx must come from gssContext()');
   });
 });

@@ -83,13 +83,14 @@ describe('a broken PAC: exit 64 naming the line', () => {
     expect(fails(() => compilePac('var x = 1;', 'p')).message).toContain('defines no function FindProxyForURL');
   });
   it('a PAC file that does not exist: 64; a PAC URL nobody answers: 69', async () => {
-    await expect(loadPac(join(tmpdir(), 'no-such.pac'), undefined, 1000)).rejects.toMatchObject({ exitCode: 64 });
-    await expect(loadPac('http://127.0.0.1:9/proxy.pac', undefined, 1000)).rejects.toMatchObject({ exitCode: 69 });
+    const o = { timeoutMs: 1000, info: () => {} };
+    await expect(loadPac(join(tmpdir(), 'no-such.pac'), o)).rejects.toMatchObject({ exitCode: 64 });
+    await expect(loadPac('http://127.0.0.1:9/proxy.pac', o)).rejects.toMatchObject({ exitCode: 69 });
   });
   it('reads a PAC file from a path', async () => {
     const f = join(tmpdir(), `ferry-unit-${process.pid}.pac`);
     writeFileSync(f, 'function FindProxyForURL(u, h) { return "PROXY p:3128; DIRECT"; }');
-    expect((await loadPac(f, undefined, 1000)).find('http://x/', 'x')).toBe('PROXY p:3128; DIRECT');
+    expect((await loadPac(f, { timeoutMs: 1000, info: () => {} })).find('http://x/', 'x')).toBe('PROXY p:3128; DIRECT');
   });
 });
 

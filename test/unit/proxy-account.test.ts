@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ProxyAuth } from '../../agent/net/auth.ts';
 import { parseChallenges } from '../../agent/net/challenge.ts';
 import { readAuthFile } from '../../agent/net/credentials.ts';
-import { ProxyAuthError } from '../../agent/net/errors.ts';
+import { explainNetError, ProxyAuthError } from '../../agent/net/errors.ts';
+import type { Ticket } from '../../agent/net/negotiate.ts';
 
 function authFile(text: string, mode: number): string {
   const f = join(tmpdir(), `ferry-proxy-auth-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -39,24 +40,33 @@ describe('--proxy-auth-file', () => {
   });
 });
 
+function thrown(fn: () => void): ProxyAuthError {
+  try {
+    fn();
+  } catch (err) {
+    return err as ProxyAuthError;
+  }
+  throw new Error('it did not throw');
+}
+
 describe('what a 407 teaches (ProxyAuth.learn)', () => {
   const creds = { account: 'CORP\\cfd', domain: 'CORP', user: 'cfd', password: 'pw' };
   const digest = (extra = '') =>
     parseChallenges([`Digest realm="r", nonce="n1", qop="auth"${extra}`, 'Basic realm="r"']);
   it('first challenge: the strongest scheme, then its header', () => {
-    const a = new ProxyAuth('http://p:3128', creds);
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
     expect(a.scheme).toBe('digest');
     expect(a.perRequest('GET', 'http://h/')).toMatch(/^Digest username="CORP\\\\cfd", realm="r", nonce="n1"/);
   });
   it('stale=true after our Digest: a new nonce, the same password, no refusal', () => {
-    const a = new ProxyAuth('http://p:3128', creds);
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
     a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth", stale=true']), 'digest');
     expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
   });
   it('a 407 after our credentials (not stale): refused, naming proxy, scheme and user', () => {
-    const a = new ProxyAuth('http://p:3128', creds);
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
     const e = (() => {
       try {
@@ -68,21 +78,89 @@ describe('what a 407 teaches (ProxyAuth.learn)', () => {
     expect(e?.message).toBe("the proxy http://p:3128 refused the DIGEST credentials of user 'CORP\\cfd' (HTTP 407)");
     expect(e?.message).not.toContain('pw');
   });
-  it('only Negotiate: names what was offered and what ferry speaks', () => {
-    const a = new ProxyAuth('http://p:3128', creds);
-    expect(() => a.learn(parseChallenges(['Negotiate']), undefined)).toThrow(
-      'the proxy http://p:3128 offers only Negotiate, which ferry does not speak',
-    );
-    try {
-      a.learn(parseChallenges(['Negotiate']), undefined);
-    } catch (err) {
-      expect((err as ProxyAuthError).hint).toContain('ferry speaks NTLM, DIGEST, BASIC');
-      expect((err as ProxyAuthError).hint).toContain('cntlm');
-    }
+  it('a scheme ferry does not speak: names what was offered and what ferry speaks', () => {
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    const e = thrown(() => a.learn(parseChallenges(['Bearer realm="x"']), undefined));
+    expect(e.message).toBe('the proxy http://p:3128 offers only Bearer, which ferry does not speak');
+    expect(e.hint).toContain('ferry speaks NEGOTIATE, NTLM, DIGEST, BASIC');
+    expect(e.hint).toContain('cntlm');
   });
   it('no account given: says so', () => {
-    expect(() => new ProxyAuth('http://p:3128', undefined).learn(digest(), undefined)).toThrow(
+    expect(() => new ProxyAuth('http://p:3128', 'p', undefined).learn(digest(), undefined)).toThrow(
       'asks for credentials (Digest, Basic) and none were given',
     );
+  });
+});
+
+// The user's ticket is GSSAPI's (agent/net/negotiate.ts); here each case brings its own.
+describe('Negotiate beside the account schemes (ProxyAuth.learn)', () => {
+  const creds = { account: 'cfd', domain: '', user: 'cfd', password: 'pw' };
+  const ok: Ticket = { ok: true, principal: 'alice@CORP.EXAMPLE', lifetime: 3600 };
+  const none: Ticket = {
+    ok: false,
+    kind: 'no-ticket',
+    why: 'No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0)',
+    cache: 'FILE:/tmp/krb5cc_0',
+  };
+  const expired: Ticket = { ok: false, kind: 'expired', why: 'x', cache: 'KCM:1000', principal: 'alice@CORP.EXAMPLE' };
+  const noLib: Ticket = {
+    ok: false,
+    kind: 'no-library',
+    why: 'libgssapi_krb5.so.2: cannot open shared object file: No such file or directory',
+  };
+  const offer = (...c: string[]) => parseChallenges(c);
+  const auth = (t: Ticket, account: typeof creds | null = creds) =>
+    new ProxyAuth('http://proxy.corp:8080', 'proxy.corp', account ?? undefined, () => t);
+
+  it('a ticket: Negotiate, even when an account is given and NTLM is offered too', () => {
+    const a = auth(ok);
+    a.learn(offer('Negotiate', 'NTLM', 'Basic realm="r"'), undefined);
+    expect(a.scheme).toBe('negotiate');
+    expect(a.who()).toBe('alice@CORP.EXAMPLE');
+    expect(a.perRequest('GET', 'http://h/')).toBeUndefined(); // a connection scheme: no per-request header
+  });
+  it('no ticket: the scheme of the account, and why Negotiate was passed over', () => {
+    const a = auth(none);
+    a.learn(offer('Negotiate', 'Basic realm="r"'), undefined);
+    expect(a.scheme).toBe('basic');
+    expect(a.who()).toBe('cfd');
+    expect(a.ticket).toEqual(none);
+  });
+  it('no ticket and no account: one error naming both ways out', () => {
+    const e = thrown(() => auth(none, null).learn(offer('Negotiate', 'Basic realm="r"'), undefined));
+    expect(e.message).toBe(
+      'the proxy http://proxy.corp:8080 asks for Negotiate (Kerberos), and there is no Kerberos ticket in ' +
+        'FILE:/tmp/krb5cc_0 to get one for HTTP/proxy.corp with: No Kerberos credentials available ' +
+        '(default cache: FILE:/tmp/krb5cc_0); and no account was given for Basic',
+    );
+    expect(e.hint).toMatch(/^run kinit .*; or give the account for Basic in --proxy-auth-file$/);
+    expect(explainNetError(e)?.exitCode).toBe(77);
+  });
+  it('only Negotiate and an expired ticket: names the principal and kinit, an account does not help', () => {
+    const e = thrown(() => auth(expired).learn(offer('Negotiate'), undefined));
+    expect(e.message).toBe(
+      'the proxy http://proxy.corp:8080 asks for Negotiate (Kerberos), and the Kerberos ticket of ' +
+        'alice@CORP.EXAMPLE in KCM:1000 has expired (needed for HTTP/proxy.corp)',
+    );
+    expect(e.hint).toContain('kinit alice@CORP.EXAMPLE');
+  });
+  it('only Negotiate on a node without GSSAPI: names the library', () => {
+    const e = thrown(() => auth(noLib).learn(offer('Negotiate'), undefined));
+    expect(e.message).toContain('this node has no GSSAPI library: libgssapi_krb5.so.2: cannot open shared object');
+    expect(e.hint).toContain('libgssapi-krb5-2');
+  });
+  it('a 407 again after our Negotiate token: refused, naming the principal and the service', () => {
+    const a = auth(ok);
+    a.learn(offer('Negotiate'), undefined);
+    const e = thrown(() => a.learn(offer('Negotiate'), 'negotiate'));
+    expect(e.message).toBe(
+      'the proxy http://proxy.corp:8080 refused the Negotiate (Kerberos) ticket of alice@CORP.EXAMPLE for ' +
+        'HTTP/proxy.corp (HTTP 407)',
+    );
+  });
+  it('may answer a 407 with a ticket alone, or an account alone; not with neither', () => {
+    expect(auth(ok, null).mayAnswer()).toBe(true);
+    expect(auth(none).mayAnswer()).toBe(true);
+    expect(auth(none, null).mayAnswer()).toBe(false);
   });
 });

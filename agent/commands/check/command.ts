@@ -38,7 +38,7 @@ class Report {
 
 /**
  * `ferry check [--input URI…] [--output URI]`: a preflight before submitting a DOE. One line per fact
- * (credentials, caller, region, endpoint, route, clock), then that each input is readable and the
+ * (credentials, caller, region, endpoint, route, proxy authentication, clock), then that each input is readable and the
  * output prefix writable (a probe object put, verified and deleted; an upload in parts started and
  * aborted). Exit 0 only when a real run would get through the store parts; else the first failure's code.
  */
@@ -104,7 +104,9 @@ async function describe(store: Store, stores: Stores, report: Report, loc: Locat
   for (const [what, text] of facts) {
     report.line(what, text, report.facts);
     const url = text.split(' ')[0];
-    if (what === 'endpoint' || what === 'sts') report.line('  route', net.describe(url) || 'direct', report.facts);
+    if (what !== 'endpoint' && what !== 'sts') continue;
+    // the route and its source; per proxy: the schemes it offered, the one used and as whom
+    for (const [w, t] of net.explain(url)) report.line(`  ${w}`, t, report.facts);
   }
 }
 

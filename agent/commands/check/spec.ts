@@ -13,7 +13,8 @@ Prints one line each:
     deleted; an upload in parts is started and aborted (what a failed big upload needs);
   - where the credentials came from (profile, kind, role, expiry; never a secret) and the caller
     identity (STS GetCallerIdentity, where the endpoint serves it);
-  - region, endpoint, STS endpoint, and the proxy/PAC route of each;
+  - region, endpoint, STS endpoint, the route of each and where it came from (--proxy, HTTPS_PROXY,
+    PAC, WPAD), and per proxy the schemes offered, the one used and as whom (principal or account);
   - the clock offset against the server's Date;
   - this node: its processor, the build of ferry that runs (linux-x64 or linux-arm64: the file to
     upload for such nodes), and whether ferry's native addon loads here.

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import pLimit from 'p-limit';
-import { storeSettings, transferSettings } from '../../config.ts';
+import { PAC_AUTO, storeSettings, transferSettings } from '../../config.ts';
 import { INPUT, OUTPUT, VARS, WORKDIR } from '../../config/run-flags.ts';
 import type { Args, Span } from '../../flags/parse.ts';
 import { parseCsv, render } from '../../csv.ts';
@@ -56,7 +56,7 @@ const OWN = new Set([SLOTS, VARS_TEMPLATE_FLAG, REHEARSAL_DIR].map((f) => f.name
  * account or PAC file at the absolute path (they stay where they are).
  */
 function passOn(spans: Span[], cwd: string): string[] {
-  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) ? v : resolve(cwd, v));
+  const absolute = (v: string) => (/^[a-z]+:\/\//i.test(v) || v.toLowerCase() === PAC_AUTO ? v : resolve(cwd, v));
   return spans
     .filter((s) => !OWN.has(s.flag))
     .flatMap((s) => {
