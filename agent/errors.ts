@@ -172,3 +172,8 @@ export function saidByRules<F>(
     hint: said.hint,
   });
 }
+
+/** The exit code a failure carries (a FerryError's), else `fallback`. */
+export function errorExit(err: unknown, fallback: number): number {
+  return err instanceof FerryError ? err.exitCode : fallback;
+}

@@ -50,6 +50,13 @@ export const LEASE = '_ferry.lease';
 export const RUN_LOG_OBJECT = '_ferry.log';
 /** Local files with these names are not uploaded (they would overwrite ferry's own objects). */
 export const RESERVED_OUTPUT = new Set([MANIFEST, SUCCESS, LEASE, RUN_LOG_OBJECT]);
+/** The row's journal under the output prefix (agent/prefix/journal.ts): ferry's own objects too. */
+export const JOURNAL = '_ferry.journal/';
+
+/** True for a key (relative to the output prefix) that names one of ferry's own objects, not an output. */
+export function isOwnObject(rel: string): boolean {
+  return RESERVED_OUTPUT.has(rel) || rel.startsWith(JOURNAL);
+}
 
 /** ferry's files at the top of a run directory, by name (temporary files go by their token: own-files.ts). */
 export const FIXED_OWN = new Set([RUN_LOG, STATE_FILE, LOCK_FILE]);

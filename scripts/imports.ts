@@ -10,7 +10,7 @@ const AGENT = join(ROOT, 'agent');
 const LAYERS = [
   ['cli.ts', 'help.ts'],
   ['commands/'],
-  ['run/', 'doe/', 'verify/', 'context.ts'],
+  ['run/', 'doe/', 'context.ts'],
   ['rundir/', 'prefix/', 'transfer/', 'solver/', 'checkpoint/', 'notices/'],
   ['stores.ts'],
   ['s3/', 'azure/'],

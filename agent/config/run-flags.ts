@@ -67,6 +67,12 @@ export const SETTLE = secs('settle', {
     'while the solver runs, upload outputs unchanged for this long (default 30);\n' +
     'a file changed afterwards is uploaded again',
 });
+export const RERUN = toggle('rerun', {
+  dflt: false,
+  help:
+    "run the row even when its output prefix already holds this row's complete manifest\n" +
+    '(same inputs and ETags, same solver command) and reads back whole: by default ferry exits 0 at once',
+});
 export const LIVE_UPLOAD = toggle('live-upload', { dflt: true, help: 'upload only after the solver exits' });
 export const GRACE = secs('grace', {
   dflt: 60,
@@ -97,6 +103,7 @@ export const RUN_OWN_FLAGS = [
   TAKE_OVER,
   SOLVER_ENV_CREDENTIALS,
   DRY_RUN,
+  RERUN,
   SETTLE,
   LIVE_UPLOAD,
   GRACE,

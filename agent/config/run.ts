@@ -42,6 +42,8 @@ export interface RunConfig {
   settleSeconds: number;
   /** Only show what would happen. */
   dryRun: boolean;
+  /** Run the row even when its prefix already holds its complete, whole manifest. */
+  rerun: boolean;
   /** Seconds the solver gets to stop after a forwarded signal before it is killed. */
   graceSeconds: number;
   /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
@@ -142,6 +144,7 @@ export function runConfig(p: Args, env: Env, cwd: string): RunConfig {
     settleSeconds: p.get(F.SETTLE),
     graceSeconds: p.get(F.GRACE),
     dryRun: p.get(F.DRY_RUN),
+    rerun: p.get(F.RERUN),
     maxExtract: p.get(F.MAX_EXTRACT),
     stores: storeSettings(p, env, cwd),
     transfer: transferSettings(p),

@@ -1,7 +1,7 @@
 // The outcome of one DOE row, read back from its output prefix: the manifest, the _SUCCESS marker,
 // the lease of a run under way, and what else is there. Speaks only the Store seam.
 import { under, type Location } from '../location.ts';
-import { LEASE, MANIFEST, RESERVED_OUTPUT, SUCCESS } from '../names.ts';
+import { isOwnObject, LEASE, MANIFEST, SUCCESS } from '../names.ts';
 import { LEASE_TTL_MS } from '../prefix/lease.ts';
 import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
 import type { Call, Fetched, Store } from '../store/store.ts';
@@ -88,9 +88,8 @@ function described(m: Manifest): Omit<RowState, 'row' | 'status'> {
 
 /** A row without a manifest: nothing there (no-output), or objects (started: running, or died). */
 async function withoutManifest(store: Store, row: Row, lease: Fetched | undefined, call: Call, o: Clock) {
-  const own = new Set([...RESERVED_OUTPUT].map((n) => `${row.output.key}${n}`));
   const objects = await store.list(row.output, call);
-  const outputs = objects.filter((o) => !own.has(o.key));
+  const outputs = objects.filter((o) => !isOwnObject(o.key.slice(row.output.key.length)));
   if (objects.length === 0) return { status: 'no-output' as const, exitCode: null, signal: null };
   const note = lease
     ? leaseNote(lease, o.now, o.ttlMs)

@@ -8,6 +8,9 @@ import { MANIFEST, RUN_LOG, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
 import type { Store } from '../store/store.ts';
 import { markSuccess, putManifest, type Manifest } from './manifest.ts';
 import { uploadRunLog } from './run-log.ts';
+import { verifyPrefix, type Finding } from './verify.ts';
+
+const said = (f: Finding) => `${f.kind} ${f.key}: ${f.detail}`;
 
 export interface ClaimOptions {
   /** The local run log, uploaded as `_ferry.log` after the manifest. */
@@ -15,6 +18,8 @@ export interface ClaimOptions {
   log: Log;
   /** A second signal stops the claim (nothing is deleted then). */
   signal?: AbortSignal;
+  /** Throws when this run may not claim the prefix any more (the lease). */
+  fence?: () => Promise<void>;
 }
 
 /**
@@ -34,24 +39,72 @@ async function uploadLog(store: Store, prefix: Location, o: ClaimOptions): Promi
   }
 }
 
+/** What the claim came to: whether the manifest is in the store, and the status it says. */
+export interface Claimed {
+  written: boolean;
+  status: Manifest['status'];
+  /** The manifest as written last (incomplete, when the prefix did not read back whole). */
+  manifest: Manifest;
+}
+
 /**
- * Writes the manifest, then the run log next to it, then — for a complete run — `_SUCCESS`; false when
- * the manifest or `_SUCCESS` could not be written (said in the log; nothing is deleted then).
+ * The prefix as `ferry verify` would judge it, the run's own lease aside: `_SUCCESS` is written only
+ * when it would call the prefix whole.
  */
-export async function claim(store: Store, prefix: Location, manifest: Manifest, o: ClaimOptions): Promise<boolean> {
+async function notWhole(store: Store, prefix: Location, o: ClaimOptions): Promise<Finding[]> {
+  const v = await verifyPrefix(store, prefix, {
+    deep: false,
+    anyStatus: true,
+    ownLease: true,
+    concurrency: 4,
+    signal: o.signal,
+  });
+  return v.findings;
+}
+
+/**
+ * Writes the manifest, then the run log next to it, then — for a complete run whose prefix reads back
+ * whole — `_SUCCESS`. Each claim first makes sure this run still holds the prefix (`fence`). Not
+ * written (said in the log; nothing is deleted then) when the store refuses or the lease is lost.
+ */
+export async function claim(store: Store, prefix: Location, manifest: Manifest, o: ClaimOptions): Promise<Claimed> {
   try {
+    await o.fence?.();
     await putManifest(store, prefix, manifest, o.signal);
     o.log.info(`wrote ${formatUri(under(prefix, MANIFEST))} (status ${manifest.status})`);
     await uploadLog(store, prefix, o);
-    if (manifest.status === 'complete') {
-      await markSuccess(store, prefix, o.signal);
-      o.log.info(`wrote ${formatUri(under(prefix, SUCCESS))}: the prefix is complete`);
-    }
-    return true;
+    if (manifest.status !== 'complete') return { written: true, status: manifest.status, manifest };
+    const problems = await notWhole(store, prefix, o);
+    if (problems.length > 0) return withhold(store, prefix, manifest, problems, o);
+    await o.fence?.();
+    await markSuccess(store, prefix, o.signal);
+    o.log.info(`wrote ${formatUri(under(prefix, SUCCESS))}: the prefix is complete`);
+    return { written: true, status: 'complete', manifest };
   } catch (err) {
     if (isAbort(err) && o.signal?.aborted)
       o.log.warn(`second signal: ${formatUri(under(prefix, MANIFEST))} was not written; nothing was deleted`);
     else o.log.error(`${describeError(err)}\n  nothing was deleted; re-run the same row`);
-    return false;
+    return { written: false, status: 'incomplete', manifest };
   }
+}
+
+/** The prefix did not read back as its manifest says: no `_SUCCESS`, the manifest says incomplete. */
+async function withhold(
+  store: Store,
+  prefix: Location,
+  m: Manifest,
+  problems: Finding[],
+  o: ClaimOptions,
+): Promise<Claimed> {
+  o.log.error(
+    `the output prefix does not read back as its manifest says (${problems.slice(0, 3).map(said).join('; ')}): ` +
+      `${SUCCESS} is not written; re-run the row`,
+  );
+  const manifest: Manifest = {
+    ...m,
+    status: 'incomplete',
+    not_uploaded: [...m.not_uploaded, ...problems.map((f) => ({ path: f.key, error: said(f) }))],
+  };
+  await putManifest(store, prefix, manifest, o.signal);
+  return { written: true, status: 'incomplete', manifest };
 }

@@ -14,8 +14,22 @@ export interface Manifest {
   ended_at: string;
   /** ETags bare, as in `outputs`. */
   inputs: Array<{ uri: string; etag: string; size: number }>;
-  solver: { argv: string[]; exit_code: number | null; signal: string | null; start_error?: string };
-  outputs: Array<{ path: string; size: number; sha256: string; etag: string }>;
+  solver: {
+    argv: string[];
+    exit_code: number | null;
+    signal: string | null;
+    start_error?: string;
+    /** Why the run stopped the solver when it did (`preempted`: an interruption notice; a signal). */
+    stopped?: string;
+  };
+  /** The row's key (agent/prefix/row.ts): every attempt of the row shares it. */
+  row?: string;
+  /** The attempt that wrote this manifest. */
+  attempt?: string;
+  /** Every attempt of the row that wrote under the prefix, oldest first (from the journal). */
+  attempts?: Array<{ attempt: string; host: string; job_id?: string; started_at: string }>;
+  /** Every object under the prefix but ferry's own, with the attempt that wrote it. */
+  outputs: Array<{ path: string; size: number; sha256: string; etag: string; attempt?: string }>;
   /** Files that are not verified in the store (they stay in the run directory). */
   not_uploaded: Array<{ path: string; error: string }>;
   /** Files the wipe leaves in the run directory, with the reason (not created by the run, links…). */

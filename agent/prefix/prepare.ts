@@ -1,6 +1,6 @@
 import { formatUri, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
-import { RESERVED_OUTPUT, SUCCESS } from '../names.ts';
+import { isOwnObject, SUCCESS } from '../names.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
 import { withdrawSuccess } from './manifest.ts';
 
@@ -17,8 +17,7 @@ export async function prepareOutput(
 ): Promise<Map<string, ObjectInfo>> {
   const call = { phase: 'upload' as const, signal };
   const objects = await store.list(prefix, call);
-  const own = new Set([...RESERVED_OUTPUT].map((n) => `${prefix.key}${n}`));
-  const existing = new Map(objects.filter((o) => !own.has(o.key)).map((o) => [o.key, o]));
+  const existing = new Map(objects.filter((o) => !isOwnObject(o.key.slice(prefix.key.length))).map((o) => [o.key, o]));
   if (existing.size > 0)
     log.info(
       `output prefix already holds ${existing.size} object(s) from an earlier attempt: ` +

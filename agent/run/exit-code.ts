@@ -5,6 +5,8 @@ export interface Ending {
   manifestWritten: boolean;
   /** The signal that stopped the run (the first SIGTERM/SIGINT), if one did. */
   stoppedBy?: string;
+  /** The cloud said the node goes away (an interruption notice): the platform's retry resumes the row. */
+  preempted?: boolean;
   leaseLost: boolean;
   /** Files not verified in the store. */
   notUploaded: number;
@@ -18,12 +20,14 @@ export interface Ending {
 
 /**
  * The exit-code policy of `ferry run`, in one place (README "Exit codes"): stopped by a signal first
- * (128+N, whatever the signal cut short), then ferry's own failures — the manifest not written, the
+ * (128+N, whatever the signal cut short), then preempted by an interruption notice (75: try again
+ * elsewhere), then ferry's own failures — the manifest not written, the
  * lease lost, files not verified, a file changed at the wipe — and only when ferry itself succeeded,
  * the solver's code.
  */
 export function exitCode(e: Ending): number {
   if (e.stoppedBy) return signalExit(e.stoppedBy);
+  if (e.preempted) return EXIT.busy;
   if (!e.manifestWritten) return EXIT.cantCreate;
   if (e.leaseLost) return EXIT.busy;
   if (e.notUploaded > 0) return e.failedExit ?? EXIT.cantCreate;

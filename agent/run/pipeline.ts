@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
 import { formatUri, isPrefix } from '../location.ts';
 import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
+import { describeError, errorExit, EXIT } from '../errors.ts';
+import { Journal, readJournal } from '../prefix/journal.ts';
+import { alreadyComplete } from './done.ts';
 import { exitCode } from './exit-code.ts';
 import { fetch } from './fetch.ts';
 import { prepare, type Prepared } from './prepare.ts';
@@ -60,24 +63,47 @@ async function identify(row: Row): Promise<RowIdentity> {
 export async function runRow(row: Row): Promise<RowEnd> {
   const p = await prepare(row);
   const id = await identify(row);
+  if (!row.cfg.rerun && (await alreadyComplete(row, id))) return { code: EXIT.ok, solverMs: 0, status: 'complete' };
   const lease = await takeLease(row, p, id);
+  let end: RowEnd | undefined;
   try {
-    const f = await fetch(row, p);
-    const s = await solve(row, p, f);
-    const rec = await record(row, p, f, s, lease);
-    const w = await wipe(row, rec);
-    const stop = row.ctx.stop;
-    const code = exitCode({
-      manifestWritten: rec.written,
-      stoppedBy: stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined,
-      leaseLost: lease.lost,
-      notUploaded: rec.verdict.notUploaded.size,
-      failedExit: rec.verdict.failedExit,
-      changedAtWipe: w.changedAtWipe.length > 0,
-      solverExit: solverExit(s.solver),
-    });
-    return { code, solverMs: s.solver.ms, status: rec.verdict.status };
+    return (end = await attempt(row, p, id, lease));
   } finally {
-    await lease.release();
+    await lease.release().catch((err) => {
+      const e = describeError(err);
+      row.log.error(
+        `could not remove the lease ${lease.uri}: ${e}\n  hint: a re-run of the row waits for it to go stale`,
+      );
+      if (end && end.code === EXIT.ok) end.code = errorExit(err, EXIT.cantCreate);
+    });
   }
+}
+
+/** The attempt, once the lease is this run's: its journal, then the stages in order. */
+async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Promise<RowEnd> {
+  const call = { phase: 'upload' as const, signal: row.ctx.stop };
+  const earlier = await readJournal(row.output, row.cfg.output, call);
+  const info = { attempt: p.attempt, row: id.key, ...(id.jobId ? { job_id: id.jobId } : {}) };
+  const journal = new Journal(row.output, row.cfg.output, info, {
+    log: row.log,
+    signal: row.ctx.hardStop,
+    fence: () => lease.fence(),
+  });
+  const f = await fetch(row, p);
+  const s = await solve(row, p, f, { lease, journal });
+  await journal.flush();
+  const rec = await record(row, p, f, s, { id, lease, earlier });
+  const w = await wipe(row, rec, lease);
+  const stop = row.ctx.stop;
+  const code = exitCode({
+    manifestWritten: rec.written,
+    stoppedBy: stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined,
+    preempted: s.stopped === 'preempted',
+    leaseLost: lease.lost,
+    notUploaded: rec.verdict.notUploaded.size,
+    failedExit: rec.verdict.failedExit,
+    changedAtWipe: w.changedAtWipe.length > 0,
+    solverExit: solverExit(s.solver),
+  });
+  return { code, solverMs: s.solver.ms, status: rec.verdict.status };
 }

@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import { EXIT, signalExit } from '../errors.ts';
 import { RUN_LOG } from '../names.ts';
 import { claim } from '../prefix/claim.ts';
+import { hostname } from 'node:os';
+import { everyOutput, type Listed } from '../prefix/adopt.ts';
+import type { JournalView } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
+import type { RowIdentity } from '../prefix/row.ts';
 import type { Manifest } from '../prefix/manifest.ts';
 import { scanTree, type FileState } from '../rundir/tree.ts';
 import { planWipe, type WipePlan } from '../rundir/wipe.ts';
@@ -68,19 +72,37 @@ function decide(row: Row, s: Solved, lease: Lease): { verdict: Verdict; verified
   return { verdict: { status, notUploaded, failedExit }, verified };
 }
 
+/** What the record stage knows of the row beyond this attempt: its key, the lease, the journal. */
+export interface RowRecord {
+  id: RowIdentity;
+  lease: Lease;
+  /** What earlier attempts of the row journaled (read when this attempt began). */
+  earlier: JournalView;
+}
+
 function buildManifest(
   row: Row,
   p: Prepared,
   f: Fetched,
   s: Solved,
   v: Verdict,
-  verified: UploadOutcome[],
+  rr: RowRecord,
+  outputs: Listed[],
   kept: Manifest['kept'],
 ): Manifest {
   const startError = s.solver.startError ? { start_error: s.solver.startError } : {};
+  const stopped = s.stopped ? { stopped: s.stopped } : {};
+  const me = { attempt: p.attempt, host: hostname(), started_at: row.startedAt.toISOString() };
+  const jobId = rr.id.jobId ? { job_id: rr.id.jobId } : {};
+  const attempts = [
+    ...rr.earlier.attempts.filter((a) => a.row === rr.id.key && a.attempt !== p.attempt),
+    { ...me, ...jobId },
+  ];
   return {
     ferry: versionLine(),
     run_id: p.state.runId,
+    row: rr.id.key,
+    attempt: p.attempt,
     status: v.status,
     started_at: row.startedAt.toISOString(),
     ended_at: new Date().toISOString(),
@@ -90,10 +112,15 @@ function buildManifest(
       exit_code: s.solver.exitCode ?? null,
       signal: s.solver.signal ?? null,
       ...startError,
+      ...stopped,
     },
-    outputs: verified
-      .map((o) => ({ path: o.rel, size: o.size, sha256: o.sha256 ?? '', etag: o.etag ?? '' }))
-      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    attempts: attempts.map(({ attempt, host, started_at, job_id }) => ({
+      attempt,
+      host,
+      started_at,
+      ...(job_id ? { job_id } : {}),
+    })),
+    outputs,
     not_uploaded: [...v.notUploaded].map(([path, error]) => ({ path, error })),
     kept,
   };
@@ -103,9 +130,9 @@ function buildManifest(
  * Decides the run's status, plans the wipe (so the manifest can list what stays), and claims the
  * prefix: the manifest, the run log, and `_SUCCESS` last, only for a complete run.
  */
-export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, lease: Lease): Promise<Recorded> {
+export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, rr: RowRecord): Promise<Recorded> {
   const { cfg } = row;
-  const { verdict, verified } = decide(row, s, lease);
+  const { verdict, verified } = decide(row, s, rr.lease);
   const uploaded = new Map<string, FileState>(verified.flatMap((o) => (o.state ? [[o.rel, o.state]] : [])));
   const last = s.sweep.last;
   const scan = await scanTree(cfg.workdir, undefined, last.files);
@@ -121,7 +148,17 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, lease
     notUploaded: verdict.notUploaded,
   });
   const kept = cfg.wipeAll ? [] : plan.kept;
-  const manifest = buildManifest(row, p, f, s, verdict, verified, kept);
+  const mine = new Map(verified.map((o) => [o.rel, { size: o.size, etag: o.etag ?? '', sha256: o.sha256 ?? '' }]));
+  const opts = {
+    mine,
+    journal: rr.earlier,
+    row: rr.id.key,
+    attempt: p.attempt,
+    log: row.log,
+    signal: row.ctx.hardStop,
+  };
+  const outputs = await everyOutput(row.output, cfg.output, opts);
+  const manifest = buildManifest(row, p, f, s, verdict, rr, outputs, kept);
   if (kept.length > 0) {
     const few =
       kept
@@ -134,12 +171,18 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, lease
     );
     for (const k of kept) row.log.detail(`kept ${k.path}: ${k.reason}`);
   }
-  const written = await claimPrefix(row, manifest);
-  return { verdict, plan, manifest, written };
+  const claimed = await claimPrefix(row, manifest, rr.lease);
+  if (claimed.status !== verdict.status) verdict.status = claimed.status; // not whole: _SUCCESS withheld
+  return { verdict, plan, manifest: claimed.manifest, written: claimed.written };
 }
 
-/** The manifest, the run log, and `_SUCCESS` for a complete run (prefix/claim.ts). */
-export function claimPrefix(row: Row, manifest: Manifest): Promise<boolean> {
+/** The manifest, the run log, and `_SUCCESS` for a complete run whose prefix is whole (prefix/claim.ts). */
+export function claimPrefix(row: Row, manifest: Manifest, lease: Lease) {
   const logFile = join(row.cfg.workdir, RUN_LOG);
-  return claim(row.output, row.cfg.output, manifest, { logFile, log: row.log, signal: row.ctx.hardStop });
+  return claim(row.output, row.cfg.output, manifest, {
+    logFile,
+    log: row.log,
+    signal: row.ctx.hardStop,
+    fence: () => lease.fence(),
+  });
 }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { formatBytes } from '../log.ts';
 import { formatUri, under } from '../location.ts';
 import { RESERVED_OUTPUT } from '../names.ts';
+import type { Journal } from '../prefix/journal.ts';
+import type { Lease } from '../prefix/lease.ts';
 import { prepareOutput } from '../prefix/prepare.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
 import { checkSolver } from '../solver/plan.ts';
@@ -20,6 +22,8 @@ import type { Row } from './row.ts';
 export interface Solved {
   solver: SolverResult;
   sweep: SweepResult;
+  /** Why the run stopped the solver early, if it did (`preempted`: an interruption notice). */
+  stopped?: string;
 }
 
 /**
@@ -27,7 +31,13 @@ export interface Solved {
  * ends (and every process it left is stopped), the final sweep uploads the rest. This stage owns the
  * uploader and the live upload: built, started, stopped and drained here, on every path.
  */
-export async function solve(row: Row, p: Prepared, f: Fetched): Promise<Solved> {
+/** What this attempt holds of the row while it runs: the lease (every write is fenced by it), the journal. */
+export interface Holding {
+  lease: Lease;
+  journal: Journal;
+}
+
+export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
   const { cfg, ctx } = row;
   checkSolver(cfg, ctx.env);
   const existing = await prepareOutput(row.output, cfg.output, row.log, ctx.stop);
@@ -41,6 +51,8 @@ export async function solve(row: Row, p: Prepared, f: Fetched): Promise<Solved> 
     log: row.log,
     signal: ctx.hardStop,
     existing,
+    fence: () => h.lease.fence(),
+    onVerified: (o) => void h.journal.record({ path: o.rel, size: o.size, etag: o.etag ?? '', sha256: o.sha256 ?? '' }),
   });
   const skip = notOutput(p.job, p.own);
   const live = cfg.liveUpload ? liveUpload(row, f, uploader, skip) : undefined;

@@ -2,6 +2,7 @@ import { localIoError } from '../errors.ts';
 import { RUN_LOG } from '../names.ts';
 import { withdrawSuccess } from '../prefix/manifest.ts';
 import { wipeAccounted, wipeAll } from '../rundir/wipe.ts';
+import type { Lease } from '../prefix/lease.ts';
 import { claimPrefix, type Recorded } from './record.ts';
 import type { Row } from './row.ts';
 
@@ -27,7 +28,7 @@ function stoppedLine(rec: Recorded): string {
  * accounts for (--wipe-all: everything but ferry.log). A file that changed between the plan and its
  * unlink stays; the manifest then says so and _SUCCESS is withdrawn.
  */
-export async function wipe(row: Row, rec: Recorded): Promise<Wiped> {
+export async function wipe(row: Row, rec: Recorded, lease: Lease): Promise<Wiped> {
   const { cfg, ctx, log } = row;
   const none: Wiped = { changedAtWipe: [] };
   if (!rec.written || rec.verdict.status === 'incomplete') {
@@ -58,6 +59,6 @@ export async function wipe(row: Row, rec: Recorded): Promise<Wiped> {
   const late = res.changed.map((path) => ({ path, error: 'changed after its upload, right before the wipe' }));
   await withdrawSuccess(row.output, cfg.output, ctx.hardStop).catch(() => {});
   const m = rec.manifest;
-  await claimPrefix(row, { ...m, status: 'incomplete', not_uploaded: [...m.not_uploaded, ...late] });
+  await claimPrefix(row, { ...m, status: 'incomplete', not_uploaded: [...m.not_uploaded, ...late] }, lease);
   return { changedAtWipe: res.changed };
 }

@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { isPacFile, type RunConfig } from '../config.ts';
-import { RESERVED_OUTPUT } from '../names.ts';
+import { isOwnObject } from '../names.ts';
 import { selfCommand } from '../version.ts';
 
 export interface JobInputs {
@@ -84,5 +84,5 @@ export function jobInputs(cfg: RunConfig, env: NodeJS.ProcessEnv, cwd: string): 
 
 /** Files that are never outputs: ferry's own, the job's own (credentials, ferry itself), reserved names. */
 export function notOutput(job: JobInputs, own: { isOwn(rel: string): boolean }): (rel: string) => boolean {
-  return (rel) => own.isOwn(rel) || job.anywhere.has(rel) || RESERVED_OUTPUT.has(rel);
+  return (rel) => own.isOwn(rel) || job.anywhere.has(rel) || isOwnObject(rel);
 }

@@ -1,6 +1,6 @@
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCK_FILE, RESERVED_OUTPUT, RUN_LOG, STATE_FILE } from '../names.ts';
+import { isOwnObject, LOCK_FILE, RUN_LOG, STATE_FILE } from '../names.ts';
 import { fileState, sameFile, type FileState, type Scan, type Snapshot } from './tree.ts';
 
 export interface Kept {
@@ -76,7 +76,7 @@ function keptReason(rel: string, a: Accounts): string {
   if (before && a.uploaded.has(rel))
     return 'was in the run directory before ferry started (the run changed it: uploaded, and kept here)';
   if (a.uploaded.has(rel)) return 'changed after its upload';
-  if (RESERVED_OUTPUT.has(rel)) return "its name is reserved for ferry's own object in the output prefix";
+  if (isOwnObject(rel)) return "its name is reserved for ferry's own object in the output prefix";
   if (before) return 'was in the run directory before ferry started';
   return 'not created by this run, or changed since ferry last saw it';
 }

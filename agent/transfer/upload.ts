@@ -52,6 +52,10 @@ export interface UploaderDeps {
   sha256?: boolean;
   /** --memory: a file whose single part is larger cannot be sent. */
   memory: number;
+  /** Before each write to the prefix: throws when this run may not write there any more (the lease). */
+  fence?: () => Promise<void>;
+  /** Every verified upload, as it is verified (the row's journal). */
+  onVerified?: (o: UploadOutcome) => void;
 }
 
 const MiB = 1024 * 1024;
@@ -117,6 +121,7 @@ export class Uploader {
   private readonly small: LimitFunction;
   bytes = 0;
   resumed = 0;
+  private fenced = false;
   /**
    * The latest upload of each file, live or final: the one record of what is in the store (live
    * upload and the final sweep read it; a file uploaded again replaces its entry).
@@ -149,6 +154,7 @@ export class Uploader {
     const outcome = 'outcome' in sent ? sent.outcome : await this.confirm(sent, progress);
     outcome.live = live;
     this.latest.set(rel, outcome);
+    if (outcome.verified) this.d.onVerified?.(outcome);
     return outcome;
   }
 
@@ -192,6 +198,7 @@ export class Uploader {
           };
         }
       }
+      await d.fence?.();
       const up = await d.store.putFile(path, before.size, dest, {
         phase: 'upload',
         signal: d.signal,
@@ -234,7 +241,9 @@ export class Uploader {
     // Once uploads are under way, a lost endpoint or an unreadable file is an upload that failed (73).
     const exitCode = e.exitCode === EXIT.unavailable || e.exitCode === EXIT.ioErr ? EXIT.cantCreate : e.exitCode;
     const message = `cannot upload ${base.rel}: ${e.render()}`;
-    this.d.log.error(message);
+    // The lease lost: said once (by the lease and here), not once per file.
+    if (exitCode !== EXIT.busy || !this.fenced) this.d.log.error(message);
+    if (exitCode === EXIT.busy) this.fenced = true;
     return outcome(base, { verified: false, error: message, exitCode });
   }
 

@@ -36,7 +36,10 @@ export class MemoryStore implements Store {
   /** Largest chunk handed to a reader (the memory a streaming reader needs). */
   chunk = 1024;
 
-  put(key: string, body: Buffer | string, modified = new Date()): void {
+  /** The store's clock (LastModified and the Date of its answers): a test may move it. */
+  now = () => Date.now();
+
+  put(key: string, body: Buffer | string, modified = new Date(this.now())): void {
     const b = Buffer.from(body);
     this.objects.set(key, { body: b, etag: md5(b), modified });
   }
@@ -97,7 +100,9 @@ export class MemoryStore implements Store {
 
   fetch(loc: Location, _call: Call): Promise<Fetched | undefined> {
     return this.op(`fetch ${loc.key}`, () =>
-      this.objects.has(loc.key) ? { body: this.objects.get(loc.key)!.body, info: this.info(loc.key) } : undefined,
+      this.objects.has(loc.key)
+        ? { body: this.objects.get(loc.key)!.body, info: this.info(loc.key), serverDate: new Date(this.now()) }
+        : undefined,
     );
   }
 

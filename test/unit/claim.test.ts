@@ -23,7 +23,7 @@ describe('the claim: manifest → run log → _SUCCESS', () => {
     const store = new MemoryStore();
     const dir = runDir({ 'ferry.log': 'ferry: the log\n' });
     const ok = await claim(store, OUT, manifest('complete'), { logFile: join(dir, 'ferry.log'), log: quietLog() });
-    expect(ok).toBe(true);
+    expect(ok.written).toBe(true);
     const puts = store.calls.filter((c) => c.startsWith('put ')).map((c) => c.slice(4 + OUT.key.length));
     expect(puts).toEqual(['_manifest.json', '_ferry.log', '_SUCCESS']);
     expect(JSON.parse(objectsUnder(store)['_manifest.json']).status).toBe('complete');
@@ -33,7 +33,9 @@ describe('the claim: manifest → run log → _SUCCESS', () => {
   it.each(['incomplete', 'solver-failed'] as const)('a %s run writes no _SUCCESS', async (status) => {
     const store = new MemoryStore();
     const dir = runDir({ 'ferry.log': 'x\n' });
-    expect(await claim(store, OUT, manifest(status), { logFile: join(dir, 'ferry.log'), log: quietLog() })).toBe(true);
+    expect(
+      await claim(store, OUT, manifest(status), { logFile: join(dir, 'ferry.log'), log: quietLog() }),
+    ).toMatchObject({ written: true, status });
     expect(Object.keys(objectsUnder(store)).sort()).toEqual(['_ferry.log', '_manifest.json']);
   });
 
@@ -43,9 +45,9 @@ describe('the claim: manifest → run log → _SUCCESS', () => {
       throw Object.assign(new Error('access denied'), { name: 'FerryError' });
     };
     const dir = runDir({ 'ferry.log': 'x\n' });
-    expect(await claim(store, OUT, manifest('complete'), { logFile: join(dir, 'ferry.log'), log: quietLog() })).toBe(
-      false,
-    );
+    expect(
+      await claim(store, OUT, manifest('complete'), { logFile: join(dir, 'ferry.log'), log: quietLog() }),
+    ).toMatchObject({ written: false });
     expect(objectsUnder(store)).toEqual({});
   });
 
@@ -53,7 +55,7 @@ describe('the claim: manifest → run log → _SUCCESS', () => {
     const store = new MemoryStore();
     const dir = runDir();
     const ok = await claim(store, OUT, manifest('complete'), { logFile: join(dir, 'no-such.log'), log: quietLog() });
-    expect(ok).toBe(true);
+    expect(ok.written).toBe(true);
     expect(Object.keys(objectsUnder(store)).sort()).toEqual(['_SUCCESS', '_manifest.json']);
   });
 });

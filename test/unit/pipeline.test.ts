@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseFor } from '../../agent/commands/spec.ts';
@@ -7,6 +7,9 @@ import { runConfig } from '../../agent/config.ts';
 import type { CommandContext } from '../../agent/context.ts';
 import { runRow } from '../../agent/run/pipeline.ts';
 import { openRow } from '../../agent/run/row.ts';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { verifyPrefix } from '../../agent/prefix/verify.ts';
 import { Progress } from '../../agent/transfer/progress.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, OUT, quietLog, runDir, storesOf } from '../helpers/unit-run.ts';
@@ -43,16 +46,22 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(end.code).toBe(0);
     expect(end.status).toBe('complete');
     const objects = objectsUnder(store, OUT);
-    expect(Object.keys(objects).sort()).toEqual([
-      '_SUCCESS',
-      '_ferry.log',
-      '_manifest.json',
-      'out/result.txt',
-      'run.log',
-    ]);
+    const journal = Object.keys(objects).filter((k) => k.startsWith('_ferry.journal/'));
+    expect(journal).toEqual([expect.stringMatching(/^_ferry\.journal\/[\w-]+\/000000\.json$/)]);
+    const entries = JSON.parse(objects[journal[0]])
+      .entries.map((e: { path: string }) => e.path)
+      .sort();
+    expect(entries).toEqual(['out/result.txt', 'run.log']);
+    expect(
+      Object.keys(objects)
+        .filter((k) => !journal.includes(k))
+        .sort(),
+    ).toEqual(['_SUCCESS', '_ferry.log', '_manifest.json', 'out/result.txt', 'run.log']);
     expect(objects['out/result.txt']).toBe('p=1\n');
     const manifest = JSON.parse(objects['_manifest.json']);
     expect(manifest.outputs.map((o: { path: string }) => o.path)).toEqual(['out/result.txt', 'run.log']);
+    expect(manifest.outputs.every((o: { attempt: string }) => o.attempt === manifest.attempt)).toBe(true);
+    expect(manifest.attempts).toHaveLength(1);
     expect(manifest.inputs).toEqual([{ uri: 's3://bucket/in/params.txt', etag: expect.any(String), size: 4 }]);
     // what was there before stays; the input, the outputs and the folders the run made are gone
     expect(readdirSync(dir).filter((n) => !n.startsWith('.ferry') && n !== 'ferry.log')).toEqual(['notes.txt']);
@@ -90,5 +99,46 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(store.calls.filter((c) => c.startsWith('read '))).toEqual([]);
     expect(existsSync(join(dir, 'params.txt'))).toBe(false);
     expect(existsSync(join(dir, 'x.out'))).toBe(false);
+  });
+
+  it('a later attempt in a fresh run dir adopts what the earlier one left; a stray object is listed too', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=4\n');
+    store.put(`${OUT.key}stray.bin`, 'put there by hand');
+    const flag = join(runDir(), 'second');
+    const script = `if [ -e ${flag} ]; then echo b > b.txt; else echo a > a.txt; exit 1; fi`;
+    const first = await row(runDir(), store, script);
+    expect(first.status).toBe('solver-failed');
+    writeFileSync(flag, '');
+    const second = await row(runDir(), store, script);
+    expect(second).toMatchObject({ code: 0, status: 'complete' });
+    const m = JSON.parse(objectsUnder(store)['_manifest.json']);
+    const byPath = Object.fromEntries(m.outputs.map((o: { path: string; attempt: string }) => [o.path, o]));
+    expect(Object.keys(byPath)).toEqual(['a.txt', 'b.txt', 'stray.bin']);
+    expect(byPath['a.txt'].attempt).not.toBe(m.attempt); // the first attempt's, from its journal
+    expect(byPath['b.txt'].attempt).toBe(m.attempt);
+    expect(byPath['stray.bin']).toMatchObject({
+      attempt: 'found there',
+      sha256: createHash('sha256').update('put there by hand').digest('hex'),
+    });
+    expect(m.attempts).toHaveLength(2);
+    const v = await verifyPrefix(store, OUT, { deep: true, anyStatus: false, concurrency: 2 });
+    expect(v.findings).toEqual([]);
+  });
+
+  it('done is done: the row again, its prefix complete and whole: 0 at once, the solver not run', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=5\n');
+    const marker = join(runDir(), 'ran');
+    const script = `echo ran >> ${marker}; echo out > out.txt`;
+    expect((await row(runDir(), store, script)).code).toBe(0);
+    const puts = store.calls.filter((c) => c.startsWith('put ')).length;
+    const dir = runDir();
+    expect(await row(dir, store, script)).toMatchObject({ code: 0, status: 'complete' });
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n'); // once
+    expect(store.calls.filter((c) => c.startsWith('put ')).length).toBe(puts); // nothing written
+    expect(existsSync(join(dir, 'params.txt'))).toBe(false); // nothing downloaded
+    expect((await row(runDir(), store, script, ['--rerun'])).code).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('ran\nran\n'); // --rerun runs it again
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseUri } from '../../agent/location.ts';
 import { sha256OfObject } from '../../agent/store/hash.ts';
-import { verifyPrefix, type VerifyOptions } from '../../agent/verify/check.ts';
+import { verifyPrefix, type VerifyOptions } from '../../agent/prefix/verify.ts';
 import { MemoryStore, manifestFor } from '../helpers/memory-store.ts';
 
 const prefix = parseUri('s3://bkt/out/row/', 'test');

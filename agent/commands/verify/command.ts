@@ -3,7 +3,7 @@ import { renderTable } from '../../doe/table.ts';
 import { EXIT, usageError } from '../../errors.ts';
 import { asPrefix, formatUri, parseUri, under, type Location } from '../../location.ts';
 import { formatBytes, printable } from '../../log.ts';
-import { verifyPrefix, type Finding, type VerifyResult } from '../../verify/check.ts';
+import { verifyPrefix, type Finding, type VerifyResult } from '../../prefix/verify.ts';
 import { openStores, type CommandContext } from '../context.ts';
 import { parseFor } from '../spec.ts';
 import { ANY_STATUS, DEEP, VERIFY } from './spec.ts';

@@ -3,8 +3,8 @@
 import pLimit from 'p-limit';
 import { under, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
-import { LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
-import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
+import { isOwnObject, LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
+import { fetchManifest, UnreadableManifest, type Manifest } from './manifest.ts';
 import { settleAll } from '../settle.ts';
 import { sha256OfObject } from '../store/hash.ts';
 import type { Call, ObjectInfo, Store } from '../store/store.ts';
@@ -27,6 +27,8 @@ export interface VerifyOptions {
   /** Objects read at once with `deep`. */
   concurrency: number;
   signal?: AbortSignal;
+  /** The lease is the caller's own (a run checking its prefix before `_SUCCESS`): not a run under way. */
+  ownLease?: boolean;
 }
 
 export interface VerifyResult {
@@ -42,9 +44,10 @@ export interface VerifyResult {
 type Output = Manifest['outputs'][number];
 
 /** The manifest's status and the marker: a prefix is whole only when a run completed it. */
-function statusFindings(m: Manifest, listed: Map<string, ObjectInfo>, prefix: Location, anyStatus: boolean) {
+function statusFindings(m: Manifest, listed: Map<string, ObjectInfo>, prefix: Location, o: VerifyOptions) {
+  const { anyStatus } = o;
   const out: Finding[] = [];
-  if (listed.has(`${prefix.key}${LEASE}`))
+  if (listed.has(`${prefix.key}${LEASE}`) && !o.ownLease)
     out.push({ kind: 'running', key: LEASE, detail: 'a run holds the lease: it is writing under this prefix now' });
   if (anyStatus) return out;
   const solver = m.solver?.signal ?? m.solver?.exit_code ?? m.solver?.start_error ?? '-';
@@ -105,7 +108,7 @@ function unlisted(prefix: Location, m: Manifest, listed: Map<string, ObjectInfo>
   const expected = new Set([...m.outputs.map((o) => o.path), MANIFEST, SUCCESS, RUN_LOG_OBJECT, LEASE]);
   return [...listed.values()]
     .map((info) => ({ info, rel: info.key.slice(prefix.key.length) }))
-    .filter(({ rel }) => !expected.has(rel))
+    .filter(({ rel }) => !expected.has(rel) && !isOwnObject(rel))
     .map(({ info, rel }) => ({
       kind: 'unlisted' as const,
       key: rel,
@@ -131,7 +134,7 @@ export async function verifyPrefix(store: Store, prefix: Location, o: VerifyOpti
     return { findings: [{ kind: 'no-manifest', key: MANIFEST, detail }], objects: 0, bytes: 0 };
   }
   const listed = new Map((await store.list(prefix, call)).map((x) => [x.key, x]));
-  const findings = statusFindings(m, listed, prefix, o.anyStatus);
+  const findings = statusFindings(m, listed, prefix, o);
   const quick = await settleAll(
     m.outputs.map((out) => checkOne(store, prefix, out, listed.get(`${prefix.key}${out.path}`), call)),
   );

@@ -1,0 +1,123 @@
+// The journal of a row under its output prefix: what each attempt uploaded and verified (path, size,
+// ETag, sha256, when; checkpoints marked), written as small objects `_ferry.journal/<attempt>/<n>.json`
+// while the attempt runs. A later attempt on any node reads it back to adopt what earlier ones left
+// (their sha256 without reading their bytes) and to resume from the newest checkpoint they verified.
+import { hostname } from 'node:os';
+import { formatUri, under, withKey, type Location } from '../location.ts';
+import type { Log } from '../log.ts';
+import { JOURNAL } from '../names.ts';
+import type { Call, Store } from '../store/store.ts';
+
+export interface JournalEntry {
+  path: string;
+  size: number;
+  etag: string;
+  sha256: string;
+  /** The attempt that wrote it. */
+  attempt: string;
+  at: string;
+  /** A checkpoint (a restart file), verified: a later attempt may resume from it. */
+  checkpoint?: boolean;
+}
+
+/** One attempt, as its journal tells it. */
+export interface AttemptInfo {
+  attempt: string;
+  row: string;
+  host: string;
+  job_id?: string;
+  started_at: string;
+}
+
+interface Segment extends AttemptInfo {
+  entries: JournalEntry[];
+}
+
+/** Entries wait this long (or until there are this many) before they go up as one object. */
+const FLUSH_MS = 15_000;
+const FLUSH_ENTRIES = 500;
+
+export class Journal {
+  private pending: JournalEntry[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly info: AttemptInfo;
+
+  constructor(
+    private readonly store: Store,
+    private readonly prefix: Location,
+    attempt: Omit<AttemptInfo, 'host' | 'started_at'>,
+    private readonly o: { log: Log; signal?: AbortSignal; fence?: () => Promise<void> },
+  ) {
+    this.info = { ...attempt, host: hostname(), started_at: new Date().toISOString() };
+  }
+
+  /** Records a verified upload; a checkpoint goes up at once (returns when it is in the store). */
+  async record(e: Omit<JournalEntry, 'attempt' | 'at'>): Promise<void> {
+    this.pending.push({ ...e, attempt: this.info.attempt, at: new Date().toISOString() });
+    if (e.checkpoint || this.pending.length >= FLUSH_ENTRIES) return this.flush();
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
+  }
+
+  /** Writes what is pending as the next segment; a failure is a warning (the manifest lists it all). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return this.writing;
+    const entries = this.pending;
+    this.pending = [];
+    const n = this.seq++;
+    this.writing = this.writing.then(() => this.write(n, entries));
+    return this.writing;
+  }
+
+  private async write(n: number, entries: JournalEntry[]): Promise<void> {
+    const loc = under(this.prefix, `${JOURNAL}${this.info.attempt}/${String(n).padStart(6, '0')}.json`);
+    const body = Buffer.from(JSON.stringify({ ...this.info, entries } satisfies Segment));
+    try {
+      await this.o.fence?.();
+      await this.store.putBytes(loc, body, {
+        phase: 'upload',
+        signal: this.o.signal,
+        what: 'writing the journal',
+        contentType: 'application/json',
+      });
+    } catch (err) {
+      this.o.log.warn(`could not write the journal ${formatUri(loc)}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** What the journal under a prefix holds: the latest entry of each path, and every attempt. */
+export interface JournalView {
+  entries: Map<string, JournalEntry>;
+  attempts: AttemptInfo[];
+}
+
+/** Reads every segment under the prefix's journal (a broken one is skipped: it proves nothing). */
+export async function readJournal(store: Store, prefix: Location, call: Call): Promise<JournalView> {
+  const segs = await store.list(withKey(prefix, `${prefix.key}${JOURNAL}`), call);
+  const entries = new Map<string, JournalEntry>();
+  const attempts = new Map<string, AttemptInfo>();
+  const read = await Promise.all(
+    segs.map((o) => store.fetch(withKey(prefix, o.key), { ...call, what: 'reading the journal' })),
+  );
+  for (const got of read) {
+    let seg: Segment;
+    try {
+      seg = JSON.parse(got!.body.toString('utf8')) as Segment;
+      if (!Array.isArray(seg.entries) || typeof seg.attempt !== 'string') continue;
+    } catch {
+      continue;
+    }
+    const { entries: list, ...info } = seg;
+    if (!attempts.has(info.attempt)) attempts.set(info.attempt, info);
+    for (const e of list) {
+      const prev = entries.get(e.path);
+      if (!prev || prev.at <= e.at) entries.set(e.path, e);
+    }
+  }
+  const ordered = [...attempts.values()].sort((a, b) => (a.started_at < b.started_at ? -1 : 1));
+  return { entries, attempts: ordered };
+}

@@ -1,0 +1,48 @@
+// Done is done: an attempt whose output prefix already holds a complete manifest of the same row
+// (the same inputs with the same ETags, the same solver command) and reads back whole exits 0 at once,
+// without downloading or running anything (`--rerun` runs the row again).
+import { formatUri, under } from '../location.ts';
+import { LEASE } from '../names.ts';
+import { viewLease, LEASE_TTL_MS } from '../prefix/lease-view.ts';
+import { fetchManifest, UnreadableManifest } from '../prefix/manifest.ts';
+import type { RowIdentity } from '../prefix/row.ts';
+import { verifyPrefix } from '../prefix/verify.ts';
+import type { Row } from './row.ts';
+
+export async function alreadyComplete(row: Row, id: RowIdentity): Promise<boolean> {
+  const { cfg, ctx, log, output } = row;
+  const call = { phase: 'download' as const, signal: ctx.stop };
+  const m = await fetchManifest(output, cfg.output, call).catch((err) => {
+    if (err instanceof UnreadableManifest) return undefined;
+    throw err;
+  });
+  if (m?.status !== 'complete' || m.row !== id.key) return false;
+  const v = await verifyPrefix(output, cfg.output, {
+    deep: false,
+    anyStatus: false,
+    ownLease: true,
+    concurrency: 4,
+    signal: ctx.stop,
+  });
+  if (v.findings.length > 0) return false;
+  log.info(
+    `the output prefix already holds this row's complete manifest (attempt ${m.attempt ?? m.run_id}, ` +
+      `ended ${m.ended_at}) and reads back whole: nothing to do (--rerun runs the row again)`,
+  );
+  await removeDeadLease(row, id);
+  return true;
+}
+
+/** A lease of this row left by an attempt that died after its `_SUCCESS` (in its wipe) goes, if stale. */
+async function removeDeadLease(row: Row, id: RowIdentity): Promise<void> {
+  const loc = under(row.cfg.output, LEASE);
+  const call = { phase: 'upload' as const, signal: row.ctx.stop, what: 'reading the lease' };
+  const got = await row.output.fetch(loc, call);
+  if (!got) return;
+  const held = viewLease(got);
+  const ttl = Number(row.ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
+  const stale = held.holderGone || (held.ageMs !== undefined && held.ageMs >= ttl);
+  if (held.body.row !== id.key || !stale) return;
+  await row.output.remove(loc, { ...call, what: 'removing a dead lease', ifEtag: held.etag });
+  row.log.info(`removed ${formatUri(loc)}, left by attempt ${held.body.attempt}, which ended without removing it`);
+}
