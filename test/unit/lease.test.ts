@@ -50,7 +50,7 @@ describe('the lease, by the store clock', () => {
     expect(store.calls.filter((c) => c === `fetch ${LEASE_KEY}`)).toHaveLength(1); // read once: no waiting
   });
 
-  it('an earlier attempt of the same row that stopped renewing is waited out, then taken without --take-over', async () => {
+  it('an earlier attempt of the same row that stopped renewing is waited out and taken (no --take-over)', async () => {
     const store = new MemoryStore();
     foreignLease(store, rowA.key, 'a0', TTL - 300);
     const lease = await Lease.acquire(store, OUT, opts(rowA, 'a1'));
@@ -78,7 +78,7 @@ describe('the lease, by the store clock', () => {
     await lease.release();
   });
 
-  it('a run that lost its lease finds out before its next write (fence), and does not remove the new holder', async () => {
+  it('a run that lost its lease finds out before its next write, and leaves the new holder alone', async () => {
     const store = new MemoryStore();
     const lease = await Lease.acquire(store, OUT, opts());
     foreignLease(store, rowA.key, 'a2', 0); // another attempt took it over (as after a freeze)
