@@ -10,7 +10,9 @@ import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
 import { describeError, errorExit, EXIT } from '../errors.ts';
 import { Journal, readJournal } from '../prefix/journal.ts';
+import { prepareOutput } from '../prefix/prepare.ts';
 import { alreadyComplete } from './done.ts';
+import { restore } from './restore.ts';
 import { exitCode } from './exit-code.ts';
 import { fetch } from './fetch.ts';
 import { prepare, type Prepared } from './prepare.ts';
@@ -89,8 +91,9 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
     signal: row.ctx.hardStop,
     fence: () => lease.fence(),
   });
-  const f = await fetch(row, p);
-  const s = await solve(row, p, f, { lease, journal });
+  const existing = await prepareOutput(row.output, row.cfg.output, row.log, row.ctx.stop);
+  const f = await restore(row, p, id, await fetch(row, p), { earlier, existing });
+  const s = await solve(row, p, f, { lease, journal, existing });
   await journal.flush();
   const rec = await record(row, p, f, s, { id, lease, earlier });
   const w = await wipe(row, rec, lease);

@@ -1,3 +1,4 @@
+import { formatUri } from '../location.ts';
 import { FIXED_OWN, RUN_LOG, RUN_LOG_OBJECT } from '../names.ts';
 import { jobInputs, type JobInputs } from '../rundir/job-inputs.ts';
 import { consoleFiles, OwnFiles } from '../rundir/own-files.ts';
@@ -35,7 +36,12 @@ export async function prepare(row: Row): Promise<Prepared> {
         `runs), never uploaded and kept; its lines are in ${RUN_LOG}, uploaded as ${RUN_LOG_OBJECT}`,
     );
   const scan = await scanTree(cfg.workdir, (rel) => FIXED_OWN.has(rel) || console.has(rel));
-  const state = await loadRunState(cfg.workdir, scan);
+  const rowOf = JSON.stringify({
+    output: formatUri(cfg.output),
+    inputs: cfg.inputs.map(formatUri),
+    solver: cfg.solver,
+  });
+  const state = await loadRunState(cfg.workdir, scan, rowOf, log);
   const own = OwnFiles.forRun(state.runId, console);
   if (state.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
   const command = await planSolver(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);

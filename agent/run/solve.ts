@@ -6,7 +6,7 @@ import { formatUri, under } from '../location.ts';
 import { RESERVED_OUTPUT } from '../names.ts';
 import type { Journal } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
-import { prepareOutput } from '../prefix/prepare.ts';
+import type { ObjectInfo } from '../store/store.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
 import { checkSolver } from '../solver/plan.ts';
 import { runSolver, type SolverResult } from '../solver/run.ts';
@@ -35,12 +35,13 @@ export interface Solved {
 export interface Holding {
   lease: Lease;
   journal: Journal;
+  /** What the prefix held when this attempt began, by key: a file with the same bytes is not sent again. */
+  existing: Map<string, ObjectInfo>;
 }
 
 export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
   const { cfg, ctx } = row;
   checkSolver(cfg, ctx.env);
-  const existing = await prepareOutput(row.output, cfg.output, row.log, ctx.stop);
   const uploader = new Uploader({
     store: row.output,
     dir: cfg.workdir,
@@ -50,7 +51,7 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
     memory: cfg.transfer.memory,
     log: row.log,
     signal: ctx.hardStop,
-    existing,
+    existing: h.existing,
     fence: () => h.lease.fence(),
     onVerified: (o) => void h.journal.record({ path: o.rel, size: o.size, etag: o.etag ?? '', sha256: o.sha256 ?? '' }),
   });

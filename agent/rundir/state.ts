@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_FILE } from '../names.ts';
+import type { Log } from '../log.ts';
 import type { FileState, Scan, Snapshot } from './tree.ts';
 
 interface StateJson {
-  version: 1 | 2 | 3;
+  version: 1 | 2 | 3 | 4;
+  /** Which row this directory's state is of (v4): its output prefix, input URIs and solver command. */
+  row?: string;
   /** This row's run id: the same for every attempt in this run directory (v2). */
   runId?: string;
   /** Files that were in the run directory before the first attempt (the platform's, not the run's). */
@@ -23,6 +26,8 @@ export interface RunState {
   dirs: Set<string>;
   /** True when an earlier attempt of this row ran in this directory. */
   rerun: boolean;
+  /** The row the state is of (its output prefix, input URIs, solver command, as given). */
+  row: string;
 }
 
 /**
@@ -30,25 +35,33 @@ export interface RunState {
  * is recorded with a new run id); on a re-run it is what the first attempt recorded, so outputs an
  * earlier attempt left behind still count as outputs (and get uploaded if S3 lacks them).
  */
-export async function loadRunState(dir: string, now: Scan): Promise<RunState> {
+export async function loadRunState(dir: string, now: Scan, row: string, log?: Log): Promise<RunState> {
   const path = join(dir, STATE_FILE);
   try {
     const s = JSON.parse(await readFile(path, 'utf8')) as StateJson;
-    if (s.version === 1 || s.version === 2 || s.version === 3) {
+    if (s.row !== undefined && s.row !== row) {
+      log?.warn(
+        `${STATE_FILE} here is another row's (${s.row}): not an earlier attempt of this one; ` +
+          "what that row left counts as files that were here before (kept, never this row's outputs)",
+      );
+      throw new Error('another row');
+    }
+    if (s.version >= 1 && s.version <= 4) {
       const files: Snapshot = new Map(
         Object.entries(s.preExisting).map(([k, v]) => [
           k,
           { size: v.size, mtimeMs: v.mtimeMs ?? nsToMs(v.mtimeNs ?? '0') } satisfies FileState,
         ]),
       );
-      const state = { runId: s.runId ?? randomUUID(), files, dirs: new Set(s.preExistingDirs ?? []), rerun: true };
-      if (!s.runId) await save(path, state);
+      const dirs = new Set(s.preExistingDirs ?? []);
+      const state = { runId: s.runId ?? randomUUID(), files, dirs, rerun: true, row };
+      if (!s.runId || s.row === undefined) await save(path, state);
       return state;
     }
   } catch {
     // first attempt (or an unreadable state file: treat as first)
   }
-  const state = { runId: randomUUID(), files: now.files, dirs: new Set(now.dirs), rerun: false };
+  const state = { runId: randomUUID(), files: now.files, dirs: new Set(now.dirs), rerun: false, row };
   await save(path, state);
   return state;
 }
@@ -61,7 +74,8 @@ function nsToMs(ns: string): number {
 
 async function save(path: string, s: RunState): Promise<void> {
   const json: StateJson = {
-    version: 3,
+    version: 4,
+    row: s.row,
     runId: s.runId,
     preExisting: Object.fromEntries([...s.files].map(([k, v]) => [k, { size: v.size, mtimeMs: v.mtimeMs }])),
     preExistingDirs: [...s.dirs],

@@ -91,7 +91,9 @@ export interface WipeResult {
 export async function wipeAccounted(dir: string, plan: WipePlan): Promise<WipeResult> {
   let removed = 0;
   const changed: string[] = [];
-  for (const [rel, want] of plan.remove) {
+  // The row's state goes last: killed mid-wipe, a re-run still knows this row's run id and files.
+  const order = [...plan.remove].sort(([a], [b]) => Number(a === STATE_FILE) - Number(b === STATE_FILE));
+  for (const [rel, want] of order) {
     const path = join(dir, rel);
     if (want && !sameFile(want, await fileState(path))) {
       changed.push(rel);
@@ -117,9 +119,10 @@ export async function wipeAccounted(dir: string, plan: WipePlan): Promise<WipeRe
 export async function wipeAll(dir: string): Promise<number> {
   let removed = 0;
   for (const name of await readdir(dir)) {
-    if (name === RUN_LOG || name === LOCK_FILE) continue;
+    if (name === RUN_LOG || name === LOCK_FILE || name === STATE_FILE) continue;
     await rm(join(dir, name), { recursive: true, force: true });
     removed++;
   }
+  await rm(join(dir, STATE_FILE), { force: true }); // last, as in the accounted wipe
   return removed;
 }
