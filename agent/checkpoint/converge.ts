@@ -147,7 +147,8 @@ export async function prepareConvergeResume(runDir: string, checkpoint: string, 
       exitCode: EXIT.dataErr,
       hint:
         'CONVERGE reads restart.rst first, else the highest-numbered restart<digits>.rst of the case directory: ' +
-        `take ${picked ?? checkpoint} out of the row's input, or name the checkpoints restart<digits>.rst`,
+        `remove ${picked ?? checkpoint} from the run directory (a restart file an attempt was writing when it ` +
+        "stopped, or one from the row's input), or name the checkpoints restart<digits>.rst",
     });
   const path = join(runDir, 'inputs.in');
   let text: string;

@@ -3,7 +3,7 @@
 // the one table below (a solver's profile is one entry); --checkpoint-trigger and
 // --checkpoint-files make a custom one.
 import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { EXIT, FerryError, errnoCode, localIoError, usageError } from '../errors.ts';
 import { closest } from '../flags/suggest.ts';
 import { newestFirst, type CheckpointFile } from './checkpoints.ts';
@@ -84,6 +84,13 @@ async function topNames(runDir: string): Promise<string[]> {
 
 async function checkThere(runDir: string, checkpoint: string): Promise<void> {
   const path = join(runDir, checkpoint);
+  if (isAbsolute(checkpoint) || checkpoint.split(/[/\\]/).includes('..'))
+    throw new FerryError(`a checkpoint path must stay inside the run directory: ${checkpoint}`, {
+      phase: 'solve',
+      target: runDir,
+      exitCode: EXIT.dataErr,
+      hint: 'the checkpoint journal under the output prefix names a path outside the run directory: remove it',
+    });
   try {
     if ((await stat(path)).isFile()) return;
   } catch (err) {

@@ -234,6 +234,9 @@ describe('resume', () => {
     expect(noInputs.message).toMatch(/resumes through inputs\.in, and the run directory has none/);
     const missing = await refusalOf(profile.resume(caseDir({ 'inputs.in': inputs }), 'restart0001.rst'));
     expect(missing.message).toMatch(/checkpoint to resume from is not in the run directory/);
+    const custom = resolveProfile({ files: '**' })!;
+    for (const outside of ['../case1/inputs.in', join(work, 'case1/inputs.in')])
+      expect((await refusalOf(custom.resume(caseDir({}), outside))).message).toMatch(/must stay inside the run/);
   });
   it('custom: FERRY_RESUMED_FROM only, nothing in the run directory changed', async () => {
     const d = caseDir({ 'inputs.in': inputs, 'step_0042.h5': 'c' });
