@@ -9,7 +9,7 @@ export const STATE_FILE = '.ferry-state.json';
 export const LOCK_FILE = '.ferry-lock';
 /**
  * A file being written (download, extraction, a report) is named `<name>.ferry-<token>-<n>` until it
- * is complete: the token is the row's (see agent/phases/own-files.ts), so a solver's `x.ferry-part`
+ * is complete: the token is the row's (see agent/rundir/own-files.ts), so a solver's `x.ferry-part`
  * is never taken for one of ferry's.
  */
 const TEMP_NAME = /\.ferry-([0-9a-f]{12})-\d+$/;

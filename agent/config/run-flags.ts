@@ -67,6 +67,36 @@ export const SETTLE = secs('settle', {
     'while the solver runs, upload outputs unchanged for this long (default 30);\n' +
     'a file changed afterwards is uploaded again',
 });
+export const RESUME_SKIP = texts('resume-skip', {
+  arg: 'GLOB',
+  help:
+    'on a resumed attempt, leave objects matching GLOB in the store only (not restored into the\n' +
+    'run directory; still listed in the manifest), e.g. post/**/*.h5; may repeat',
+});
+export const CHECKPOINT = text('checkpoint', {
+  arg: 'PROFILE',
+  help:
+    "the solver's checkpoints: converge (RESTART asks for one, restart*.rst are they, a resumed run\n" +
+    'sets restart_flag 1 in inputs.in); another solver: --checkpoint-files and --checkpoint-trigger',
+});
+export const CHECKPOINT_FILES = text('checkpoint-files', {
+  arg: 'GLOB',
+  help: "another solver's checkpoint files (a resumed run gets FERRY_RESUMED_FROM=<the newest>)",
+});
+export const CHECKPOINT_TRIGGER = text('checkpoint-trigger', {
+  arg: 'NAME',
+  help: 'the file that asks that solver for a checkpoint (it deletes it when done)',
+});
+export const CHECKPOINT_WAIT = secs('checkpoint-wait', {
+  dflt: 600,
+  help:
+    'at SIGTERM or an interruption notice, how long to wait for the checkpoint the solver was\n' +
+    'asked for before the signal goes on (default 600)',
+});
+export const INTERRUPTION_NOTICE = toggle('interruption-notice', {
+  dflt: true,
+  help: "do not watch the cloud's interruption notice (EC2 spot, Azure Scheduled Events)",
+});
 export const RERUN = toggle('rerun', {
   dflt: false,
   help:
@@ -104,6 +134,12 @@ export const RUN_OWN_FLAGS = [
   SOLVER_ENV_CREDENTIALS,
   DRY_RUN,
   RERUN,
+  RESUME_SKIP,
+  CHECKPOINT,
+  CHECKPOINT_FILES,
+  CHECKPOINT_TRIGGER,
+  CHECKPOINT_WAIT,
+  INTERRUPTION_NOTICE,
   SETTLE,
   LIVE_UPLOAD,
   GRACE,

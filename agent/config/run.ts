@@ -5,6 +5,7 @@ import { usageError } from '../errors.ts';
 import type { Args } from '../flags/parse.ts';
 import { positiveInt } from '../flags/values.ts';
 import { asPrefix, formatUri, overlaps, parseUri, type Location } from '../location.ts';
+import { compileGlob } from '../glob.ts';
 import { readVarsFile } from '../vars.ts';
 import * as F from './run-flags.ts';
 import { storeSettings, type StoreConfig } from './store.ts';
@@ -44,6 +45,14 @@ export interface RunConfig {
   dryRun: boolean;
   /** Run the row even when its prefix already holds its complete, whole manifest. */
   rerun: boolean;
+  /** Objects a resumed attempt leaves in the store only (--resume-skip). */
+  resumeSkip: (rel: string) => boolean;
+  /** The solver's checkpoints as asked (--checkpoint, --checkpoint-files/-trigger; resolved by the run). */
+  checkpoint: { checkpoint?: string; trigger?: string; files?: string };
+  /** Seconds to wait for a checkpoint asked for at a stop signal or a notice (--checkpoint-wait). */
+  checkpointWaitSeconds: number;
+  /** Watch the cloud's interruption notice while the solver runs (--no-interruption-notice). */
+  interruptionNotice: boolean;
   /** Seconds the solver gets to stop after a forwarded signal before it is killed. */
   graceSeconds: number;
   /** Refuse archives unpacking to more than this (bytes); free disk space bounds it anyway. */
@@ -145,6 +154,14 @@ export function runConfig(p: Args, env: Env, cwd: string): RunConfig {
     graceSeconds: p.get(F.GRACE),
     dryRun: p.get(F.DRY_RUN),
     rerun: p.get(F.RERUN),
+    resumeSkip: globs(p.get(F.RESUME_SKIP), '--resume-skip'),
+    checkpoint: {
+      checkpoint: p.get(F.CHECKPOINT),
+      trigger: p.get(F.CHECKPOINT_TRIGGER),
+      files: p.get(F.CHECKPOINT_FILES),
+    },
+    checkpointWaitSeconds: p.get(F.CHECKPOINT_WAIT),
+    interruptionNotice: p.get(F.INTERRUPTION_NOTICE),
     maxExtract: p.get(F.MAX_EXTRACT),
     stores: storeSettings(p, env, cwd),
     transfer: transferSettings(p),
@@ -185,4 +202,10 @@ function safeHomedir(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Any of the globs matches (none given: nothing does). */
+function globs(patterns: string[], flag: string): (rel: string) => boolean {
+  const compiled = patterns.map((p) => compileGlob(p, flag));
+  return (rel) => compiled.some((g) => g.matches(rel));
 }

@@ -6,6 +6,7 @@ import { loadRunState, type RunState } from '../rundir/state.ts';
 import { scanTree } from '../rundir/tree.ts';
 import type { SolverCommand } from '../solver/mpi.ts';
 import { planSolver } from '../solver/plan.ts';
+import { resolveProfile, type CheckpointProfile } from '../checkpoint/profiles.ts';
 import { attemptId } from '../prefix/row.ts';
 import type { Row } from './row.ts';
 
@@ -20,6 +21,8 @@ export interface Prepared {
   command: SolverCommand;
   /** This attempt of the row (in the lease, the journal, the manifest). */
   attempt: string;
+  /** The solver's checkpoints, when it has a profile. */
+  checkpoint?: CheckpointProfile;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function prepare(row: Row): Promise<Prepared> {
   const state = await loadRunState(cfg.workdir, scan, rowOf, log);
   const own = OwnFiles.forRun(state.runId, console);
   if (state.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');
+  const checkpoint = resolveProfile(cfg.checkpoint);
   const command = await planSolver(cfg.mpi, cfg.solver, cfg.workdir, ctx.env);
-  return { job, state, own, command, attempt: attemptId() };
+  return { job, state, own, command, attempt: attemptId(), checkpoint };
 }

@@ -70,18 +70,25 @@ export async function restoreEarlier(
   const bytes = todo.reduce((n, e) => n + e.size, 0);
   o.log.info(`restoring ${todo.length} file(s) (${formatBytes(bytes)}) that earlier attempts of this row uploaded`);
   const opts = { partSize: o.transfer.partSize, concurrency: o.transfer.partsPerFile * 2, signal: o.signal };
-  await eachIndex(todo.length, o.transfer.filesInFlight, async (i) => {
-    const e = todo[i];
-    const dest = join(dir, e.path);
-    const loc = under(prefix, e.path);
-    await downloadObject(store, loc, o.existing.get(loc.key)!, dest, { ...opts, temps: o.temps, meter: o.meter });
-    if ((await sha256File(dest)) !== e.sha256) {
-      await rm(dest, { force: true });
-      o.log.warn(`not restoring ${e.path}: its bytes do not have the sha256 its attempt recorded (left in the store)`);
-      return;
-    }
-    restored.set(e.path, (await fileState(dest)) as FileState);
-    o.log.detail(`restored ${e.path} (${e.size} bytes, sha256 as journaled by attempt ${e.attempt})`);
-  }, { signal: o.signal, stopOnError: true });
+  await eachIndex(
+    todo.length,
+    o.transfer.filesInFlight,
+    async (i) => {
+      const e = todo[i];
+      const dest = join(dir, e.path);
+      const loc = under(prefix, e.path);
+      await downloadObject(store, loc, o.existing.get(loc.key)!, dest, { ...opts, temps: o.temps, meter: o.meter });
+      if ((await sha256File(dest)) !== e.sha256) {
+        await rm(dest, { force: true });
+        o.log.warn(
+          `not restoring ${e.path}: its bytes do not have the sha256 its attempt recorded (left in the store)`,
+        );
+        return;
+      }
+      restored.set(e.path, (await fileState(dest)) as FileState);
+      o.log.detail(`restored ${e.path} (${e.size} bytes, sha256 as journaled by attempt ${e.attempt})`);
+    },
+    { signal: o.signal, stopOnError: true },
+  );
   return restored;
 }

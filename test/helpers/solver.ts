@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './env.ts';
+
 /** What fixtures/solver/fake-converge.c writes, recomputed here to check uploaded bytes. */
 export function expectedOutputs(
   caseName: string,
@@ -18,4 +23,35 @@ export function expectedOutputs(
     out.set('post/volume.bin', v);
   }
   return out;
+}
+
+/** Compiles fixtures/solver/fake-converge.c with mpicc into `dir`; returns the binary's path. */
+export function compileFakeConverge(dir: string): string {
+  const bin = join(dir, 'converge');
+  execFileSync('mpicc', ['-O2', '-o', bin, join(ROOT, 'fixtures/solver/fake-converge.c')], { stdio: 'inherit' });
+  return bin;
+}
+
+/** The bytes of the restart file fake-converge writes after `step` (its header comment's format). */
+export function restartFileBytes(caseName: string, ranks: number, step: number, kib = 4): Buffer {
+  const payload = Buffer.alloc(kib * 1024);
+  let h = 2166136261;
+  for (let i = 0; i < payload.length; i++) {
+    payload[i] = (i * 13 + step * 7 + 3) & 0xff;
+    h = Math.imul(h ^ payload[i], 16777619) >>> 0;
+  }
+  const head = `fake-converge restart 1\ncase ${caseName}\nranks ${ranks}\nstep ${step}\npayload ${payload.length}\n`;
+  return Buffer.concat([Buffer.from(head), payload, Buffer.from(`end ${h.toString(16).padStart(8, '0')}\n`)]);
+}
+
+/** The step ledger (FAKE_CONVERGE_STEP_LEDGER): the steps each attempt (by pid) computed, in order. */
+export function readStepLedger(path: string): Array<{ pid: number; steps: number[] }> {
+  const attempts: Array<{ pid: number; steps: number[] }> = [];
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  for (const line of text.split('\n').filter(Boolean)) {
+    const [pid, step] = line.split(' ').map(Number);
+    if (attempts.at(-1)?.pid !== pid) attempts.push({ pid, steps: [] });
+    attempts.at(-1)!.steps.push(step);
+  }
+  return attempts;
 }
