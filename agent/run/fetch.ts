@@ -11,6 +11,10 @@ export interface Fetched {
   inputs: Snapshot;
   /** The run dir before the solver: what is not an output while unchanged. */
   baseline: Snapshot;
+  /** Added to the solver's environment (FERRY_RESUMED_FROM on a resumed attempt). */
+  solverEnv?: Record<string, string>;
+  /** The checkpoint a resumed attempt starts from (relative), if any. */
+  resumedFrom?: string;
 }
 
 /** Downloads and extracts the inputs; what is in the run dir then is not an output while unchanged. */

@@ -67,7 +67,7 @@ function decide(row: Row, s: Solved, lease: Lease): { verdict: Verdict; verified
     notUploaded.set(rel, why);
     row.log.error(`not uploading ${rel}: ${why}; it stays in the run directory`);
   }
-  const incomplete = notUploaded.size > 0 || row.ctx.stop.aborted || lease.lost;
+  const incomplete = notUploaded.size > 0 || row.ctx.stop.aborted || lease.lost || s.stopped === 'preempted';
   const status = incomplete ? 'incomplete' : solverExit(s.solver) === 0 ? 'complete' : 'solver-failed';
   return { verdict: { status, notUploaded, failedExit }, verified };
 }

@@ -9,6 +9,8 @@ import type { Lease } from '../prefix/lease.ts';
 import type { ObjectInfo } from '../store/store.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
 import { checkSolver } from '../solver/plan.ts';
+import { openForWriting } from '../solver/writers.ts';
+import { guardStops, runPids } from './stops.ts';
 import { runSolver, type SolverResult } from '../solver/run.ts';
 import { LiveUpload } from '../transfer/live-upload.ts';
 import type { PhaseProgress } from '../transfer/progress.ts';
@@ -26,11 +28,6 @@ export interface Solved {
   stopped?: string;
 }
 
-/**
- * The solver runs under its launcher, its output streamed live, while settled outputs go up; when it
- * ends (and every process it left is stopped), the final sweep uploads the rest. This stage owns the
- * uploader and the live upload: built, started, stopped and drained here, on every path.
- */
 /** What this attempt holds of the row while it runs: the lease (every write is fenced by it), the journal. */
 export interface Holding {
   lease: Lease;
@@ -39,10 +36,11 @@ export interface Holding {
   existing: Map<string, ObjectInfo>;
 }
 
-export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
+/** The uploader of this attempt: fenced by the lease, every verified upload journaled (checkpoints marked). */
+function uploaderFor(row: Row, p: Prepared, h: Holding): Uploader {
   const { cfg, ctx } = row;
-  checkSolver(cfg, ctx.env);
-  const uploader = new Uploader({
+  const checkpoint = (rel: string) => p.checkpoint?.files.matches(rel) === true;
+  return new Uploader({
     store: row.output,
     dir: cfg.workdir,
     prefix: cfg.output,
@@ -53,12 +51,32 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
     signal: ctx.hardStop,
     existing: h.existing,
     fence: () => h.lease.fence(),
-    onVerified: (o) => void h.journal.record({ path: o.rel, size: o.size, etag: o.etag ?? '', sha256: o.sha256 ?? '' }),
+    onVerified: (o) =>
+      void h.journal.record({
+        path: o.rel,
+        size: o.size,
+        etag: o.etag ?? '',
+        sha256: o.sha256 ?? '',
+        ...(checkpoint(o.rel) ? { checkpoint: true } : {}),
+      }),
   });
+}
+
+/**
+ * The solver runs under its launcher, its output streamed live, while settled outputs go up; when it
+ * ends (and every process it left is stopped), the final sweep uploads the rest. This stage owns the
+ * uploader, the live upload and the watch on stop signals and notices: built, started, stopped and
+ * drained here, on every path.
+ */
+export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
+  const { cfg, ctx } = row;
+  checkSolver(cfg, ctx.env);
+  const uploader = uploaderFor(row, p, h);
   const skip = notOutput(p.job, p.own);
-  const live = cfg.liveUpload ? liveUpload(row, f, uploader, skip) : undefined;
+  const live = cfg.liveUpload ? liveUpload(row, p, f, uploader, skip) : undefined;
+  const guard = guardStops(row, p, uploader, h.journal);
   try {
-    const solver = await runWatched(row, p, f, live);
+    const solver = await runWatched(row, p, f, live, guard.signal).finally(() => guard.end());
     if (live && live.uploaded > 0)
       row.log.info(`${live.uploaded} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
     let progress: PhaseProgress | undefined;
@@ -75,15 +93,18 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
     if (progress) ctx.progress.end(progress);
     warnNotUploaded(row, sweep);
     await removeDeleted(row, uploader, sweep);
-    return { solver, sweep };
+    const signal = ctx.stop.aborted ? (ctx.stop.reason as { signal?: string } | undefined)?.signal : undefined;
+    return { solver, sweep, stopped: guard.stopped() ?? (signal ? `stopped by ${signal}` : undefined) };
   } finally {
     await live?.stopWatching();
     await live?.drain();
   }
 }
 
-function liveUpload(row: Row, f: Fetched, uploader: Uploader, skip: (rel: string) => boolean): LiveUpload {
+function liveUpload(row: Row, p: Prepared, f: Fetched, uploader: Uploader, skip: (rel: string) => boolean) {
   return new LiveUpload(uploader, {
+    writing: () => new Set(openForWriting(row.cfg.workdir, runPids()).paths),
+    first: (rel) => p.checkpoint?.files.matches(rel) === true,
     dir: row.cfg.workdir,
     baseline: f.baseline,
     uploadAll: row.cfg.uploadAll,
@@ -95,15 +116,21 @@ function liveUpload(row: Row, f: Fetched, uploader: Uploader, skip: (rel: string
 }
 
 /** The solver under its launcher, the live upload watching meanwhile; every process of the run ended. */
-async function runWatched(row: Row, p: Prepared, f: Fetched, live?: LiveUpload): Promise<SolverResult> {
+async function runWatched(
+  row: Row,
+  p: Prepared,
+  f: Fetched,
+  live: LiveUpload | undefined,
+  stop: AbortSignal,
+): Promise<SolverResult> {
   const { cfg, ctx, log } = row;
   for (const n of p.command.notes) log.info(n);
   log.info(
     `launching: ${[p.command.file, ...p.command.args].join(' ')} (${f.result.files.length} input files in place)`,
   );
   live?.start();
-  const solved = await runSolver(p.command, cfg.workdir, ctx.env, log, {
-    signal: ctx.stop,
+  const solved = await runSolver(p.command, cfg.workdir, { ...ctx.env, ...f.solverEnv }, log, {
+    signal: stop,
     hardStop: ctx.hardStop,
     graceMs: cfg.graceSeconds * 1000,
     mark: randomUUID(),

@@ -14,6 +14,10 @@ export interface LiveOptions {
   log: Log;
   /** The progress counters live uploads report to. */
   progress?: PhaseProgress;
+  /** Files some process of the run holds open for writing now: never settled, whatever their age. */
+  writing?: () => Set<string>;
+  /** Files that go up ahead of the others once settled (the solver's checkpoints). */
+  first?: (rel: string) => boolean;
 }
 
 /**
@@ -105,6 +109,7 @@ export class LiveUpload {
     this.scans++;
     const now = Date.now();
     const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
+    const settled: Array<[string, FileState]> = [];
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
@@ -114,15 +119,33 @@ export class LiveUpload {
       if (!sameFile(prev, state)) continue;
       if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.up.current(rel, state)) continue;
       if (sameFile(this.failed.get(rel), state)) continue;
-      if (this.inFlight.size >= UPLOADS_UNDER_WAY) continue; // the next scan (or the final sweep) takes it
-      this.sent++;
-      const p = this.up.upload(rel, this.o.progress, state, true).then((outcome) => {
-        if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
-        else this.failed.set(rel, state);
-        this.inFlight.delete(rel);
-        return outcome;
-      });
-      this.inFlight.set(rel, p);
+      settled.push([rel, state]);
     }
+    // ... and no process of the run holds it open for writing (a restart file written in pieces).
+    const writing = settled.length > 0 ? this.o.writing?.() : undefined;
+    const first = this.o.first ?? (() => false);
+    const ready = settled.filter(([rel]) => !writing?.has(rel));
+    ready.sort(([a], [b]) => Number(first(b)) - Number(first(a)));
+    for (const [rel, state] of ready) this.send(rel, state);
+  }
+
+  private send(rel: string, state: FileState): void {
+    if (this.inFlight.size >= UPLOADS_UNDER_WAY) return; // the next scan (or the final sweep) takes it
+    this.sent++;
+    const p = this.up.upload(rel, this.o.progress, state, true).then((outcome) => {
+      if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
+      else this.failed.set(rel, state);
+      this.inFlight.delete(rel);
+      return outcome;
+    });
+    this.inFlight.set(rel, p);
+  }
+
+  /** Uploads `rel` now, ahead of the scans (a checkpoint the run asked for); resolves with its outcome. */
+  async now(rel: string): Promise<UploadOutcome> {
+    await this.inFlight.get(rel);
+    const o = await this.up.upload(rel, this.o.progress, undefined, true);
+    this.sent++;
+    return o;
   }
 }
