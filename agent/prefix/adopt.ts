@@ -8,7 +8,7 @@ import { isOwnObject } from '../names.ts';
 import { sha256OfObject } from '../store/hash.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
 import { eachIndex } from '../workers.ts';
-import type { JournalView } from './journal.ts';
+import { FOUND, type JournalView } from './journal.ts';
 import type { Manifest } from './manifest.ts';
 
 export type Listed = Manifest['outputs'][number];
@@ -70,7 +70,7 @@ export async function everyOutput(store: Store, prefix: Location, o: AdoptOption
       async (i, signal) => {
         const { rel, info } = foreign[i];
         const sha256 = await sha256OfObject(store, withKey(prefix, info.key), info, { ...call, signal });
-        out.push({ path: rel, size: info.size, sha256, etag: info.etag, attempt: 'found there' });
+        out.push({ path: rel, size: info.size, sha256, etag: info.etag, attempt: FOUND });
       },
       { signal: o.signal, stopOnError: true },
     );

@@ -20,6 +20,8 @@ export interface ClaimOptions {
   signal?: AbortSignal;
   /** Throws when this run may not claim the prefix any more (the lease). */
   fence?: () => Promise<void>;
+  /** Before `_SUCCESS`: what the complete manifest makes redundant goes (the row's journal). */
+  tidy?: () => Promise<void>;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function claim(store: Store, prefix: Location, manifest: Manifest, 
     const problems = await notWhole(store, prefix, o);
     if (problems.length > 0) return withhold(store, prefix, manifest, problems, o);
     await o.fence?.();
+    await o.tidy?.(); // the journal: the complete manifest holds all it knew
     await markSuccess(store, prefix, o.signal);
     o.log.info(`wrote ${formatUri(under(prefix, SUCCESS))}: the prefix is complete`);
     return { written: true, status: 'complete', manifest };

@@ -7,6 +7,10 @@ import { formatUri, under, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { JOURNAL } from '../names.ts';
 import type { Call, Store } from '../store/store.ts';
+import { fetchManifest } from './manifest.ts';
+
+/** The attempt of an object no attempt of the row is known to have written (listed as found there). */
+export const FOUND = 'found there';
 
 export interface JournalEntry {
   path: string;
@@ -120,4 +124,37 @@ export async function readJournal(store: Store, prefix: Location, call: Call): P
   }
   const ordered = [...attempts.values()].sort((a, b) => (a.started_at < b.started_at ? -1 : 1));
   return { entries, attempts: ordered };
+}
+
+/**
+ * Removes the row's journal once a complete manifest holds all it knew (before `_SUCCESS`, which stays
+ * the last object of a complete prefix); a segment that cannot be removed is a warning.
+ */
+export async function removeJournal(store: Store, prefix: Location, call: Call, log: Log): Promise<void> {
+  const segs = await store.list(withKey(prefix, `${prefix.key}${JOURNAL}`), call);
+  for (const o of segs)
+    await store.remove(withKey(prefix, o.key), { ...call, what: 'removing the journal' }).catch((err) => {
+      log.warn(`could not remove ${formatUri(withKey(prefix, o.key))}: ${(err as Error).message}`);
+    });
+}
+
+/**
+ * What earlier attempts of the row left known: their journal, and the manifest of an earlier attempt
+ * of the same row (a complete prefix keeps no journal: its manifest holds it all).
+ */
+export async function readEarlier(store: Store, prefix: Location, call: Call, row: string): Promise<JournalView> {
+  const view = await readJournal(store, prefix, call);
+  const m = await fetchManifest(store, prefix, call).catch(() => undefined);
+  if (!m || m.row !== row) return view;
+  for (const a of m.attempts ?? [])
+    if (!view.attempts.some((x) => x.attempt === a.attempt)) view.attempts.push({ ...a, row });
+  for (const o of m.outputs) {
+    const attempt = o.attempt ?? m.attempt ?? m.run_id;
+    if (attempt === FOUND) continue; // not written by an attempt of the row: hashed again if still there
+    if (!view.attempts.some((x) => x.attempt === attempt))
+      view.attempts.push({ attempt, row, host: '?', started_at: m.started_at });
+    const prev = view.entries.get(o.path);
+    if (!prev) view.entries.set(o.path, { ...o, attempt, at: m.ended_at });
+  }
+  return view;
 }

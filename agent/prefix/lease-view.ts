@@ -84,5 +84,6 @@ export function describeHolder(h: HeldLease, sameRow: boolean): string {
   const age = h.ageMs === undefined ? 'renewal time unknown' : `renewed ${Math.round(h.ageMs / 1000)} s ago`;
   const whose = sameRow ? 'an earlier attempt of this row' : `another row (key ${b.row})`;
   const job = b.job_id ? `, job ${b.job_id}` : '';
-  return `${whose}: attempt ${b.attempt} on ${b.host} (pid ${b.pid}${job}, ${b.ferry}), ${age}`;
+  const attempt = b.attempt !== b.run_id ? `, attempt ${b.attempt}` : '';
+  return `${whose}: run ${b.run_id} on ${b.host} (pid ${b.pid}${job}${attempt}, ${b.ferry}), ${age}`;
 }

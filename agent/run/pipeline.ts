@@ -9,7 +9,7 @@ import { formatUri, isPrefix } from '../location.ts';
 import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
 import { describeError, errorExit, EXIT } from '../errors.ts';
-import { Journal, readJournal } from '../prefix/journal.ts';
+import { Journal, readEarlier } from '../prefix/journal.ts';
 import { prepareOutput } from '../prefix/prepare.ts';
 import { alreadyComplete } from './done.ts';
 import { restore } from './restore.ts';
@@ -84,7 +84,7 @@ export async function runRow(row: Row): Promise<RowEnd> {
 /** The attempt, once the lease is this run's: its journal, then the stages in order. */
 async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Promise<RowEnd> {
   const call = { phase: 'upload' as const, signal: row.ctx.stop };
-  const earlier = await readJournal(row.output, row.cfg.output, call);
+  const earlier = await readEarlier(row.output, row.cfg.output, call, id.key);
   const info = { attempt: p.attempt, row: id.key, ...(id.jobId ? { job_id: id.jobId } : {}) };
   const journal = new Journal(row.output, row.cfg.output, info, {
     log: row.log,

@@ -72,7 +72,9 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
   const { cfg, ctx } = row;
   checkSolver(cfg, ctx.env);
   const uploader = uploaderFor(row, p, h);
-  const skip = notOutput(p.job, p.own);
+  const notOut = notOutput(p.job, p.own);
+  // The checkpoint trigger asks for a checkpoint: never uploaded, so a later attempt never finds one.
+  const skip = (rel: string) => notOut(rel) || rel === p.checkpoint?.trigger;
   const live = cfg.liveUpload ? liveUpload(row, p, f, uploader, skip) : undefined;
   const guard = guardStops(row, p, uploader, h.journal);
   try {
