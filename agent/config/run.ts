@@ -92,6 +92,12 @@ function locations(p: Args, pick: (flag: string | undefined, key: string) => str
   }
   const inputs = inputText.flatMap(splitInputs).map((t) => parseUri(t, 'input'));
   const output = asPrefix(parseUri(outputText, 'output'));
+  refuseOverlap(inputs, output);
+  return { inputs, output };
+}
+
+/** An output prefix equal to, inside, or containing an input: 64 before anything moves (run and check). */
+export function refuseOverlap(inputs: Location[], output: Location): void {
   for (const i of inputs) {
     if (!overlaps(output, i)) continue;
     throw usageError(
@@ -99,7 +105,6 @@ function locations(p: Args, pick: (flag: string | undefined, key: string) => str
       'give the outputs a prefix of their own, e.g. s3://BUCKET/output/CASE/ beside s3://BUCKET/input/',
     );
   }
-  return { inputs, output };
 }
 
 /** The MPI launch: -np from the flag or RESCALE_CORES_PER_SLOT (8), the machinefile when the platform left one. */

@@ -37,7 +37,7 @@ export function countsLine(states: RowState[]): string {
 }
 
 export function textReport(states: RowState[]): string {
-  const head = ['row', 'status', 'exit', 'files', 'bytes', 'duration', 'ferry', 'note'];
+  const head = ['row', 'status', 'exit', 'files', 'bytes', 'duration', 'attempts', 'ferry', 'note'];
   const lines = states.map((s) => [
     s.row.name,
     s.status,
@@ -45,6 +45,7 @@ export function textReport(states: RowState[]): string {
     s.files === undefined ? '-' : String(s.files),
     s.bytes === undefined ? '-' : formatBytes(s.bytes),
     formatDuration(s.seconds),
+    s.attempts === undefined ? '-' : String(s.attempts),
     ferryVersion(s.ferry),
     s.note ?? '',
   ]);
@@ -66,6 +67,8 @@ export function jsonReport(states: RowState[]): string {
       duration_s: s.seconds ?? null,
       started_at: s.startedAt ?? null,
       ferry: s.ferry ?? null,
+      attempts: s.attempts ?? null,
+      checkpoint: s.checkpoint ?? null,
       note: s.note ?? null,
     }),
   );

@@ -2,7 +2,8 @@
 // the lease of a run under way, and what else is there. Speaks only the Store seam.
 import { under, type Location } from '../location.ts';
 import { isOwnObject, LEASE, MANIFEST, SUCCESS } from '../names.ts';
-import { LEASE_TTL_MS } from '../prefix/lease.ts';
+import { readJournal } from '../prefix/journal.ts';
+import { LEASE_TTL_MS, viewLease } from '../prefix/lease-view.ts';
 import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
 import type { Call, Fetched, Store } from '../store/store.ts';
 import { readLogTail } from './log-tail.ts';
@@ -36,23 +37,32 @@ export interface RowState {
   note?: string;
   /** The last lines of the row's uploaded ferry.log (asked for rows that are not complete). */
   logTail?: string[];
+  /** How many attempts of the row wrote under its prefix. */
+  attempts?: number;
+  /** The newest checkpoint an attempt journaled (a running or stopped row resumes from it). */
+  checkpoint?: { path: string; at: string };
 }
 
-/** The lease of a run under way, in words: who holds it and whether it is still renewed. */
+/** The lease of a run under way, in words: who holds it and whether it is still renewed (the store's clock). */
 function leaseNote(lease: Fetched, now: number, ttlMs: number): string {
-  let body: { host?: string; pid?: number; heartbeat_at?: string } = {};
-  try {
-    body = JSON.parse(lease.body.toString('utf8')) as typeof body;
-  } catch {
-    // an unreadable lease still says a run was here
-  }
-  const at = Math.max(lease.info.modified?.getTime() ?? 0, Date.parse(body.heartbeat_at ?? '') || 0);
-  const ago = Math.max(0, Math.round((now - at) / 1000));
-  const who = `${body.host ?? '?'} pid ${body.pid ?? '?'}`;
+  const held = viewLease(lease);
+  const ageMs = held.ageMs ?? now - (lease.info.modified?.getTime() ?? now);
+  const ago = Math.max(0, Math.round(ageMs / 1000));
+  const who = `${held.body.host} pid ${held.body.pid}`;
   return ago * 1000 < ttlMs
     ? `a run holds the lease (${who}, renewed ${ago} s ago)`
     : `the lease of a run on ${who} was not renewed for ${Math.round(ago / 60)} min: that run died ` +
-        '(a re-run of the row takes the lease with --take-over)';
+        '(a later attempt of the row takes it)';
+}
+
+/** The row's attempts and its newest checkpoint, from the journal (a complete row's manifest has the attempts). */
+async function attemptsOf(store: Store, row: Row, call: Call, m?: Manifest) {
+  const j = await readJournal(store, row.output, call).catch(() => undefined);
+  const attempts = m?.attempts?.length ? m.attempts.length : (j?.attempts.length ?? 0);
+  let checkpoint: { path: string; at: string } | undefined;
+  for (const e of j?.entries.values() ?? [])
+    if (e.checkpoint && (!checkpoint || e.at > checkpoint.at)) checkpoint = { path: e.path, at: e.at };
+  return { attempts, checkpoint };
 }
 
 interface Clock {
@@ -138,6 +148,15 @@ export async function readRow(
       lease && `${leaseNote(lease, clock.now, clock.ttlMs)}: this status is from an earlier attempt`,
     ];
     state = { row, ...d, status, note: notes.filter(Boolean).join('; ') || undefined };
+  }
+  if (state.status !== 'no-output') {
+    const a = await attemptsOf(store, row, call, manifest instanceof UnreadableManifest ? undefined : manifest);
+    if (a.attempts > 0) state.attempts = a.attempts;
+    if (a.checkpoint && state.status !== 'complete') {
+      state.checkpoint = a.checkpoint;
+      const more = `newest checkpoint ${a.checkpoint.path} (${a.checkpoint.at})`;
+      state.note = state.note ? `${state.note}; ${more}` : more;
+    }
   }
   if (o.logTail && state.status !== 'complete' && state.status !== 'no-output')
     state.logTail = await readLogTail(store, row.output, call);

@@ -79,10 +79,11 @@ export function viewLease(got: Fetched): HeldLease {
 }
 
 /** Who holds it, in words: `attempt A of this row on node-7 (pid 42), renewed 13 s ago`. */
-export function describeHolder(h: HeldLease, sameRow: boolean): string {
+export function describeHolder(h: HeldLease, sameRow?: boolean): string {
   const b = h.body;
   const age = h.ageMs === undefined ? 'renewal time unknown' : `renewed ${Math.round(h.ageMs / 1000)} s ago`;
-  const whose = sameRow ? 'an earlier attempt of this row' : `another row (key ${b.row})`;
+  const whose =
+    sameRow === undefined ? 'a run' : sameRow ? 'an earlier attempt of this row' : `another row (key ${b.row})`;
   const job = b.job_id ? `, job ${b.job_id}` : '';
   const attempt = b.attempt !== b.run_id ? `, attempt ${b.attempt}` : '';
   return `${whose}: run ${b.run_id} on ${b.host} (pid ${b.pid}${job}${attempt}, ${b.ferry}), ${age}`;

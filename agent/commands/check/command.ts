@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { storeSettings, transferSettings } from '../../config.ts';
 import { INPUT, OUTPUT } from '../../config/run-flags.ts';
+import { refuseOverlap } from '../../config/run.ts';
+import { describeHolder, LEASE_TTL_MS, viewLease } from '../../prefix/lease-view.ts';
+import { LEASE } from '../../names.ts';
 import { EXIT, FerryError, usageError } from '../../errors.ts';
-import { asPrefix, formatUri, parseUri, withKey, type Location } from '../../location.ts';
+import { asPrefix, formatUri, parseUri, under, withKey, type Location } from '../../location.ts';
 import { formatBytes } from '../../log.ts';
 import { loadNative } from '../../native/index.ts';
 import { ALLOW_EMULATION, ARCHES, hostArch } from '../../platform.ts';
@@ -52,6 +55,7 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
       'e.g. ferry check --input s3://b/in/case.zip --output s3://b/out/case/',
     );
   const output = outText ? asPrefix(parseUri(outText, '--output')) : undefined;
+  if (output) refuseOverlap(inputs, output); // a run would refuse it (64)
   const stores = openStores(ctx, storeSettings(p, ctx.env, ctx.cwd), transferSettings(p));
   const report = new Report(ctx);
   try {
@@ -63,6 +67,7 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
     }
     for (const input of inputs) await checkInput(await stores.for(input), input, ctx, report);
     if (output) await checkOutput(await stores.for(output), output, ctx, report);
+    if (output) await checkLease(await stores.for(output), output, ctx, report);
     await describe(store, stores, report, first);
     report.line('node', nodeFact(ctx.env), report.facts);
   } finally {
@@ -163,4 +168,20 @@ async function checkOutput(store: Store, output: Location, ctx: CommandContext, 
   } catch (err) {
     report.fail('multipart', `${formatUri(output)}: refused (needs ${acts.multipart})`, err);
   }
+}
+
+/** A run holds the output prefix now (its lease is fresh): a run would wait, then exit 75. */
+async function checkLease(store: Store, output: Location, ctx: CommandContext, report: Report): Promise<void> {
+  const got = await store.fetch(under(output, LEASE), { phase: 'upload', signal: ctx.stop, what: 'reading the lease' });
+  if (!got) return report.line('lease', `${formatUri(output)}: no run holds it`);
+  const held = viewLease(got);
+  const ttl = Number(ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
+  if (held.holderGone || (held.ageMs !== undefined && held.ageMs >= ttl))
+    return report.line('lease', `${formatUri(output)}: a dead run's lease (${describeHolder(held)}): a run takes it`);
+  const busy = new FerryError(`a run holds it: ${describeHolder(held)}`, {
+    phase: 'upload',
+    exitCode: EXIT.busy,
+    hint: 'a run now would wait for it, then exit 75: wait for that run to end, or give this row its own prefix',
+  });
+  report.fail('lease', formatUri(output), busy);
 }
