@@ -28,6 +28,9 @@ export interface LeaseBody {
   heartbeat_at: string;
 }
 
+/** Ages are read off clocks of whole seconds (LastModified, Date): a lease is stale only this much past its TTL. */
+export const CLOCK_GRAIN_MS = 1000;
+
 export interface HeldLease {
   body: LeaseBody;
   etag: string;
@@ -78,13 +81,12 @@ export function viewLease(got: Fetched): HeldLease {
   return { body, etag: got.info.etag, ageMs, holderGone: holderGone(body) };
 }
 
-/** Who holds it, in words: `attempt A of this row on node-7 (pid 42), renewed 13 s ago`. */
+/** Who holds it, in words: `run R on node-7 (pid 42, attempt A, ferry …), renewed 13 s ago: another row (…)`. */
 export function describeHolder(h: HeldLease, sameRow?: boolean): string {
   const b = h.body;
   const age = h.ageMs === undefined ? 'renewal time unknown' : `renewed ${Math.round(h.ageMs / 1000)} s ago`;
-  const whose =
-    sameRow === undefined ? 'a run' : sameRow ? 'an earlier attempt of this row' : `another row (key ${b.row})`;
+  const whose = sameRow === undefined ? '' : sameRow ? ': an earlier attempt of this row' : `: another row (${b.row})`;
   const job = b.job_id ? `, job ${b.job_id}` : '';
   const attempt = b.attempt !== b.run_id ? `, attempt ${b.attempt}` : '';
-  return `${whose}: run ${b.run_id} on ${b.host} (pid ${b.pid}${job}${attempt}, ${b.ferry}), ${age}`;
+  return `run ${b.run_id} on ${b.host} (pid ${b.pid}${job}${attempt}, ${b.ferry}), ${age}${whose}`;
 }

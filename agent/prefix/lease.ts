@@ -6,7 +6,7 @@ import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
 import type { Store } from '../store/store.ts';
-import { describeHolder, ownStart, viewLease, type HeldLease, type LeaseBody } from './lease-view.ts';
+import { CLOCK_GRAIN_MS, describeHolder, ownStart, viewLease, type HeldLease, type LeaseBody } from './lease-view.ts';
 import type { RowIdentity } from './row.ts';
 
 export { LEASE_TTL_MS } from './lease-view.ts';
@@ -95,10 +95,10 @@ export class Lease {
       const mine = held.body.attempt === this.o.attempt;
       if (!firstSeen.has(held.etag)) firstSeen.set(held.etag, performance.now());
       const unchangedMs = held.ageMs ?? performance.now() - firstSeen.get(held.etag)!;
-      const stale = held.holderGone || unchangedMs >= this.o.ttlMs;
+      const stale = held.holderGone || unchangedMs >= this.o.ttlMs + CLOCK_GRAIN_MS;
       if (mine || stale) {
         if (!mine && !sameRow && !this.o.takeOver) throw this.busy(held, false);
-        if (!mine) this.o.log.warn(`taking over the lease ${this.uri} from ${describeHolder(held, sameRow)}`);
+        if (!mine) this.o.log.warn(`taking over the stale lease of ${describeHolder(held, sameRow)} (${this.uri})`);
         if (await this.write({ ifEtag: held.etag })) return this.confirm();
         continue; // someone else wrote it meanwhile: look again
       }
