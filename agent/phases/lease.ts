@@ -39,6 +39,8 @@ export class Lease {
   /** Another run replaced the lease while this one ran: this run must not claim the prefix complete. */
   lost = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The renewal under way: renewals never overlap (a second one, sent with the same ETag, would fail). */
+  private renewing: Promise<void> | undefined;
   private etag = '';
   private readonly loc: Location;
   private readonly body: LeaseBody;
@@ -69,7 +71,9 @@ export class Lease {
     const lease = new Lease(store, prefix, o);
     await lease.take();
     const every = Math.max(1000, Math.floor(o.ttlMs / 10));
-    lease.timer = setInterval(() => void lease.renew(), every);
+    lease.timer = setInterval(() => {
+      lease.renewing ??= lease.renew().finally(() => (lease.renewing = undefined));
+    }, every);
     lease.timer.unref();
     return lease;
   }
@@ -179,6 +183,7 @@ export class Lease {
   /** Stops renewing and removes the lease if it is still this run's. */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    await this.renewing;
     try {
       const now = await this.read();
       if (now?.body.run_id === this.o.runId && !this.lost)
