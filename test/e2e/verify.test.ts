@@ -121,6 +121,21 @@ describe('ferry verify s3://…/output/pintle/ (a row ferry run completed)', () 
     expect(deep.stdout).toContain(`, ${'0'.repeat(64)} in the manifest`);
   });
 
+  it('masks the secrets it knows in what it prints: an object named with the secret key', async () => {
+    const key = `output/pintle/output/leak-${s3.secretKey}.txt`;
+    await putBytes(admin, BUCKET, key, 'who wrote this?');
+    try {
+      const r = await verify([ROW]);
+      expect(r.exitCode, r.all).toBe(1);
+      expect(r.stdout).toMatch(
+        new RegExp(`^unlisted\\s+${ROW}output/leak-\\*\\*\\*\\.txt\\s+15 B, not in the manifest$`, 'm'),
+      );
+      expect(r.all).not.toContain(s3.secretKey);
+    } finally {
+      await admin.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+    }
+  });
+
   it('a prefix without a manifest is not whole; no prefix given is a usage error', async () => {
     const r = await verify([`s3://${BUCKET}/output/`]);
     expect(r.exitCode, r.all).toBe(1);
@@ -134,7 +149,7 @@ describe('ferry verify reads through what every S3 access goes through', () => {
     const before = squid.accessLog().length;
     const r = await verify(['--deep', '--proxy', squid.url(USER, PASSWORD), ROW]);
     expect(r.exitCode, r.all).toBe(0);
-    const all = squid.accessLog().slice(before).trim().split('\n');
+    const all = await squid.linesSince(before);
     // The one unauthenticated request is the challenge ferry answers before any transfer.
     expect(all.filter((l) => l.includes('TCP_DENIED/407'))).toHaveLength(1);
     const lines = all.filter((l) => !l.includes('TCP_DENIED/407'));
@@ -152,7 +167,8 @@ describe('ferry verify reads through what every S3 access goes through', () => {
       const before = squid.accessLog().length;
       const r = await verify(['--deep', '--endpoint', front.url, ROW], env);
       expect(r.exitCode, r.all).toBe(0);
-      expect(squid.accessLog().slice(before)).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:\\d+ ${USER} `));
+      const connect = new RegExp(`CONNECT 127\\.0\\.0\\.1:\\d+ ${USER} `);
+      expect((await squid.linesSince(before, { until: connect })).join('\n')).toMatch(connect);
       const untrusted = await verify(['--endpoint', front.url, '--retries', '1', ROW], { NODE_EXTRA_CA_CERTS: '' });
       expect(untrusted.exitCode, untrusted.all).toBe(69);
     } finally {
