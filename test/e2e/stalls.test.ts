@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
-import { startStallProxy, type Stall } from '../helpers/stall-proxy.ts';
+import { startStallProxy, stallGetsOf } from '../helpers/stall-proxy.ts';
 
 // Every byte has a deadline: a body that stops half-way is abandoned after --timeout seconds of
 // silence and asked for again from the first byte not received; after --retries, a clear exit.
@@ -23,11 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => admin.destroy());
 
-const getsOfBig = (stall: (n: number) => boolean) => {
-  let gets = 0;
-  return (_n: number, line: string): Stall =>
-    line.startsWith(`GET /${BUCKET}/in/big.bin`) && stall(gets++) ? 'stall-body' : 'pass';
-};
+const getsOfBig = (stall: (n: number) => boolean) => stallGetsOf(`/${BUCKET}/in/big.bin`, stall);
 
 describe('ferry get through a server that sends headers and part of a body, then nothing', () => {
   it('resumes each stalled range from its last byte and completes, byte for byte', async () => {
