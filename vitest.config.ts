@@ -13,7 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
  * (faults.test.ts stops radosgw), or it judges silence by the clock (--timeout 1-2 s stalls, which a
  * loaded machine could produce by itself).
  */
-const EXCLUSIVE = ['test/e2e/faults.test.ts', 'test/e2e/stalls.test.ts', 'test/e2e/azure-stalls.test.ts'];
+export const EXCLUSIVE = ['test/e2e/faults.test.ts', 'test/e2e/stalls.test.ts', 'test/e2e/azure-stalls.test.ts'];
 
 // Every test asserts at least once: one that returns early is a failure, not a silent pass.
 const common = { expect: { requireAssertions: true } };
