@@ -71,7 +71,9 @@ describe(`ferry run with ${UPLOADS_UNDER_WAY} small outputs`, () => {
       const done = front.mark();
       const renewals = () =>
         front.requests.filter((q) => q.seq > done && q.path.split('?')[0].endsWith('/_ferry.lease')).length;
-      await waitFor('two lease renewals', () => renewals() >= 2, { alive: run.running });
+      const recent = () =>
+        `${run.output()}\nrequests after the PUTs: ${JSON.stringify(front.requests.filter((q) => q.seq > done))}`;
+      await waitFor('two lease renewals', () => renewals() >= 2, { alive: run.running, context: recent });
       first.release();
       const r = await run.result;
       expect(r.exitCode, r.all).toBe(0);

@@ -22,7 +22,11 @@ const ROWS = ['ok-1', 'ok-2', 'fails', 'sigterm', 'never-run', 'no-manifest'];
 const INPUT: Record<string, string> = { fails: 'fails.zip', sigterm: 'held.zip' };
 const line = (row: string) => `s3://${BUCKET}/input/${INPUT[row] ?? 'good.zip'},${OUT}/${row}/`;
 const csv = (rows: string[]) => `s3_input,s3_output\n${rows.map(line).join('\n')}\n`;
-const PINTLE_BYTES = [...expectedOutputs('pintle', 8, 4, 0).values()].reduce((n, b) => n + b.length, 0);
+// Two ranks per row (the rows' MPI scale is not what this file is about; 8 per row of 2 slots would
+// load a 2-core machine with 16 ranks): each complete row has 3 outputs.
+const RANKS = 2;
+const FILES = RANKS + 1;
+const PINTLE_BYTES = [...expectedOutputs('pintle', RANKS, 4, 0).values()].reduce((n, b) => n + b.length, 0);
 
 /** The pintle case with lines added to its inputs.in (fake-converge reads exit_code, hold_file), zipped. */
 const caseZip = (extra: string) => readFileSync(zipCase('pintle', tempDir('zip'), extra));
@@ -48,7 +52,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'first.csv'), csv(ROWS.slice(0, 4)));
   env = cleanEnv({
     PATH: `${inject('solverDir')}:${process.env.PATH}`,
-    RESCALE_CORES_PER_SLOT: '8',
+    RESCALE_CORES_PER_SLOT: String(RANKS),
     HOME: tempDir('h'),
   });
 
@@ -60,7 +64,7 @@ beforeAll(async () => {
   const row4 = join(dir, 'rehearsal/row-4');
   const inStep1 = () =>
     existsSync(join(row4, 'ferry.log')) && readFileSync(join(row4, 'ferry.log'), 'utf8').includes('Cycle 1 of 4');
-  await waitFor("row 4's solver in step 1", inStep1, { alive: run.running, timeoutMs: 120_000 });
+  await waitFor("row 4's solver in step 1", inStep1, { alive: run.running, timeoutMs: 120_000, context: run.output });
   process.kill(JSON.parse(readFileSync(join(row4, '.ferry-lock'), 'utf8')).pid, 'SIGTERM');
   rehearsal = await run.result;
   // A row whose run died before its manifest: objects, no manifest.
@@ -84,9 +88,9 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     const m4 = JSON.parse((await getBytes(admin, BUCKET, 'output/sigterm/_manifest.json')).toString());
     const exit4 = m4.solver.signal ?? String(m4.solver.exit_code);
     const want: Record<string, RegExp> = {
-      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+9\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
-      'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+9\\s+`),
-      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+9\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
+      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
+      'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+${FILES}\\s+`),
+      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
       sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
       'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-$/,
       'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+no _manifest\.json yet/,
@@ -114,7 +118,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     ]);
     expect(json[0]).toMatchObject({
       exit_code: 0,
-      files: 9,
+      files: FILES,
       bytes: PINTLE_BYTES,
       ferry: expect.stringContaining(VERSION),
     });
@@ -260,7 +264,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     expect(again.exitCode, again.all).toBe(0);
     const r = await status(['--retry-csv', 'retry.csv']);
     expect(r.exitCode, r.all).toBe(0);
-    for (const row of ROWS) expect(r.stdout).toMatch(new RegExp(`^${row}\\s+complete\\s+0\\s+9\\s+`, 'm'));
+    for (const row of ROWS) expect(r.stdout).toMatch(new RegExp(`^${row}\\s+complete\\s+0\\s+${FILES}\\s+`, 'm'));
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('6 row(s): 6 complete');
     expect(readFileSync(join(dir, 'retry.csv'), 'utf8')).toBe('s3_input,s3_output\n');
     // and every prefix is whole for the pipeline downstream

@@ -7,5 +7,5 @@ export const NEEDS = [
   { name: 'ceph', description: 'needs the Ceph RGW server from scripts/s3-server (radosgw to stop, a second user)' },
   { name: 'root', description: 'needs root (runs ferry as a user with no passwd entry)' },
   { name: 'mount', description: 'needs root allowed to mount a tmpfs' },
-  { name: 'built', description: 'needs FERRY_BIN: checks the single-file build (npm test builds it and sets FERRY_BIN)' },
+  { name: 'built', description: 'needs FERRY_BIN: checks the single-file build (npm test builds it, sets it)' },
 ];

@@ -26,18 +26,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls `cond` every `everyMs` until it is true. Throws naming `what` after `timeoutMs`, or at once
- * when `alive` says that what it waits on has ended (a process that exited cannot get there).
+ * when `alive` says that what it waits on has ended (a process that exited cannot get there); the
+ * message ends with what `context` says then (the output of that process, say).
  */
 export async function waitFor(
   what: string,
   cond: () => boolean | Promise<boolean>,
-  o: { timeoutMs?: number; everyMs?: number; alive?: () => boolean } = {},
+  o: { timeoutMs?: number; everyMs?: number; alive?: () => boolean; context?: () => string } = {},
 ): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  const fail = (why: string) => new Error(`${why}${o.context ? `\n${o.context()}` : ''}`);
   for (;;) {
     if (await cond()) return;
-    if (o.alive && !o.alive()) throw new Error(`waiting for ${what}: it ended first`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (o.alive && !o.alive()) throw fail(`waiting for ${what}: it ended first`);
+    if (Date.now() > deadline) throw fail(`timed out waiting for ${what}`);
     await sleep(o.everyMs ?? 50);
   }
 }
