@@ -16,7 +16,7 @@ const TITLE = 'ferry policy --bucket-policy, applied on Ceph RGW for a second us
 describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
   beforeAll(async () => {
     await ensureBucket(admin, BUCKET);
-    // An earlier run's outputs (CI's second pass uses the same server) would satisfy the key list.
+    // An earlier run's outputs (the server outlives a run of the suite) would satisfy the key list.
     await emptyPrefix(admin, BUCKET, 'output/');
     const zip = readFileSync(zipCase('pintle', tempDir('zips')));
     await putBytes(admin, BUCKET, 'input/pintle.zip', zip);
