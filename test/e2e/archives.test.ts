@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { canMountTmpfs } from '../helpers/mount.ts';
 import { methodsOn, startRecorder } from '../helpers/recorder.ts';
-import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, ensureBucket, putBytes } from '../helpers/s3.ts';
 import { walk } from '../helpers/tree.ts';
 import { zipCorpus } from '../helpers/zips.ts';
 
 // A corpus of legitimate and hostile zips (Python's zipfile, Info-ZIP `zip -` to a pipe, jar), each
 // fetched with `ferry get` into DIR/target next to an empty DIR/canary.
-const BUCKET = 'ferry-archives';
+const BUCKET = bucketFor('ferry-archives');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const { dir: corpus, cases } = zipCorpus();

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
 import { adminContainer, azureConfigText, freshContainer, getBlob, listBlobs, putBlob } from '../helpers/azure.ts';
 import { cleanEnv, ferry, installFerry, startFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
 import { waitFor } from '../helpers/net.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
@@ -170,7 +170,7 @@ describe('the wipe on Azure: only after every output is verified, only what ferr
 describe('input on S3, output on Azure (one row, two stores)', () => {
   it('downloads from S3 with --aws-config, uploads to Azure with --azure-config, both wiped after', async () => {
     const admin = adminClient(s3);
-    const BUCKET = 'ferry-azure-mixed';
+    const BUCKET = bucketFor('ferry-azure-mixed');
     await ensureBucket(admin, BUCKET);
     await emptyPrefix(admin, BUCKET, '');
     await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));

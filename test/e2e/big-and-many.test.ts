@@ -7,11 +7,11 @@ import { UPLOADS_UNDER_WAY } from '../../agent/phases/upload.ts';
 import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
 import { isWrite, startRecorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Outputs of any size and many small ones: parts grow past S3's part limit (lowered here with
 // FERRY_TEST_MAX_PARTS), small files take a lane of their own, each costs one PUT, checks are batched.
-const BUCKET = 'ferry-big-many';
+const BUCKET = bucketFor('ferry-big-many');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const MiB = 1024 * 1024;

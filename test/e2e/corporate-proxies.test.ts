@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ntHash, ntowfv2 } from '../../agent/net/ntlm.ts';
 import { startCntlm, type Cntlm } from '../helpers/cntlm.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 
@@ -12,7 +12,7 @@ import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 // NTLM one. Each whole `ferry run` goes through plain http (forwarded requests) and through CONNECT
 // to the private-CA HTTPS front. The proxy's address comes from HTTP(S)_PROXY, the account from
 // --proxy-auth-file.
-const BUCKET = 'ferry-corp';
+const BUCKET = bucketFor('ferry-corp');
 const USER = 'cfd-user';
 const DOMAIN = 'CORP';
 const PASSWORD = 'Corp: p@ss w0rd!';

@@ -5,7 +5,7 @@ import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../hel
 import { ROOT } from '../helpers/env.ts';
 import { startFakeSts } from '../helpers/fake-sts.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, CHECKOUT, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 import { startRecorder } from '../helpers/recorder.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 // @ts-expect-error a plain ES module without types (it also runs as the credential_process)
@@ -14,12 +14,15 @@ import { assumeRole, call } from '../helpers/sts.mjs';
 // Every way a customer hands over its AWS identity, as whole rows against Ceph RGW with STS on: a
 // role assumed through source_profile (directly and through an authenticating squid), a
 // credential_process (also one whose credentials expire while the solver runs), and the refusals.
-const BUCKET = 'ferry-sts';
+const BUCKET = bucketFor('ferry-sts');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const visitor = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };
-const ROLE = 'arn:aws:iam:::role/ferry-e2e-run';
-const EXT_ROLE = 'arn:aws:iam:::role/ferry-e2e-ext';
+// Roles are the server's, not a bucket's: named for this checkout too (their policies name its bucket).
+const RUN_ROLE = `ferry-e2e-run-${CHECKOUT}`;
+const EXT_ROLE_NAME = `ferry-e2e-ext-${CHECKOUT}`;
+const ROLE = `arn:aws:iam:::role/${RUN_ROLE}`;
+const EXT_ROLE = `arn:aws:iam:::role/${EXT_ROLE_NAME}`;
 const PROCESS = join(ROOT, 'test/helpers/sts.mjs');
 const USER = 'sts-user';
 const PASSWORD = 'sts pw:1';
@@ -85,8 +88,8 @@ const calls = (file: string) => issued(file).length;
 
 describe.runIf(s3.kind === 'ceph')('AWS identities on Ceph RGW with STS', { tags: ['ceph'] }, () => {
   beforeAll(async () => {
-    await role('ferry-e2e-run', trust());
-    await role('ferry-e2e-ext', trust({ StringEquals: { 'sts:ExternalId': 'ferry-ext-id' } }));
+    await role(RUN_ROLE, trust());
+    await role(EXT_ROLE_NAME, trust({ StringEquals: { 'sts:ExternalId': 'ferry-ext-id' } }));
     await ensureBucket(admin, BUCKET);
     await emptyPrefix(admin, BUCKET, '');
     await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));

@@ -6,14 +6,14 @@ import { launchChromium } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, zipCase, type FerryResult } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // A DOE of 6 rows in every state a row can end in: two complete, one whose solver fails, one
 // stopped by SIGTERM, one that never ran, one with objects but no manifest. `doe status` reads them
 // back, writes the retry file and the HTML page (opened in headless Chromium), and a rehearsal of
 // the retry file makes every row complete.
-const BUCKET = 'ferry-doe-status';
+const BUCKET = bucketFor('ferry-doe-status');
 const OUT = `s3://${BUCKET}/output`;
 const s3 = inject('s3');
 const admin = adminClient(s3);

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, installFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { isWrite, startRecorder, type Recorded, type Recorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
-// The user's story: bucket my-simulation-data holds input/hsdi.zip and input/pintle.zip; the
-// platform runs both DOE rows at once, each in its own directory on an 8-core slot, with ferry's
-// command line, the rendered vars and the uploaded `config` (the only source of credentials).
-const BUCKET = 'my-simulation-data';
+// The user's story: bucket my-simulation-data (with this checkout's tag) holds input/hsdi.zip and
+// input/pintle.zip; the platform runs both DOE rows at once, each in its own directory on an 8-core
+// slot, with ferry's command line, the rendered vars and the uploaded `config` (the only source of
+// credentials).
+const BUCKET = bucketFor('my-simulation-data');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -136,7 +137,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(lines[0]).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
     expect(uploaded).toContain('Cycle 6 of 6');
     expect(lines.at(-2)).toBe(`ferry: wrote s3://${BUCKET}/output/hsdi/_manifest.json (status complete)`);
-    expect(lines.at(-1)).toMatch(/^ferry: uploading this log to s3:\/\/my-simulation-data\/output\/hsdi\/_ferry\.log /);
+    expect(lines.at(-1)).toMatch(new RegExp(`^ferry: uploading this log to s3://${BUCKET}/output/hsdi/_ferry\\.log `));
     // The copy is the local log as it was then; _SUCCESS, the wipe and the summary come after it.
     expect(local.startsWith(uploaded)).toBe(true);
     const after = local.slice(uploaded.length);

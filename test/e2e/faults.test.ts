@@ -9,10 +9,10 @@ import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
 import { isWrite, requestsFor, startRecorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs, partBytes } from '../helpers/solver.ts';
 
-const BUCKET = 'ferry-faults';
+const BUCKET = bucketFor('ferry-faults');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const server = join(ROOT, 'scripts/s3-server');

@@ -7,13 +7,13 @@ import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, zipCase } from '.
 import { lostFiles, pidsWith, processesWith, readLedger } from '../helpers/ledger.ts';
 import { waitFor } from '../helpers/net.ts';
 import { startRecorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // Bytes written late — by a helper the solver left behind, by orphaned ranks, or into a file while
 // its upload runs — are in S3 or still on disk afterwards, never deleted unseen; and no process of
 // the run outlives ferry.
-const BUCKET = 'ferry-late';
+const BUCKET = bucketFor('ferry-late');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 

@@ -5,12 +5,12 @@ import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
 import { isWrite, startRecorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Each solver here waits for a gate file that only the test creates, after it has listed S3: what
 // the test sees in S3 before it opens the gate, it saw while the solver was still running. (A solver
 // that gives up waiting writes <gate>.expired first: the test checks that none did.)
-const BUCKET = 'ferry-live';
+const BUCKET = bucketFor('ferry-live');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 
 // Messages and exit codes for what a user gets wrong: a missing bucket, a wrong key, bad flags, a
 // policy that denies the manifest, a run dir that cannot be written.
-const BUCKET = 'ferry-messages';
+const BUCKET = bucketFor('ferry-messages');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -89,7 +89,7 @@ describe('messages and codes', () => {
     'the manifest cannot be written (a bucket policy denies it): the message says what failed and why, nothing is ' +
     'deleted';
   it.runIf(s3.kind === 'ceph')(denied, { tags: ['ceph'] }, async () => {
-    const bucket = 'ferry-found-deny';
+    const bucket = bucketFor('ferry-found-deny');
     await ensureBucket(admin, bucket);
     await emptyPrefix(admin, bucket, '');
     await putBytes(admin, bucket, 'in/params.txt', 'p=1\n');

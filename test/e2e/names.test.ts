@@ -3,11 +3,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Names ferry cannot or must not take: an output whose name is not valid UTF-8 (no S3 key can hold
 // it), and an input zip whose entries carry ferry's own names.
-const BUCKET = 'ferry-names';
+const BUCKET = bucketFor('ferry-names');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const manifest = async (prefix: string) =>

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
 import { walk } from '../helpers/tree.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // One run per run directory, one run per output prefix: a second ferry is refused with exit 75
 // naming the first, and a run never deletes objects it did not write.
-const BUCKET = 'ferry-one-run';
+const BUCKET = bucketFor('ferry-one-run');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -234,7 +234,7 @@ describe('live upload removes from S3 only what this run wrote', () => {
       writeFileSync(join(dir, 'go'), '');
       const r = await p.result;
       expect(r.exitCode, r.all).toBe(0);
-      expect(r.stderr).toContain('not removing s3://ferry-one-run/own/scratch.tmp: it was replaced in the store');
+      expect(r.stderr).toContain(`not removing s3://${BUCKET}/own/scratch.tmp: it was replaced in the store`);
       expect((await getBytes(admin, BUCKET, 'own/scratch.tmp')).toString()).toBe('another writer\n');
     },
   );

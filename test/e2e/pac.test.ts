@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { startFakeSts, type FakeSts } from '../helpers/fake-sts.ts';
 import { servePac, type PacServer } from '../helpers/pac-server.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 
 // PAC files choose the proxy per host; the account comes from --proxy-auth-file whichever proxy
 // is chosen; credential lookups (STS assume-role) take the same path as S3.
-const BUCKET = 'ferry-pac';
+const BUCKET = bucketFor('ferry-pac');
 const USER = 'pac-user';
 const PASSWORD = 'pac s3cret: pw';
 const s3 = inject('s3');

@@ -2,11 +2,11 @@ import { GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 
 // `ferry policy` applied as a bucket policy on the real RGW for a second user who owns nothing:
 // that user can run the DOE row and nothing more.
-const BUCKET = 'ferry-policy';
+const BUCKET = bucketFor('ferry-policy');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const user2 = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };

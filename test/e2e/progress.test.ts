@@ -3,9 +3,9 @@ import { execa } from 'execa';
 import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
 import { startRecorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
 
-const BUCKET = 'ferry-progress';
+const BUCKET = bucketFor('ferry-progress');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 let config: string;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { startSquid, type Squid } from '../helpers/squid.ts';
 import { startTlsFront } from '../helpers/tls-front.ts';
 
 // A real authenticating proxy (squid, Basic auth) between ferry and the S3 server.
-const BUCKET = 'ferry-proxy';
+const BUCKET = bucketFor('ferry-proxy');
 const USER = 'cfd-user';
 const PASSWORD = 'p@ss: w0rd'; // @, : and a space: must be percent-encoded in the URL
 const s3 = inject('s3');

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { lostFiles } from '../helpers/ledger.ts';
 import { isWrite, startRecorder, type Recorded, type Recorder } from '../helpers/recorder.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // What the README promises about _SUCCESS across attempts, proven from the requests through a front of
 // ours and from the store while ferry waits: a re-run withdraws the old _SUCCESS before it sends
 // anything, and a file that changes between the final check and its unlink stays and costs the
 // prefix its _SUCCESS.
-const BUCKET = 'ferry-re-run';
+const BUCKET = bucketFor('ferry-re-run');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

@@ -2,10 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
 
 // The solver gets no store credentials; every secret ferry knows is masked in what it relays.
-const BUCKET = 'ferry-solver-secrets';
+const BUCKET = bucketFor('ferry-solver-secrets');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { waitFor } from '../helpers/net.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
 
 // What the solver prints, relayed (long lines in pieces, a UTF-8 character split across two reads),
 // and a solver that cannot be started.
-const BUCKET = 'ferry-solver';
+const BUCKET = bucketFor('ferry-solver');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const manifest = async (prefix: string) =>

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
 import { startSquid, type Squid } from '../helpers/squid.ts';
 import { startTlsFront } from '../helpers/tls-front.ts';
 
 // ferry verify, as a pipeline downstream runs it on an output prefix a DOE row wrote: whole after a
 // complete run; not whole once an object is overwritten, deleted, or added; read through a proxy,
 // a private CA and the credentials file like any S3 access; bounded memory with --deep.
-const BUCKET = 'ferry-verify';
+const BUCKET = bucketFor('ferry-verify');
 const ROW = `s3://${BUCKET}/output/pintle/`;
 const USER = 'pipeline';
 const PASSWORD = 'p@ss: w0rd';

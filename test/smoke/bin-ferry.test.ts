@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { azureConfigText, freshContainer, getBlob } from '../helpers/azure.ts';
 import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // The source tree as a developer runs it: bin/ferry on this Node (20, through tsx), a few whole
 // commands against the real servers. The end-to-end suite runs the single executable users get
 // (npm test sets FERRY_BIN); this checks that the source runs too, on the oldest Node it supports.
 const SOURCE = join(ROOT, 'bin/ferry');
-const BUCKET = 'ferry-smoke';
+const BUCKET = bucketFor('ferry-smoke');
 const s3 = inject('s3');
 const az = inject('azure');
 const admin = adminClient(s3);
