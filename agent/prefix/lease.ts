@@ -42,6 +42,8 @@ export class Lease {
   /** Another attempt replaced the lease: this run must not write to the prefix any more. */
   lost = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The renewal under way: renewals never overlap (a second one, sent with the same ETag, would fail). */
+  private renewing: Promise<boolean> | undefined;
   private etag = '';
   private renewedAt = 0;
   private readonly loc: Location;
@@ -79,7 +81,7 @@ export class Lease {
   static async acquire(store: Store, prefix: Location, o: LeaseOptions): Promise<Lease> {
     const lease = new Lease(store, prefix, o);
     await lease.take();
-    lease.timer = setInterval(() => void lease.renew(), Math.max(1000, Math.floor(o.ttlMs / 3)));
+    lease.timer = setInterval(() => void lease.renewOnce(), Math.max(1000, Math.floor(o.ttlMs / 3)));
     lease.timer.unref();
     return lease;
   }
@@ -167,6 +169,12 @@ export class Lease {
     return { body: { ...this.body, attempt: '(none: the lease was removed)' }, etag: '', holderGone: false };
   }
 
+  /** A renewal, or the one already under way. */
+  private renewOnce(): Promise<boolean> {
+    this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
   private async renew(): Promise<boolean> {
     if (this.lost) return false;
     try {
@@ -195,7 +203,7 @@ export class Lease {
    * that wakes up after losing it finds out before it writes.
    */
   async fence(): Promise<void> {
-    if (!this.lost && performance.now() - this.renewedAt > this.o.ttlMs / 3) await this.renew();
+    if (!this.lost && performance.now() - this.renewedAt > this.o.ttlMs / 3) await this.renewOnce();
     if (this.lost)
       throw new LeaseLost(`another attempt took the lease of ${formatUri(this.prefix)}`, {
         phase: 'upload',
@@ -213,6 +221,7 @@ export class Lease {
    */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    await this.renewing;
     if (this.lost) return;
     const signal = AbortSignal.timeout(RELEASE_MS);
     const now = await this.read(signal);

@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
 import { adminContainer, azureConfigText, freshContainer, getBlob, listBlobs, putBlob } from '../helpers/azure.ts';
 import { cleanEnv, ferry, installFerry, startFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { waitFor } from '../helpers/net.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // The Azure pass: the same row as on S3 — input in, solver under mpirun, outputs out, verified,
@@ -75,6 +76,8 @@ describe('ferry run --azure-config azure -- converge super (a whole row on Azure
     const m = JSON.parse((await getBlob(c, 'out/hsdi/_manifest.json')).toString());
     expect(m.status).toBe('complete');
     expect(m.inputs[0].uri).toBe(uri('in/hsdi.zip'));
+    const want = expectedOutputs('hsdi', 8, 6, 12288);
+    expect(m.outputs.map((o: { path: string }) => o.path)).toEqual([...want.keys()].sort());
     for (const o of m.outputs) {
       const body = await getBlob(c, `out/hsdi/${o.path}`);
       expect(sha(body), o.path).toBe(o.sha256);
@@ -83,6 +86,30 @@ describe('ferry run --azure-config azure -- converge super (a whole row on Azure
       expect(props.etag!.replace(/"/g, '')).toBe(o.etag);
     }
     expect(await listBlobs(c, 'out/hsdi/_SUCCESS')).toEqual(new Map([['out/hsdi/_SUCCESS', 0]]));
+  });
+
+  it('ferry verify az://…/out/hsdi/: whole, with --deep too; not whole once a blob is overwritten', async () => {
+    const verify = (args: string[]) => ferry(['verify', '--azure-config', join(dir, '..', 'az-verify'), ...args]);
+    writeFileSync(join(dir, '..', 'az-verify'), azureConfigText(az));
+    const row = uri('out/hsdi/');
+    const whole = await verify([row]);
+    expect(whole.exitCode, whole.all).toBe(0);
+    expect(whole.stdout).toMatch(
+      new RegExp(`^${row}: whole: 10 object\\(s\\), 12\\.\\d MiB, size and ETag as in the manifest$`),
+    );
+    const deep = await verify(['--deep', row]);
+    expect(deep.exitCode, deep.all).toBe(0);
+    const key = 'out/hsdi/output/rank_3.out';
+    const orig = await getBlob(c, key);
+    await putBlob(c, key, orig.toString().replace('value=4', 'value=5'));
+    try {
+      const r = await verify([row]);
+      expect(r.exitCode, r.all).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`^changed\\s+${row}output/rank_3\\.out\\s+`, 'm'));
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`${row}: NOT whole: 1 changed`);
+    } finally {
+      await putBlob(c, key, orig);
+    }
   });
 
   it('leaves only ferry.log (the inputs, outputs, the azure file and ferry itself are accounted for)', () => {
@@ -143,7 +170,7 @@ describe('the wipe on Azure: only after every output is verified, only what ferr
 describe('input on S3, output on Azure (one row, two stores)', () => {
   it('downloads from S3 with --aws-config, uploads to Azure with --azure-config, both wiped after', async () => {
     const admin = adminClient(s3);
-    const BUCKET = 'ferry-azure-mixed';
+    const BUCKET = bucketFor('ferry-azure-mixed');
     await ensureBucket(admin, BUCKET);
     await emptyPrefix(admin, BUCKET, '');
     await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
@@ -178,13 +205,11 @@ describe('live upload to Azure (--settle 0.5)', () => {
       ['--settle', '0.5', '--no-mpi'],
     );
     const run = startFerry(args, { cwd: dir, env: cleanEnv(), bin: './ferry' });
-    let during: string[] = [];
-    for (;;) {
-      during = [...(await listBlobs(c, 'live/')).keys()];
-      if (during.includes('live/out/early.dat') && during.includes('live/scratch.tmp')) break;
-      expect(run.running(), 'ferry still runs').toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const seen = async () => {
+      const during = [...(await listBlobs(c, 'live/')).keys()];
+      return during.includes('live/out/early.dat') && during.includes('live/scratch.tmp');
+    };
+    await waitFor('early.dat and scratch.tmp in Azure while the solver waits', seen, { alive: run.running });
     expect(existsSync(`${gate}.expired`), 'the solver was still waiting').toBe(false);
     expect((await getBlob(c, 'live/out/early.dat')).toString()).toBe('v1\n');
     writeFileSync(gate, '');
@@ -213,10 +238,9 @@ describe('one run per output prefix on Azure (the lease, written with If-None-Ma
       env: cleanEnv(),
       bin: './ferry',
     });
-    while (!(await listBlobs(c, 'same/')).has('same/_ferry.lease')) {
-      expect(first.running()).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor('the lease', async () => (await listBlobs(c, 'same/')).has('same/_ferry.lease'), {
+      alive: first.running,
+    });
     const lease = JSON.parse((await getBlob(c, 'same/_ferry.lease')).toString());
     const args = runArgs(uri('in/params.txt'), uri('same/'), ['sh', '-c', 'echo b > b.txt'], ['--no-mpi']);
     const second = await ferry(args, { cwd: b.dir, bin: './ferry' });
@@ -274,6 +298,31 @@ describe('ferry doe init + doe rehearse --slots 2 on Azure', () => {
     expect((await getBlob(c, 'doe/pintle/listing.txt')).toString()).toContain('inputs.in');
     expect((await listBlobs(c, 'doe/hsdi/')).has('doe/hsdi/_SUCCESS')).toBe(true);
     expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
+    // and doe status reads both rows back from Azure
+    const st = await ferry(['doe', 'status', 'inputs.csv', '--azure-config', 'azure'], { cwd: dir });
+    expect(st.exitCode, st.all).toBe(0);
+    expect(st.stdout).toMatch(/^hsdi\s+complete\s+0\s+\d+\s+/m);
+    expect(st.stdout).toMatch(/^pintle\s+complete\s+0\s+\d+\s+/m);
+    expect(st.stdout.trimEnd().split('\n').at(-1)).toBe('2 row(s): 2 complete');
+  });
+});
+
+describe('ferry check on Azure', () => {
+  it('green: the input readable, the output prefix writable, no probe left behind; a missing input is 66', async () => {
+    const dir = tempDir('az-check');
+    writeFileSync(join(dir, 'azure'), azureConfigText(az));
+    const check = (input: string) =>
+      ferry(['check', '--azure-config', 'azure', '--input', uri(input), '--output', uri('out/check/')], { cwd: dir });
+    const r = await check('in/params.txt');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(`${uri('in/params.txt')}: readable, 4 B`);
+    expect(r.stdout).toMatch(new RegExp(`^output +${uri('out/check/').replace(/\//g, '\\/')}: writable`, 'm'));
+    expect(r.stdout).toMatch(/^result +OK/m);
+    expect(r.all).not.toContain(az.key);
+    expect(await listBlobs(c, 'out/check/')).toEqual(new Map());
+    const missing = await check('in/nope.txt');
+    expect(missing.exitCode, missing.all).toBe(66);
+    expect(missing.stdout).toMatch(/^result +NOT OK \(exit 66\)$/m);
   });
 });
 

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { UPLOADS_UNDER_WAY } from '../../agent/transfer/upload.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/net.ts';
+import { isWrite, startRecorder } from '../helpers/recorder.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Outputs of any size and many small ones: parts grow past S3's part limit (lowered here with
 // FERRY_TEST_MAX_PARTS), small files take a lane of their own, each costs one PUT, checks are batched.
-const BUCKET = 'ferry-big-many';
+const BUCKET = bucketFor('ferry-big-many');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const MiB = 1024 * 1024;
@@ -35,37 +37,62 @@ async function listed(prefix: string): Promise<Map<string, { size: number; etag:
   return out;
 }
 
-describe('ferry put DIR (2,000 small files) s3://…/many/', () => {
-  it('stores every one with its size and ETag, with one PUT each and batched verification', async () => {
+/** What the solver below writes: file i of n. */
+const manyFile = (i: number) => ({
+  rel: `rank_${Math.floor(i / 100)}/species_${i % 100}.out`,
+  body: Buffer.alloc(10_000 + (i % 97), `${i};`),
+});
+const MANY_SOLVER =
+  'import os, sys\nfor i in range(int(sys.argv[1])):\n  p = f"rank_{i // 100}/species_{i % 100}.out"\n' +
+  '  os.makedirs(os.path.dirname(p), exist_ok=True)\n  b = f"{i};".encode()\n  n = 10000 + i % 97\n' +
+  '  open(p, "wb").write((b * (n // len(b) + 1))[:n])\n';
+
+describe(`ferry run with ${UPLOADS_UNDER_WAY} small outputs`, () => {
+  it('stores each with its size and ETag, one PUT each; those done during a check are checked by listing', async () => {
+    // As many files as ferry keeps under way (sending, or sent and waiting for their check): all of
+    // them are sent while the first check is held at a front of ours.
+    const n = UPLOADS_UNDER_WAY;
+    const want = new Map(Array.from({ length: n }, (_, i) => manyFile(i)).map((f) => [`many/${f.rel}`, f.body]));
+    await putBytes(admin, BUCKET, 'in/params.txt', 'p=1\n');
     const dir = tempDir('many');
-    const want = new Map<string, Buffer>();
-    for (let d = 0; d < 20; d++) {
-      mkdirSync(join(dir, `rank_${d}`));
-      for (let f = 0; f < 100; f++) {
-        const body = Buffer.alloc(10_000 + ((d * 100 + f) % 97), `${d}:${f};`);
-        const rel = `rank_${d}/species_${f}.out`;
-        writeFileSync(join(dir, rel), body);
-        want.set(`many/${rel}`, body);
-      }
-    }
-    const proxy = await startFaultProxy(s3.endpoint, () => 'pass');
+    writeAwsConfig(dir, s3);
+    const front = await startRecorder(s3.endpoint);
     try {
-      const r = await ferry(['put', '--aws-config', config, '--endpoint', proxy.url, dir, `s3://${BUCKET}/many/`], {
-        env: cleanEnv(),
-      });
+      // The first upload done is checked alone, with a HEAD: held until every PUT was answered, and
+      // then until ferry has renewed its lease twice (1 s TTL): it has taken in every answer by then.
+      const first = front.hold((q) => q.method === 'HEAD' && /^\/[^/]+\/many\/rank_/.test(q.path));
+      const args = ['run', '--aws-config', 'config', '--endpoint', front.url, '--no-live-upload'];
+      args.push('--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/many/`, '--no-mpi');
+      const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '1' });
+      const run = startFerry([...args, '--', 'python3', '-c', MANY_SOLVER, String(n)], { cwd: dir, env });
+      const held = await first.wait(run.running);
+      const puts = () => front.requests.filter((q) => q.method === 'PUT' && !q.path.includes('/_ferry.lease'));
+      await waitFor(`${n} PUTs answered`, () => puts().filter((q) => q.answered).length === n, { alive: run.running });
+      const done = front.mark();
+      const renewals = () =>
+        front.requests.filter((q) => q.seq > done && q.path.split('?')[0].endsWith('/_ferry.lease')).length;
+      const recent = () =>
+        `${run.output()}\nrequests after the PUTs: ${JSON.stringify(front.requests.filter((q) => q.seq > done))}`;
+      await waitFor('two lease renewals', () => renewals() >= 2, { alive: run.running, context: recent });
+      first.release();
+      const r = await run.result;
       expect(r.exitCode, r.all).toBe(0);
       expect(r.stderr).not.toContain('Warning'); // e.g. Node's MaxListenersExceededWarning, with dozens in flight
-      const puts = proxy.requests.filter((q) => q.method === 'PUT');
-      expect(puts).toHaveLength(2000);
-      const others = proxy.requests.filter((q) => q.method !== 'PUT');
-      // Unbatched, verification would be 2,000 HEADs. How many files one listing confirms depends on
-      // how many finished while the previous listing ran (timing), so the bound is one per ten files.
-      expect(others.length, others.map((q) => `${q.method} ${q.path}`).join('\n')).toBeLessThan(200);
+      const sent = puts().filter((q) => /\/many\/rank_/.test(q.path));
+      expect(sent.map((q) => q.path.split('?')[0]).sort()).toEqual(
+        [...want.keys()].map((k) => `/${BUCKET}/${k}`).sort(),
+      );
+      // The other uploads all finished while that check ran: they are checked together, by listing
+      // their keys (1,000 per request), none with a HEAD of its own.
+      const checks = front.requests.filter(
+        (q) => q.seq > held.seq && (/[?&]list-type=2/.test(q.path) || (q.method === 'HEAD' && /\/rank_/.test(q.path))),
+      );
+      expect(checks.map((q) => (q.method === 'HEAD' ? `HEAD ${q.path}` : 'list'))).toEqual(['list', 'list']);
     } finally {
-      await proxy.close();
+      await front.close();
     }
-    const got = await listed('many/');
-    expect(got.size).toBe(2000);
+    const got = await listed('many/rank_');
+    expect(got.size).toBe(n);
     for (const [key, body] of want) expect(got.get(key), key).toEqual({ size: body.length, etag: md5(body) });
   });
 });
@@ -83,13 +110,13 @@ describe('a file past the part limit (FERRY_TEST_MAX_PARTS=4, --part-size 5MiB)'
     expect(r.exitCode, r.all).toBe(0);
     expect((await getBytes(admin, BUCKET, 'parts/restart.bin')).equals(big)).toBe(true);
     expect((await listed('parts/')).get('parts/restart.bin')!.etag).toMatch(/-4$/);
-    const proxy = await startFaultProxy(s3.endpoint, () => 'pass');
+    const rec = await startRecorder(s3.endpoint);
     try {
-      const again = await ferry([...args.slice(0, 3), '--endpoint', proxy.url, ...args.slice(3)], { env });
+      const again = await ferry([...args.slice(0, 3), '--endpoint', rec.url, ...args.slice(3)], { env });
       expect(again.exitCode, again.all).toBe(0);
-      expect(proxy.requests.filter((q) => q.method === 'PUT' || q.method === 'POST')).toEqual([]);
+      expect(rec.requests.filter(isWrite)).toEqual([]);
     } finally {
-      await proxy.close();
+      await rec.close();
     }
   });
 

@@ -5,13 +5,13 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, FERRY, IS_BUILT, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, ensureBucket, putBytes } from '../helpers/s3.ts';
 
 // The single-file build as a compute node runs it: no Node on PATH, maybe no HOME, any cwd,
 // whatever NODE_OPTIONS the user has. Runs when FERRY_BIN points at the build (.ci/run does).
 const s3 = inject('s3');
 const admin = adminClient(s3);
-const BUCKET = 'ferry-binary';
+const BUCKET = bucketFor('ferry-binary');
 const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
 
 /** esbuild's metafile (scripts/build writes it next to the bundle): every module and how it is imported. */

@@ -1,11 +1,11 @@
 import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 
 // `ferry check`: the preflight a job author runs before submitting 200 rows.
-const BUCKET = 'ferry-check';
-const RO_BUCKET = 'ferry-check-ro';
+const BUCKET = bucketFor('ferry-check');
+const RO_BUCKET = bucketFor('ferry-check-ro');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const user2 = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };
@@ -44,9 +44,9 @@ describe('ferry check', () => {
     expect(r.stdout).toContain(`input        s3://${BUCKET}/in/case.zip: readable, 1.5 KiB`);
     expect(r.stdout).toContain(`input        s3://${BUCKET}/in/more/: readable, 1 object(s), 1 B`);
     expect(r.stdout).toMatch(
-      /output +s3:\/\/ferry-check\/out\/row\/: writable \(put, verified and deleted .*\.ferry-check-/,
+      new RegExp(`output +s3://${BUCKET}/out/row/: writable \\(put, verified and deleted .*\\.ferry-check-`),
     );
-    expect(r.stdout).toContain('multipart    s3://ferry-check/out/row/: an upload in parts can be started and aborted');
+    expect(r.stdout).toContain(`multipart    s3://${BUCKET}/out/row/: an upload in parts can be started and aborted`);
     expect(r.stdout).toMatch(/^result +OK/m);
     expect(r.all).not.toContain(s3.secretKey);
     expect([...(await listAll(admin, BUCKET, 'out/')).keys()]).toEqual([]);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ntHash, ntowfv2 } from '../../agent/net/ntlm.ts';
 import { startCntlm, type Cntlm } from '../helpers/cntlm.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 
@@ -12,7 +12,7 @@ import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 // (Negotiate, with a real KDC: negotiate.test.ts). Each whole `ferry run` goes through plain http
 // (forwarded requests) and through CONNECT to the private-CA HTTPS front. The proxy's address comes
 // from HTTP(S)_PROXY, the account from --proxy-auth-file.
-const BUCKET = 'ferry-corp';
+const BUCKET = bucketFor('ferry-corp');
 const USER = 'cfd-user';
 const DOMAIN = 'CORP';
 const PASSWORD = 'Corp: p@ss w0rd!';
@@ -75,12 +75,11 @@ async function run(out: string, o: RunOptions) {
 }
 
 /** squid's access-log lines since `before`, without the 407s (the challenges ferry answers). */
-function served(squid: Squid, before: number): string[] {
-  return squid
-    .accessLog()
-    .slice(before)
-    .split('\n')
-    .filter((l) => l && !l.includes('TCP_DENIED/407') && !l.includes('error:transaction-end-before-headers'));
+async function served(squid: Squid, before: number, transport: Transport): Promise<string[]> {
+  const until = transport === 'https' ? /CONNECT / : undefined;
+  return (await squid.linesSince(before, { until })).filter(
+    (l) => !l.includes('TCP_DENIED/407') && !l.includes('error:transaction-end-before-headers'),
+  );
 }
 
 /** `user`: the name squid logs, or undefined for any authenticated one (not '-'). */
@@ -116,11 +115,11 @@ describe.each(['http', 'https'] as const)('a whole run through squid, %s', (tran
     const r = await run(out, { transport, proxy: squid.address, account: scheme.account });
     expect(r.exitCode, r.all).toBe(0);
     expect((await getBytes(admin, BUCKET, `${out}/result.txt`)).toString()).toContain('case_name pintle');
-    expectThrough(served(squid, before), transport, out, scheme.logged);
+    expectThrough(await served(squid, before, transport), transport, out, scheme.logged);
     if (scheme.squid === 'digest') {
       // After the first challenge, each further 407 was a stale nonce, renewed with the same password.
-      const challenges = squid.accessLog().slice(before).split('TCP_DENIED/407').length - 1;
-      expect(challenges).toBeGreaterThan(2);
+      const challenges = (await squid.linesSince(before)).filter((l) => l.includes('TCP_DENIED/407'));
+      expect(challenges.length).toBeGreaterThan(2);
     }
   });
 
@@ -157,7 +156,7 @@ describe.each(['http', 'https'] as const)('a whole run through squid, %s', (tran
     expect((await getBytes(admin, BUCKET, `${out}/result.txt`)).toString()).toContain('case_name pintle');
     // ntlm_fake_auth reads the names of cntlm's messages as OEM although they are Unicode ('C\\c'):
     // any authenticated name will do here.
-    expectThrough(served(squids.ntlm, before), transport, out, undefined);
+    expectThrough(await served(squids.ntlm, before, transport), transport, out, undefined);
   });
 });
 

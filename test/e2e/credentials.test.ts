@@ -5,7 +5,8 @@ import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../hel
 import { ROOT } from '../helpers/env.ts';
 import { startFakeSts } from '../helpers/fake-sts.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, CHECKOUT, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { startRecorder } from '../helpers/recorder.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 // @ts-expect-error a plain ES module without types (it also runs as the credential_process)
 import { assumeRole, call } from '../helpers/sts.mjs';
@@ -13,12 +14,15 @@ import { assumeRole, call } from '../helpers/sts.mjs';
 // Every way a customer hands over its AWS identity, as whole rows against Ceph RGW with STS on: a
 // role assumed through source_profile (directly and through an authenticating squid), a
 // credential_process (also one whose credentials expire while the solver runs), and the refusals.
-const BUCKET = 'ferry-sts';
+const BUCKET = bucketFor('ferry-sts');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const visitor = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };
-const ROLE = 'arn:aws:iam:::role/ferry-e2e-run';
-const EXT_ROLE = 'arn:aws:iam:::role/ferry-e2e-ext';
+// Roles are the server's, not a bucket's: named for this checkout too (their policies name its bucket).
+const RUN_ROLE = `ferry-e2e-run-${CHECKOUT}`;
+const EXT_ROLE_NAME = `ferry-e2e-ext-${CHECKOUT}`;
+const ROLE = `arn:aws:iam:::role/${RUN_ROLE}`;
+const EXT_ROLE = `arn:aws:iam:::role/${EXT_ROLE_NAME}`;
 const PROCESS = join(ROOT, 'test/helpers/sts.mjs');
 const USER = 'sts-user';
 const PASSWORD = 'sts pw:1';
@@ -72,12 +76,20 @@ const processProfile = (seconds: number, calls: string) =>
   `[default]\nregion = us-east-1\nendpoint_url = ${s3.endpoint}\n` +
   `credential_process = ${process.execPath} ${PROCESS} assume ${s3.endpoint} ${ROLE} ${seconds} ${calls}\n`;
 
-const calls = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0);
+/** What the credential_process printed, one entry per call (test/helpers/sts.mjs keeps them). */
+const issued = (file: string): Array<Record<string, string>> =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    : [];
+const calls = (file: string) => issued(file).length;
 
 describe.runIf(s3.kind === 'ceph')('AWS identities on Ceph RGW with STS', { tags: ['ceph'] }, () => {
   beforeAll(async () => {
-    await role('ferry-e2e-run', trust());
-    await role('ferry-e2e-ext', trust({ StringEquals: { 'sts:ExternalId': 'ferry-ext-id' } }));
+    await role(RUN_ROLE, trust());
+    await role(EXT_ROLE_NAME, trust({ StringEquals: { 'sts:ExternalId': 'ferry-ext-id' } }));
     await ensureBucket(admin, BUCKET);
     await emptyPrefix(admin, BUCKET, '');
     await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
@@ -94,9 +106,17 @@ describe.runIf(s3.kind === 'ceph')('AWS identities on Ceph RGW with STS', { tags
   }
 
   it('role_arn + source_profile: the row completes, STS asked at the S3 endpoint (--endpoint)', async () => {
-    const r = await row('assumed', roleProfile(), { args: ['--profile', 'cfd', '--endpoint', s3.endpoint] }).result;
+    // --endpoint is a front of ours before Ceph: the STS call is seen there, as a request.
+    const front = await startRecorder(s3.endpoint);
+    const args = ['--profile', 'cfd', '--endpoint', front.url];
+    const r = await row('assumed', roleProfile(), { args }).result.finally(() => front.close());
     expect(r.exitCode, r.all).toBe(0);
     await complete('assumed');
+    const sts = front.requests.filter((q) => q.method === 'POST' && q.path === '/');
+    expect(sts.map((q) => [q.status, /Action=AssumeRole&/.test(q.form ?? '')])).toEqual([[200, true]]);
+    expect(sts[0].form).toContain(`RoleArn=${encodeURIComponent(ROLE)}`);
+    // before any request with the session's keys
+    expect(front.requests.indexOf(sts[0])).toBe(0);
   });
 
   it('the same through squid asking for a password: AssumeRole goes through it with the account', async () => {
@@ -108,7 +128,7 @@ describe.runIf(s3.kind === 'ceph')('AWS identities on Ceph RGW with STS', { tags
     const r = await result;
     expect(r.exitCode, r.all).toBe(0);
     await complete('assumed-squid');
-    const log = squid.accessLog().slice(before);
+    const log = (await squid.linesSince(before)).join('\n');
     expect(log).toMatch(new RegExp(`POST ${s3.endpoint.replace(/\./g, '\\.')}/ ${USER} `));
     expect(log).toMatch(
       new RegExp(`PUT ${s3.endpoint.replace(/\./g, '\\.')}/${BUCKET}/assumed-squid/result\\.txt\\?? ${USER} `),
@@ -117,23 +137,39 @@ describe.runIf(s3.kind === 'ceph')('AWS identities on Ceph RGW with STS', { tags
 
   it('credential_process: the row completes with the keys it prints, none of them in the output', async () => {
     const file = join(tempDir('calls'), 'calls');
-    const { dir, result } = row('process', processProfile(900, file), {});
+    // The solver prints what the process printed (a careless debug dump): ferry must mask it as it relays.
+    const { dir, result } = row('process', processProfile(900, file), {
+      solver: `cat ${file}; cat inputs.in > result.txt`,
+    });
     const r = await result;
     expect(r.exitCode, r.all).toBe(0);
     await complete('process');
-    expect(calls(file)).toBeGreaterThanOrEqual(1);
-    expect(r.all + readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toMatch(new RegExp(visitor.secretKey));
+    const printed = issued(file);
+    expect(printed).toHaveLength(1);
+    const { AccessKeyId, SecretAccessKey, SessionToken } = printed[0];
+    expect([AccessKeyId, SecretAccessKey, SessionToken].every((v) => typeof v === 'string' && v.length > 8)).toBe(true);
+    expect(r.stdout).toContain('"SecretAccessKey":"***"');
+    for (const [what, text] of [
+      ['output', r.all],
+      ['ferry.log', readFileSync(join(dir, 'ferry.log'), 'utf8')],
+    ]) {
+      for (const v of [AccessKeyId, SecretAccessKey, SessionToken])
+        expect(text.includes(v), `${what} holds one`).toBe(false);
+    }
   });
 
   it('credential_process whose credentials expire while the solver runs: asked again, uploads succeed', async () => {
     const file = join(tempDir('calls'), 'calls');
-    // The solver notes how often the process was called when it started, then outlives the 8 s session.
-    const solver = `wc -l < ${file} > ${file}.at-start; sleep 10; cat inputs.in > result.txt`;
-    const { result } = row('process-expiring', processProfile(8, file), { solver });
+    // A 2 s session (Ceph's minimum is 1 s). The solver notes how often the process was called when it
+    // started, waits until the session it was started with has expired, then writes its output.
+    const expired = `until [ "$(date +%s)" -gt "$(cat ${file}.expires)" ]; do sleep 0.1; done`;
+    const solver = `wc -l < ${file} > ${file}.at-start; ${expired}; cat inputs.in > result.txt`;
+    const { result } = row('process-expiring', processProfile(2, file), { solver });
     const r = await result;
     expect(r.exitCode, r.all).toBe(0);
     await complete('process-expiring');
     const atStart = Number(readFileSync(`${file}.at-start`, 'utf8').trim());
+    expect(atStart).toBeGreaterThanOrEqual(1);
     expect(calls(file)).toBeGreaterThan(atStart);
   });
 

@@ -1,20 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/env.ts';
-import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, type FerryResult } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, zipCase, type FerryResult } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/net.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // A DOE of 6 rows in every state a row can end in: two complete, one whose solver fails, one
 // stopped by SIGTERM, one that never ran, one with objects but no manifest. `doe status` reads them
 // back, writes the retry file and the HTML page (opened in headless Chromium), and a rehearsal of
 // the retry file makes every row complete.
-const BUCKET = 'ferry-doe-status';
+const BUCKET = bucketFor('ferry-doe-status');
 const OUT = `s3://${BUCKET}/output`;
 const s3 = inject('s3');
 const admin = adminClient(s3);
@@ -23,27 +22,14 @@ const ROWS = ['ok-1', 'ok-2', 'fails', 'sigterm', 'never-run', 'no-manifest'];
 const INPUT: Record<string, string> = { fails: 'fails.zip', sigterm: 'held.zip' };
 const line = (row: string) => `s3://${BUCKET}/input/${INPUT[row] ?? 'good.zip'},${OUT}/${row}/`;
 const csv = (rows: string[]) => `s3_input,s3_output\n${rows.map(line).join('\n')}\n`;
-const PINTLE_BYTES = [...expectedOutputs('pintle', 8, 4, 0).values()].reduce((n, b) => n + b.length, 0);
+// Two ranks per row (the rows' MPI scale is not what this file is about; 8 per row of 2 slots would
+// load a 2-core machine with 16 ranks): each complete row has 3 outputs.
+const RANKS = 2;
+const FILES = RANKS + 1;
+const PINTLE_BYTES = [...expectedOutputs('pintle', RANKS, 4, 0).values()].reduce((n, b) => n + b.length, 0);
 
 /** The pintle case with lines added to its inputs.in (fake-converge reads exit_code, hold_file), zipped. */
-function caseZip(extra: string): Buffer {
-  const dir = tempDir('case');
-  cpSync(join(ROOT, 'fixtures/cases/pintle'), dir, { recursive: true });
-  appendFileSync(join(dir, 'inputs.in'), extra);
-  const out = join(tempDir('zip'), 'case.zip');
-  execFileSync('zip', ['-qr', '-X', out, '.'], { cwd: dir });
-  return readFileSync(out);
-}
-
-/** Waits for a condition (polled), failing at once when `gone` says the process it depends on ended. */
-async function until(what: string, cond: () => boolean, gone: () => boolean): Promise<void> {
-  for (let i = 0; i < 2400; i++) {
-    if (cond()) return;
-    if (gone()) throw new Error(`the rehearsal ended before ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const caseZip = (extra: string) => readFileSync(zipCase('pintle', tempDir('zip'), extra));
 
 let dir: string;
 let hold: string;
@@ -66,32 +52,21 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'first.csv'), csv(ROWS.slice(0, 4)));
   env = cleanEnv({
     PATH: `${inject('solverDir')}:${process.env.PATH}`,
-    RESCALE_CORES_PER_SLOT: '8',
+    RESCALE_CORES_PER_SLOT: String(RANKS),
     HOME: tempDir('h'),
   });
 
   // The rehearsal of the first four rows; row 4 (sigterm) waits in step 1 until its ferry gets SIGTERM.
-  const run = execa(
-    FERRY,
-    ['doe', 'rehearse', 'first.csv', '--slots', '2', '--aws-config', 'config', '--', 'converge'],
-    {
-      cwd: dir,
-      env,
-      extendEnv: false,
-      reject: false,
-      all: true,
-      stdin: 'ignore',
-    },
-  );
-  let ended = false;
-  void run.then(() => (ended = true));
+  const run = startFerry(['doe', 'rehearse', 'first.csv', '--slots', '2', '--aws-config', 'config', '--', 'converge'], {
+    cwd: dir,
+    env,
+  });
   const row4 = join(dir, 'rehearsal/row-4');
   const inStep1 = () =>
     existsSync(join(row4, 'ferry.log')) && readFileSync(join(row4, 'ferry.log'), 'utf8').includes('Cycle 1 of 4');
-  await until("row 4's solver in step 1", inStep1, () => ended);
+  await waitFor("row 4's solver in step 1", inStep1, { alive: run.running, timeoutMs: 120_000, context: run.output });
   process.kill(JSON.parse(readFileSync(join(row4, '.ferry-lock'), 'utf8')).pid, 'SIGTERM');
-  const r = await run;
-  rehearsal = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
+  rehearsal = await run.result;
   // A row whose run died before its manifest: objects, no manifest.
   await putBytes(admin, BUCKET, 'output/no-manifest/output/rank_0.out', 'partial: the run died here\n');
 });
@@ -113,9 +88,9 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     const m4 = JSON.parse((await getBytes(admin, BUCKET, 'output/sigterm/_manifest.json')).toString());
     const exit4 = m4.solver.signal ?? String(m4.solver.exit_code);
     const want: Record<string, RegExp> = {
-      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+9\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
-      'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+9\\s+`),
-      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+9\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
+      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
+      'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+${FILES}\\s+`),
+      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
       sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
       'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-$/,
       'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+no _manifest\.json yet/,
@@ -143,7 +118,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     ]);
     expect(json[0]).toMatchObject({
       exit_code: 0,
-      files: 9,
+      files: FILES,
       bytes: PINTLE_BYTES,
       ferry: expect.stringContaining(VERSION),
     });
@@ -237,7 +212,37 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     }
   });
 
+  it('--html: what it shows from the store is masked and escaped (a log with the secret key and a tag)', async () => {
+    const key = 'output/fails/_ferry.log';
+    const orig = await getBytes(admin, BUCKET, key);
+    const leak = `debug: key=${s3.secretKey} <script>document.title='pwned'</script>\n`;
+    await putBytes(admin, BUCKET, key, Buffer.concat([orig, Buffer.from(leak)]));
+    try {
+      const r = await status(['--html', 'masked.html']);
+      expect(r.exitCode, r.all).toBe(1);
+      const html = readFileSync(join(dir, 'masked.html'), 'utf8');
+      expect(html).not.toContain(s3.secretKey);
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await page.goto(pathToFileURL(join(dir, 'masked.html')).href);
+        expect(await page.textContent('tr[data-log-of="fails"]')).toContain(
+          "debug: key=*** <script>document.title='pwned'</script>",
+        );
+        expect(await page.$$eval('script', (els) => els.length)).toBe(0);
+        expect(await page.title()).not.toBe('pwned');
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      await putBytes(admin, BUCKET, key, orig);
+    }
+  });
+
   it('re-running the retry file through doe rehearse (the failing case fixed) makes every row complete', async () => {
+    const first = await status(['--retry-csv', 'retry.csv']); // the retry file, as the job author makes it
+    expect(first.exitCode, first.all).toBe(1);
+    expect(readFileSync(join(dir, 'retry.csv'), 'utf8')).toBe(csv(['fails', 'sigterm', 'never-run', 'no-manifest']));
     await putBytes(admin, BUCKET, 'input/fails.zip', caseZip('')); // the job author fixed the case
     rmSync(hold); // and the row that was stopped now runs through
     const again = await ferry(
@@ -259,7 +264,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     expect(again.exitCode, again.all).toBe(0);
     const r = await status(['--retry-csv', 'retry.csv']);
     expect(r.exitCode, r.all).toBe(0);
-    for (const row of ROWS) expect(r.stdout).toMatch(new RegExp(`^${row}\\s+complete\\s+0\\s+9\\s+`, 'm'));
+    for (const row of ROWS) expect(r.stdout).toMatch(new RegExp(`^${row}\\s+complete\\s+0\\s+${FILES}\\s+`, 'm'));
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('6 row(s): 6 complete');
     expect(readFileSync(join(dir, 'retry.csv'), 'utf8')).toBe('s3_input,s3_output\n');
     // and every prefix is whole for the pipeline downstream

@@ -3,13 +3,15 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, installFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { isWrite, startRecorder, type Recorded, type Recorder } from '../helpers/recorder.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
-// The user's story: bucket my-simulation-data holds input/hsdi.zip and input/pintle.zip; the
-// platform runs both DOE rows at once, each in its own directory on an 8-core slot, with ferry's
-// command line, the rendered vars and the uploaded `config` (the only source of credentials).
-const BUCKET = 'my-simulation-data';
+// The user's story: bucket my-simulation-data (with this checkout's tag) holds input/hsdi.zip and
+// input/pintle.zip; the platform runs both DOE rows at once, each in its own directory on an 8-core
+// slot, with ferry's command line, the rendered vars and the uploaded `config` (the only source of
+// credentials).
+const BUCKET = bucketFor('my-simulation-data');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -30,8 +32,11 @@ function platformEnv(row: { s3_input: string; s3_output: string }, home: string)
 
 describe('ferry run --aws-config config -- converge super (two DOE rows at once)', () => {
   const runs: Record<string, { dir: string; exitCode: number; all: string }> = {};
+  let front: Recorder;
 
   beforeAll(async () => {
+    // The hsdi row reaches the server through a front of ours that records every request it makes.
+    front = await startRecorder(s3.endpoint);
     await ensureBucket(admin, BUCKET);
     await emptyPrefix(admin, BUCKET, '');
     const zips = tempDir('zips');
@@ -49,7 +54,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
       rows.map(async (row, i) => {
         const name = Object.keys(CASES)[i];
         const dir = tempDir(`slot-${name}`);
-        writeAwsConfig(dir, s3);
+        writeAwsConfig(dir, name === 'hsdi' ? { ...s3, endpoint: front.url } : s3);
         const bin = installFerry(dir);
         const r = await ferry(['run', '--aws-config', 'config', '--', 'converge', 'super'], {
           cwd: dir,
@@ -59,6 +64,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
         runs[name] = { dir, exitCode: r.exitCode, all: r.all };
       }),
     );
+    await front.close();
   });
 
   it('exits 0 for both rows', () => {
@@ -100,14 +106,38 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     ).toEqual(['output/hsdi/_ferry.log', 'output/pintle/_ferry.log']);
   });
 
-  it('uploads ferry.log after the manifest, before _SUCCESS: the local log goes on where the copy stops', async () => {
+  it('writes the outputs, the manifest, _ferry.log, then _SUCCESS, each answered before the next is sent', () => {
+    const prefix = `/${BUCKET}/output/hsdi/`;
+    const writes = front.requests.filter((q) => isWrite(q) && q.path.startsWith(prefix));
+    const key = (q: Recorded) => q.path.split('?')[0].slice(prefix.length);
+    const one = (name: string) => {
+      const w = writes.filter((q) => key(q) === name);
+      expect(
+        w.map((q) => [q.method, q.status]),
+        name,
+      ).toEqual([['PUT', 200]]);
+      return w[0];
+    };
+    const [manifest, log, success] = [one('_manifest.json'), one('_ferry.log'), one('_SUCCESS')];
+    const own = new Set(['_manifest.json', '_ferry.log', '_SUCCESS', '_ferry.lease']);
+    const outputs = writes.filter((q) => !own.has(key(q)));
+    expect(new Set(outputs.map(key))).toEqual(new Set(expectedOutputs('hsdi', 8, 6, 12288).keys()));
+    for (const q of outputs) expect(q.answered! < manifest.seq, `${q.method} ${key(q)} before the manifest`).toBe(true);
+    expect(manifest.answered!).toBeLessThan(log.seq);
+    expect(log.answered!).toBeLessThan(success.seq);
+    // _SUCCESS is the last object written: after it only the lease is taken away.
+    const after = writes.filter((q) => q.seq > success.seq);
+    expect(after.map((q) => `${q.method} ${key(q)}`)).toEqual(['DELETE _ferry.lease']);
+  });
+
+  it('the uploaded _ferry.log is the local log up to the line that uploads it; _SUCCESS, the wipe follow', async () => {
     const local = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
     const uploaded = (await getBytes(admin, BUCKET, 'output/hsdi/_ferry.log')).toString();
     const lines = uploaded.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
     expect(uploaded).toContain('Cycle 6 of 6');
     expect(lines.at(-2)).toBe(`ferry: wrote s3://${BUCKET}/output/hsdi/_manifest.json (status complete)`);
-    expect(lines.at(-1)).toMatch(/^ferry: uploading this log to s3:\/\/my-simulation-data\/output\/hsdi\/_ferry\.log /);
+    expect(lines.at(-1)).toMatch(new RegExp(`^ferry: uploading this log to s3://${BUCKET}/output/hsdi/_ferry\\.log `));
     // The copy is the local log as it was then; _SUCCESS, the wipe and the summary come after it.
     expect(local.startsWith(uploaded)).toBe(true);
     const after = local.slice(uploaded.length);

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 import { expectedOutputs } from '../helpers/solver.ts';
 
 // The job author's setup and rehearsal: doe init writes the run definition, doe rehearse runs
 // both rows at once as the platform would.
-const BUCKET = 'ferry-doe';
+const BUCKET = bucketFor('ferry-doe');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -65,8 +65,10 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
       { cwd: dir, env },
     );
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toMatch(/^1\s+0\s+\S+ \S+\s+12\.0 MiB\s+[\d.]+ s\s+complete\s+s3:\/\/ferry-doe\/output\/hsdi\/$/m);
-    expect(r.stdout).toMatch(/^2\s+0\s+.*complete\s+s3:\/\/ferry-doe\/output\/pintle\/$/m);
+    expect(r.stdout).toMatch(
+      new RegExp(`^1\\s+0\\s+\\S+ \\S+\\s+12\\.0 MiB\\s+[\\d.]+ s\\s+complete\\s+s3://${BUCKET}/output/hsdi/$`, 'm'),
+    );
+    expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+s3://${BUCKET}/output/pintle/$`, 'm'));
     expect(r.all).toContain('[row 1] Cycle 6 of 6');
     for (const [name, steps, vol] of [
       ['hsdi', 6, 12288],

@@ -1,27 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
-import { methodsOn, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
-import { expectedOutputs } from '../helpers/solver.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/net.ts';
+import { isWrite, requestsFor, startRecorder } from '../helpers/recorder.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { expectedOutputs, partBytes } from '../helpers/solver.ts';
 
-const BUCKET = 'ferry-faults';
+const BUCKET = bucketFor('ferry-faults');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const server = join(ROOT, 'scripts/s3-server');
-
-/** The bytes fixtures/solver/write-outputs.sh writes into results/part_<i>.bin. */
-function partBytes(mib: number, i: number): Buffer {
-  const block = Buffer.alloc(65536);
-  for (let j = 0; j < block.length; j++) block[j] = (j * 7 + i) & 0xff;
-  return Buffer.concat(Array.from({ length: mib * 16 }, () => block));
-}
 
 function runDir(name: string): string {
   const dir = tempDir(name);
@@ -121,65 +115,45 @@ describe.runIf(s3.kind === 'ceph')(FRONT_DIES, { tags: ['ceph'] }, () => {
 
   it('exits 73 keeping every output; the re-run moves only what is missing and completes', async () => {
     const dir = runDir('resume');
-    const args = [
-      'run',
-      '--aws-config',
-      'config',
-      '--input',
-      `s3://${BUCKET}/in/params.txt`,
-      '--output',
-      `s3://${BUCKET}/resume/`,
-      '--concurrency',
-      '1',
-      '--part-size',
-      '5MiB',
-      '--retries',
-      '2',
-      '--timeout',
-      '5',
-      '--no-live-upload',
-      '--no-mpi',
-      '--',
-      './write-outputs.sh',
-      '6',
-      '12',
-    ];
-    const first = execa(FERRY, args, {
-      cwd: dir,
-      env: cleanEnv(),
-      extendEnv: false,
-      reject: false,
-      all: true,
-      stdin: 'ignore',
-    });
-    // Stop radosgw once the first output is verified in S3 (the run log says so).
-    const logged = () =>
-      existsSync(join(dir, 'ferry.log')) &&
-      readFileSync(join(dir, 'ferry.log'), 'utf8').includes('uploaded results/part_');
-    for (let i = 0; i < 600 && !logged(); i++) await new Promise((r) => setTimeout(r, 100));
+    const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`];
+    args.push('--output', `s3://${BUCKET}/resume/`, '--concurrency', '1', '--part-size', '5MiB', '--retries', '2');
+    args.push('--no-live-upload', '--no-mpi', '--', './write-outputs.sh', '6', '12');
+    // The first attempt goes through a front of ours that holds the second part of part_3.bin (one file
+    // at a time: parts 1 and 2 are in S3 then, part 3's upload is under way); radosgw stops meanwhile.
+    const front = await startRecorder(s3.endpoint);
+    let parts = 0;
+    const held = front.hold(
+      (q) => q.method === 'PUT' && /\/results\/part_3\.bin\?.*partNumber=/.test(q.path) && ++parts === 2,
+    );
+    const first = startFerry(['run', '--endpoint', front.url, ...args.slice(1)], { cwd: dir });
+    await held.wait(first.running);
     execFileSync(server, ['front-stop']);
-    const r1 = await first;
+    held.release(); // to a server that is gone
+    const r1 = await first.result.finally(() => front.close());
     execFileSync(server, ['front-start']);
-    expect(r1.exitCode, String(r1.all)).toBe(73);
+    expect(r1.exitCode, r1.all).toBe(73);
     for (let i = 1; i <= 6; i++) expect(existsSync(join(dir, `results/part_${i}.bin`)), `part ${i} kept`).toBe(true);
     const afterFirst = await listAll(admin, BUCKET, 'resume/');
     expect(afterFirst.has('resume/_SUCCESS')).toBe(false);
-    const had = [...afterFirst.keys()].filter((k) => k.startsWith('resume/results/'));
-    expect(had.length).toBeGreaterThan(0);
-    expect(had.length).toBeLessThan(6);
+    const had = [...afterFirst.keys()].filter((k) => k.startsWith('resume/results/')).sort();
+    expect(had).toEqual(['resume/results/part_1.bin', 'resume/results/part_2.bin']);
+    const unfinished = await admin.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'resume/' }));
+    expect((unfinished.Uploads ?? []).map((u) => u.Key)).toEqual(['resume/results/part_3.bin']);
 
-    // The re-run goes through a proxy that records every request reaching the server.
-    const proxy = await startFaultProxy(s3.endpoint, () => 'pass');
-    const again = ['run', '--endpoint', proxy.url, ...args.slice(1)];
-    const r2 = await ferry(again, { cwd: dir, env: cleanEnv() }).finally(() => proxy.close());
+    // The re-run goes through a front that records every request reaching the server.
+    const rec = await startRecorder(s3.endpoint);
+    const r2 = await ferry(['run', '--endpoint', rec.url, ...args.slice(1)], { cwd: dir }).finally(() => rec.close());
     expect(r2.exitCode, r2.all).toBe(0);
-    expect(proxy.unparsed).toBe(0);
     // Writes (PutObject, multipart create/part/complete, deletes) per object: none to what was there.
-    const writes = (key: string) => methodsOn(proxy, BUCKET, key).filter((m) => m !== 'GET' && m !== 'HEAD');
+    const writes = (key: string) => requestsFor(rec, BUCKET, key).filter(isWrite);
     for (let i = 1; i <= 6; i++) {
       const key = `resume/results/part_${i}.bin`;
       if (had.includes(key)) expect(writes(key), `${key} was already there`).toEqual([]);
-      else expect(writes(key), `${key} was missing`).toContain('PUT');
+      else
+        expect(
+          writes(key).map((q) => q.method),
+          `${key} was missing`,
+        ).toContain('PUT');
     }
     const m = JSON.parse((await getBytes(admin, BUCKET, 'resume/_manifest.json')).toString());
     expect(m.status).toBe('complete');
@@ -200,45 +174,21 @@ describe.runIf(s3.kind === 'ceph')(FRONT_DIES, { tags: ['ceph'] }, () => {
 
 describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
   it('forwards it: ranks stop, partial outputs are uploaded, manifest incomplete, exit 143, run dir kept', async () => {
-    await putBytes(admin, BUCKET, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
+    // The ranks wait in step 1 while the hold file exists: SIGTERM comes while the solver is mid-run.
+    const hold = join(tempDir('hold'), 'hold');
+    writeFileSync(hold, '');
+    const zip = zipCase('pintle', tempDir('zips'), `hold_file ${hold}\n`);
+    await putBytes(admin, BUCKET, 'in/pintle-held.zip', readFileSync(zip));
     const dir = tempDir('sigterm');
     writeAwsConfig(dir, s3);
     const env = cleanEnv({ PATH: `${inject('solverDir')}:${process.env.PATH}` });
-    const p = execa(
-      FERRY,
-      [
-        'run',
-        '--aws-config',
-        'config',
-        '--input',
-        `s3://${BUCKET}/in/pintle.zip`,
-        '--output',
-        `s3://${BUCKET}/sigterm/`,
-        '--np',
-        '8',
-        '--grace',
-        '20',
-        '--',
-        'converge',
-        'super',
-        '--sleep-ms',
-        '2000',
-      ],
-      {
-        cwd: dir,
-        env,
-        extendEnv: false,
-        reject: false,
-        all: true,
-        stdin: 'ignore',
-      },
-    );
-    let seen = '';
-    p.all!.on('data', (b: Buffer) => (seen += b.toString()));
-    for (let i = 0; i < 600 && !seen.includes('Cycle 2 of 4'); i++) await new Promise((r) => setTimeout(r, 100));
-    p.kill('SIGTERM'); // during step 2 of 4 (2 s each)
-    const r = await p;
-    expect(r.exitCode, String(r.all)).toBe(143);
+    const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/pintle-held.zip`];
+    args.push('--output', `s3://${BUCKET}/sigterm/`, '--np', '8', '--grace', '20', '--', 'converge', 'super');
+    const p = startFerry(args, { cwd: dir, env });
+    await waitFor('the solver in step 1', () => p.output().includes('Cycle 1 of 4'), { alive: p.running });
+    p.child.kill('SIGTERM');
+    const r = await p.result;
+    expect(r.exitCode, r.all).toBe(143);
     // No process is left running in the run directory (Open MPI ranks included).
     const left = readdirSync('/proc')
       .filter((pid) => /^\d+$/.test(pid))
@@ -254,17 +204,16 @@ describe('SIGTERM while the solver runs (mpirun -np 8)', () => {
     expect(m.status).toBe('incomplete');
     const keys = [...(await listAll(admin, BUCKET, 'sigterm/')).keys()];
     expect(keys).not.toContain('sigterm/_SUCCESS');
-    expect(keys.filter((k) => k.startsWith('sigterm/output/rank_')).length).toBe(8);
-    // rank 3 stopped part-way: its first steps, whole lines (an empty file is not a partial output).
-    const rank3 = (await getBytes(admin, BUCKET, 'sigterm/output/rank_3.out')).toString();
-    const steps = expectedOutputs('pintle', 8, 4, 0)
-      .get('output/rank_3.out')!
-      .toString()
-      .split(/(?<=\n)/);
-    const done = rank3.split(/(?<=\n)/).filter(Boolean);
-    expect(done.length).toBeGreaterThanOrEqual(1);
-    expect(done.length).toBeLessThan(4);
-    expect(done).toEqual(steps.slice(0, done.length));
+    // Every rank stopped in step 1: its file holds that step's line, whole (what it wrote, uploaded).
+    const want = expectedOutputs('pintle', 8, 4, 0);
+    for (let rank = 0; rank < 8; rank++) {
+      const rel = `output/rank_${rank}.out`;
+      const step1 = want
+        .get(rel)!
+        .toString()
+        .split(/(?<=\n)/)[0];
+      expect((await getBytes(admin, BUCKET, `sigterm/${rel}`)).toString(), rel).toBe(step1);
+    }
     expect(readdirSync(dir)).toContain('output');
   });
 });

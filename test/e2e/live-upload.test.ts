@@ -2,13 +2,15 @@ import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../helpers/env.ts';
-import { cleanEnv, startFerry, tempDir, writeAwsConfig, type StartedFerry } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { cleanEnv, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/net.ts';
+import { isWrite, startRecorder } from '../helpers/recorder.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // Each solver here waits for a gate file that only the test creates, after it has listed S3: what
 // the test sees in S3 before it opens the gate, it saw while the solver was still running. (A solver
 // that gives up waiting writes <gate>.expired first: the test checks that none did.)
-const BUCKET = 'ferry-live';
+const BUCKET = bucketFor('ferry-live');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 
@@ -20,16 +22,6 @@ beforeAll(async () => {
 afterAll(() => admin.destroy());
 
 const keysUnder = async (prefix: string) => [...(await listAll(admin, BUCKET, prefix)).keys()].sort();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Calls `done` (which lists S3) every 100 ms until it is true; false if a ferry run exited first. */
-async function whileRunning(runs: StartedFerry[], done: () => Promise<boolean>): Promise<boolean> {
-  for (;;) {
-    if (await done()) return true;
-    if (!runs.every((r) => r.running())) return false;
-    await sleep(100);
-  }
-}
 
 function runArgs(out: string, extra: string[], solver: string[]): string[] {
   const io = ['--input', `s3://${BUCKET}/in/params.txt`, '--output', `s3://${BUCKET}/${out}/`];
@@ -45,11 +37,11 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     const args = runArgs('out', ['--settle', '0.5'], ['./live-writer.sh', gate]);
     const run = startFerry(args, { cwd: dir, env: cleanEnv() });
     let during: string[] = [];
-    const seen = await whileRunning([run], async () => {
+    const seen = async () => {
       during = await keysUnder('out/');
       return during.includes('out/out/early.dat') && during.includes('out/scratch.tmp');
-    });
-    expect(seen, `early.dat and scratch.tmp in S3 while the solver waits (saw: ${during})`).toBe(true);
+    };
+    await waitFor('early.dat and scratch.tmp in S3 while the solver waits', seen, { alive: run.running, everyMs: 100 });
     expect(existsSync(`${gate}.expired`), 'the solver was still waiting').toBe(false);
     expect(during).not.toContain('out/out/late.dat');
     expect((await getBytes(admin, BUCKET, 'out/out/early.dat')).toString()).toBe('v1\n');
@@ -65,44 +57,53 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
   });
 
   it('--no-live-upload uploads only after the solver exits', async () => {
-    // Two rows side by side with --settle 0.5, their solvers held at one gate: the control uploads
-    // live, so its files show up in S3 while its solver waits; the other row's prefix must stay
-    // empty meanwhile, and for as long again after the control's upload arrived.
+    // Two rows side by side through one front of ours, their solvers held at one gate: the control
+    // uploads live, so its PUT of b.out comes while its solver waits. Both renew their lease every
+    // second (a 1 s TTL): each renewal is a request that shows a ferry still at work. Once the control's
+    // upload came and the other row has renewed twice since, the gate opens; judged from the requests,
+    // no output of the --no-live-upload row was sent before that.
     await emptyPrefix(admin, BUCKET, 'nolive/');
     await emptyPrefix(admin, BUCKET, 'control/');
+    const front = await startRecorder(s3.endpoint);
     const gate = join(tempDir('gate'), 'open');
     const expire = `{ touch '${gate}.expired'; exit 9; }`;
-    const wait = `i=0; until [ -e '${gate}' ]; do i=$((i+1)); [ $i -lt 600 ] || ${expire}; sleep 0.1; done`;
+    const wait = `i=0; until [ -e '${gate}' ]; do i=$((i+1)); [ $i -lt 1200 ] || ${expire}; sleep 0.1; done`;
     const held = ['sh', '-c', `echo a > a.out; echo b > b.out; ${wait}`];
+    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '1' });
     const start = (out: string, extra: string[]) => {
       const dir = tempDir(out);
-      writeAwsConfig(dir, s3);
-      const run = startFerry(runArgs(out, ['--settle', '0.5', ...extra], held), { cwd: dir, env: cleanEnv() });
-      return { dir, run };
+      writeAwsConfig(dir, { ...s3, endpoint: front.url });
+      return startFerry(runArgs(out, ['--settle', '0.5', ...extra], held), { cwd: dir, env });
     };
     const nolive = start('nolive', ['--no-live-upload']);
     const control = start('control', []);
-    const runs = [nolive.run, control.run];
-    const early: string[] = [];
-    const t0 = Date.now();
-    let arrived = 0;
-    let polls = 0;
-    const ok = await whileRunning(runs, async () => {
-      early.push(...(await keysUnder('nolive/')));
-      polls++;
-      if (!arrived && (await keysUnder('control/')).includes('control/b.out')) arrived = Date.now() - t0;
-      return arrived > 0 && Date.now() - t0 >= 2 * arrived && existsSync(join(nolive.dir, 'b.out'));
-    });
-    expect(ok, 'the control row uploaded while its solver waited').toBe(true);
-    expect(existsSync(`${gate}.expired`), 'the solvers were still waiting').toBe(false);
-    expect(polls).toBeGreaterThan(5);
-    // (ferry may keep objects of its own there, such as a lease: only the outputs count here)
-    const outputs = early.filter((k) => k === 'nolive/a.out' || k === 'nolive/b.out');
-    expect(outputs, 'outputs in S3 before the --no-live-upload solver ended').toEqual([]);
-    writeFileSync(gate, '');
-    for (const { run } of [nolive, control]) {
-      const r = await run.result;
-      expect(r.exitCode, r.all).toBe(0);
+    try {
+      const writes = (key: string) =>
+        front.requests.filter((q) => isWrite(q) && q.path.split('?')[0] === `/${BUCKET}/${key}`);
+      const both = () => nolive.running() && control.running();
+      await waitFor('the live upload of control/b.out', () => writes('control/b.out').some((q) => q.answered), {
+        alive: both,
+      });
+      const uploaded = Math.min(...writes('control/b.out').map((q) => q.answered!));
+      const renewals = () => writes('nolive/_ferry.lease').filter((q) => q.seq > uploaded).length;
+      await waitFor('two lease renewals of the --no-live-upload row', () => renewals() >= 2, { alive: both });
+      expect(existsSync(`${gate}.expired`), 'the solvers were still waiting').toBe(false);
+      const opened = front.mark();
+      writeFileSync(gate, '');
+      for (const run of [nolive, control]) {
+        const r = await run.result;
+        expect(r.exitCode, r.all).toBe(0);
+      }
+      for (const f of ['a.out', 'b.out']) {
+        const sent = writes(`nolive/${f}`).map((q) => q.seq);
+        expect(sent.length, `nolive/${f} was sent`).toBeGreaterThan(0);
+        expect(
+          sent.filter((seq) => seq < opened),
+          `nolive/${f} sent while its solver ran`,
+        ).toEqual([]);
+      }
+    } finally {
+      await front.close();
     }
     const final = ['_SUCCESS', '_ferry.log', '_manifest.json', 'a.out', 'b.out'];
     expect(await keysUnder('nolive/')).toEqual(final.map((k) => `nolive/${k}`));

@@ -1,16 +1,18 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { waitFor } from '../helpers/net.ts';
+import { walk } from '../helpers/tree.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // One run per run directory, one run per output prefix: a second ferry is refused with exit 75
 // naming the first, and a run never deletes objects it did not write.
-const BUCKET = 'ferry-one-run';
+const BUCKET = bucketFor('ferry-one-run');
 const s3 = inject('s3');
 const admin = adminClient(s3);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   await ensureBucket(admin, BUCKET);
@@ -19,48 +21,23 @@ beforeAll(async () => {
 });
 afterAll(() => admin.destroy());
 
-/** ferry run in the background; the solver writes DIR/out.txt, then waits until DIR/release exists. */
-function slowRun(dir: string, out: string, extra: string[] = []) {
-  const solver =
-    'echo "row output" > out.txt; i=0; until [ -f release ] || [ $i -gt 300 ]; do sleep 0.1; i=$((i+1)); done; rm -f ' +
-    'release';
-  return execa(
-    FERRY,
-    [
-      'run',
-      '--aws-config',
-      'config',
-      ...extra,
-      '--input',
-      `s3://${BUCKET}/in/params.txt`,
-      '--output',
-      `s3://${BUCKET}/${out}/`,
-      '--no-mpi',
-      '--',
-      'sh',
-      '-c',
-      solver,
-    ],
-    {
-      cwd: dir,
-      env: cleanEnv(),
-      extendEnv: false,
-      reject: false,
-      all: true,
-      stdin: 'ignore',
-    },
-  );
-}
+const runArgs = (out: string, solver: string, extra: string[] = []) => [
+  ...['run', '--aws-config', 'config', ...extra, '--input', `s3://${BUCKET}/in/params.txt`],
+  ...['--output', `s3://${BUCKET}/${out}/`, '--no-mpi', '--', 'sh', '-c', solver],
+];
 
-async function until(what: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await what()) return;
-    await sleep(50);
-  }
-  throw new Error('timed out waiting');
+/** A solver that writes out.txt, then waits until DIR/release exists (the test creates it). */
+const HELD =
+  'echo "row output" > out.txt; i=0; until [ -f release ] || [ $i -gt 1200 ]; do sleep 0.1; i=$((i+1)); done; ' +
+  'rm -f release';
+
+/** ferry run in the background with the HELD solver. */
+function slowRun(dir: string, out: string, extra: string[] = [], env = cleanEnv()) {
+  return startFerry(runArgs(out, HELD, extra), { cwd: dir, env });
 }
 
 const leaseThere = async (out: string) => (await listAll(admin, BUCKET, `${out}/`)).has(`${out}/_ferry.lease`);
+const readLease = async (out: string) => JSON.parse((await getBytes(admin, BUCKET, `${out}/_ferry.lease`)).toString());
 
 describe('two rows with the same s3_output at once (a copy-paste slip in inputs.csv)', () => {
   it(
@@ -71,33 +48,17 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
       writeAwsConfig(a, s3);
       writeAwsConfig(b, s3);
       const first = slowRun(a, 'same');
-      await until(() => leaseThere('same'));
-      const lease = JSON.parse((await getBytes(admin, BUCKET, 'same/_ferry.lease')).toString());
-      const second = await ferry(
-        [
-          'run',
-          '--aws-config',
-          'config',
-          '--input',
-          `s3://${BUCKET}/in/params.txt`,
-          '--output',
-          `s3://${BUCKET}/same/`,
-          '--no-mpi',
-          '--',
-          'sh',
-          '-c',
-          'echo b > b.txt',
-        ],
-        { cwd: b, env: cleanEnv() },
-      );
+      await waitFor('the lease', () => leaseThere('same'), { alive: first.running });
+      const lease = await readLease('same');
+      const second = await ferry(runArgs('same', 'echo b > b.txt'), { cwd: b });
       expect(second.exitCode, second.all).toBe(75);
       expect(second.stderr).toContain(`run ${lease.run_id}`);
       expect(second.stderr).toContain(`pid ${lease.pid}`);
       expect(second.stderr).toContain('same s3_output');
       expect(existsSync(join(b, 'params.txt')), 'nothing downloaded').toBe(false);
       writeFileSync(join(a, 'release'), '');
-      const r = await first;
-      expect(r.exitCode, String(r.all)).toBe(0);
+      const r = await first.result;
+      expect(r.exitCode, r.all).toBe(0);
       const keys = await listAll(admin, BUCKET, 'same/');
       // the lease is gone
       expect([...keys.keys()].sort()).toEqual([
@@ -111,58 +72,35 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     },
   );
 
-  it('the lease is renewed while its run lasts: a second run long after the TTL is still refused', async () => {
+  it('the lease is renewed while its run lasts (read twice); a second run after the TTL is refused', async () => {
     const a = tempDir('renew-a');
     const b = tempDir('renew-b');
     writeAwsConfig(a, s3);
     writeAwsConfig(b, s3);
-    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '2' });
-    const first = execa(
-      FERRY,
-      [
-        'run',
-        '--aws-config',
-        'config',
-        '--input',
-        `s3://${BUCKET}/in/params.txt`,
-        '--output',
-        `s3://${BUCKET}/renew/`,
-        '--no-mpi',
-        '--',
-        'sh',
-        '-c',
-        'sleep 6; echo a > a.txt',
-      ],
-      {
-        cwd: a,
-        env,
-        extendEnv: false,
-        reject: false,
-        all: true,
-        stdin: 'ignore',
+    // A 3 s TTL: renewed every second (ttl/10, at least 1 s).
+    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '3' });
+    const first = slowRun(a, 'renew', [], env);
+    await waitFor('the lease', () => leaseThere('renew'), { alive: first.running });
+    const taken = await readLease('renew');
+    // Read again until its heartbeat is more than the TTL after the start: it was renewed, more than once.
+    let now = taken;
+    const age = (l: { started_at: string; heartbeat_at: string }) =>
+      Date.parse(l.heartbeat_at) - Date.parse(l.started_at);
+    await waitFor(
+      'the lease renewed past its TTL',
+      async () => {
+        now = await readLease('renew');
+        return age(now) > 3000;
       },
+      { alive: first.running, everyMs: 250, timeoutMs: 30_000 },
     );
-    await until(() => leaseThere('renew'));
-    await sleep(4500); // more than twice the TTL
-    const second = await ferry(
-      [
-        'run',
-        '--aws-config',
-        'config',
-        '--take-over',
-        '--input',
-        `s3://${BUCKET}/in/params.txt`,
-        '--output',
-        `s3://${BUCKET}/renew/`,
-        '--no-mpi',
-        '--',
-        'true',
-      ],
-      { cwd: b, env },
-    );
+    expect(now).toMatchObject({ run_id: taken.run_id, started_at: taken.started_at, pid: taken.pid });
+    const second = await ferry(runArgs('renew', 'true', ['--take-over']), { cwd: b, env });
     expect(second.exitCode, second.all).toBe(75);
+    expect(second.stderr).toContain(`run ${taken.run_id}`);
     expect(second.stderr).toContain('renewed');
-    expect((await first).exitCode).toBe(0);
+    writeFileSync(join(a, 'release'), '');
+    expect((await first.result).exitCode).toBe(0);
   });
 
   it('a stale lease (its run stopped renewing it) is refused, then taken over with --take-over', async () => {
@@ -178,25 +116,12 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     await putBytes(admin, BUCKET, 'stale/_ferry.lease', JSON.stringify(body));
     const dir = tempDir('stale');
     writeAwsConfig(dir, s3);
-    const args = [
-      'run',
-      '--aws-config',
-      'config',
-      '--input',
-      `s3://${BUCKET}/in/params.txt`,
-      '--output',
-      `s3://${BUCKET}/stale/`,
-      '--no-mpi',
-      '--',
-      'sh',
-      '-c',
-      'echo x > x.txt',
-    ];
-    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '1' });
-    const fresh = await ferry(args, { cwd: dir, env: cleanEnv() }); // default TTL: the lease (just written) is fresh
+    const args = runArgs('stale', 'echo x > x.txt');
+    const fresh = await ferry(args, { cwd: dir }); // default TTL: the lease (just written) is fresh
     expect(fresh.exitCode, fresh.all).toBe(75);
     expect(fresh.stderr).toContain('run dead-run on node-17 (pid 4242');
-    await sleep(1500);
+    // A TTL of 1 ms: the lease, written a moment ago, is stale at once.
+    const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '0.001' });
     const stale = await ferry(args, { cwd: dir, env });
     expect(stale.exitCode, stale.all).toBe(75);
     expect(stale.stderr).toContain('--take-over');
@@ -212,42 +137,77 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
   });
 });
 
+/** Every file under `dir` but ferry.log (which the run there writes on), with its sha256. */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of walk(dir)) {
+    if (f !== 'ferry.log')
+      out.set(
+        f,
+        createHash('sha256')
+          .update(readFileSync(join(dir, f)))
+          .digest('hex'),
+      );
+  }
+  return out;
+}
+
 describe('a second ferry run in the same run directory while the first runs', () => {
-  it("exits 75 naming the first one's pid; the first completes and deletes none of the second's files", async () => {
+  it('exits 75 naming the first one, changing nothing; the first completes, keeping what another wrote', async () => {
     const dir = tempDir('same-dir');
     writeAwsConfig(dir, s3);
     const first = slowRun(dir, 'dir-a');
-    await until(() => existsSync(join(dir, 'out.txt')));
+    await waitFor('the solver to write out.txt', () => existsSync(join(dir, 'out.txt')), { alive: first.running });
     const lock = JSON.parse(readFileSync(join(dir, '.ferry-lock'), 'utf8'));
-    const second = await ferry(
-      [
-        'run',
-        '--aws-config',
-        'config',
-        '--input',
-        `s3://${BUCKET}/in/params.txt`,
-        '--output',
-        `s3://${BUCKET}/dir-b/`,
-        '--no-mpi',
-        '--',
-        'sh',
-        '-c',
-        'echo b > b.txt',
-      ],
-      { cwd: dir, env: cleanEnv() },
-    );
+    const before = snapshot(dir);
+    const second = await ferry(runArgs('dir-b', 'echo b > b.txt'), { cwd: dir });
     expect(second.exitCode, second.all).toBe(75);
     expect(second.stderr).toContain(`another ferry (pid ${lock.pid}`);
+    // It wrote nothing: not a byte in the run dir (lock, state, inputs), not an object under its prefix.
+    expect(snapshot(dir)).toEqual(before);
+    expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).not.toContain('another ferry');
+    expect(await listAll(admin, BUCKET, 'dir-b/')).toEqual(new Map());
     const text = 'written by someone else while the run ran\n';
     writeFileSync(join(dir, 'mine.txt'), text);
     writeFileSync(join(dir, 'release'), '');
-    const r = await first;
-    expect(r.exitCode, String(r.all)).toBe(0);
+    const r = await first.result;
+    expect(r.exitCode, r.all).toBe(0);
     expect(existsSync(join(dir, '.ferry-lock'))).toBe(false);
     // A file that appeared during the run is an output: deleted only because it is in S3.
     const local = existsSync(join(dir, 'mine.txt')) ? readFileSync(join(dir, 'mine.txt'), 'utf8') : undefined;
     expect(local ?? (await getBytes(admin, BUCKET, 'dir-a/mine.txt')).toString()).toBe(text);
-    expect(await listAll(admin, BUCKET, 'dir-b/')).toEqual(new Map());
+  });
+
+  it('a ferry killed with kill -9 leaves its .ferry-lock: the re-run takes it over and completes', async () => {
+    await emptyPrefix(admin, BUCKET, 'killed/');
+    const dir = tempDir('killed');
+    writeAwsConfig(dir, s3);
+    const first = slowRun(dir, 'killed');
+    await waitFor('the solver to write out.txt', () => existsSync(join(dir, 'out.txt')), { alive: first.running });
+    const lock = JSON.parse(readFileSync(join(dir, '.ferry-lock'), 'utf8'));
+    first.child.kill('SIGKILL');
+    await first.result;
+    writeFileSync(join(dir, 'release'), ''); // its solver, orphaned, ends too
+    await waitFor('the orphaned solver to end', () => !existsSync(join(dir, 'release')));
+    expect(JSON.parse(readFileSync(join(dir, '.ferry-lock'), 'utf8'))).toEqual(lock); // left behind
+    const again = await ferry(runArgs('killed', 'echo again > again.txt'), { cwd: dir });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(existsSync(join(dir, '.ferry-lock'))).toBe(false);
+    expect([...(await listAll(admin, BUCKET, 'killed/')).keys()].sort()).toEqual(
+      ['_SUCCESS', '_ferry.log', '_manifest.json', 'again.txt', 'out.txt'].map((k) => `killed/${k}`),
+    );
+  });
+
+  it('a .ferry-lock naming a live pid that is not that ferry (the pid was reused) is taken over', async () => {
+    const dir = tempDir('reused');
+    writeAwsConfig(dir, s3);
+    // This test's own process: alive, on this host, but started at another time than the lock says.
+    const lock = { pid: process.pid, start: 1, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' };
+    writeFileSync(join(dir, '.ferry-lock'), `${JSON.stringify(lock)}\n`);
+    const r = await ferry(runArgs('reused', 'echo r > r.txt'), { cwd: dir });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(existsSync(join(dir, '.ferry-lock'))).toBe(false);
+    expect((await listAll(admin, BUCKET, 'reused/')).has('reused/_SUCCESS')).toBe(true);
   });
 });
 
@@ -260,43 +220,21 @@ describe('live upload removes from S3 only what this run wrote', () => {
       const dir = tempDir('own');
       writeAwsConfig(dir, s3);
       const solver =
-        'echo scratch > scratch.tmp; i=0; until [ -f go ] || [ $i -gt 300 ]; do sleep 0.1; i=$((i+1)); done; rm -f ' +
-        'scratch.tmp go; echo done > done.txt';
-      const p = execa(
-        FERRY,
-        [
-          'run',
-          '--aws-config',
-          'config',
-          '--settle',
-          '0.3',
-          '--input',
-          `s3://${BUCKET}/in/params.txt`,
-          '--output',
-          `s3://${BUCKET}/own/`,
-          '--no-mpi',
-          '--',
-          'sh',
-          '-c',
-          solver,
-        ],
+        'echo scratch > scratch.tmp; i=0; until [ -f go ] || [ $i -gt 1200 ]; do sleep 0.1; i=$((i+1)); done; ' +
+        'rm -f scratch.tmp go; echo done > done.txt';
+      const p = startFerry(runArgs('own', solver, ['--settle', '0.3']), { cwd: dir });
+      await waitFor(
+        'the live upload of scratch.tmp',
+        async () => (await listAll(admin, BUCKET, 'own/')).has('own/scratch.tmp'),
         {
-          cwd: dir,
-          env: cleanEnv(),
-          extendEnv: false,
-          reject: false,
-          all: true,
-          stdin: 'ignore',
+          alive: p.running,
         },
       );
-      await until(async () => (await listAll(admin, BUCKET, 'own/')).has('own/scratch.tmp'));
       await putBytes(admin, BUCKET, 'own/scratch.tmp', 'another writer\n');
       writeFileSync(join(dir, 'go'), '');
-      const r = await p;
-      expect(r.exitCode, String(r.all)).toBe(0);
-      expect(String(r.stderr)).toContain(
-        'not removing s3://ferry-one-run/own/scratch.tmp: it was replaced in the store',
-      );
+      const r = await p.result;
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stderr).toContain(`not removing s3://${BUCKET}/own/scratch.tmp: it was replaced in the store`);
       expect((await getBytes(admin, BUCKET, 'own/scratch.tmp')).toString()).toBe('another writer\n');
     },
   );

@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { startFakeSts, type FakeSts } from '../helpers/fake-sts.ts';
 import { servePac, type PacServer } from '../helpers/pac-server.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, putBytes } from '../helpers/s3.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 
 // PAC files choose the proxy per host; the account comes from --proxy-auth-file whichever proxy
 // is chosen; credential lookups (STS assume-role) take the same path as S3.
-const BUCKET = 'ferry-pac';
+const BUCKET = bucketFor('ferry-pac');
 const USER = 'pac-user';
 const PASSWORD = 'pac s3cret: pw';
 const s3 = inject('s3');
@@ -52,7 +52,7 @@ function run(out: string, extra: string[], env: Record<string, string> = {}, con
   return ferry([...args, '--no-mpi', '--', 'sh', '-c', 'cat inputs.in > result.txt'], { cwd: dir, env: cleanEnv(env) });
 }
 
-const logSince = (before: number) => squid.accessLog().slice(before);
+const logSince = async (before: number, until?: RegExp) => (await squid.linesSince(before, { until })).join('\n');
 const s3Port = () => new URL(s3.endpoint).port;
 
 describe('--proxy-pac', () => {
@@ -65,7 +65,7 @@ describe('--proxy-pac', () => {
     const through = await run('pac-s3', ['--proxy-pac', pac.url]);
     expect(through.exitCode, through.all).toBe(0);
     expect(pac.hits()).toBe(1);
-    expect(logSince(before)).toMatch(
+    expect(await logSince(before)).toMatch(
       new RegExp(`PUT http://127\\.0\\.0\\.1:${s3Port()}/${BUCKET}/pac-s3/result\\.txt\\S* ${USER} `),
     );
     // The HTTPS front is another host for the PAC: DIRECT, squid sees nothing.
@@ -75,7 +75,7 @@ describe('--proxy-pac', () => {
     });
     expect(direct.exitCode, direct.all).toBe(0);
     expect(pac.hits()).toBe(2);
-    expect(logSince(before)).toBe('');
+    expect(await logSince(before)).toBe('');
     expect((await getBytes(admin, BUCKET, 'pac-direct/result.txt')).toString()).toContain('case_name pintle');
   });
 
@@ -87,7 +87,8 @@ describe('--proxy-pac', () => {
       AWS_CA_BUNDLE: front.caFile,
     });
     expect(r.exitCode, r.all).toBe(0);
-    expect(logSince(before)).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${new URL(front.url).port} ${USER} `));
+    const connect = new RegExp(`CONNECT 127\\.0\\.0\\.1:${new URL(front.url).port} ${USER} `);
+    expect(await logSince(before, connect)).toMatch(connect);
   });
 
   it('a broken PAC file: exit 64 naming the line', async () => {
@@ -131,6 +132,6 @@ describe('credential lookups take the same path as S3', () => {
     const calls = sts.requests.slice(seen);
     expect(calls.some((c) => c.body.includes('Action=AssumeRole'))).toBe(true);
     expect(calls.every((c) => /squid/.test(String(c.headers.via)))).toBe(true);
-    expect(logSince(before)).toMatch(new RegExp(`POST ${sts.url.replace(/\./g, '\\.')}/ ${USER} `));
+    expect(await logSince(before)).toMatch(new RegExp(`POST ${sts.url.replace(/\./g, '\\.')}/ ${USER} `));
   });
 });

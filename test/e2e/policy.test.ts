@@ -2,11 +2,11 @@ import { GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 
 // `ferry policy` applied as a bucket policy on the real RGW for a second user who owns nothing:
 // that user can run the DOE row and nothing more.
-const BUCKET = 'ferry-policy';
+const BUCKET = bucketFor('ferry-policy');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const user2 = { accessKey: s3.accessKey2, secretKey: s3.secretKey2 };
@@ -16,7 +16,7 @@ const TITLE = 'ferry policy --bucket-policy, applied on Ceph RGW for a second us
 describe.runIf(s3.kind === 'ceph')(TITLE, { tags: ['ceph'] }, () => {
   beforeAll(async () => {
     await ensureBucket(admin, BUCKET);
-    // An earlier run's outputs (CI's second pass uses the same server) would satisfy the key list.
+    // An earlier run's outputs (the server outlives a run of the suite) would satisfy the key list.
     await emptyPrefix(admin, BUCKET, 'output/');
     const zip = readFileSync(zipCase('pintle', tempDir('zips')));
     await putBytes(admin, BUCKET, 'input/pintle.zip', zip);

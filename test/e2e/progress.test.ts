@@ -1,9 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { execa } from 'execa';
 import { cleanEnv, FERRY, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
+import { waitFor } from '../helpers/net.ts';
+import { startRecorder } from '../helpers/recorder.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, putBytes } from '../helpers/s3.ts';
 
-const BUCKET = 'ferry-progress';
+const BUCKET = bucketFor('ferry-progress');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 let config: string;
@@ -17,15 +19,37 @@ beforeAll(async () => {
 afterAll(() => admin.destroy());
 
 describe('progress and log formats', () => {
-  it('on a terminal (script gives ferry a pseudo-TTY) a status line with a bar is drawn and redrawn', () => {
-    const dir = tempDir('tty');
-    const cmd = [FERRY, 'get', '--aws-config', config, `s3://${BUCKET}/in/mesh.bin`, `${dir}/out`]
-      .map((a) => `'${a}'`)
-      .join(' ');
-    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { env: cleanEnv(), encoding: 'utf8' });
-    expect(out).toContain('\r\x1b[2K');
-    expect(out).toMatch(/\[[#-]{20}\] download /);
-    expect(out).toContain('input ready');
+  it('on a terminal (script gives ferry a pseudo-TTY) a status line with a bar is drawn and redrawn', async () => {
+    // Through a front of ours that holds one of the three 8 MiB ranges: the line must show the
+    // download part-way (16 of 24 MiB) and be redrawn as it moves on.
+    const front = await startRecorder(s3.endpoint);
+    const held = front.hold((q) => q.method === 'GET' && /\/in\/mesh\.bin/.test(q.path));
+    try {
+      const dir = tempDir('tty');
+      const cmd = [FERRY, 'get', '--aws-config', config, '--endpoint', front.url, `s3://${BUCKET}/in/mesh.bin`]
+        .concat(`${dir}/out`)
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const tty = execa('script', ['-qec', cmd, '/dev/null'], { env: cleanEnv(), extendEnv: false, reject: false });
+      let out = '';
+      tty.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      let running = true;
+      void tty.finally(() => (running = false));
+      await held.wait(() => running);
+      const partWay = /\[[#-]{20}\] download 16\.0 MiB of 24\.0 MiB/;
+      await waitFor('the line drawn part-way', () => partWay.test(out), { alive: () => running });
+      held.release();
+      const r = await tty;
+      expect(r.exitCode, out).toBe(0);
+      const frames = out.split('\r\x1b[2K').filter((f) => /download /.test(f));
+      const shown = frames.map((f) => /download (\S+ \S+) of 24\.0 MiB/.exec(f)?.[1]);
+      expect(new Set(shown).size, `frames: ${shown.join(', ')}`).toBeGreaterThanOrEqual(2);
+      expect(shown).toContain('16.0 MiB');
+      expect(out).toContain('input ready');
+    } finally {
+      held.release();
+      await front.close();
+    }
   });
 
   it('without a terminal there are no carriage returns, only plain lines', async () => {

@@ -3,12 +3,12 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
-import { adminClient, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
-import { startStallProxy, type Stall } from '../helpers/stall-proxy.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
+import { startStallProxy, stallGetsOf } from '../helpers/stall-proxy.ts';
 
 // Every byte has a deadline: a body that stops half-way is abandoned after --timeout seconds of
 // silence and asked for again from the first byte not received; after --retries, a clear exit.
-const BUCKET = 'ferry-stall';
+const BUCKET = bucketFor('ferry-stall');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const big = Buffer.alloc(3 * 1024 * 1024 + 123);
@@ -23,11 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => admin.destroy());
 
-const getsOfBig = (stall: (n: number) => boolean) => {
-  let gets = 0;
-  return (_n: number, line: string): Stall =>
-    line.startsWith(`GET /${BUCKET}/in/big.bin`) && stall(gets++) ? 'stall-body' : 'pass';
-};
+const getsOfBig = (stall: (n: number) => boolean) => stallGetsOf(`/${BUCKET}/in/big.bin`, stall);
 
 describe('ferry get through a server that sends headers and part of a body, then nothing', () => {
   it('resumes each stalled range from its last byte and completes, byte for byte', async () => {

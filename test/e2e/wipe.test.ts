@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { canMountTmpfs } from '../helpers/mount.ts';
-import { adminClient, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 // The wipe deletes exactly what ferry accounts for: a run dir that held unrelated files (a home or
 // project folder) keeps them, byte for byte; --wipe-all empties it but refuses / , a home directory
 // and a mount point.
-const BUCKET = 'ferry-wipe';
+const BUCKET = bucketFor('ferry-wipe');
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');

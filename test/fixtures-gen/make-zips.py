@@ -1,16 +1,30 @@
 #!/usr/bin/env python3
 """Writes a corpus of legitimate and hostile zip archives into DIR, and DIR/cases.json saying what
 ferry must do with each: {"file", "expect": "ok" | "refuse", "why": text the error must contain,
-"entry": the entry it must name, "args": extra ferry flags}. Run at test time; nothing is committed."""
-import json, os, struct, subprocess, sys, zipfile, shutil, warnings
+"entry": the entry it must name, "args": extra ferry flags, "files": what an extracted "ok" case
+holds (path -> its text, {"sha256": hex} for binary bytes, null for a folder ending in / or a
+file whose bytes are not ours),
+"entries": how many files and folders the extraction makes in all}. Made at test time (once per
+version of this script: test/helpers/zips.ts); nothing is committed."""
+import hashlib, json, os, struct, subprocess, sys, zipfile, shutil, warnings
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 cases = []
 
 def path(name): return os.path.join(out, name)
-def add(name, expect, why=None, entry=None, args=None, files=None):
-    cases.append(dict(file=name, expect=expect, why=why, entry=entry, args=args or [], files=files))
+def tree_size(files):
+    """Files and folders an extraction of `files` makes (each folder on the way counted once)."""
+    paths = set()
+    for rel in files:
+        parts = rel.rstrip('/').split('/')
+        for i in range(1, len(parts)): paths.add('/'.join(parts[:i]) + '/')
+        paths.add(rel)
+    return len(paths)
+def add(name, expect, why=None, entry=None, args=None, files=None, entries=None):
+    if files is not None and entries is None: entries = tree_size(files)
+    cases.append(dict(file=name, expect=expect, why=why, entry=entry, args=args or [], files=files, entries=entries))
+def sha(b): return {'sha256': hashlib.sha256(b).hexdigest()}
 def zwrite(name, entries, compression=zipfile.ZIP_DEFLATED, comment=None):
     with zipfile.ZipFile(path(name), 'w', compression) as z:
         for n, d in entries:
@@ -32,7 +46,7 @@ with zipfile.ZipFile(path('emptydir.zip'), 'w') as z:
     z.writestr('f.txt', 'f')
 add('emptydir.zip', 'ok', files={'f.txt': 'f', 'empty/': None})
 zwrite('stored.zip', [('s.bin', bytes(range(256)) * 100)], compression=zipfile.ZIP_STORED)
-add('stored.zip', 'ok', files={'s.bin': None})
+add('stored.zip', 'ok', files={'s.bin': sha(bytes(range(256)) * 100)})
 zwrite('comment.zip', [('c.txt', 'c')], comment=b'archive comment ' * 200)
 add('comment.zip', 'ok', files={'c.txt': 'c'})
 with zipfile.ZipFile(path('zip64-entry.zip'), 'w', zipfile.ZIP_DEFLATED) as z:
@@ -41,7 +55,7 @@ add('zip64-entry.zip', 'ok', files={'big.txt': 'zip64 ' * 1000})
 with zipfile.ZipFile(path('zip64-many.zip'), 'w') as z:  # more than 65,535 entries: zip64 end records
     for i in range(65600): z.writestr(zipfile.ZipInfo(f'd/{i:05d}/'), '')
     z.writestr('d/last.txt', 'last')
-add('zip64-many.zip', 'ok', files={'d/last.txt': 'last', 'd/65599/': None})
+add('zip64-many.zip', 'ok', files={'d/last.txt': 'last', 'd/00000/': None, 'd/65599/': None}, entries=1 + 65600 + 1)
 src = path('src'); os.makedirs(os.path.join(src, 'sub'), exist_ok=True)
 open(os.path.join(src, 'sub', 'x.txt'), 'w').write('streamed\n' * 100)
 with open(path('streamed.zip'), 'wb') as f:  # Info-ZIP to a pipe: data descriptors, no seek
@@ -52,7 +66,7 @@ if not jar:  # scripts/setup installs fastjar: a missing jar is a broken setup, 
     sys.exit('make-zips.py: no jar or fastjar on PATH (run scripts/setup, or apt-get install fastjar)')
 subprocess.run([jar, 'cf', path('archive.jar'), '-C', src, 'sub'], check=True)
 os.rename(path('archive.jar'), path('jar.zip'))
-add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100})
+add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100, 'META-INF/MANIFEST.MF': None})  # jar's own, its bytes vary
 shutil.rmtree(src)
 
 # Info-ZIP on Windows: the header holds the OEM name ('?' for what the code page lacks) and the

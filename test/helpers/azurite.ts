@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './env.ts';
+import { serveOnFreePort } from './net.ts';
 
 /** Azurite's published development account and key (the emulator's, not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -23,14 +23,6 @@ export interface Azurite extends AzureEnv {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 export function azureEnv(port: number, scheme: 'http' | 'https' = 'http'): AzureEnv {
   const endpoint = `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
@@ -43,15 +35,6 @@ export function azureEnv(port: number, scheme: 'http' | 'https' = 'http'): Azure
   };
 }
 
-const answers = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port }, () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
-
 /**
  * Azurite's blob service on 127.0.0.1 (npm `azurite`, a devDependency): in memory, or on disk in
  * `location` (what survives a restart); with `https`, over TLS with that certificate and OAuth on
@@ -62,18 +45,17 @@ const answers = (port: number) =>
 export async function startAzurite(
   o: { location?: string; port?: number; https?: { cert: string; key: string } } = {},
 ): Promise<Azurite> {
-  const port = o.port ?? (await freePort());
-  const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--disableTelemetry', '--skipApiVersionCheck'];
-  args.push('--silent', ...(o.location ? ['--location', o.location] : ['--inMemoryPersistence']));
-  if (o.https) args.push('--cert', o.https.cert, '--key', o.https.key, '--oauth', 'basic');
-  const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/azurite-blob'), args, {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; i < 200 && !(await answers(port)); i++) {
-    if (child.exitCode !== null) throw new Error(`azurite-blob exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { port, child } = await serveOnFreePort(
+    'azurite-blob',
+    (p) => {
+      const args = ['--blobHost', '127.0.0.1', '--blobPort', String(p), '--disableTelemetry', '--skipApiVersionCheck'];
+      args.push('--silent', ...(o.location ? ['--location', o.location] : ['--inMemoryPersistence']));
+      if (o.https) args.push('--cert', o.https.cert, '--key', o.https.key, '--oauth', 'basic');
+      return spawn(join(ROOT, 'node_modules/.bin/azurite-blob'), args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    },
+    { port: o.port },
+  );
+  const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
   return {
     ...azureEnv(port, o.https ? 'https' : 'http'),
     port,

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, listening } from './squid.ts';
+import { serveOnFreePort } from './net.ts';
 
 export interface Cntlm {
   url: string;
@@ -15,24 +15,23 @@ export interface Cntlm {
  */
 export async function startCntlm(upstream: string, account: { domain: string; user: string; password: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-cntlm-'));
-  const port = await freePort();
   const conf = join(dir, 'cntlm.conf');
-  writeFileSync(
-    conf,
-    [
-      `Username ${account.user}`,
-      `Domain ${account.domain}`,
-      `Password ${account.password}`,
-      `Proxy ${upstream}`,
-      `Listen 127.0.0.1:${port}`,
-      'Auth NTLM', // cntlm 0.92.3 does NTLMv2 only with a target info block, which ntlm_fake_auth does not send
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  const child: ChildProcess = spawn('cntlm', ['-f', '-c', conf], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await listening(port))) throw new Error(`cntlm did not start (config ${conf})`);
+  const { port, child } = await serveOnFreePort('cntlm', (p) => {
+    writeFileSync(
+      conf,
+      [
+        `Username ${account.user}`,
+        `Domain ${account.domain}`,
+        `Password ${account.password}`,
+        `Proxy ${upstream}`,
+        `Listen 127.0.0.1:${p}`,
+        'Auth NTLM', // cntlm 0.92.3 does NTLMv2 only with a target info block, which ntlm_fake_auth does not send
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    return spawn('cntlm', ['-f', '-c', conf], { stdio: 'ignore' });
+  });
   return {
     url: `http://127.0.0.1:${port}`,
     stop: async () => {

@@ -7,10 +7,6 @@ export interface FaultProxy {
   url: string;
   /** Connections seen so far, by fault. */
   counts: Record<Fault, number>;
-  /** Every request passed on to the server, in order: method and path (with the query). */
-  requests: Array<{ method: string; path: string }>;
-  /** Passed connections whose requests could not be followed (a chunked body): `requests` misses some. */
-  unparsed: number;
   close(): Promise<void>;
 }
 
@@ -28,55 +24,15 @@ const EXPIRED =
   `Content-Length: ${EXPIRED_BODY.length}\r\n\r\n${EXPIRED_BODY}`;
 
 /**
- * Follows HTTP/1.1 requests in the bytes a client sends on one connection (keep-alive: one after
- * another, each body skipped by its Content-Length) and reports each request line.
- */
-function requestReader(onRequest: (method: string, path: string) => void, onLost: () => void): (chunk: Buffer) => void {
-  let head = '';
-  let body = 0;
-  let lost = false;
-  return (chunk) => {
-    let at = 0;
-    while (!lost && at < chunk.length) {
-      if (body > 0) {
-        const n = Math.min(body, chunk.length - at);
-        body -= n;
-        at += n;
-        continue;
-      }
-      const text = head + chunk.subarray(at).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) {
-        head = text;
-        return;
-      }
-      at += end + 4 - head.length;
-      head = '';
-      const [line, ...fields] = text.slice(0, end).split('\r\n');
-      const [method, path] = line.split(' ');
-      onRequest(method, path);
-      if (fields.some((f) => /^transfer-encoding:.*chunked/i.test(f))) {
-        lost = true;
-        onLost();
-      }
-      const length = fields.find((f) => /^content-length:/i.test(f));
-      body = length ? Number(length.slice(length.indexOf(':') + 1)) : 0;
-    }
-  };
-}
-
-/**
  * A small TCP proxy on 127.0.0.1 in front of the S3 server: per connection (numbered from 0) it
  * passes traffic (with `latencyMs` added to every chunk), resets the connection once the client
- * has sent a request, answers 503 SlowDown or 400 ExpiredToken, or accepts and never answers. It records the requests
- * it passes on (what reached the server, e.g. how many PUTs a re-run sent).
+ * has sent a request, answers 503 SlowDown or 400 ExpiredToken, or accepts and never answers. (To see
+ * the requests that reach the server, or to hold one, put test/helpers/recorder.ts in front instead.)
  */
 export async function startFaultProxy(target: string, plan: (n: number) => Fault, latencyMs = 0): Promise<FaultProxy> {
   const t = new URL(target);
   const sockets = new Set<Socket>();
   const counts: Record<Fault, number> = { pass: 0, reset: 0, slowdown: 0, hang: 0, expired: 0 };
-  const requests: FaultProxy['requests'] = [];
-  let unparsed = 0;
   let n = 0;
   const delay = (fn: () => void) => (latencyMs > 0 ? setTimeout(fn, latencyMs) : fn());
   const server: Server = createServer((client) => {
@@ -102,14 +58,7 @@ export async function startFaultProxy(target: string, plan: (n: number) => Fault
     });
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
-    const read = requestReader(
-      (method, path) => requests.push({ method, path }),
-      () => unparsed++,
-    );
-    client.on('data', (d) => {
-      read(d);
-      delay(() => upstream.write(d));
-    });
+    client.on('data', (d) => delay(() => upstream.write(d)));
     upstream.on('data', (d) => delay(() => client.write(d)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,19 +66,10 @@ export async function startFaultProxy(target: string, plan: (n: number) => Fault
   return {
     url: `http://127.0.0.1:${port}`,
     counts,
-    requests,
-    get unparsed() {
-      return unparsed;
-    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
-}
-
-/** The methods of the requests the proxy passed on for one object (path-style), in order. */
-export function methodsOn(proxy: FaultProxy, bucket: string, key: string): string[] {
-  return proxy.requests.filter((q) => q.path.split('?')[0] === `/${bucket}/${key}`).map((q) => q.method);
 }

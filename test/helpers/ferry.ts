@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { ROOT, type S3Env } from './env.ts';
 
 /** The ferry under test: bin/ferry from source, or FERRY_BIN (the single-file build). */
@@ -51,35 +51,49 @@ export function installFerry(dir: string): string {
   return './ferry';
 }
 
-export async function ferry(
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; bin?: string } = {},
-): Promise<FerryResult> {
-  const p = execa(opts.bin ?? FERRY, args, {
-    cwd: opts.cwd,
-    env: opts.env ?? cleanEnv(),
-    extendEnv: false,
-    reject: false,
-    all: true,
-    stdin: 'ignore',
-  });
-  const r = await p;
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
+export interface FerryOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** The program to run instead of FERRY (a copy in the run dir, or a wrapper such as faketime). */
+  bin?: string;
+}
+
+/** How every test runs ferry: only the environment given (cleanEnv by default), no stdin, output kept. */
+function execaOptions(o: FerryOptions) {
+  return { cwd: o.cwd, env: o.env ?? cleanEnv(), extendEnv: false, reject: false, all: true, stdin: 'ignore' } as const;
 }
 
 export interface StartedFerry {
+  /** The running process (its pid, `kill`, its live `all` stream). */
+  child: ResultPromise<ReturnType<typeof execaOptions>>;
   /** Settles when ferry exits. */
   result: Promise<FerryResult>;
   running(): boolean;
+  /** Everything it printed so far (stdout and stderr, interleaved). */
+  output(): string;
 }
 
 /** Starts ferry without waiting for it to exit. */
-export function startFerry(args: string[], opts: Parameters<typeof ferry>[1] = {}): StartedFerry {
+export function startFerry(args: string[], opts: FerryOptions = {}): StartedFerry {
+  const child = execa(opts.bin ?? FERRY, args, execaOptions(opts));
+  let seen = '';
+  child.all.on('data', (b: Buffer) => (seen += b.toString()));
   let running = true;
-  const result = ferry(args, opts).finally(() => {
-    running = false;
-  });
-  return { result, running: () => running };
+  const result = child
+    .then((r) => ({
+      exitCode: r.exitCode ?? -1,
+      stdout: String(r.stdout),
+      stderr: String(r.stderr),
+      all: String(r.all),
+    }))
+    .finally(() => {
+      running = false;
+    });
+  return { child, result, running: () => running, output: () => seen };
+}
+
+export function ferry(args: string[], opts: FerryOptions = {}): Promise<FerryResult> {
+  return startFerry(args, opts).result;
 }
 
 export function tempDir(name: string): string {
@@ -102,9 +116,19 @@ export function writeAwsConfig(
   return path;
 }
 
-/** Zips a fixture case folder with Info-ZIP (the files at the archive's root, as users zip them). */
-export function zipCase(caseName: string, outDir: string): string {
+/**
+ * Zips a fixture case folder with Info-ZIP (the files at the archive's root, as users zip them);
+ * `extra` lines are appended to its inputs.in first (fake-converge reads exit_code, hold_file…).
+ */
+export function zipCase(caseName: string, outDir: string, extra = ''): string {
   const out = join(outDir, `${caseName}.zip`);
-  execFileSync('zip', ['-qr', '-X', out, '.'], { cwd: join(ROOT, 'fixtures/cases', caseName) });
+  let src = join(ROOT, 'fixtures/cases', caseName);
+  if (extra) {
+    const copy = tempDir('case');
+    cpSync(src, copy, { recursive: true });
+    appendFileSync(join(copy, 'inputs.in'), extra);
+    src = copy;
+  }
+  execFileSync('zip', ['-qr', '-X', out, '.'], { cwd: src });
   return out;
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, listening } from './squid.ts';
+import { freePort, listening } from './net.ts';
 
 /** An MIT KDC of a realm of its own on loopback (Debian krb5-kdc), started and stopped by its pid. */
 export interface Kdc {

@@ -11,8 +11,8 @@ export const NEEDS = [
     name: 'namespaces',
     description: 'needs root allowed to make mount and network namespaces (unshare -m with overlayfs, ip netns)',
   },
-  { name: 'built', description: "needs FERRY_BIN: checks the single-file build (.ci/run's second pass)" },
-  { name: 'arm64', description: "needs FERRY_ARM64_BIN: checks the linux-arm64 build (.ci/run's arm64 block)" },
+  { name: 'built', description: 'needs FERRY_BIN: checks the single-file build (npm test builds it, sets it)' },
+  { name: 'arm64', description: 'needs FERRY_ARM64_BIN: checks the linux-arm64 build (npm test sets it)' },
   {
     name: 'qemu',
     description:

@@ -6,7 +6,19 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import type { S3Env } from './env.ts';
+import { createHash } from 'node:crypto';
+import { ROOT, type S3Env } from './env.ts';
+
+/** A tag of this checkout (of its path): see bucketFor. */
+export const CHECKOUT = createHash('sha256').update(ROOT).digest('hex').slice(0, 6);
+
+/**
+ * The bucket of a test file in this checkout: `base` and the checkout's tag. Sessions that share the
+ * machine's one S3 server run the suite from checkouts of their own, and each file empties its
+ * bucket as it starts: the same file run from two checkouts at once must not share it. (The same
+ * checkout reuses its buckets, so they do not pile up in the server's memory.)
+ */
+export const bucketFor = (base: string) => `${base}-${CHECKOUT}`;
 
 /** An admin client for arranging and checking test data (not ferry's code path). */
 export function adminClient(s3: S3Env, keys: { accessKey: string; secretKey: string } = s3): S3Client {

@@ -55,3 +55,10 @@ export function readStepLedger(path: string): Array<{ pid: number; steps: number
   }
   return attempts;
 }
+
+/** The bytes fixtures/solver/write-outputs.sh writes into results/part_<i>.bin (MIB MiB). */
+export function partBytes(mib: number, i: number): Buffer {
+  const block = Buffer.alloc(65536);
+  for (let j = 0; j < block.length; j++) block[j] = (j * 7 + i) & 0xff;
+  return Buffer.concat(Array.from({ length: mib * 16 }, () => block));
+}

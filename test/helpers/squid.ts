@@ -1,11 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './env.ts';
 import type { Kdc } from './kdc.ts';
+import { serveOnFreePort, waitFor } from './net.ts';
 
 export interface Squid {
   port: number;
@@ -15,7 +16,15 @@ export interface Squid {
   address: string;
   /** http://localhost:PORT: the name Negotiate asks a ticket for (HTTP/localhost). */
   named: string;
+  /** The access log as it is now (squid writes a CONNECT's line only when its tunnel closes). */
   accessLog(): string;
+  /**
+   * The access-log lines after `before` (a length of accessLog() taken earlier), once squid has
+   * logged what came before: it answers a request of our own first (a 407, left out of the lines),
+   * so the tunnels of a client that exited are closed and logged. With `until`, it first waits for
+   * a line that matches.
+   */
+  linesSince(before: number, o?: { until?: RegExp }): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -33,14 +42,6 @@ export type SquidAuth =
   | { scheme: 'ntlm' }
   | { scheme: 'ntlm-check'; user: string; domain: string; ntowfv2: string }
   | { scheme: 'kerberos'; kdc: Kdc; basic?: { user: string; password: string } };
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function authLines(auth: SquidAuth, dir: string): string[] {
   switch (auth.scheme) {
@@ -97,41 +98,47 @@ export function startSquid(user: string, password: string): Promise<Squid> {
 /** A real squid on 127.0.0.1 asking for `auth`, logging every request. */
 export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-squid-'));
-  const port = await freePort();
+  const lines = authLines(auth, dir);
   const conf = join(dir, 'squid.conf');
-  writeFileSync(
-    conf,
-    [
-      `http_port 127.0.0.1:${port}`,
-      `pid_filename ${dir}/squid.pid`,
-      `access_log stdio:${dir}/access.log`,
-      `cache_log ${dir}/cache.log`,
-      'cache deny all',
-      'pinger_enable off',
-      'shutdown_lifetime 1 seconds',
-      ...authLines(auth, dir),
-      'acl authed proxy_auth REQUIRED',
-      'http_access allow authed',
-      'http_access deny all',
-      '',
-    ].join('\n'),
-  );
   const own = ['passwd', 'ntlm-check-helper.py', 'http.keytab', 'krb5.conf'];
   for (const f of ['', ...own.filter((n) => existsSync(join(dir, n)))]) {
     chownSync(join(dir, f), proxyUid(), proxyGid());
   }
-  const child: ChildProcess = spawn('squid', ['-N', '-f', conf], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (await listening(port)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (!(await listening(port))) throw new Error(`squid did not start; see ${dir}/cache.log`);
+  const { port, child } = await serveOnFreePort('squid', (p) => {
+    writeFileSync(conf, squidConf(p, dir, lines));
+    return spawn('squid', ['-N', '-f', conf], { stdio: 'ignore' });
+  }).catch((err: Error) => {
+    throw new Error(`squid did not start (${err.message}); see ${dir}/cache.log`);
+  });
+  const accessLog = () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : '');
   return {
     port,
     address: `http://127.0.0.1:${port}`,
     named: `http://localhost:${port}`,
     url: (u, p) => `http://${encodeURIComponent(u)}:${encodeURIComponent(p)}@127.0.0.1:${port}`,
-    accessLog: () => (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : ''),
+    accessLog,
+    async linesSince(before, o = {}) {
+      if (o.until) {
+        const re = o.until;
+        await waitFor(`a squid log line matching ${re}`, () => re.test(accessLog().slice(before)), {
+          timeoutMs: 20_000,
+        });
+      }
+      const marker = `ferry-log-barrier-${randomUUID()}`;
+      await new Promise<void>((resolve) => {
+        const q = request({ host: '127.0.0.1', port, path: `http://${marker}.invalid/`, method: 'GET' }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        q.on('error', () => resolve());
+        q.end();
+      });
+      await waitFor('squid to log our own request', () => accessLog().includes(marker), { timeoutMs: 20_000 });
+      return accessLog()
+        .slice(before)
+        .split('\n')
+        .filter((l) => l && !l.includes(marker));
+    },
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
@@ -139,14 +146,22 @@ export async function startSquidWith(auth: SquidAuth): Promise<Squid> {
   };
 }
 
-export function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port }, () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
+/** shutdown_lifetime 0: squid stops at once (active connections are cut, which is what a test's stop means). */
+function squidConf(port: number, dir: string, auth: string[]): string {
+  return [
+    `http_port 127.0.0.1:${port}`,
+    `pid_filename ${dir}/squid.pid`,
+    `access_log stdio:${dir}/access.log`,
+    `cache_log ${dir}/cache.log`,
+    'cache deny all',
+    'pinger_enable off',
+    'shutdown_lifetime 0 seconds',
+    ...auth,
+    'acl authed proxy_auth REQUIRED',
+    'http_access allow authed',
+    'http_access deny all',
+    '',
+  ].join('\n');
 }
 
 function proxyUid(): number {

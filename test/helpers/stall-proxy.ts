@@ -85,3 +85,12 @@ export async function startStallProxy(
       }),
   };
 }
+
+/**
+ * A plan that stalls the bodies of GETs of one object (a request line holding `path`) while `stall`
+ * says so for the how-many-th such GET (from 0); everything else passes.
+ */
+export function stallGetsOf(path: string, stall: (n: number) => boolean): (n: number, line: string) => Stall {
+  let gets = 0;
+  return (_n, line) => (line.startsWith('GET ') && line.includes(path) && stall(gets++) ? 'stall-body' : 'pass');
+}

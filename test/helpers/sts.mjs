@@ -1,9 +1,10 @@
 // Signed IAM and STS calls to the test server (Ceph RGW serves both on its S3 port), and, run as a
 // program, a credential_process: `node sts.mjs assume ENDPOINT ROLE_ARN SECONDS CALLS_FILE` prints
 // the credentials of a fresh AssumeRole session (as the keys in FERRY_TEST_STS_KEY / _SECRET) in
-// the credential_process format and appends one line to CALLS_FILE per call.
+// the credential_process format, appends them as one JSON line to CALLS_FILE per call (what it
+// printed, for the test to look for), and writes their expiry (Unix seconds) to CALLS_FILE.expires.
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { URLSearchParams } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -82,6 +83,7 @@ if (process.argv[2] === 'assume') {
   const [, , , endpoint, roleArn, seconds, calls] = process.argv;
   const keys = { accessKey: process.env.FERRY_TEST_STS_KEY, secretKey: process.env.FERRY_TEST_STS_SECRET };
   const creds = await assumeRole(endpoint, keys, roleArn, Number(seconds));
-  appendFileSync(calls, `${new Date().toISOString()}\n`);
+  appendFileSync(calls, `${JSON.stringify({ at: new Date().toISOString(), ...creds })}\n`);
+  writeFileSync(`${calls}.expires`, `${Math.ceil(Date.parse(creds.Expiration) / 1000)}\n`);
   process.stdout.write(JSON.stringify(creds));
 }

@@ -56,7 +56,14 @@ describe('doe status: one row read back from its output prefix', () => {
     ['killed', { status: 'incomplete', exitCode: null, signal: 'SIGTERM', files: 0 }],
     ['nomanifest', { status: 'started', files: 1, bytes: 7, note: expect.stringContaining('no _manifest.json yet') }],
     ['running', { status: 'started', files: 0, note: 'a run holds the lease (node7 pid 42, renewed 20 s ago)' }],
-    ['dead', { status: 'started', files: 1, note: expect.stringMatching(/not renewed for 60 min.*a later attempt of the row takes it/) }],
+    [
+      'dead',
+      {
+        status: 'started',
+        files: 1,
+        note: expect.stringMatching(/not renewed for 60 min.*a later attempt of the row takes it/),
+      },
+    ],
     ['never', { status: 'no-output', exitCode: null, signal: null }],
     ['nosuccess', { status: 'incomplete', note: expect.stringContaining('there is no _SUCCESS') }],
     [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../agent/errors.ts';
-import { asPrefix, formatUri, isPrefix, parseUri, under } from '../../agent/location.ts';
+import { asPrefix, formatUri, isPrefix, overlaps, parseUri, under } from '../../agent/location.ts';
 
 describe('parseUri', () => {
   it('splits bucket and key', () => {
@@ -110,5 +110,18 @@ describe('parseUri for S3 https URLs', () => {
         ),
       }),
     );
+  });
+});
+
+describe('overlaps', () => {
+  it('is true for the same bucket when one key starts with the other, false otherwise', () => {
+    const u = (bucket: string, key: string) => ({ scheme: 's3' as const, bucket, key });
+    expect(overlaps(u('b', 'in/'), u('b', 'in/'))).toBe(true);
+    expect(overlaps(u('b', 'in/out/'), u('b', 'in/'))).toBe(true);
+    expect(overlaps(u('b', 'in/'), u('b', 'in/case.zip'))).toBe(true);
+    expect(overlaps(u('b', ''), u('b', 'x'))).toBe(true);
+    expect(overlaps(u('b', 'in2/'), u('b', 'in/'))).toBe(false);
+    expect(overlaps(u('b', 'in/case/'), u('b', 'in/case.zip'))).toBe(false);
+    expect(overlaps(u('c', 'in/'), u('b', 'in/'))).toBe(false);
   });
 });

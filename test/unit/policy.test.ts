@@ -24,7 +24,8 @@ describe('buildPolicy', () => {
   });
 });
 
-describe('ferry policy --cross-account', () => {
+// bin/ferry from source (Node with tsx: seconds on a loaded 2-core machine).
+describe('ferry policy --cross-account', { timeout: 30_000 }, () => {
   const run = (extra: string[]) =>
     execa(join(ROOT, 'bin/ferry'), ['policy', '--input', 's3://data/in/', '--output', 's3://data/out/', ...extra], {
       reject: false,

@@ -24,7 +24,8 @@ function modulesLoadedBy(args: string[], env: Record<string, string> = {}): stri
   return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
 }
 
-describe('start-up', () => {
+// Each case starts Node with tsx (seconds on a loaded 2-core machine): a longer timeout than the unit default.
+describe('start-up', { timeout: 30_000 }, () => {
   it.each(['--version', '--help', 'run --help'])('ferry %s loads no S3 or Azure SDK, execa or p-limit', (args) => {
     const loaded = modulesLoadedBy(args.split(' '));
     expect(loaded.some((u) => u.includes('/agent/cli.ts'))).toBe(true);
@@ -50,17 +51,13 @@ describe('start-up', () => {
       'an S3 command loads no Azure SDK',
     ).toEqual([]);
   });
-  it(
-    'a command on Azure loads the Azure SDK, neither the AWS one nor @azure/identity (an account key)',
-    { timeout: 30_000 },
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'ferry-put-'));
-      const dead = {
-        AZURE_STORAGE_CONNECTION_STRING: 'AccountName=acct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/acct',
-      };
-      const loaded = modulesLoadedBy(['put', '--retries', '1', dir, 'az://acct/data/x/'], dead);
-      expect(loaded.some((u) => u.includes('@azure/storage-blob'))).toBe(true);
-      expect(loaded.filter((u) => /@aws-sdk|@azure\/identity/.test(u))).toEqual([]);
-    },
-  );
+  it('a command on Azure loads the Azure SDK, neither the AWS one nor @azure/identity (an account key)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-put-'));
+    const dead = {
+      AZURE_STORAGE_CONNECTION_STRING: 'AccountName=acct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/acct',
+    };
+    const loaded = modulesLoadedBy(['put', '--retries', '1', dir, 'az://acct/data/x/'], dead);
+    expect(loaded.some((u) => u.includes('@azure/storage-blob'))).toBe(true);
+    expect(loaded.filter((u) => /@aws-sdk|@azure\/identity/.test(u))).toEqual([]);
+  });
 });

@@ -1,49 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { positiveInt } from '../../agent/flags/values.ts';
-import { Masker } from '../../agent/secrets.ts';
-import { overlaps } from '../../agent/location.ts';
-import { planWipe, type Accounts } from '../../agent/rundir/wipe.ts';
 import type { FileState } from '../../agent/rundir/tree.ts';
+import { planWipe, type Accounts } from '../../agent/rundir/wipe.ts';
 
 const st = (size: number, t: number, ino = 1): FileState => ({ size, mtimeMs: t, ctimeMs: t, ino });
-
-describe('Masker', () => {
-  it('replaces every secret, its percent-encoded and decoded forms, longest first; ignores short values', () => {
-    const m = new Masker();
-    m.add('s3cr3t-key', 'p%40ss:word', 'ab', undefined);
-    expect(m.mask('k=s3cr3t-key p=p@ss:word e=p%40ss%3Aword ab')).toBe('k=*** p=*** e=*** ab');
-  });
-  it('never cuts inside a secret, and holds back what may be the start of one', () => {
-    const m = new Masker();
-    m.add('SECRETVALUE');
-    const text = 'xxxxxSECRETVALUEyyyyyyyyyyyyyyyyyyyy';
-    expect(m.safeCut(text, 8)).toBe(16); // would cut inside the secret: moved past it
-    expect(m.safeCut('abcdefSECRE', 100)).toBe(1); // the last 10 characters may be a secret arriving
-    expect(new Masker().safeCut('abc', 2)).toBe(2);
-  });
-});
-
-describe('overlaps', () => {
-  it('is true for the same bucket when one key starts with the other, false otherwise', () => {
-    const u = (bucket: string, key: string) => ({ scheme: 's3' as const, bucket, key });
-    expect(overlaps(u('b', 'in/'), u('b', 'in/'))).toBe(true);
-    expect(overlaps(u('b', 'in/out/'), u('b', 'in/'))).toBe(true);
-    expect(overlaps(u('b', 'in/'), u('b', 'in/case.zip'))).toBe(true);
-    expect(overlaps(u('b', ''), u('b', 'x'))).toBe(true);
-    expect(overlaps(u('b', 'in2/'), u('b', 'in/'))).toBe(false);
-    expect(overlaps(u('b', 'in/case/'), u('b', 'in/case.zip'))).toBe(false);
-    expect(overlaps(u('c', 'in/'), u('b', 'in/'))).toBe(false);
-  });
-});
-
-describe('positiveInt', () => {
-  it('takes whole numbers in range, refuses the rest with the limit named', () => {
-    expect(positiveInt('8', '--np')).toBe(8);
-    for (const bad of ['0', '-1', '2.5', '1e3', '99999999999999999999', '1000001', 'x'])
-      expect(() => positiveInt(bad, '--np')).toThrow(/--np must be a whole number from 1 to 1000000/);
-    expect(() => positiveInt('101', '--retries', 100)).toThrow(/from 1 to 100/);
-  });
-});
 
 describe('planWipe', () => {
   const base = (): Accounts => ({
