@@ -47,6 +47,8 @@ export interface FetchOptions {
 /** One object to bring in, from which store, and where it lands (relative to the target dir). */
 export interface Job {
   store: Store;
+  /** The input as given (a prefix, or the object itself). */
+  input: Location;
   loc: Location;
   obj: ObjectInfo;
   rel: string;
@@ -71,7 +73,8 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           hint: 'check the prefix; keys are case-sensitive',
         });
       }
-      for (const obj of objects) jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: landingPath(uri, obj.key) });
+      for (const obj of objects)
+        jobs.push({ store, input: uri, loc: withKey(uri, obj.key), obj, rel: landingPath(uri, obj.key) });
       continue;
     }
     const obj = await store.head(uri, call).catch(async (e: FerryError) => {
@@ -87,7 +90,7 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           'add a trailing / to download the prefix',
       });
     });
-    jobs.push({ store, loc: uri, obj, rel: landingPath(uri, uri.key) });
+    jobs.push({ store, input: uri, loc: uri, obj, rel: landingPath(uri, uri.key) });
   }
   return jobs;
 }

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { localIoError } from '../errors.ts';
 import { FIXED_OWN, RUN_LOG } from '../names.ts';
 import { withdrawSuccess } from '../phases/manifest.ts';
@@ -25,7 +26,7 @@ function stoppedLine(r: Run): string {
  */
 export const wipe: RunPhase = {
   name: 'wipe',
-  reads: ['verdict', 'plan', 'manifest', 'manifestWritten'],
+  reads: ['verdict', 'plan', 'manifest', 'manifestWritten', 'named'],
   adds: ['changedAtWipe'],
   async run(r) {
     const { cfg, ctx } = r;
@@ -56,6 +57,10 @@ export const wipe: RunPhase = {
       `all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for ` +
         `(kept ${RUN_LOG}${more})`,
     );
+    const named = r.need('named').top;
+    for (const [rel, what] of named)
+      if (r.need('plan').remove.has(rel) && !existsSync(join(cfg.workdir, rel)))
+        r.log.info(`deleted ./${rel} (${what}): a job input at the top of the run directory, not left to be archived`);
     r.changedAtWipe = res.changed;
     if (res.changed.length === 0) return;
     r.log.error(`${res.changed.length} file(s) changed after the final check and were kept: ${res.changed.join(', ')}`);
