@@ -12,16 +12,17 @@ export interface Row {
   env?: Record<string, string>;
   /** The run directory (default: a fresh temp dir), with `config` written into it. */
   dir?: string;
+  /** No `config` written and no --aws-config passed (the test passes its own in `extra`). */
+  ownConfig?: boolean;
 }
 
 /** One DOE row as the platform runs it: `ferry run --aws-config config … --no-mpi -- SOLVER` in its run dir. */
 export function runRow(s3: S3Env, r: Row): { dir: string; run: Promise<FerryResult> } {
   const dir = r.dir ?? tempDir(r.out.replace(/[^a-z0-9]+/gi, '-'));
-  writeAwsConfig(dir, s3);
+  if (!r.ownConfig) writeAwsConfig(dir, s3);
   const args = [
     'run',
-    '--aws-config',
-    'config',
+    ...(r.ownConfig ? [] : ['--aws-config', 'config']),
     ...(r.extra ?? []),
     ...r.inputs.flatMap((i) => ['--input', i]),
     '--output',
