@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -5,6 +6,18 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { getBytes, listAll, putBytes } from './s3.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** The bytes at `path`, or undefined; a path of PATH_MAX or more is read by walking down to it folder by folder. */
+function readLocal(path: string): Buffer | undefined {
+  try {
+    if (Buffer.byteLength(path) < 4096) return existsSync(path) ? readFileSync(path) : undefined;
+    const walk = 'cd / && for d in "${@:1:$#-1}"; do cd -- "$d" || exit 1; done && cat -- "${@: -1}"';
+    const parts = path.split('/').filter(Boolean);
+    return execFileSync('bash', ['-c', walk, 'walk', ...parts], { stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
 
 /** The ledger a fixture solver keeps: one `path<TAB>sha256` line per file it finished; the last line of a path wins. */
 export function readLedger(file: string): Map<string, string> {
@@ -30,8 +43,8 @@ export async function lostFiles(
 ): Promise<string[]> {
   const lost: string[] = [];
   for (const [rel, hash] of ledger) {
-    const local = join(dir, rel);
-    if (existsSync(local) && sha(readFileSync(local)) === hash) continue;
+    const local = readLocal(join(dir, rel));
+    if (local && sha(local) === hash) continue;
     const remote = await getBytes(s3, bucket, `${prefix}${rel}`).catch(() => undefined);
     if (remote && sha(remote) === hash) continue;
     lost.push(rel);
@@ -127,8 +140,8 @@ export class Ledger {
     );
     for (const [rel, hash] of this.files) {
       if (!rel.startsWith('../')) continue;
-      const path = join(this.dir, rel);
-      if (!existsSync(path) || sha(readFileSync(path)) !== hash) lost.push(rel);
+      const local = readLocal(join(this.dir, rel));
+      if (!local || sha(local) !== hash) lost.push(rel);
     }
     for (const [key, hash] of this.objects) {
       const got = await getBytes(s3, bucket, key).catch(() => undefined);
