@@ -85,6 +85,10 @@ describe("ferry's own console redirected into the run directory", () => {
     expect((await listAll(admin, BUCKET, 'console/')).has('console/console.txt')).toBe(false);
     expect((await getBytes(admin, BUCKET, 'console/result.txt')).toString()).toBe('r\n');
     expect(console).toContain('summary:'); // every line is there, on disk
+    const ledger = new Ledger(dir);
+    ledger.record('console.txt', console);
+    ledger.record('result.txt', 'r\n');
+    expect(await ledger.lost(admin, BUCKET, 'console/')).toEqual([]);
   });
 
   it('`ferry run … | tee console.txt` (another program writes the run dir): 73 naming file and cause', async () => {
@@ -105,7 +109,10 @@ describe("ferry's own console redirected into the run directory", () => {
     );
     expect(r.all).toContain('a `tee` or another program logging into the run directory');
     expect((await manifest('tee/')).not_uploaded).toEqual([{ path: 'console.txt', error: expect.any(String) }]);
-    expect(existsSync(join(dir, 'console.txt'))).toBe(true);
+    const ledger = new Ledger(dir);
+    ledger.record('console.txt', readFileSync(join(dir, 'console.txt')));
+    ledger.record('params.txt', 'p=1\n'); // nothing deleted
+    expect(await ledger.lost(admin, BUCKET, 'tee/')).toEqual([]);
   });
 });
 

@@ -72,6 +72,9 @@ describe("the solver's environment", () => {
       ...Object.values(TOKENS),
     ];
     expect(await secretsIn(admin, BUCKET, 'env/', secrets)).toEqual([]);
+    const ledger = new Ledger(dir);
+    ledger.secrets.push(...secrets);
+    expect(await ledger.lost(admin, BUCKET, 'env/')).toEqual([]);
     const log = readFileSync(join(dir, 'ferry.log'), 'utf8');
     for (const s of secrets) expect(log, s).not.toContain(s);
   });
@@ -92,6 +95,7 @@ describe("the solver's environment", () => {
     const env = (await getBytes(admin, BUCKET, 'env-kept/env.txt')).toString();
     expect(env).toContain(`HTTPS_PROXY=${squid.url(USER, PASSWORD)}\n`);
     expect(env).toContain(`IDENTITY_HEADER=${TOKENS.IDENTITY_HEADER}\n`);
+    // (no ledger's secret check here: the solver was given the keys and wrote them into an output, as asked)
   });
 });
 
@@ -121,7 +125,7 @@ describe('--upload-all with the credentials in a subfolder', () => {
         (k) => `upload-all/${k}`,
       ),
     );
-    expect(await secretsIn(admin, BUCKET, 'upload-all/', [PASSWORD, s3.secretKey])).toEqual([]);
+    ledger.secrets.push(PASSWORD);
     expect(await ledger.lost(admin, BUCKET, 'upload-all/')).toEqual([]);
     expect(readFileSync(join(dir, 'job/pauth'), 'utf8')).toContain(PASSWORD); // kept where it was
   });

@@ -129,7 +129,14 @@ export class Ledger {
     this.objects.set(key, sha(Buffer.from(body)));
   }
 
-  /** What is neither where it was left nor under `prefix` in the store, byte for byte (the test expects none). */
+  /** Values no object under the prefix may hold, besides the secret key of the client `lost` is given. */
+  readonly secrets: string[] = [];
+
+  /**
+   * What is neither where it was left nor under `prefix` in the store, byte for byte, and every object
+   * under `prefix` that holds a secret (the secret key of `s3`, which the tests give ferry too, and
+   * `secrets`): the test expects none.
+   */
   async lost(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
     const lost = await lostFiles(
       new Map([...this.files].filter(([rel]) => !rel.startsWith('../'))),
@@ -147,7 +154,8 @@ export class Ledger {
       const got = await getBytes(s3, bucket, key).catch(() => undefined);
       if (!got || sha(got) !== hash) lost.push(`s3://${bucket}/${key}`);
     }
-    return lost;
+    const key = (await s3.config.credentials()).secretAccessKey;
+    return [...lost, ...(await secretsIn(s3, bucket, prefix, [key, ...this.secrets]))];
   }
 }
 
