@@ -70,7 +70,7 @@ Azure Blob options (all commands):
   --quiet                 only errors and the solver's output on the console
 
 Exit codes: the solver's own code when ferry succeeded; else
-  64 usage  65 invalid or hostile input archive  66 input or a bucket not found
+  64 usage, or inputs that collide  65 invalid or hostile input  66 input or a bucket not found
   69 endpoint, proxy or PAC unreachable  73 an upload failed or could not be verified  74 local I/O error
   75 another ferry runs in this run dir or writes this output prefix
   77 access denied / bad credentials / the proxy refused the account or offers only Negotiate
@@ -84,9 +84,12 @@ Downloads the input into the run directory (a .zip is extracted), runs SOLVER un
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
 each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
 for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
-as extracted, the outputs as uploaded, the --aws-config, --azure-config, --vars and
---proxy-auth-file files and ferry itself (when they sit in the run directory; never uploaded).
-Anything else stays (listed in the log and the manifest); ferry.log stays.
+as extracted, the outputs the run created as uploaded, and — when they sit at the top of the run
+directory — the --aws-config, --azure-config, --vars, --proxy-auth-file and --proxy-pac files and
+ferry itself (each named in the log; never uploaded, wherever they sit). Anything else stays,
+files that were there before ferry started always (listed in the log and the manifest); ferry.log
+stays. Inputs are checked before anything is downloaded: a key that would land outside the run
+directory (65), two inputs on one path or one over a file that was there before (64).
 
 Options:
   --input URI        s3://b/k.zip (extracted), s3://b/k (as is), s3://b/prefix/ (all objects);
@@ -102,15 +105,15 @@ Options:
   --no-mpi           run SOLVER directly, without a launcher
   --hostfile FILE    machinefile (default: $HOME/machinefile when it exists)
   --upload-all       upload every file in the run directory, like 'aws s3 sync .'
-                     (the --aws-config file and ferry itself are never uploaded)
+                     (the job's credential files and ferry itself are never uploaded)
   --keep             delete nothing after the upload
   --wipe-all         after every upload is verified, empty the whole run directory (ferry.log
                      stays), like the old 'rm -rf *'; refused in a home directory or at a mount point
   --take-over        take the output prefix's lease from a run that stopped renewing it
                      (a second run on one output prefix otherwise exits 75)
-  --solver-env-credentials  leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN and
-                     AZURE_STORAGE_KEY/_CONNECTION_STRING/_SAS_TOKEN, AZURE_CLIENT_SECRET in the
-                     solver's environment (removed by default)
+  --solver-env-credentials  leave the store credentials and tokens (AWS_ACCESS_KEY_ID…, AZURE_*,
+                     IDENTITY_HEADER…) and the account in HTTP(S)_PROXY in the solver's
+                     environment (removed by default; see README "Secrets")
   --dry-run          show what would be downloaded, launched, uploaded and deleted; change nothing
   --settle SECONDS   while the solver runs, upload outputs unchanged for this long (default 30);
                      a file changed afterwards is uploaded again
