@@ -19,7 +19,7 @@ URIs: s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/PATH or https://ACCOUNT.blob.core.
 (a SAS may follow ?; it is never printed); input and output may be in different stores.`;
 
 const EXIT_CODES = `Exit codes: the solver's own code when ferry succeeded; else
-  64 usage  65 invalid or hostile input archive  66 input or a bucket not found
+  64 usage, or inputs that collide  65 invalid or hostile input  66 input or a bucket not found
   69 endpoint, proxy or PAC unreachable  73 an upload failed or could not be verified  74 local I/O error
   75 another ferry runs in this run dir or writes this output prefix
   77 access denied / bad credentials / the proxy refused the account or offers only Negotiate

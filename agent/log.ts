@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { RUN_LOG as RUN_LOG_NAME } from './names.ts';
 import { Masker } from './secrets.ts';
 
 export type LogFormat = 'text' | 'json';
@@ -45,6 +46,7 @@ export class Log {
   private readonly streams: Record<Stream, SolverStream>;
   /** Secrets replaced by *** in everything written. */
   readonly masker = new Masker();
+  private fileFailed = false;
 
   constructor(opts: LogOptions = {}) {
     this.opts = { format: 'text', quiet: false, tty: false, ...opts };
@@ -196,8 +198,16 @@ export class Log {
     if (this.fd === undefined) return;
     try {
       writeSync(this.fd, data);
-    } catch {
-      // The run log is best effort: a full disk must not turn into a second failure here.
+    } catch (err) {
+      // The run log is best effort: a full disk must not turn into a second failure. Said once, on stderr.
+      if (this.fileFailed) return;
+      this.fileFailed = true;
+      const code = (err as { code?: string }).code ?? String(err);
+      this.around(() =>
+        process.stderr.write(
+          `ferry: warning: cannot write to ${RUN_LOG_NAME} (${code}): from here on it misses lines\n`,
+        ),
+      );
     }
   }
 }

@@ -99,7 +99,7 @@ export function envSecrets(env: NodeJS.ProcessEnv): string[] {
   for (const [k, v] of Object.entries(env)) {
     if (!v || !/^(https?|all)_proxy$/i.test(k)) continue;
     try {
-      const u = new URL(v);
+      const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`); // host:port alone is a proxy too
       if (u.password) out.push(decodeURIComponent(u.password));
     } catch {
       // not a URL: nothing to mask

@@ -35,7 +35,7 @@ export const UPLOAD_ALL = toggle('upload-all', {
   dflt: false,
   help:
     "upload every file in the run directory, like 'aws s3 sync .'\n" +
-    '(the --aws-config file and ferry itself are never uploaded)',
+    "(the job's credential files and ferry itself are never uploaded)",
 });
 export const KEEP = toggle('keep', { dflt: false, help: 'delete nothing after the upload' });
 export const WIPE_ALL = toggle('wipe-all', {
@@ -53,9 +53,9 @@ export const TAKE_OVER = toggle('take-over', {
 export const SOLVER_ENV_CREDENTIALS = toggle('solver-env-credentials', {
   dflt: false,
   help:
-    'leave AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN and\n' +
-    'AZURE_STORAGE_KEY/_CONNECTION_STRING/_SAS_TOKEN, AZURE_CLIENT_SECRET in the\n' +
-    "solver's environment (removed by default)",
+    'leave the store credentials and tokens (AWS_ACCESS_KEY_ID…, AZURE_*,\n' +
+    "IDENTITY_HEADER…) and the account in HTTP(S)_PROXY in the solver's\n" +
+    'environment (removed by default; see README "Secrets")',
 });
 export const DRY_RUN = toggle('dry-run', {
   dflt: false,

@@ -96,7 +96,7 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
   const s = await solve(row, p, f, { lease, journal, existing });
   await journal.flush();
   const rec = await record(row, p, f, s, { id, lease, earlier });
-  const w = await wipe(row, rec, lease);
+  const w = await wipe(row, rec, lease, p.job);
   const stop = row.ctx.stop;
   const code = exitCode({
     manifestWritten: rec.written,

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { localIoError } from '../errors.ts';
 import { RUN_LOG } from '../names.ts';
 import { withdrawSuccess } from '../prefix/manifest.ts';
 import { wipeAccounted, wipeAll } from '../rundir/wipe.ts';
 import type { Lease } from '../prefix/lease.ts';
+import type { JobInputs } from '../rundir/job-inputs.ts';
 import { claimPrefix, type Recorded } from './record.ts';
 import type { Row } from './row.ts';
 
@@ -28,7 +31,7 @@ function stoppedLine(rec: Recorded): string {
  * accounts for (--wipe-all: everything but ferry.log). A file that changed between the plan and its
  * unlink stays; the manifest then says so and _SUCCESS is withdrawn.
  */
-export async function wipe(row: Row, rec: Recorded, lease: Lease): Promise<Wiped> {
+export async function wipe(row: Row, rec: Recorded, lease: Lease, job: JobInputs): Promise<Wiped> {
   const { cfg, ctx, log } = row;
   const none: Wiped = { changedAtWipe: [] };
   if (!rec.written || rec.verdict.status === 'incomplete') {
@@ -54,6 +57,9 @@ export async function wipe(row: Row, rec: Recorded, lease: Lease): Promise<Wiped
   log.info(
     `all outputs verified; removed ${res.removed} file(s) and folder(s) the run accounts for (kept ${RUN_LOG}${more})`,
   );
+  for (const [rel, what] of job.top)
+    if (rec.plan.remove.has(rel) && !existsSync(join(cfg.workdir, rel)))
+      log.info(`deleted ./${rel} (${what}): a job input at the top of the run directory, not left to be archived`);
   if (res.changed.length === 0) return none;
   log.error(`${res.changed.length} file(s) changed after the final check and were kept: ${res.changed.join(', ')}`);
   const late = res.changed.map((path) => ({ path, error: 'changed after its upload, right before the wipe' }));

@@ -20,20 +20,22 @@ const TOKEN_FILES = [
 /** Proxy variables, in both cases (curl and the SDKs read either). */
 const PROXY_VAR = /^(https?|all)_proxy$/i;
 
-/** A proxy URL without its user and password; as given when it holds none (or is not a URL). */
+/** A proxy URL without its user and password; as given when it holds none. `user:pw@host:port` (no scheme) too. */
 export function withoutAccount(value: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
   let u: URL;
   try {
-    u = new URL(value);
+    u = new URL(scheme ? value : `http://${value}`);
   } catch {
     return value;
   }
   if (!u.username && !u.password) return value;
   u.username = '';
   u.password = '';
-  // URL adds a '/' to an address given without a path: keep the text as it was otherwise.
-  const out = u.toString();
-  return /^[a-z][a-z0-9+.-]*:\/\/[^/]*$/i.test(value) ? out.replace(/\/$/, '') : out;
+  // URL adds a '/' to an address given without a path, and here the scheme: keep the text as it was.
+  let out = u.toString();
+  if (!value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').includes('/')) out = out.replace(/\/$/, '');
+  return scheme ? out : out.replace(/^http:\/\//, '');
 }
 
 /** The solver's environment (see the top of this file). `own`: variables of ferry's own to leave out too. */

@@ -9,7 +9,7 @@
 import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadNative, type Native } from '../native/index.ts';
+import { loadNative, type Native, type NativeLoad } from '../native/index.ts';
 import { descendants, findMarked, processTable, type Proc } from './process-tree.ts';
 
 /** In ferry's own environment (not the solver's): what ferry spawns outside the run carries it. */
@@ -76,7 +76,9 @@ export class RunProcesses {
     watchSpawns();
     process.env[HELPER_MARK] ??= randomBytes(8).toString('hex');
     const helperNeedle = Buffer.from(`\0${HELPER_MARK}=${process.env[HELPER_MARK]}\0`);
-    const l = loadNative();
+    const l: NativeLoad = process.env.FERRY_TEST_NO_NATIVE
+      ? { ok: false, why: 'FERRY_TEST_NO_NATIVE is set (tests only): the native addon is not used' }
+      : loadNative();
     let native: Native | undefined;
     let why = l.ok ? '' : l.why;
     if (l.ok) {

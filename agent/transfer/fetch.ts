@@ -63,7 +63,8 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           hint: 'check the prefix; keys are case-sensitive',
         });
       }
-      for (const obj of objects) jobs.push({ store, loc: withKey(uri, obj.key), obj, rel: landingPath(uri, obj.key) });
+      for (const obj of objects)
+        jobs.push({ store, input: uri, loc: withKey(uri, obj.key), obj, rel: landingPath(uri, obj.key) });
       continue;
     }
     const obj = await store.head(uri, call).catch(async (e: FerryError) => {
@@ -79,7 +80,7 @@ export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: Ab
           'add a trailing / to download the prefix',
       });
     });
-    jobs.push({ store, loc: uri, obj, rel: landingPath(uri, uri.key) });
+    jobs.push({ store, input: uri, loc: uri, obj, rel: landingPath(uri, uri.key) });
   }
   return jobs;
 }

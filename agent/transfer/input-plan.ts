@@ -7,9 +7,10 @@ import { formatUri } from '../location.ts';
 import type { Log } from '../log.ts';
 import { isZipName } from '../names.ts';
 import { settleAll } from '../settle.ts';
+import { ObjectChanged } from '../store/changed.ts';
 import { freeBytes } from '../zip/extract.ts';
 import { planZip, type ZipPlan } from './fetch-zip.ts';
-import { checkLandings, checkSpace, checkTarget, type Landing } from './landing.ts';
+import { checkLandings, checkSpace, checkTarget, mergeLandings, type Landing } from './landing.ts';
 import type { Snapshot } from '../rundir/tree.ts';
 import type { Location } from '../location.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
@@ -17,6 +18,8 @@ import type { ObjectInfo, Store } from '../store/store.ts';
 /** One object to bring in, from which store, and where it lands (relative to the target dir). */
 export interface Job {
   store: Store;
+  /** The input as given (a prefix, or the object itself). */
+  input: Location;
   loc: Location;
   obj: ObjectInfo;
   rel: string;
@@ -45,7 +48,7 @@ const OWN_NAME = "the name belongs to ferry's own files in the run directory";
 
 async function planOne(job: Job, log: Log, o: PlanOptions): Promise<Planned> {
   const input = formatUri(job.loc);
-  const landing: Landing = { input, files: new Map(), dirs: new Map() };
+  const landing: Landing = { input: formatUri(job.input), files: new Map(), dirs: new Map() };
   if (o.reserved?.(job.rel)) {
     log.warn(`not writing ${job.rel} from ${input}: ${OWN_NAME}`);
     return { job, landing, skipped: true };
@@ -62,9 +65,25 @@ async function planOne(job: Job, log: Log, o: PlanOptions): Promise<Planned> {
     skip: o.reserved && ((rel) => o.reserved!(inDir(rel))),
     onSkip: (entry) => log.warn(`not extracting '${entry}' from ${input}: ${OWN_NAME}`),
   });
+  // An entry is named as it is in the archive; in a prefix's archive, with the archive's key.
+  const from = (entry: string) => (job.loc === job.input ? entry : `${job.obj.key}: ${entry}`);
   for (const p of zip.entries)
-    (p.isDir ? landing.dirs : landing.files).set(inDir(p.rel.split(sep).join('/')), p.entry.name);
+    (p.isDir ? landing.dirs : landing.files).set(inDir(p.rel.split(sep).join('/')), from(p.entry.name));
   return { job, zip, landing, skipped: false };
+}
+
+/** planOne, once more with the object's new version when it changed while its central directory was read. */
+async function planFresh(job: Job, log: Log, o: PlanOptions): Promise<Planned> {
+  try {
+    return await planOne(job, log, o);
+  } catch (err) {
+    if (!(err instanceof ObjectChanged)) throw err;
+    log.warn(`${formatUri(job.loc)} changed while its central directory was read: reading it again`);
+    const obj = await job.store.head(job.loc, { phase: 'download', signal: o.signal });
+    return planOne({ ...job, obj }, log, o).catch((e) => {
+      throw e instanceof ObjectChanged ? new ObjectChanged(formatUri(job.loc), e, true) : e;
+    });
+  }
 }
 
 /**
@@ -74,7 +93,7 @@ async function planOne(job: Job, log: Log, o: PlanOptions): Promise<Planned> {
  */
 export async function planAll(jobs: Job[], dir: string, log: Log, o: PlanOptions): Promise<Planned[]> {
   const limit = pLimit(o.concurrency);
-  const planned = await settleAll(jobs.map((job) => limit(() => planOne(job, log, o))));
+  const planned = await settleAll(jobs.map((job) => limit(() => planFresh(job, log, o))));
   checkPlanned(planned, dir, o.before);
   const need = { objects: 0, unpacked: 0 };
   for (const p of planned) {
@@ -86,8 +105,15 @@ export async function planAll(jobs: Job[], dir: string, log: Log, o: PlanOptions
   return planned;
 }
 
+/** Every input as given once (a prefix's objects together, the same URI given twice: two inputs). */
+function byInput(planned: Planned[]): Landing[] {
+  const groups = new Map<Job['input'], Landing[]>();
+  for (const p of planned) groups.set(p.job.input, [...(groups.get(p.job.input) ?? []), p.landing]);
+  return [...groups.values()].map(mergeLandings);
+}
+
 function checkPlanned(planned: Planned[], dir: string, before?: Snapshot): void {
-  const landings = planned.map((p) => p.landing);
+  const landings = byInput(planned);
   checkLandings(landings);
   checkTarget(landings, dir, before);
 }

@@ -68,6 +68,26 @@ function checkBetween(all: Landing[]): void {
   });
 }
 
+/** The objects of one input (a prefix's, each zip's entries) as one landing: two of them on one path is 65. */
+export function mergeLandings(parts: Landing[]): Landing {
+  const out: Landing = { input: parts[0].input, files: new Map(), dirs: new Map() };
+  for (const l of parts) {
+    for (const [rel, from] of l.files) {
+      const other = out.files.get(rel);
+      if (other !== undefined)
+        throw new FerryError(`refusing the input: '${other}' and '${from}' both land on ./${rel}`, {
+          phase: 'download',
+          target: out.input,
+          exitCode: EXIT.dataErr,
+          hint: 'two objects (or archive entries) of one input give the same file: remove one of them',
+        });
+      out.files.set(rel, from);
+    }
+    for (const [rel, from] of l.dirs) out.dirs.set(rel, from);
+  }
+  return out;
+}
+
 /** No two inputs on one path, no file where its own input needs a folder (65 within one input, 64 between two). */
 export function checkLandings(all: Landing[]): void {
   for (const l of all) checkWithin(l);

@@ -10,9 +10,12 @@ export const RUN: CommandSpec = {
 mpirun -np N, uploads every file the run created or changed to the output prefix, verifies
 each upload (size + ETag), writes <output>_manifest.json, the run log as <output>_ferry.log and,
 for a complete run, <output>_SUCCESS last; only then it deletes what it accounts for: the inputs
-as extracted, the outputs as uploaded, the --aws-config, --azure-config, --vars and
---proxy-auth-file files and ferry itself (when they sit in the run directory; never uploaded).
-Anything else stays (listed in the log and the manifest); ferry.log stays.`,
+as extracted, the outputs the run created as uploaded, and — when they sit at the top of the run
+directory — the --aws-config, --azure-config, --vars, --proxy-auth-file and --proxy-pac files and
+ferry itself (each named in the log; never uploaded, wherever they sit). Anything else stays,
+files that were there before ferry started always (listed in the log and the manifest); ferry.log
+stays. Inputs are checked before anything is downloaded: a key that would land outside the run
+directory (65), two inputs on one path or one over a file that was there before (64).`,
   flags: RUN_OWN_FLAGS,
   groups: STORE_GROUPS,
   solverAtFirstPositional: true,
