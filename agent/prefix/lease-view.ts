@@ -84,7 +84,8 @@ export function viewLease(got: Fetched): HeldLease {
 /** Who holds it, in words: `run R on node-7 (pid 42, attempt A, ferry …), renewed 13 s ago: another row (…)`. */
 export function describeHolder(h: HeldLease, sameRow?: boolean): string {
   const b = h.body;
-  const age = h.ageMs === undefined ? 'renewal time unknown' : `renewed ${Math.round(h.ageMs / 1000)} s ago`;
+  const renewed = h.ageMs === undefined ? 'renewal time unknown' : `renewed ${Math.round(h.ageMs / 1000)} s ago`;
+  const age = h.holderGone ? `${renewed}, its process gone from this host` : renewed;
   const whose = sameRow === undefined ? '' : sameRow ? ': an earlier attempt of this row' : `: another row (${b.row})`;
   const job = b.job_id ? `, job ${b.job_id}` : '';
   const attempt = b.attempt !== b.run_id ? `, attempt ${b.attempt}` : '';

@@ -99,8 +99,10 @@ export class Lease {
       const unchangedMs = held.ageMs ?? performance.now() - firstSeen.get(held.etag)!;
       const stale = held.holderGone || unchangedMs >= this.o.ttlMs + CLOCK_GRAIN_MS;
       if (mine || stale) {
-        if (!mine && !sameRow && !this.o.takeOver) throw this.busy(held, false);
-        if (!mine) this.o.log.warn(`taking over the stale lease of ${describeHolder(held, sameRow)} (${this.uri})`);
+        // Another row's lease is taken only with --take-over, or when its process is gone from this host.
+        if (!mine && !sameRow && !this.o.takeOver && !held.holderGone) throw this.busy(held, false);
+        const what = held.holderGone ? 'lease' : 'stale lease';
+        if (!mine) this.o.log.warn(`taking over the ${what} of ${describeHolder(held, sameRow)} (${this.uri})`);
         if (await this.write({ ifEtag: held.etag })) return this.confirm();
         continue; // someone else wrote it meanwhile: look again
       }

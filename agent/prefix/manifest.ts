@@ -16,6 +16,8 @@ export interface Manifest {
   inputs: Array<{ uri: string; etag: string; size: number }>;
   solver: {
     argv: string[];
+    /** The solver's command as given to ferry run (argv adds the launcher of that node). */
+    command?: string[];
     exit_code: number | null;
     signal: string | null;
     start_error?: string;

@@ -1,11 +1,13 @@
-// What makes a DOE row the same row in every attempt, on any node: its output prefix, its inputs (URI
-// and the ETag each had when the attempt began), and the solver's command line (the launcher and its
-// -np may differ between nodes: not part of it). The lease, the journal and the manifest carry its key.
+// What makes a DOE row the same row in every attempt, on any node: its output prefix and its inputs
+// (URI and the ETag each had when the attempt began). The lease, the journal, the run directory's
+// state and the manifest carry its key. The solver's command line (as given: the launcher and its -np
+// may differ between nodes) is recorded beside it, not part of it: an attempt with a changed command
+// carries the same row on; only "done is done" asks for the same command too (run/done.ts).
 import { createHash } from 'node:crypto';
 import { formatUri, type Location } from '../location.ts';
 
 export interface RowIdentity {
-  /** sha256 of the three below, 16 hex digits. */
+  /** sha256 of the output and the inputs, 16 hex digits. */
   key: string;
   output: string;
   inputs: Array<{ uri: string; etag: string }>;
@@ -21,7 +23,7 @@ export function rowIdentity(
   env: NodeJS.ProcessEnv,
 ): RowIdentity {
   const sorted = [...inputs].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
-  const text = JSON.stringify({ output: formatUri(output), inputs: sorted, solver });
+  const text = JSON.stringify({ output: formatUri(output), inputs: sorted });
   const key = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const jobId = env.RESCALE_JOB_ID || undefined;
   return { key, output: formatUri(output), inputs: sorted, solver, ...(jobId ? { jobId } : {}) };

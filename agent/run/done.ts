@@ -1,5 +1,5 @@
 // Done is done: an attempt whose output prefix already holds a complete manifest of the same row
-// (the same inputs with the same ETags, the same solver command) and reads back whole exits 0 at once,
+// (the same inputs with the same ETags) of the same solver command and reads back whole exits 0 at once,
 // without downloading or running anything (`--rerun` runs the row again).
 import { formatUri, under } from '../location.ts';
 import { LEASE } from '../names.ts';
@@ -17,6 +17,10 @@ export async function alreadyComplete(row: Row, id: RowIdentity): Promise<boolea
     throw err;
   });
   if (m?.status !== 'complete' || m.row !== id.key) return false;
+  if (JSON.stringify(m.solver.command) !== JSON.stringify(id.solver)) {
+    log.info("the output prefix holds this row's complete manifest, but of another solver command: running the row");
+    return false;
+  }
   const v = await verifyPrefix(output, cfg.output, {
     deep: false,
     anyStatus: false,

@@ -39,11 +39,8 @@ export async function prepare(row: Row): Promise<Prepared> {
         `runs), never uploaded and kept; its lines are in ${RUN_LOG}, uploaded as ${RUN_LOG_OBJECT}`,
     );
   const scan = await scanTree(cfg.workdir, (rel) => FIXED_OWN.has(rel) || console.has(rel));
-  const rowOf = JSON.stringify({
-    output: formatUri(cfg.output),
-    inputs: cfg.inputs.map(formatUri),
-    solver: cfg.solver,
-  });
+  // The row this directory's state is of: its output prefix and inputs (as prefix/row.ts's key).
+  const rowOf = JSON.stringify({ output: formatUri(cfg.output), inputs: cfg.inputs.map(formatUri) });
   const state = await loadRunState(cfg.workdir, scan, rowOf, log);
   const own = OwnFiles.forRun(state.runId, console);
   if (state.rerun) log.info('this run directory holds an earlier attempt of this row: its outputs count as outputs');

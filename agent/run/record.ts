@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EXIT, signalExit } from '../errors.ts';
+import { describeError, EXIT, signalExit } from '../errors.ts';
 import { RUN_LOG } from '../names.ts';
 import { claim } from '../prefix/claim.ts';
 import { hostname } from 'node:os';
@@ -109,6 +109,7 @@ function buildManifest(
     inputs: f.result.inputs,
     solver: {
       argv: [p.command.file, ...p.command.args],
+      command: rr.id.solver,
       exit_code: s.solver.exitCode ?? null,
       signal: s.solver.signal ?? null,
       ...startError,
@@ -157,7 +158,13 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, rr: R
     log: row.log,
     signal: row.ctx.hardStop,
   };
-  const outputs = await everyOutput(row.output, cfg.output, opts);
+  // A second signal, or a store gone, may cut the listing short: the manifest then holds what this
+  // attempt verified; the claim, stopped the same way, writes nothing, or its whole-check finds the
+  // objects the manifest misses and withholds _SUCCESS (the wipe says what is true).
+  const outputs = await everyOutput(row.output, cfg.output, opts).catch((err: unknown) => {
+    if (!row.ctx.hardStop.aborted) row.log.warn(`could not list the output prefix: ${describeError(err)}`);
+    return [...mine].map(([path, o]) => ({ path, ...o, attempt: p.attempt }));
+  });
   const manifest = buildManifest(row, p, f, s, verdict, rr, outputs, kept);
   if (kept.length > 0) {
     const few =

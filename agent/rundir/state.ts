@@ -7,7 +7,7 @@ import type { FileState, Scan, Snapshot } from './tree.ts';
 
 interface StateJson {
   version: 1 | 2 | 3 | 4;
-  /** Which row this directory's state is of (v4): its output prefix, input URIs and solver command. */
+  /** Which row this directory's state is of (v4): its output prefix and input URIs. */
   row?: string;
   /** This row's run id: the same for every attempt in this run directory (v2). */
   runId?: string;
@@ -26,7 +26,7 @@ export interface RunState {
   dirs: Set<string>;
   /** True when an earlier attempt of this row ran in this directory. */
   rerun: boolean;
-  /** The row the state is of (its output prefix, input URIs, solver command, as given). */
+  /** The row the state is of (its output prefix and input URIs, as given). */
   row: string;
 }
 

@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Location } from '../location.ts';
 import type { Fetched } from '../store/store.ts';
 import { bareEtag } from './etag.ts';
@@ -56,6 +56,23 @@ export async function fetchWhole(
     };
   } catch (err) {
     if (isNotFound(err) && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
+    if ((err as { name?: string }).name === 'AccessDenied' && (await absent(client, loc, signal))) return undefined;
     throw err;
+  }
+}
+
+/**
+ * S3 answers a GET of a missing key 403, not 404, to credentials that may list the bucket only under
+ * a prefix (ferry policy's s3:prefix condition): a listing from that key tells missing from denied
+ * (the key itself sorts first among the keys it begins).
+ */
+async function absent(client: S3Client, loc: Location, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key, MaxKeys: 1 }), {
+      abortSignal: signal,
+    });
+    return page.Contents?.[0]?.Key !== loc.key;
+  } catch {
+    return false;
   }
 }

@@ -85,11 +85,15 @@ describe('a SAS on the URI with the permissions ferry policy prints', () => {
     expect(r.stderr).toContain('access denied');
   });
 
-  it('without d the row completes (Azurite answers a missing blob 404 first), but the lease stays', async () => {
+  it('without d the outputs are complete (Azurite answers a missing blob 404), but the lease stays: 77', async () => {
     const { r } = await row('sas-rwl/', await sas('rwl'));
-    expect(r.exitCode, r.all).toBe(0);
+    // A lease left behind makes the row's next attempt wait for it: not an exit 0 (issue 23).
+    expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toMatch(/could not remove the lease .*access denied/);
-    expect([...(await listBlobs(c, 'sas-rwl/')).keys()]).toContain('sas-rwl/_ferry.lease');
+    const keys = [...(await listBlobs(c, 'sas-rwl/')).keys()];
+    expect(keys).toContain('sas-rwl/_ferry.lease');
+    expect(keys).toContain('sas-rwl/_SUCCESS');
+    expect(keys).toContain('sas-rwl/got.txt');
   });
 });
 

@@ -286,6 +286,9 @@ describe('ferry doe init + doe rehearse --slots 2 on Azure', () => {
     expect(readFileSync(join(dir, 'inputs.csv'), 'utf8')).toBe(
       `s3_input,s3_output\n${uri('in/hsdi.zip')},${uri('doe/hsdi/')}\n${uri('in/pintle.zip')},${uri('doe/pintle/')}\n`,
     );
+    // A solver ferry knows no checkpoints of: the run command as given, no --checkpoint.
+    expect(init.stdout).toContain('./ferry run --vars ferry-vars.txt --azure-config azure -- sh x');
+    expect(init.stdout).not.toContain('--checkpoint');
     const solver = ['sh', '-c', 'ls > listing.txt'];
     const r = await ferry(
       ['doe', 'rehearse', 'inputs.csv', '--slots', '2', '--azure-config', 'azure', '--no-mpi', '--', ...solver],

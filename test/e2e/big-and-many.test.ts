@@ -83,9 +83,12 @@ describe(`ferry run with ${UPLOADS_UNDER_WAY} small outputs`, () => {
         [...want.keys()].map((k) => `/${BUCKET}/${k}`).sort(),
       );
       // The other uploads all finished while that check ran: they are checked together, by listing
-      // their keys (1,000 per request), none with a HEAD of its own.
+      // their keys (1,000 per request, the keys' common prefix), none with a HEAD of its own. (The
+      // manifest's listing of the whole prefix and the whole-check before _SUCCESS list `many/`.)
       const checks = front.requests.filter(
-        (q) => q.seq > held.seq && (/[?&]list-type=2/.test(q.path) || (q.method === 'HEAD' && /\/rank_/.test(q.path))),
+        (q) =>
+          q.seq > held.seq &&
+          (/[?&]list-type=2.*prefix=many%2Frank_/.test(q.path) || (q.method === 'HEAD' && /\/rank_/.test(q.path))),
       );
       expect(checks.map((q) => (q.method === 'HEAD' ? `HEAD ${q.path}` : 'list'))).toEqual(['list', 'list']);
     } finally {

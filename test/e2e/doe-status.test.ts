@@ -88,15 +88,15 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     const m4 = JSON.parse((await getBytes(admin, BUCKET, 'output/sigterm/_manifest.json')).toString());
     const exit4 = m4.solver.signal ?? String(m4.solver.exit_code);
     const want: Record<string, RegExp> = {
-      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
+      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
       'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+${FILES}\\s+`),
-      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
-      sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+${VERSION}$`),
-      'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-$/,
-      'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+no _manifest\.json yet/,
+      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
+      sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
+      'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-\s+-$/,
+      'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+-\s+no _manifest\.json yet/,
     };
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^row\s+status\s+exit\s+files\s+bytes\s+duration\s+ferry\s+note$/);
+    expect(lines[0]).toMatch(/^row\s+status\s+exit\s+files\s+bytes\s+duration\s+attempts\s+ferry\s+note$/);
     ROWS.forEach((row, i) => expect(lines[i + 1]).toMatch(want[row]));
     expect(lines.at(-1)).toBe('6 row(s): 2 complete, 1 solver-failed, 1 incomplete, 1 started, 1 no-output');
   });

@@ -47,7 +47,11 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
         `s3://${BUCKET}/input/pintle.zip,s3://${BUCKET}/output/pintle/\n`,
     );
     expect(readFileSync(join(dir, 'ferry-vars.txt'), 'utf8')).toContain('s3_input=${s3_input}');
-    expect(init.stdout).toContain('./ferry run --vars ferry-vars.txt --aws-config config -- converge super');
+    // CONVERGE: the restart files carry a preempted row on (issue 23).
+    expect(init.stdout).toContain(
+      './ferry run --vars ferry-vars.txt --aws-config config --checkpoint converge -- converge super',
+    );
+    expect(init.stdout).toMatch(/^ {2}checkpoints {7}--checkpoint converge: on a preemption or a lost node,/m);
     expect(init.stdout).toContain('ferry policy --input');
     // Which executable for which hardware, named with this version.
     const v = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

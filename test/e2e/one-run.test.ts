@@ -18,11 +18,12 @@ beforeAll(async () => {
   await ensureBucket(admin, BUCKET);
   await emptyPrefix(admin, BUCKET, '');
   await putBytes(admin, BUCKET, 'in/params.txt', 'p=1\n');
+  await putBytes(admin, BUCKET, 'in/other.txt', 'p=2\n');
 });
 afterAll(() => admin.destroy());
 
-const runArgs = (out: string, solver: string, extra: string[] = []) => [
-  ...['run', '--aws-config', 'config', ...extra, '--input', `s3://${BUCKET}/in/params.txt`],
+const runArgs = (out: string, solver: string, extra: string[] = [], input = 'in/params.txt') => [
+  ...['run', '--aws-config', 'config', ...extra, '--input', `s3://${BUCKET}/${input}`],
   ...['--output', `s3://${BUCKET}/${out}/`, '--no-mpi', '--', 'sh', '-c', solver],
 ];
 
@@ -50,12 +51,13 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
       const first = slowRun(a, 'same');
       await waitFor('the lease', () => leaseThere('same'), { alive: first.running });
       const lease = await readLease('same');
-      const second = await ferry(runArgs('same', 'echo b > b.txt'), { cwd: b });
+      // Another row: its own input (a row's identity is its output prefix and its inputs).
+      const second = await ferry(runArgs('same', 'echo b > b.txt', [], 'in/other.txt'), { cwd: b });
       expect(second.exitCode, second.all).toBe(75);
       expect(second.stderr).toContain(`run ${lease.run_id}`);
       expect(second.stderr).toContain(`pid ${lease.pid}`);
       expect(second.stderr).toContain('same s3_output');
-      expect(existsSync(join(b, 'params.txt')), 'nothing downloaded').toBe(false);
+      expect(existsSync(join(b, 'other.txt')), 'nothing downloaded').toBe(false);
       writeFileSync(join(a, 'release'), '');
       const r = await first.result;
       expect(r.exitCode, r.all).toBe(0);

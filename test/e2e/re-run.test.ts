@@ -56,13 +56,19 @@ describe('re-running a row in the same run directory', () => {
       expect(r.exitCode, r.all).toBe(0);
       expect(during).not.toContain('row/_SUCCESS');
       expect(r.stderr).toContain(`withdrew s3://${BUCKET}/row/_SUCCESS until this run completes`);
-      // From the requests: the withdrawal first, then only the changed file, the manifest, the log,
-      // _SUCCESS, and the lease taken away.
-      expect(writesUnder(front, 'row', begun).filter((w) => !w.endsWith('_ferry.lease'))).toEqual([
+      // From the requests: the withdrawal first, then only the changed file (and the journal segment
+      // recording it, for a later attempt), the manifest, the log, the journal gone once the complete
+      // manifest holds it all, _SUCCESS, and the lease taken away.
+      const writes = writesUnder(front, 'row', begun)
+        .filter((w) => !w.endsWith('_ferry.lease'))
+        .map((w) => w.replace(/_ferry\.journal\/[^/]+\/\d+\.json$/, '_ferry.journal/SEGMENT'));
+      expect(writes).toEqual([
         'DELETE _SUCCESS',
         'PUT result.txt',
+        'PUT _ferry.journal/SEGMENT',
         'PUT _manifest.json',
         'PUT _ferry.log',
+        'DELETE _ferry.journal/SEGMENT',
         'PUT _SUCCESS',
       ]);
       expect((await getBytes(admin, BUCKET, 'row/result.txt')).toString()).toBe('v2\n');

@@ -5,6 +5,7 @@ import { OUTPUT } from '../../config/run-flags.ts';
 import type { Args } from '../../flags/parse.ts';
 import { EXIT, FerryError, usageError } from '../../errors.ts';
 import { formatCsv } from '../../csv.ts';
+import { profileForSolver } from '../../checkpoint/profiles.ts';
 import { isZipName } from '../../names.ts';
 import { executableName } from '../../platform.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../../location.ts';
@@ -66,26 +67,42 @@ function parseSources(p: Args): { sources: Location[]; output: Location } {
   return { sources, output };
 }
 
-function jobSetup(csv: string, rows: number, tmpl: string, solver: string, policyArgs: string, output: string): string {
+/** The solver line of the job setup: the command, and the checkpoint profile ferry found for it. */
+interface SolverLine {
+  solver: string;
+  runFlags: string;
+  profile?: string;
+  /** The credentials flag of the job's store: --aws-config config, or --azure-config azure. */
+  creds: string;
+  credsFile: string;
+}
+
+function jobSetup(csv: string, rows: number, tmpl: string, sl: SolverLine, policyArgs: string, output: string): string {
   const v = versionInfo().version;
+  const { solver, runFlags, creds } = sl;
+  const checkpoints = sl.profile
+    ? `  checkpoints       --checkpoint ${sl.profile}: on a preemption or a lost node, the platform's retry
+                    carries the row on from its last restart file (README "Preemption and restarts")\n`
+    : '';
   return `Wrote ${csv} (${rows} rows) and ${tmpl}.
 
 First, check the setup (on a node or a laptop, with the job's config file):
-  ferry check --aws-config config ${policyArgs} --output ${output}
+  ferry check ${creds} ${policyArgs} --output ${output}
 
 Job setup:
   input files       ferry for the processors of the nodes you pick, uploaded renamed to ferry
                     (\`uname -m\` on a node says x86_64 or aarch64):
                       ${executableName(v, 'x64')}    x86-64 nodes (Intel, AMD)
                       ${executableName(v, 'arm64')}  Arm nodes (AWS Graviton such as hpc7g, Azure Cobalt, NVIDIA Grace)
-                    config (AWS config with the keys),
+                    ${sl.credsFile},
                     ${VARS_TEMPLATE} (mark it as a template: the platform fills in \${s3_input} and \${s3_output})
   run definition    inputs.csv (columns s3_input, s3_output: one row per case)
-  command           ./ferry run --vars ${VARS_TEMPLATE} --aws-config config -- ${solver}
-  cores per slot    as many as the solver's licence allows; ferry passes RESCALE_CORES_PER_SLOT to mpirun -np
+  command           ./ferry run --vars ${VARS_TEMPLATE} ${creds}${runFlags} -- ${solver}
+${checkpoints}  cores per slot    as many as the solver's licence allows (ferry passes RESCALE_CORES_PER_SLOT
+                    to mpirun -np)
   IAM policy        ferry policy ${policyArgs} --output ${output} > policy.json
-  rehearse first    ferry doe rehearse inputs.csv --slots 2 --aws-config config -- ${solver}
-  after the job     ferry doe status inputs.csv --aws-config config --retry-csv retry.csv --html status.html
+  rehearse first    ferry doe rehearse inputs.csv --slots 2 ${creds}${runFlags} -- ${solver}
+  after the job     ferry doe status inputs.csv ${creds} --retry-csv retry.csv --html status.html
 `;
 }
 
@@ -116,7 +133,14 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
     '# rendered by the platform for each row of inputs.csv\ns3_input=${s3_input}\ns3_output=${s3_output}\n',
   );
   const solver = p.rest.length > 0 ? p.rest.join(' ') : 'converge super';
+  // CONVERGE writes restart files ferry knows: a preempted row then carries on from its last one.
+  const profile = profileForSolver(p.rest[0] ?? 'converge');
+  const runFlags = profile ? ` --checkpoint ${profile}` : '';
+  const azure = output.scheme === 'az';
+  const creds = azure ? '--azure-config azure' : '--aws-config config';
+  const credsFile = azure ? 'azure (the Azure config with the account)' : 'config (AWS config with the keys)';
   const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');
-  process.stdout.write(jobSetup(csv, rows.length, tmpl, solver, policyArgs, formatUri(output)));
+  const line = { solver, runFlags, profile, creds, credsFile };
+  process.stdout.write(jobSetup(csv, rows.length, tmpl, line, policyArgs, formatUri(output)));
   return EXIT.ok;
 }
