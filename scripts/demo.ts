@@ -87,9 +87,63 @@ for (const r of results)
       `${execFileSync('ls', [r.slot], { encoding: 'utf8' }).trim().replace(/\n/g, ' ')}`,
   );
 
+// The same platform restarting a long row elsewhere: the first attempt is stopped (SIGTERM, as when
+// the platform reclaims the node), the next one, in a fresh run dir, carries the row on from its last
+// checkpoint.
+const long = await preemptedRow();
+
 say(`output objects in s3://${BUCKET}/output/:`);
 for (const [key, size] of await listAll(admin, BUCKET, 'output/'))
   process.stdout.write(`  ${formatBytes(size).padStart(10)}  s3://${BUCKET}/${key}\n`);
 admin.destroy();
 say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-process.exitCode = results.every((r) => r.exitCode === 0) ? 0 : 1;
+process.exitCode = [...results, long].every((r) => r.exitCode === 0) ? 0 : 1;
+
+/** One attempt of the long row in a fresh run directory, its lines prefixed; the steps it computed. */
+function longAttempt(n: number, ledger: string) {
+  const slot = join(work, `long-attempt-${n}`);
+  mkdirSync(slot);
+  copyFileSync(join(job, 'config'), join(slot, 'config'));
+  const args = ['run', '--aws-config', 'config', '--checkpoint', 'converge', '--settle', '1', '--np', '2'];
+  args.push('--input', `s3://${BUCKET}/input/long.zip`, '--output', `s3://${BUCKET}/output/long/`);
+  const p = execa(join(ROOT, 'bin/ferry'), [...args, '--', 'converge', 'super'], {
+    cwd: slot,
+    env: cleanEnv({ PATH: `${bin}:${process.env.PATH}`, HOME: work, FAKE_CONVERGE_STEP_LEDGER: ledger }),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+    lines: true,
+  });
+  const shown = (async () => {
+    for await (const line of p.iterable({ from: 'all' })) process.stdout.write(`[long ${n}] ${line}\n`);
+  })();
+  return { p, done: shown.then(() => p) };
+}
+
+async function preemptedRow(): Promise<{ name: string; exitCode?: number }> {
+  const src = join(work, 'long-case');
+  mkdirSync(src);
+  writeFileSync(join(src, 'inputs.in'), 'case_name long\nsteps 12\nrestart_every 3\nsleep_ms 500\nrestart_kib 256\n');
+  execFileSync('zip', ['-qrX', join(work, 'long.zip'), '.'], { cwd: src });
+  await putBytes(admin, BUCKET, 'input/long.zip', readFileSync(join(work, 'long.zip')));
+  say('a long row (12 steps, a restart file every 3) on capacity the platform takes back:');
+  const ledger = join(work, 'long-steps');
+  const first = longAttempt(1, ledger);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const keys = [...(await listAll(admin, BUCKET, 'output/long/_ferry.journal/')).keys()];
+    if (keys.length > 0 || first.p.exitCode !== null) break;
+  }
+  say('the platform stops the node (SIGTERM to ferry): ferry asks CONVERGE for a checkpoint first');
+  first.p.kill('SIGTERM');
+  const r1 = await first.done;
+  say(`attempt 1: exit ${r1.exitCode} (stopped); the platform's retry starts the row on another node`);
+  const r2 = await longAttempt(2, ledger).done;
+  const steps = readFileSync(ledger, 'utf8').trim().split('\n');
+  const pids = [...new Set(steps.map((l) => l.split(' ')[0]))];
+  const per = pids.map((pid) => steps.filter((l) => l.startsWith(`${pid} `)).length);
+  say(`attempt 2: exit ${r2.exitCode}; steps computed per attempt: ${per.join(' + ')} (12 in all without a stop)`);
+  return { name: 'long', exitCode: r2.exitCode };
+}

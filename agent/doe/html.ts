@@ -83,7 +83,7 @@ function logRow(s: RowState): string {
     ? `<pre>${escapeHtml(s.logTail.join('\n'))}</pre>`
     : '<span class="none">no ferry.log was uploaded for this row (a run uploads it right after its manifest)</span>';
   const note = s.note ? `<p>${escapeHtml(s.note)}</p>` : '';
-  return `<tr class="log" data-log-of="${escapeHtml(s.row.name)}"><td colspan="7">${note}${body}</td></tr>`;
+  return `<tr class="log" data-log-of="${escapeHtml(s.row.name)}"><td colspan="8">${note}${body}</td></tr>`;
 }
 
 function tableRows(states: RowState[], index: Map<RowState, number>): string {
@@ -98,6 +98,7 @@ function tableRows(states: RowState[], index: Map<RowState, number>): string {
         `<td>${bar(s.seconds, maxS, formatDuration(s.seconds))}</td>`,
         `<td>${bar(s.bytes, maxB, s.bytes === undefined ? '-' : formatBytes(s.bytes))}</td>`,
         `<td class="num">${s.files ?? '-'}</td>`,
+        `<td class="num" data-attempts>${s.attempts ?? '-'}</td>`,
         `<td>${escapeHtml(ferryVersion(s.ferry))}</td>`,
       ];
       const attrs = `id="row-${index.get(s)}" data-row="${escapeHtml(s.row.name)}" data-status="${s.status}"`;
@@ -117,7 +118,8 @@ export function htmlReport(states: RowState[], o: { source: string; ferry: strin
   const sub = `${o.source} · ${states.length} row(s) · read ${o.at.toISOString()} by ${o.ferry}`;
   const legend = ROW_STATUSES.map((s) => `<dt><span class="badge s-${s}">${s}</span></dt><dd>${MEANING[s]}</dd>`);
   const head =
-    '<tr><th>row</th><th>status</th><th>exit</th><th>duration</th><th>bytes out</th><th>files</th><th>ferry</th></tr>';
+    '<tr><th>row</th><th>status</th><th>exit</th><th>duration</th><th>bytes out</th><th>files</th><th>attempts</th>' +
+    '<th>ferry</th></tr>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -31,7 +31,7 @@ export interface RestoreOptions {
   temps: TempNames;
   log: Log;
   signal?: AbortSignal;
-  meter?: Meter;
+  meter?: Meter & { addFile(): void };
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -86,6 +86,7 @@ export async function restoreEarlier(
         return;
       }
       restored.set(e.path, (await fileState(dest)) as FileState);
+      o.meter?.addFile();
       o.log.detail(`restored ${e.path} (${e.size} bytes, sha256 as journaled by attempt ${e.attempt})`);
     },
     { signal: o.signal, stopOnError: true },

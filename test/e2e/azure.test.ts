@@ -25,6 +25,7 @@ beforeAll(async () => {
   await putBlob(c, 'in/hsdi.zip', readFileSync(zipCase('hsdi', tempDir('zips'))));
   await putBlob(c, 'in/pintle.zip', readFileSync(zipCase('pintle', tempDir('zips'))));
   await putBlob(c, 'in/params.txt', 'p=1\n');
+  await putBlob(c, 'in/other.txt', 'p=2\n');
 });
 
 /** A run directory as the platform stages it: ferry and the Azure credentials file. */
@@ -242,7 +243,8 @@ describe('one run per output prefix on Azure (the lease, written with If-None-Ma
       alive: first.running,
     });
     const lease = JSON.parse((await getBlob(c, 'same/_ferry.lease')).toString());
-    const args = runArgs(uri('in/params.txt'), uri('same/'), ['sh', '-c', 'echo b > b.txt'], ['--no-mpi']);
+    // Another row (its own input) on the same output prefix: a copy-paste slip in inputs.csv.
+    const args = runArgs(uri('in/other.txt'), uri('same/'), ['sh', '-c', 'echo b > b.txt'], ['--no-mpi']);
     const second = await ferry(args, { cwd: b.dir, bin: './ferry' });
     expect(second.exitCode, second.all).toBe(75);
     expect(second.stderr).toContain(`run ${lease.run_id}`);
