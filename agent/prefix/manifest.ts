@@ -2,6 +2,7 @@ import { EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
 import { MANIFEST, SUCCESS } from '../names.ts';
 import type { Call, Store, Uploaded } from '../store/store.ts';
+import { readOwn } from './read-own.ts';
 
 export type RunStatus = 'complete' | 'solver-failed' | 'incomplete';
 
@@ -131,7 +132,7 @@ export class UnreadableManifest extends FerryError {}
  */
 export async function fetchManifest(store: Store, prefix: Location, call: Call): Promise<Manifest | undefined> {
   const loc = under(prefix, MANIFEST);
-  const got = await store.fetch(loc, { ...call, what: call.what ?? 'reading the manifest' });
+  const got = await readOwn(store, loc, { ...call, what: call.what ?? 'reading the manifest' });
   if (!got) return undefined;
   let m: unknown;
   let problem: string | undefined;
