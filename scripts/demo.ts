@@ -1,7 +1,7 @@
 // The DOE a job author runs on the platform, replayed locally: inputs.csv with two rows, a vars
 // template the platform renders per row, an uploaded AWS `config`, two task slots at once.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { formatBytes } from '../agent/log.ts';
@@ -126,6 +126,7 @@ async function preemptedRow(): Promise<{ name: string; exitCode?: number }> {
   const src = join(work, 'long-case');
   mkdirSync(src);
   writeFileSync(join(src, 'inputs.in'), 'case_name long\nsteps 12\nrestart_every 3\nsleep_ms 500\nrestart_kib 256\n');
+  writeFileSync(join(src, 'surface.dat'), 'the geometry\n');
   execFileSync('zip', ['-qrX', join(work, 'long.zip'), '.'], { cwd: src });
   await putBytes(admin, BUCKET, 'input/long.zip', readFileSync(join(work, 'long.zip')));
   say('a long row (12 steps, a restart file every 3) on capacity the platform takes back:');
@@ -141,9 +142,15 @@ async function preemptedRow(): Promise<{ name: string; exitCode?: number }> {
   const r1 = await first.done;
   say(`attempt 1: exit ${r1.exitCode} (stopped); the platform's retry starts the row on another node`);
   const r2 = await longAttempt(2, ledger).done;
-  const steps = readFileSync(ledger, 'utf8').trim().split('\n');
+  const steps = existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n') : [];
   const pids = [...new Set(steps.map((l) => l.split(' ')[0]))];
-  const per = pids.map((pid) => steps.filter((l) => l.startsWith(`${pid} `)).length);
-  say(`attempt 2: exit ${r2.exitCode}; steps computed per attempt: ${per.join(' + ')} (12 in all without a stop)`);
+  const per = pids.map((pid) => {
+    const mine = steps.filter((l) => l.startsWith(`${pid} `)).map((l) => l.split(' ')[1]);
+    return `${mine[0]}–${mine[mine.length - 1]}`;
+  });
+  say(
+    `attempt 2: exit ${r2.exitCode}; steps computed per attempt: ${per.join(', then ')} ` +
+      '(the second from the checkpoint the first saved when stopped, not from step 1)',
+  );
   return { name: 'long', exitCode: r2.exitCode };
 }

@@ -3,6 +3,7 @@
 // while the attempt runs. A later attempt on any node reads it back to adopt what earlier ones left
 // (their sha256 without reading their bytes) and to resume from the newest checkpoint they verified.
 import { hostname } from 'node:os';
+import { EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { JOURNAL } from '../names.ts';
@@ -88,7 +89,9 @@ export class Journal {
         contentType: 'application/json',
       });
     } catch (err) {
-      this.o.log.warn(`could not write the journal ${formatUri(loc)}: ${(err as Error).message}`);
+      // The lease lost: said by the lease, once; the journal just stops.
+      const lost = err instanceof FerryError && err.exitCode === EXIT.busy;
+      this.o.log[lost ? 'detail' : 'warn'](`could not write the journal ${formatUri(loc)}: ${(err as Error).message}`);
     }
   }
 }

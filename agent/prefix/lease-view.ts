@@ -7,6 +7,9 @@ import type { Fetched } from '../store/store.ts';
 /** A lease not renewed for this long is stale: its holder is taken to be dead (FERRY_LEASE_TTL_SECONDS in tests). */
 export const LEASE_TTL_MS = 3 * 60 * 1000;
 
+/** The TTL of leases for a command run in `env`: FERRY_LEASE_TTL_SECONDS (the tests' knob) or LEASE_TTL_MS. */
+export const leaseTtlMs = (env: NodeJS.ProcessEnv) => Number(env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
+
 /** What the lease object holds. */
 export interface LeaseBody {
   /** The row's key (prefix/row.ts): attempts of the same row share it. */
@@ -65,6 +68,14 @@ function holderGone(b: LeaseBody): boolean {
   if (b.host !== hostname() || !b.pid) return false;
   const start = ownStart(b.pid);
   return start === undefined || (b.pid_start !== undefined && start !== b.pid_start);
+}
+
+/**
+ * The lease is a dead run's: its holder was on this host and has ended, or it was not renewed for its
+ * TTL by the store's clock (a clock grain past it). A lease whose age the store did not tell is not.
+ */
+export function isStale(held: HeldLease, ttlMs: number): boolean {
+  return held.holderGone || (held.ageMs !== undefined && held.ageMs >= ttlMs + CLOCK_GRAIN_MS);
 }
 
 export function viewLease(got: Fetched): HeldLease {

@@ -7,6 +7,7 @@ import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
 import type { Store } from '../store/store.ts';
 import { CLOCK_GRAIN_MS, describeHolder, ownStart, viewLease, type HeldLease, type LeaseBody } from './lease-view.ts';
+import { fetchManifest } from './manifest.ts';
 import type { RowIdentity } from './row.ts';
 
 export { LEASE_TTL_MS } from './lease-view.ts';
@@ -25,6 +26,24 @@ export interface LeaseOptions {
   ttlMs: number;
   log: Log;
   signal?: AbortSignal;
+}
+
+/**
+ * What a lease that could not be removed means, and what to do, in lines after `could not remove the
+ * lease URI: …` (the store's own hint is about writing, not deleting: left out).
+ */
+export function leaseLeft(uri: string, err: unknown, ttlMs: number): string {
+  const e = err instanceof FerryError ? `${err.phase}: ${err.message}` : (err as Error).message;
+  const denied = err instanceof FerryError && err.exitCode === EXIT.noPerm;
+  return (
+    `could not remove the lease ${uri}: ${e}\n  the lease stays: until it goes stale (${Math.round(ttlMs / 1000)} s ` +
+    "after its last renewal, by the store's clock) a run of this row on another node waits for it, and " +
+    'ferry verify there says a run holds the prefix\n  hint: ' +
+    (denied
+      ? `these credentials may not delete it (the policy needs s3:DeleteObject on it: ferry policy prints a run's ` +
+        `actions); remove it with credentials that may (aws s3 rm ${uri}), or leave it to go stale`
+      : `remove it once the store answers again (aws s3 rm ${uri}), or leave it to go stale`)
+  );
 }
 
 /** Another attempt holds the prefix now: this run stops writing there (exit 75). */
@@ -181,7 +200,8 @@ export class Lease {
     if (this.lost) return false;
     try {
       if (await this.write({ ifEtag: this.etag })) return true;
-      this.markLost(await this.read().catch(() => undefined));
+      const now = await this.read().catch(() => undefined);
+      this.markLost(now, now ? undefined : await this.lastClaim());
       return false;
     } catch (err) {
       this.o.log.warn(`could not renew the lease ${this.uri}: ${(err as Error).message}`);
@@ -189,12 +209,22 @@ export class Lease {
     }
   }
 
-  private markLost(now: HeldLease | undefined): void {
+  /** The lease was removed under this run: whose manifest the prefix holds now, in words (if any). */
+  private async lastClaim(): Promise<string | undefined> {
+    const call = { phase: 'upload' as const, signal: this.o.signal };
+    const m = await fetchManifest(this.store, this.prefix, call).catch(() => undefined);
+    if (!m) return undefined;
+    const whose = m.row === this.o.row.key ? 'an attempt of this row' : `another row (${m.row ?? '?'})`;
+    return `the prefix's manifest is now attempt ${m.attempt ?? m.run_id}'s (${whose}, status ${m.status})`;
+  }
+
+  private markLost(now: HeldLease | undefined, claim?: string): void {
     this.lost = true;
     clearInterval(this.timer);
+    const removed = `it was removed${claim ? `: ${claim}` : ''}`;
     this.o.log.error(
       `lost the lease ${this.uri}: ` +
-        (now ? `${describeHolder(now, now.body.row === this.o.row.key)} took it over` : 'it was removed') +
+        (now ? `${describeHolder(now, now.body.row === this.o.row.key)} took it over` : removed) +
         '; this run writes nothing more to the prefix',
     );
   }

@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import { under, type Location } from '../location.ts';
 import { formatBytes } from '../log.ts';
 import { isOwnObject, LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
+import { isStale, LEASE_TTL_MS, viewLease } from './lease-view.ts';
 import { fetchManifest, UnreadableManifest, type Manifest } from './manifest.ts';
 import { settleAll } from '../settle.ts';
 import { sha256OfObject } from '../store/hash.ts';
@@ -29,6 +30,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** The lease is the caller's own (a run checking its prefix before `_SUCCESS`): not a run under way. */
   ownLease?: boolean;
+  /** A lease not renewed for this long (by the store's clock) is a dead run's, not a run under way. */
+  leaseTtlMs?: number;
 }
 
 export interface VerifyResult {
@@ -43,11 +46,27 @@ export interface VerifyResult {
 
 type Output = Manifest['outputs'][number];
 
+/** Whether a run holds the lease now (runUnderWay). */
+interface Live {
+  running: boolean;
+}
+
+/**
+ * A run holds the prefix's lease now: it is there, renewed within its TTL by the store's clock, and its
+ * holder is not a process of this host that has ended. A dead run's lease (it was killed in its wipe,
+ * or could not delete it) is no run under way: `doe status` and a later attempt see it so too.
+ */
+async function runUnderWay(store: Store, prefix: Location, o: VerifyOptions, call: Call): Promise<boolean> {
+  const got = await store.fetch(under(prefix, LEASE), { ...call, what: 'reading the lease' });
+  if (!got) return false;
+  return !isStale(viewLease(got), o.leaseTtlMs ?? LEASE_TTL_MS);
+}
+
 /** The manifest's status and the marker: a prefix is whole only when a run completed it. */
-function statusFindings(m: Manifest, listed: Map<string, ObjectInfo>, prefix: Location, o: VerifyOptions) {
+function statusFindings(m: Manifest, listed: Map<string, ObjectInfo>, prefix: Location, o: VerifyOptions & Live) {
   const { anyStatus } = o;
   const out: Finding[] = [];
-  if (listed.has(`${prefix.key}${LEASE}`) && !o.ownLease)
+  if (o.running)
     out.push({ kind: 'running', key: LEASE, detail: 'a run holds the lease: it is writing under this prefix now' });
   if (anyStatus) return out;
   const solver = m.solver?.signal ?? m.solver?.exit_code ?? m.solver?.start_error ?? '-';
@@ -134,7 +153,8 @@ export async function verifyPrefix(store: Store, prefix: Location, o: VerifyOpti
     return { findings: [{ kind: 'no-manifest', key: MANIFEST, detail }], objects: 0, bytes: 0 };
   }
   const listed = new Map((await store.list(prefix, call)).map((x) => [x.key, x]));
-  const findings = statusFindings(m, listed, prefix, o);
+  const running = listed.has(`${prefix.key}${LEASE}`) && !o.ownLease && (await runUnderWay(store, prefix, o, call));
+  const findings = statusFindings(m, listed, prefix, { ...o, running });
   const quick = await settleAll(
     m.outputs.map((out) => checkOne(store, prefix, out, listed.get(`${prefix.key}${out.path}`), call)),
   );

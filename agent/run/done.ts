@@ -3,7 +3,9 @@
 // without downloading or running anything (`--rerun` runs the row again).
 import { formatUri, under } from '../location.ts';
 import { LEASE } from '../names.ts';
-import { viewLease, LEASE_TTL_MS } from '../prefix/lease-view.ts';
+import { isAbort } from '../errors.ts';
+import { leaseLeft } from '../prefix/lease.ts';
+import { isStale, leaseTtlMs, viewLease } from '../prefix/lease-view.ts';
 import { fetchManifest, UnreadableManifest } from '../prefix/manifest.ts';
 import type { RowIdentity } from '../prefix/row.ts';
 import { verifyPrefix } from '../prefix/verify.ts';
@@ -37,16 +39,23 @@ export async function alreadyComplete(row: Row, id: RowIdentity): Promise<boolea
   return true;
 }
 
-/** A lease of this row left by an attempt that died after its `_SUCCESS` (in its wipe) goes, if stale. */
+/**
+ * A lease of this row left by an attempt that died after its `_SUCCESS` (in its wipe) goes, if stale.
+ * One that cannot be removed is a warning: the row is complete, and that lease is not this attempt's.
+ */
 async function removeDeadLease(row: Row, id: RowIdentity): Promise<void> {
   const loc = under(row.cfg.output, LEASE);
   const call = { phase: 'upload' as const, signal: row.ctx.stop, what: 'reading the lease' };
   const got = await row.output.fetch(loc, call);
   if (!got) return;
   const held = viewLease(got);
-  const ttl = Number(row.ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
-  const stale = held.holderGone || (held.ageMs !== undefined && held.ageMs >= ttl);
-  if (held.body.row !== id.key || !stale) return;
-  await row.output.remove(loc, { ...call, what: 'removing a dead lease', ifEtag: held.etag });
+  const ttl = leaseTtlMs(row.ctx.env);
+  if (held.body.row !== id.key || !isStale(held, ttl)) return;
+  try {
+    if (!(await row.output.remove(loc, { ...call, what: 'removing a dead lease', ifEtag: held.etag }))) return;
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    return row.log.warn(leaseLeft(formatUri(loc), err, ttl));
+  }
   row.log.info(`removed ${formatUri(loc)}, left by attempt ${held.body.attempt}, which ended without removing it`);
 }

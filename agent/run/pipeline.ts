@@ -2,13 +2,14 @@
 // upload and the final sweep) → record (manifest, run log, _SUCCESS) → wipe. Each stage takes what
 // the earlier ones produced and returns its own; the lease is held from before the first byte moves
 // until the last write to the prefix, and released on every path.
-import { LEASE_TTL_MS, Lease } from '../prefix/lease.ts';
+import { Lease, leaseLeft, LeaseLost } from '../prefix/lease.ts';
+import { leaseTtlMs } from '../prefix/lease-view.ts';
 import { rowIdentity, type RowIdentity } from '../prefix/row.ts';
 import { createHash } from 'node:crypto';
 import { formatUri, isPrefix } from '../location.ts';
 import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
-import { describeError, errorExit, EXIT } from '../errors.ts';
+import { errorExit, EXIT, signalExit } from '../errors.ts';
 import { Journal, readEarlier } from '../prefix/journal.ts';
 import { prepareOutput } from '../prefix/prepare.ts';
 import { alreadyComplete } from './done.ts';
@@ -36,7 +37,7 @@ function takeLease(row: Row, p: Prepared, id: RowIdentity): Promise<Lease> {
     runId: p.state.runId,
     ferry: versionLine(),
     takeOver: row.cfg.takeOver,
-    ttlMs: Number(row.ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS,
+    ttlMs: leaseTtlMs(row.ctx.env),
     log: row.log,
     // Not the first signal: after it outputs are still uploaded, so the lease is renewed, and then removed.
     signal: row.ctx.hardStop,
@@ -72,10 +73,7 @@ export async function runRow(row: Row): Promise<RowEnd> {
     return (end = await attempt(row, p, id, lease));
   } finally {
     await lease.release().catch((err) => {
-      const e = describeError(err);
-      row.log.error(
-        `could not remove the lease ${lease.uri}: ${e}\n  hint: a re-run of the row waits for it to go stale`,
-      );
+      row.log.error(leaseLeft(lease.uri, err, leaseTtlMs(row.ctx.env)));
       if (end && end.code === EXIT.ok) end.code = errorExit(err, EXIT.cantCreate);
     });
   }
@@ -95,12 +93,18 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
   const f = await restore(row, p, id, await fetch(row, p), { earlier, existing });
   const s = await solve(row, p, f, { lease, journal, existing });
   await journal.flush();
+  const stop = row.ctx.stop;
+  const stoppedBy = stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined;
+  // A run frozen past its lease, with nothing left to upload, learns here that it lost it.
+  await lease.fence().catch((err) => {
+    if (!(err instanceof LeaseLost)) throw err;
+  });
+  if (lease.lost) return lostLease(row, s.solver.ms, stoppedBy);
   const rec = await record(row, p, f, s, { id, lease, earlier });
   const w = await wipe(row, rec, lease, p.job);
-  const stop = row.ctx.stop;
   const code = exitCode({
     manifestWritten: rec.written,
-    stoppedBy: stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined,
+    stoppedBy,
     preempted: s.stopped === 'preempted',
     leaseLost: lease.lost,
     notUploaded: rec.verdict.notUploaded.size,
@@ -109,4 +113,17 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
     solverExit: solverExit(s.solver),
   });
   return { code, solverMs: s.solver.ms, status: rec.verdict.status };
+}
+
+/**
+ * Another attempt took the prefix while this one ran (this one was frozen, or cut off from the store
+ * past its lease): no manifest, no `_SUCCESS`, no wipe. That attempt carries the row on; this one
+ * ends with 75 (a signal that stopped it first keeps its 128+N).
+ */
+function lostLease(row: Row, solverMs: number, stoppedBy: string | undefined): RowEnd {
+  row.log.error(
+    "this attempt lost the output prefix's lease (see above): it writes no manifest and deletes nothing " +
+      '(its files stay in the run directory); the attempt holding the prefix carries the row on',
+  );
+  return { code: stoppedBy ? signalExit(stoppedBy) : EXIT.busy, solverMs, status: 'incomplete' };
 }

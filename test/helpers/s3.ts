@@ -72,3 +72,22 @@ export async function getBytes(c: S3Client, bucket: string, key: string): Promis
   const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await r.Body!.transformToByteArray());
 }
+
+/**
+ * What is under `prefix`, byte for byte: key → `<ETag> <sha256 of the body> <LastModified>`. Two
+ * snapshots are equal only when no object was added, removed or written again in between (a rewrite
+ * with the same bytes too: its LastModified moves, to the second).
+ */
+export async function snapshot(c: S3Client, bucket: string, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const r = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) {
+      const body = await getBytes(c, bucket, o.Key!);
+      out.set(o.Key!, `${o.ETag} ${createHash('sha256').update(body).digest('hex')} ${o.LastModified?.toISOString()}`);
+    }
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}

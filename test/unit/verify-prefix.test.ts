@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseUri } from '../../agent/location.ts';
 import { sha256OfObject } from '../../agent/store/hash.ts';
@@ -65,6 +66,18 @@ describe('ferry verify: a prefix against its manifest', () => {
     s.put('out/row/sub/_SUCCESS', 'not at the top: an object like any other');
     s.put('out/row/_ferry.lease', '{}');
     expect(await kinds(s)).toEqual(['running _ferry.lease', 'unlisted extra.txt', 'unlisted sub/_SUCCESS']);
+  });
+  it("a dead run's lease is no run under way: not renewed for its TTL (store clock), or its holder gone", async () => {
+    const lease = (host: string, pid: number) => JSON.stringify({ row: 'r', attempt: 'a', run_id: 'a', host, pid });
+    const s = row();
+    s.put('out/row/_ferry.lease', lease('node-elsewhere', 42), new Date(s.now() - 5_000));
+    expect(await kinds(s, { ...quick, leaseTtlMs: 10_000 })).toEqual(['running _ferry.lease']);
+    expect(await kinds(s, { ...quick, leaseTtlMs: 3_000 })).toEqual([]); // stale by 2 s (a 1 s grain)
+    s.put('out/row/_ferry.lease', lease(hostname(), process.pid)); // this process: alive
+    expect(await kinds(s, { ...quick, leaseTtlMs: 10_000 })).toEqual(['running _ferry.lease']);
+    s.put('out/row/_ferry.lease', lease(hostname(), 2 ** 22 + 1)); // above pid_max: no such process here
+    expect(await kinds(s, { ...quick, leaseTtlMs: 10_000 })).toEqual([]);
+    expect(await kinds(s, { ...quick, ownLease: true })).toEqual([]);
   });
   it('the status: solver-failed or no _SUCCESS is not whole, unless --any-status', async () => {
     expect(await kinds(row('solver-failed'))).toEqual(['status _manifest.json']);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { storeSettings, transferSettings } from '../../config.ts';
 import { INPUT, OUTPUT } from '../../config/run-flags.ts';
 import { refuseOverlap } from '../../config/run.ts';
-import { describeHolder, LEASE_TTL_MS, viewLease } from '../../prefix/lease-view.ts';
+import { describeHolder, isStale, leaseTtlMs, viewLease } from '../../prefix/lease-view.ts';
 import { LEASE } from '../../names.ts';
 import { EXIT, FerryError, usageError } from '../../errors.ts';
 import { asPrefix, formatUri, parseUri, under, withKey, type Location } from '../../location.ts';
@@ -172,16 +172,22 @@ async function checkOutput(store: Store, output: Location, ctx: CommandContext, 
 
 /** A run holds the output prefix now (its lease is fresh): a run would wait, then exit 75. */
 async function checkLease(store: Store, output: Location, ctx: CommandContext, report: Report): Promise<void> {
-  const got = await store.fetch(under(output, LEASE), { phase: 'upload', signal: ctx.stop, what: 'reading the lease' });
+  const call = { phase: 'upload' as const, signal: ctx.stop, what: 'reading the lease' };
+  const got = await store.fetch(under(output, LEASE), call).catch((err) => {
+    report.fail('lease', `${formatUri(output)}: cannot read it (needs ${store.terms.needs.verify})`, err);
+    return null;
+  });
+  if (got === null) return;
   if (!got) return report.line('lease', `${formatUri(output)}: no run holds it`);
   const held = viewLease(got);
-  const ttl = Number(ctx.env.FERRY_LEASE_TTL_SECONDS) * 1000 || LEASE_TTL_MS;
-  if (held.holderGone || (held.ageMs !== undefined && held.ageMs >= ttl))
+  if (isStale(held, leaseTtlMs(ctx.env)))
     return report.line('lease', `${formatUri(output)}: a dead run's lease (${describeHolder(held)}): a run takes it`);
   const busy = new FerryError(`a run holds it: ${describeHolder(held)}`, {
     phase: 'upload',
     exitCode: EXIT.busy,
-    hint: 'a run now would wait for it, then exit 75: wait for that run to end, or give this row its own prefix',
+    hint:
+      'a run of this row now would wait for it to end, then exit 75 (of another row: 75 at once): wait for that ' +
+      'run to end, or give this row its own prefix',
   });
   report.fail('lease', formatUri(output), busy);
 }
