@@ -3,7 +3,7 @@
 // row then runs again in a fresh run directory, without --take-over. Real Ceph, real mpirun, the
 // stand-in solver with CONVERGE's restart files.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -36,14 +36,24 @@ beforeAll(async () => {
   const zip = join(tempDir('pre-zip'), 'pre.zip');
   execFileSync('zip', ['-qrX', zip, '.'], { cwd: src });
   await putBytes(admin, BUCKET, 'in/pre.zip', readFileSync(zip));
+  // The same case with restart files that take 2 s to write (4 pieces, held open): a node can die mid-write.
+  writeFileSync(join(src, 'inputs.in'), readFileSync(join(src, 'inputs.in'), 'utf8').replace('300', '2000'));
+  const slow = join(tempDir('pre-zip'), 'slow.zip');
+  execFileSync('zip', ['-qrX', slow, '.'], { cwd: src });
+  await putBytes(admin, BUCKET, 'in/slow.zip', readFileSync(slow));
 });
 afterAll(() => admin.destroy());
 
 /** One attempt of the row `out`, in a fresh run directory (as the platform starts it on another node). */
-function attempt(out: string, ledger: string, extraEnv: Record<string, string> = {}): ResultPromise {
-  const dir = tempDir('pre-run');
+function attempt(
+  out: string,
+  ledger: string,
+  extraEnv: Record<string, string> = {},
+  o: { input?: string; dir?: string } = {},
+): ResultPromise {
+  const dir = o.dir ?? tempDir('pre-run');
   writeAwsConfig(dir, s3);
-  const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/pre.zip`];
+  const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/${o.input ?? 'pre.zip'}`];
   args.push('--output', `s3://${BUCKET}/${out}/`, '--np', String(RANKS), '--checkpoint', 'converge');
   args.push('--settle', '1', '--grace', '5', '--', 'converge', 'super');
   const env = cleanEnv({
@@ -162,6 +172,41 @@ describe('a row on capacity that goes away, carried on by a later attempt elsewh
 });
 
 describe('what a later attempt must not do', () => {
+  it('resume from a checkpoint the dead node was still writing: the journaled one is resumed from', async () => {
+    const ledger = join(tempDir('pre-ledger'), 'steps');
+    const dir = tempDir('pre-run');
+    const first = attempt('torn', ledger, {}, { input: 'slow.zip', dir });
+    const full = restartFileBytes(CASE, RANKS, EVERY, KIB).length;
+    // the node dies while rank 0 is writing a later restart file than the newest journaled one
+    let torn: { name: string; step: number } | undefined;
+    await until('a restart file half written after a journaled checkpoint', async () => {
+      const saved = (await journaledCheckpoints('torn')).map((p) => Number(/(\d+)\.rst$/.exec(p)![1]));
+      if (saved.length === 0) return false;
+      for (const name of readdirSync(dir)) {
+        const step = Number(/^restart(\d+)\.rst$/.exec(name)?.[1] ?? NaN);
+        if (step > Math.max(...saved) && statSync(join(dir, name)).size < full) torn = { name, step };
+      }
+      return torn !== undefined;
+    });
+    killTree(first.pid!, 'SIGKILL');
+    await first;
+    const { name, step } = torn!;
+    const half = readFileSync(join(dir, name));
+    expect(half.length).toBeLessThan(full);
+    expect(await journaledCheckpoints('torn')).not.toContain(name);
+    expect((await listAll(admin, BUCKET, 'torn/')).has(`torn/${name}`)).toBe(false); // held open: never sent
+    // Worse: the half-written bytes reach the prefix anyway (another tool synced the dead node's disk).
+    await putBytes(admin, BUCKET, `torn/${name}`, half);
+    const r2 = await attempt('torn', ledger, {}, { input: 'slow.zip' });
+    expect(r2.exitCode, String(r2.all)).toBe(0);
+    const resumed = Number(/resuming from the checkpoint restart(\d+)\.rst/.exec(String(r2.all))?.[1]);
+    expect(resumed).toBe(step - EVERY);
+    expect(r2.all).not.toContain(`restored ${name}`);
+    // the resumed run wrote that restart file again, whole: the half one is gone from the prefix
+    expect((await getBytes(admin, BUCKET, `torn/${name}`)).equals(restartFileBytes(CASE, RANKS, step, KIB))).toBe(true);
+    await expectWhole('torn', ledger);
+  });
+
   it('a row already complete: 0 at once, the solver not run, nothing written', async () => {
     const ledger = join(tempDir('pre-ledger'), 'steps');
     const before = await listAll(admin, BUCKET, 'term/');
