@@ -1,3 +1,4 @@
+import { shellWord } from './shell.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,15 @@ export function versionInfo(): VersionInfo {
 export function versionLine(): string {
   const v = versionInfo();
   return `ferry ${v.version} (${v.commit}, node ${process.versions.node})`;
+}
+
+/**
+ * How the user started ferry, to print commands they can paste: `ferry` when found on PATH, else the
+ * path as typed (`./ferry`, `dist/ferry`). bin/ferry passes its own $0 as FERRY_INVOKED.
+ */
+export function invokedAs(env: Record<string, string | undefined> = process.env): string {
+  const typed = env.FERRY_INVOKED ?? process.argv0;
+  return typed ? shellWord(typed) : 'ferry';
 }
 
 /** The command line that starts this same ferry (the built binary, or bin/ferry from source). */

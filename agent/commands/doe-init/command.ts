@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, posix, resolve } from 'node:path';
+import { join, posix, relative, resolve } from 'node:path';
 import { storeSettings, transferSettings } from '../../config.ts';
 import { OUTPUT } from '../../config/run-flags.ts';
 import type { Args } from '../../flags/parse.ts';
@@ -10,7 +10,9 @@ import { isZipName } from '../../names.ts';
 import { executableName } from '../../platform.ts';
 import { asPrefix, formatUri, isPrefix, overlaps, parseUri, withKey, type Location } from '../../location.ts';
 import { planInputs } from '../../transfer/fetch.ts';
-import { versionInfo } from '../../version.ts';
+import { invokedAs, versionInfo } from '../../version.ts';
+import { shellWord } from '../../shell.ts';
+import { AWS_CONFIG, AZURE_CONFIG } from '../../config/store.ts';
 import { openStores, type CommandContext } from '../context.ts';
 import { DIR, DOE_INIT, FORCE, INPUTS } from './spec.ts';
 import { parseFor } from '../spec.ts';
@@ -75,11 +77,16 @@ interface SolverLine {
   /** The credentials flag of the job's store: --aws-config config, or --azure-config azure. */
   creds: string;
   credsFile: string;
+  /** The same for commands run here (the file doe init was given, else the job's), and ferry as started here. */
+  localCreds: string;
+  self: string;
+  /** inputs.csv as seen from here. */
+  csvHere: string;
 }
 
 function jobSetup(csv: string, rows: number, tmpl: string, sl: SolverLine, policyArgs: string, output: string): string {
   const v = versionInfo().version;
-  const { solver, runFlags, creds } = sl;
+  const { solver, runFlags, creds, localCreds, self, csvHere } = sl;
   const checkpoints = sl.profile
     ? `  checkpoints       --checkpoint ${sl.profile}: on a preemption or a lost node, the platform's retry
                     carries the row on from its last restart file (README "Preemption and restarts")\n`
@@ -87,7 +94,7 @@ function jobSetup(csv: string, rows: number, tmpl: string, sl: SolverLine, polic
   return `Wrote ${csv} (${rows} rows) and ${tmpl}.
 
 First, check the setup (on a node or a laptop, with the job's config file):
-  ferry check ${creds} ${policyArgs} --output ${output}
+  ${self} check ${localCreds} ${policyArgs} --output ${output}
 
 Job setup:
   input files       ferry for the processors of the nodes you pick, uploaded renamed to ferry
@@ -100,9 +107,9 @@ Job setup:
   command           ./ferry run --vars ${VARS_TEMPLATE} ${creds}${runFlags} -- ${solver}
 ${checkpoints}  cores per slot    as many as the solver's licence allows (ferry passes RESCALE_CORES_PER_SLOT
                     to mpirun -np)
-  IAM policy        ferry policy ${policyArgs} --output ${output} > policy.json
-  rehearse first    ferry doe rehearse inputs.csv --slots 2 ${creds}${runFlags} -- ${solver}
-  after the job     ferry doe status inputs.csv ${creds} --retry-csv retry.csv --html status.html
+  IAM policy        ${self} policy ${policyArgs} --output ${output} > policy.json
+  rehearse first    ${self} doe rehearse ${csvHere} --slots 2 ${localCreds}${runFlags} -- ${solver}
+  after the job     ${self} doe status ${csvHere} ${localCreds} --retry-csv retry.csv --html status.html
 `;
 }
 
@@ -140,7 +147,10 @@ export async function doeInitCommand(ctx: CommandContext): Promise<number> {
   const creds = azure ? '--azure-config azure' : '--aws-config config';
   const credsFile = azure ? 'azure (the Azure config with the account)' : 'config (AWS config with the keys)';
   const policyArgs = sources.map((u) => `--input ${formatUri(u)}`).join(' ');
-  const line = { solver, runFlags, profile, creds, credsFile };
+  const given = p.get(azure ? AZURE_CONFIG : AWS_CONFIG);
+  const localCreds = given ? `${azure ? '--azure-config' : '--aws-config'} ${shellWord(given)}` : creds;
+  const csvHere = shellWord(relative(ctx.cwd, csv) || 'inputs.csv');
+  const line = { solver, runFlags, profile, creds, credsFile, localCreds, self: invokedAs(ctx.env), csvHere };
   process.stdout.write(jobSetup(csv, rows.length, tmpl, line, policyArgs, formatUri(output)));
   return EXIT.ok;
 }
