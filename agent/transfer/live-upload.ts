@@ -62,8 +62,8 @@ export class LiveUpload {
 
   /**
    * Scans every settle/8 (at least 250 ms, at most SCAN_MS when writers are seen, else 5 s), and never
-   * more often than every four times the last scan took: a tree of 100,000 files takes a while to
-   * scan, and scanning it back to back would take a core away from the uploads.
+   * more often than every ten times the last scan took: a tree of 100,000 files takes a while to
+   * scan, and the cores are the solver's (scans take at most a tenth of one).
    */
   start(): void {
     const most = this.o.writing ? SCAN_MS : 5000;
@@ -77,7 +77,7 @@ export class LiveUpload {
             .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`))
             .finally(() => next(Date.now() - t0));
         },
-        Math.max(every, 4 * lastMs),
+        Math.max(every, 10 * lastMs),
       );
     };
     next(0);
