@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { ROOT } from '../test/helpers/env.ts';
 import { startFaultProxy } from '../test/helpers/fault-proxy.ts';
 import { ensureData, randomFile } from './bench-data.ts';
+import { freshFilesystem, median, serverCpu } from './bench-kit.ts';
 
 const FERRY = resolve(ROOT, process.env.FERRY_BIN ?? 'dist/ferry');
 const E = process.env.FERRY_TEST_S3_ENDPOINT!;
@@ -60,24 +61,6 @@ const extra: string[] = [];
 /** Peak RSS (KiB) of ferry in cases that are not tool comparisons (many, big), for the memory check. */
 const extraRss: number[] = [];
 
-/** CPU seconds used so far by the local S3 server's processes (Ceph daemons or MinIO), for context. */
-function serverCpu(): number {
-  const pids = execaSyncOut('sh', ['-c', 'pgrep -x "radosgw|ceph-osd|ceph-mon|minio" || true'])
-    .split('\n')
-    .filter(Boolean);
-  const tick = 100; // USER_HZ
-  let t = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      t += (Number(f[11]) + Number(f[12])) / tick; // utime, stime
-    } catch {
-      // gone
-    }
-  }
-  return t;
-}
-
 async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
   const rssFile = join(DATA, 'rss.txt');
   const s0 = serverCpu();
@@ -95,8 +78,6 @@ async function timed(cmd: string[], cwd = ROOT): Promise<Sample> {
   const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wall, rssKiB: rss, cpu: user + sys, serverCpu: serverCpu() - s0, out: String(r.all) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function prepare(): Promise<void> {
   await ensureData(DATA);
@@ -173,42 +154,9 @@ async function put(where = ''): Promise<void> {
   ]);
 }
 
-/**
- * Where get extracts: a fresh journaled ext4 (a loop-mounted 4 GiB sparse image), like a compute
- * node's scratch disk. Measured: this VM's root filesystem is ext4 without a journal, where
- * creating a file scans every inode freed in the last 60–360 s; right after an earlier run's
- * output was deleted, every tool took up to 3× longer and the order of the tools decided the
- * result. Falls back to a directory under .build/bench (with a warning) where mount is refused.
- */
-function freshFilesystem(): { dir: string; what: string; done: () => void } {
-  const img = join(DATA, 'get-fs.img');
-  const dir = join(DATA, 'get-fs');
-  try {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', `umount ${dir} 2>/dev/null; rm -f ${img}`]); // left by an interrupted bench
-    execFileSync('truncate', ['-s', '4G', img]);
-    execFileSync('mkfs.ext4', ['-q', '-F', img]);
-    execFileSync('mount', ['-o', 'loop', img, dir]);
-    return {
-      dir,
-      what: 'a fresh ext4 (loop-mounted image)',
-      done: () => (execFileSync('umount', [dir]), rmSync(img, { force: true })),
-    };
-  } catch (err) {
-    rmSync(img, { force: true });
-    console.log(
-      `bench: cannot mount a fresh ext4 (${(err as Error).message.split('\n')[0]}); ` +
-        `extracting under ${DATA}: results ` +
-        `vary with recent deletions there`,
-    );
-    const d = join(DATA, `get-out-${Date.now()}`);
-    return { dir: d, what: 'a directory of the build disk', done: () => rmSync(d, { recursive: true, force: true }) };
-  }
-}
-
 async function get(where = ''): Promise<void> {
   const zipBytes = statSync(join(DATA, 'get.zip')).size;
-  const fs = freshFilesystem();
+  const fs = freshFilesystem(DATA);
   let n = 0;
   let out = '';
   const reset = async () => {

@@ -64,8 +64,8 @@ export const DRY_RUN = toggle('dry-run', {
 export const SETTLE = secs('settle', {
   dflt: 30,
   help:
-    'while the solver runs, upload outputs unchanged for this long (default 30);\n' +
-    'a file changed afterwards is uploaded again',
+    'while the solver runs, upload outputs unchanged for this long (default 30); a file no\n' +
+    'process of the run holds open for writing goes up at once, unless it changed after its upload',
 });
 export const RESUME_SKIP = texts('resume-skip', {
   arg: 'GLOB',

@@ -9,7 +9,7 @@ import type { Lease } from '../prefix/lease.ts';
 import type { ObjectInfo } from '../store/store.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
 import { checkSolver } from '../solver/plan.ts';
-import { openForWriting } from '../solver/writers.ts';
+import { openForWriting, writersAreLocal } from '../solver/writers.ts';
 import { guardStops, runPids } from './stops.ts';
 import { runSolver, type SolverResult } from '../solver/run.ts';
 import { LiveUpload } from '../transfer/live-upload.ts';
@@ -104,8 +104,12 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
 }
 
 function liveUpload(row: Row, p: Prepared, f: Fetched, uploader: Uploader, skip: (rel: string) => boolean) {
+  const local = writersAreLocal(row.cfg.mpi, row.ctx.env);
   return new LiveUpload(uploader, {
-    writing: () => new Set(openForWriting(row.cfg.workdir, runPids()).paths),
+    writing: () => {
+      const w = openForWriting(row.cfg.workdir, runPids());
+      return { paths: new Set(w.paths), all: local && w.unreadable.length === 0 };
+    },
     first: (rel) => p.checkpoint?.files.matches(rel) === true,
     dir: row.cfg.workdir,
     baseline: f.baseline,

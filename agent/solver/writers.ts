@@ -102,3 +102,23 @@ export function openForWriting(dir: string, pids: Iterable<number>): Writers {
   for (const pid of new Set(pids)) if (!scanProcess(pid, root, paths)) unreadable.push(pid);
   return { paths: [...paths].sort(), unreadable };
 }
+
+/** Variables of batch systems that hand a job more than one node (mpirun then starts ranks there). */
+const MULTI_NODE: Array<[string, (v: string) => boolean]> = [
+  ['SLURM_JOB_NUM_NODES', (v) => Number(v) > 1],
+  ['SLURM_NNODES', (v) => Number(v) > 1],
+  ['PBS_NODEFILE', (v) => v !== ''],
+  ['PE_HOSTFILE', (v) => v !== ''],
+  ['LSB_MCPU_HOSTS', (v) => v.trim().split(/\s+/).length > 2],
+];
+
+/**
+ * Whether every process of the run is on this node, where /proc shows what it writes: no MPI, or MPI
+ * with no machinefile and no batch allocation of more than one node. Ranks elsewhere write to a shared
+ * run directory out of this node's sight: then only the quiet period says a file is finished.
+ */
+export function writersAreLocal(mpi: { enabled: boolean; hostfile?: string }, env: Record<string, string | undefined>) {
+  if (!mpi.enabled) return true;
+  if (mpi.hostfile !== undefined) return false;
+  return !MULTI_NODE.some(([k, many]) => env[k] !== undefined && many(env[k]!));
+}

@@ -9,13 +9,20 @@ export interface LiveOptions {
   baseline: Snapshot;
   uploadAll: boolean;
   skip: (rel: string) => boolean;
-  /** A file is uploaded once it has not changed for this long. */
+  /**
+   * A file is uploaded once it has not changed for this long; when `writing` can see every writer of
+   * the run, a file no process holds open for writing needs only to be unchanged between two scans
+   * (and QUIET_MS old) the first time: the quiet period then applies to files changed after their upload.
+   */
   settleMs: number;
   log: Log;
   /** The progress counters live uploads report to. */
   progress?: PhaseProgress;
-  /** Files some process of the run holds open for writing now: never settled, whatever their age. */
-  writing?: () => Set<string>;
+  /**
+   * Files some process of the run holds open for writing now: never settled, whatever their age.
+   * `all` is false when some writer may be out of sight (another user's process, a rank on another node).
+   */
+  writing?: () => { paths: Set<string>; all: boolean };
   /** Files that go up ahead of the others once settled (the solver's checkpoints). */
   first?: (rel: string) => boolean;
 }
@@ -25,6 +32,11 @@ export interface LiveOptions {
  * that changes after its upload is uploaded again; the final sweep then only moves what is new or
  * changed, so the time from solver exit to ferry exit is little more than the last files written.
  */
+/** How old a file that no process holds open must be (and unchanged since the last scan) to go up. */
+export const QUIET_MS = 1000;
+/** How often the tree is scanned when writers are seen (at most; see start()). */
+const SCAN_MS = 500;
+
 export class LiveUpload {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
@@ -49,12 +61,13 @@ export class LiveUpload {
   }
 
   /**
-   * Scans every settle/8 (at least 250 ms, at most 5 s), and never more often than every four times
-   * the last scan took: a tree of 100,000 files takes a while to scan, and scanning it back to back
-   * would take a core away from the uploads.
+   * Scans every settle/8 (at least 250 ms, at most SCAN_MS when writers are seen, else 5 s), and never
+   * more often than every ten times the last scan took: a tree of 100,000 files takes a while to
+   * scan, and the cores are the solver's (scans take at most a tenth of one).
    */
   start(): void {
-    const every = Math.max(250, Math.min(5000, Math.floor(this.o.settleMs / 8)));
+    const most = this.o.writing ? SCAN_MS : 5000;
+    const every = Math.max(250, Math.min(most, Math.floor(this.o.settleMs / 8)));
     const next = (lastMs: number) => {
       if (this.stopped) return;
       this.timer = setTimeout(
@@ -64,7 +77,7 @@ export class LiveUpload {
             .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`))
             .finally(() => next(Date.now() - t0));
         },
-        Math.max(every, 4 * lastMs),
+        Math.max(every, 10 * lastMs),
       );
     };
     next(0);
@@ -109,22 +122,25 @@ export class LiveUpload {
     this.scans++;
     const now = Date.now();
     const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
+    const quiet: Array<[string, FileState]> = [];
     const settled: Array<[string, FileState]> = [];
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
-      // Settled: unchanged since the previous scan, and last modified at least settleMs ago.
+      // Unchanged since the previous scan, not being sent, not sent (or failed) as it is now.
       const prev = this.seen.get(rel);
       this.seen.set(rel, state);
-      if (!sameFile(prev, state)) continue;
-      if (now - state.mtimeMs < this.o.settleMs || this.inFlight.has(rel) || this.up.current(rel, state)) continue;
+      if (!sameFile(prev, state) || this.inFlight.has(rel) || this.up.current(rel, state)) continue;
       if (sameFile(this.failed.get(rel), state)) continue;
-      settled.push([rel, state]);
+      const age = now - state.mtimeMs;
+      if (age >= this.o.settleMs) settled.push([rel, state]);
+      // Never sent yet: no writer and unchanged is enough (a file changed after its upload waits out --settle).
+      else if (age >= Math.min(QUIET_MS, this.o.settleMs) && !this.up.latest.has(rel)) quiet.push([rel, state]);
     }
     // ... and no process of the run holds it open for writing (a restart file written in pieces).
-    const writing = settled.length > 0 ? this.o.writing?.() : undefined;
+    const writing = settled.length + quiet.length > 0 ? this.o.writing?.() : undefined;
     const first = this.o.first ?? (() => false);
-    const ready = settled.filter(([rel]) => !writing?.has(rel));
+    const ready = [...settled, ...(writing?.all ? quiet : [])].filter(([rel]) => !writing?.paths.has(rel));
     ready.sort(([a], [b]) => Number(first(b)) - Number(first(a)));
     for (const [rel, state] of ready) this.send(rel, state);
   }

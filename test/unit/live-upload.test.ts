@@ -58,4 +58,56 @@ describe('LiveUpload against the in-memory store', () => {
     expect(store.objects.size).toBe(0);
     expect(live.uploaded).toBe(0);
   });
+
+  it('every writer seen: a file nobody writes goes up before --settle; one held open or changed waits', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const held = new Set(['held.dat']);
+    const live = new LiveUpload(uploaderFor(store, dir), {
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      settleMs: 3_600_000, // an hour: only the writers rule can send anything here
+      writing: () => ({ paths: held, all: true }),
+      log: quietLog(),
+    });
+    write(dir, 'done.dat', 'done', 5_000); // written 5 s ago
+    write(dir, 'held.dat', 'part', 5_000);
+    live.start();
+    try {
+      expect(await until(() => objectsUnder(store)['done.dat'] === 'done')).toBe(true);
+      expect(await until(() => live.scans >= 4)).toBe(true);
+      expect(objectsUnder(store)['held.dat']).toBeUndefined();
+      held.clear(); // closed
+      expect(await until(() => objectsUnder(store)['held.dat'] === 'part')).toBe(true);
+      // Changed after its upload: now it must be quiet for --settle (an hour) before it goes again.
+      write(dir, 'done.dat', 'done, then more', 5_000);
+      const scans = live.scans;
+      expect(await until(() => live.scans >= scans + 4)).toBe(true);
+      expect(objectsUnder(store)['done.dat']).toBe('done');
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+  });
+
+  it('when some writer may be out of sight, only --settle counts', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const live = new LiveUpload(uploaderFor(store, dir), {
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      settleMs: 3_600_000,
+      writing: () => ({ paths: new Set(), all: false }), // e.g. ranks on another node
+      log: quietLog(),
+    });
+    write(dir, 'done.dat', 'done', 5_000);
+    live.start();
+    expect(await until(() => live.scans >= 4)).toBe(true);
+    await live.stopWatching();
+    expect(store.objects.size).toBe(0);
+  });
 });

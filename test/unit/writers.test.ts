@@ -3,7 +3,7 @@ import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openForWriting, processAndDescendants } from '../../agent/solver/writers.ts';
+import { openForWriting, processAndDescendants, writersAreLocal } from '../../agent/solver/writers.ts';
 import { ROOT } from '../helpers/env.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-writers-'));
@@ -150,5 +150,21 @@ describe('openForWriting', () => {
       { cwd: ROOT, encoding: 'utf8' },
     );
     expect(JSON.parse(out)).toEqual({ paths: [], unreadable: [c.pid] });
+  });
+});
+
+describe('writersAreLocal: when /proc of this node sees every writer of the run', () => {
+  it('without MPI, or MPI on this node alone; not with a machinefile or a multi-node allocation', () => {
+    const mpi = { enabled: true };
+    expect(writersAreLocal({ enabled: false, hostfile: '/h' }, { SLURM_JOB_NUM_NODES: '4' })).toBe(true);
+    expect(writersAreLocal(mpi, {})).toBe(true);
+    expect(writersAreLocal(mpi, { SLURM_JOB_NUM_NODES: '1', SLURM_NNODES: '1' })).toBe(true);
+    expect(writersAreLocal({ ...mpi, hostfile: '/root/machinefile' }, {})).toBe(false);
+    expect(writersAreLocal(mpi, { SLURM_JOB_NUM_NODES: '2' })).toBe(false);
+    expect(writersAreLocal(mpi, { SLURM_NNODES: '3' })).toBe(false);
+    expect(writersAreLocal(mpi, { PBS_NODEFILE: '/var/spool/pbs/aux/1' })).toBe(false);
+    expect(writersAreLocal(mpi, { PE_HOSTFILE: '/opt/sge/hosts' })).toBe(false);
+    expect(writersAreLocal(mpi, { LSB_MCPU_HOSTS: 'n1 8' })).toBe(true);
+    expect(writersAreLocal(mpi, { LSB_MCPU_HOSTS: 'n1 8 n2 8' })).toBe(false);
   });
 });
