@@ -23,20 +23,20 @@ export interface LiveOptions {
    * `all` is false when some writer may be out of sight (another user's process, a rank on another node).
    */
   writing?: () => { paths: Set<string>; all: boolean };
-  /** Files that go up ahead of the others once settled (the solver's checkpoints). */
+  /** Files that go up ahead of the others once settled (the solver's checkpoints), always after `settleMs`. */
   first?: (rel: string) => boolean;
 }
+
+/** How old a file that no process holds open must be (and unchanged since the last scan) to go up. */
+export const QUIET_MS = 1000;
+/** How often the tree is scanned when writers are seen (at most; see start()). */
+const SCAN_MS = 500;
 
 /**
  * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
  * that changes after its upload is uploaded again; the final sweep then only moves what is new or
  * changed, so the time from solver exit to ferry exit is little more than the last files written.
  */
-/** How old a file that no process holds open must be (and unchanged since the last scan) to go up. */
-export const QUIET_MS = 1000;
-/** How often the tree is scanned when writers are seen (at most; see start()). */
-const SCAN_MS = 500;
-
 export class LiveUpload {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
@@ -122,6 +122,7 @@ export class LiveUpload {
     this.scans++;
     const now = Date.now();
     const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
+    const first = this.o.first ?? (() => false);
     const quiet: Array<[string, FileState]> = [];
     const settled: Array<[string, FileState]> = [];
     for (const [rel, state] of files) {
@@ -134,12 +135,14 @@ export class LiveUpload {
       if (sameFile(this.failed.get(rel), state)) continue;
       const age = now - state.mtimeMs;
       if (age >= this.o.settleMs) settled.push([rel, state]);
-      // Never sent yet: no writer and unchanged is enough (a file changed after its upload waits out --settle).
-      else if (age >= Math.min(QUIET_MS, this.o.settleMs) && !this.up.latest.has(rel)) quiet.push([rel, state]);
+      // Never sent yet: no writer and unchanged is enough (a file changed after its upload waits out
+      // --settle). Not for a checkpoint: journaled, a later attempt resumes from it, so a writer that
+      // closes it and opens it again within a second must not get it sent half-written.
+      else if (age >= Math.min(QUIET_MS, this.o.settleMs) && !this.up.latest.has(rel) && !first(rel))
+        quiet.push([rel, state]);
     }
     // ... and no process of the run holds it open for writing (a restart file written in pieces).
     const writing = settled.length + quiet.length > 0 ? this.o.writing?.() : undefined;
-    const first = this.o.first ?? (() => false);
     const ready = [...settled, ...(writing?.all ? quiet : [])].filter(([rel]) => !writing?.paths.has(rel));
     ready.sort(([a], [b]) => Number(first(b)) - Number(first(a)));
     for (const [rel, state] of ready) this.send(rel, state);

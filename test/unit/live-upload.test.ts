@@ -110,4 +110,31 @@ describe('LiveUpload against the in-memory store', () => {
     await live.stopWatching();
     expect(store.objects.size).toBe(0);
   });
+
+  it('a checkpoint nobody writes still waits out --settle (a later attempt would resume from it)', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const live = new LiveUpload(uploaderFor(store, dir), {
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      settleMs: 3_600_000,
+      writing: () => ({ paths: new Set(), all: true }),
+      first: (rel) => rel.endsWith('.rst'),
+      log: quietLog(),
+    });
+    write(dir, 'restart0003.rst', 'closed, then maybe opened again', 5_000);
+    write(dir, 'post.dat', 'post', 5_000);
+    live.start();
+    try {
+      expect(await until(() => objectsUnder(store)['post.dat'] === 'post')).toBe(true);
+      const scans = live.scans;
+      expect(await until(() => live.scans >= scans + 4)).toBe(true);
+      expect(objectsUnder(store)['restart0003.rst']).toBeUndefined();
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+  });
 });
