@@ -126,6 +126,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     expect(json[6]).toEqual({
       type: 'counts',
       rows: 6,
+      failed: 0,
       'solver-failed': 1,
       incomplete: 1,
       started: 1,
