@@ -121,6 +121,15 @@ function ending(err: unknown, stop: AbortSignal, log: Log): number {
   return EXIT.internal;
 }
 
+/**
+ * A console that goes away (`ferry run … | head -3`, a platform's log pipe that closes) must not end
+ * the run: a write to it fails with EPIPE, said as an 'error' event, which unheard would crash ferry.
+ * Heard, the console is simply gone; every line still reaches ferry.log, and the run ends as it would have.
+ */
+function surviveClosedConsole(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
 /** Runs one ferry command and returns the process exit code; never throws. */
 export async function main(argv: string[], log = new Log(logOptions(argv))): Promise<number> {
   const [first, ...others] = argv;
@@ -164,6 +173,7 @@ export async function main(argv: string[], log = new Log(logOptions(argv))): Pro
 }
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+surviveClosedConsole();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

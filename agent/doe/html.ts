@@ -5,6 +5,7 @@ import { countStatuses, exitText, ferryVersion, formatDuration } from './report.
 import { ROW_STATUSES, type RowState, type RowStatus } from './status.ts';
 
 const COLORS: Record<RowStatus, string> = {
+  failed: '#8e0000',
   'solver-failed': '#c62828',
   incomplete: '#ef6c00',
   started: '#1565c0',
@@ -13,6 +14,7 @@ const COLORS: Record<RowStatus, string> = {
 };
 
 const MEANING: Record<RowStatus, string> = {
+  failed: 'failed before its solver started (solver not found, input missing, a bad archive)',
   'solver-failed': 'the solver exited non-zero; its outputs are uploaded and verified',
   incomplete: 'stopped (a signal) or some files are not verified in the store',
   started: 'objects but no manifest yet: running, or died without one',

@@ -66,6 +66,7 @@ export function jsonReport(states: RowState[]): string {
       bytes: s.bytes ?? null,
       duration_s: s.seconds ?? null,
       started_at: s.startedAt ?? null,
+      host: s.host ?? null,
       ferry: s.ferry ?? null,
       attempts: s.attempts ?? null,
       checkpoint: s.checkpoint ?? null,

@@ -9,7 +9,7 @@ import type { Call, Fetched, Store } from '../store/store.ts';
 import { readLogTail } from './log-tail.ts';
 
 /** Every status, the ones that need attention first (the order of the HTML report and the counts). */
-export const ROW_STATUSES = ['solver-failed', 'incomplete', 'started', 'no-output', 'complete'] as const;
+export const ROW_STATUSES = ['failed', 'solver-failed', 'incomplete', 'started', 'no-output', 'complete'] as const;
 export type RowStatus = (typeof ROW_STATUSES)[number];
 
 /** A row to look at: its name in reports, its output prefix, and its line of the run definition. */
@@ -31,6 +31,8 @@ export interface RowState {
   bytes?: number;
   seconds?: number;
   startedAt?: string;
+  /** Where the attempt that wrote the manifest ran (its host). */
+  host?: string;
   /** The ferry that wrote the manifest (its version line). */
   ferry?: string;
   /** Why the status is what it is, when the manifest alone does not say it. */
@@ -78,6 +80,8 @@ function fromManifest(m: Manifest, success: boolean): { status: RowStatus; note?
       ? { status: 'complete' }
       : { status: 'incomplete', note: `the manifest says complete but there is no ${SUCCESS} (a re-run under way?)` };
   if (m.status === 'solver-failed' || m.status === 'incomplete') return { status: m.status };
+  if (m.status === 'failed')
+    return { status: 'failed', note: `failed before its solver started: ${m.error?.message ?? 'no error recorded'}` };
   return { status: 'incomplete', note: `the manifest has an unknown status '${String(m.status)}'` };
 }
 
@@ -85,12 +89,13 @@ function described(m: Manifest): Omit<RowState, 'row' | 'status'> {
   const start = Date.parse(m.started_at);
   const end = Date.parse(m.ended_at);
   return {
-    exitCode: m.solver?.start_error ? null : (m.solver?.exit_code ?? null),
+    exitCode: m.error ? m.error.exit_code : m.solver?.start_error ? null : (m.solver?.exit_code ?? null),
     signal: m.solver?.signal ?? null,
     files: m.outputs.length,
     bytes: m.outputs.reduce((n, o) => n + o.size, 0),
     seconds: Number.isFinite(end - start) ? (end - start) / 1000 : undefined,
     startedAt: m.started_at,
+    host: m.attempts?.at(-1)?.host,
     ferry: m.ferry,
     ...(m.solver?.start_error ? { note: `the solver could not start: ${m.solver.start_error}` } : {}),
   };

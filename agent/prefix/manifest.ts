@@ -3,7 +3,8 @@ import { formatUri, under, type Location } from '../location.ts';
 import { MANIFEST, SUCCESS } from '../names.ts';
 import type { Call, Store, Uploaded } from '../store/store.ts';
 
-export type RunStatus = 'complete' | 'solver-failed' | 'incomplete';
+/** `failed`: the row failed before its solver started (its `error` says why; agent/run/failed.ts). */
+export type RunStatus = 'complete' | 'solver-failed' | 'incomplete' | 'failed';
 
 export interface Manifest {
   ferry: string;
@@ -12,6 +13,8 @@ export interface Manifest {
   status: RunStatus;
   started_at: string;
   ended_at: string;
+  /** Why a `failed` row failed: the error as printed, its exit code and phase. */
+  error?: { message: string; exit_code: number; phase: string };
   /** ETags bare, as in `outputs`. */
   inputs: Array<{ uri: string; etag: string; size: number }>;
   solver: {

@@ -21,6 +21,8 @@ import { record, solverExit, type Verdict } from './record.ts';
 import type { Row } from './row.ts';
 import { solve } from './solve.ts';
 import { wipe } from './wipe.ts';
+import { checkSolver } from '../solver/plan.ts';
+import { BeforeSolver, beforeSolver, recordable, recordFailure, type Held } from './failed.ts';
 
 /** How the row ended: the exit code, and what the summary line reports. */
 export interface RowEnd {
@@ -30,11 +32,11 @@ export interface RowEnd {
 }
 
 /** The output prefix's lease for this row, taken before anything is written there. */
-function takeLease(row: Row, p: Prepared, id: RowIdentity): Promise<Lease> {
+function takeLease(row: Row, p: Pick<Prepared, 'attempt'> & { runId: string }, id: RowIdentity): Promise<Lease> {
   return Lease.acquire(row.output, row.cfg.output, {
     row: id,
     attempt: p.attempt,
-    runId: p.state.runId,
+    runId: p.runId,
     ferry: versionLine(),
     takeOver: row.cfg.takeOver,
     ttlMs: leaseTtlMs(row.ctx.env),
@@ -63,14 +65,35 @@ async function identify(row: Row): Promise<RowIdentity> {
   return rowIdentity(row.cfg.output, inputs, row.cfg.solver, row.ctx.env);
 }
 
+/** The row; a failure before its solver started is recorded under the output prefix (run/failed.ts). */
 export async function runRow(row: Row): Promise<RowEnd> {
-  const p = await prepare(row);
-  const id = await identify(row);
+  const held: Held = { take: (attempt, runId, id) => takeLease(row, { attempt, runId }, id) };
+  try {
+    return await leased(row, held);
+  } catch (e) {
+    return failedRow(row, e, held);
+  }
+}
+
+/** A failure before the solver started, recorded; anything else thrown on. */
+async function failedRow(row: Row, e: unknown, held: Held): Promise<RowEnd> {
+  const failure = e instanceof BeforeSolver ? recordable(row, e.failure) : undefined;
+  if (!failure) throw e instanceof BeforeSolver ? e.failure : e;
+  await recordFailure(row, failure, held);
+  return { code: failure.exitCode, solverMs: 0, status: 'failed' };
+}
+
+async function leased(row: Row, held: Held): Promise<RowEnd> {
+  const p = (held.p = await beforeSolver(() => prepare(row)));
+  const id = (held.id = await beforeSolver(() => identify(row)));
   if (!row.cfg.rerun && (await alreadyComplete(row, id))) return { code: EXIT.ok, solverMs: 0, status: 'complete' };
-  const lease = await takeLease(row, p, id);
+  const lease = await takeLease(row, { attempt: p.attempt, runId: p.state.runId }, id);
   let end: RowEnd | undefined;
   try {
     return (end = await attempt(row, p, id, lease));
+  } catch (e) {
+    if (!(e instanceof BeforeSolver)) throw e;
+    return (end = await failedRow(row, e, { ...held, lease }));
   } finally {
     await lease.release().catch((err) => {
       row.log.error(leaseLeft(lease.uri, err, leaseTtlMs(row.ctx.env)));
@@ -90,7 +113,12 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
     fence: () => lease.fence(),
   });
   const existing = await prepareOutput(row.output, row.cfg.output, row.log, row.ctx.stop);
-  const f = await restore(row, p, id, await fetch(row, p), { earlier, existing });
+  // a failure here is recorded under this attempt's lease (run/failed.ts)
+  const f = await beforeSolver(async () => {
+    const fetched = await restore(row, p, id, await fetch(row, p), { earlier, existing });
+    checkSolver(row.cfg, row.ctx.env); // once the input is in place: it may bring the solver
+    return fetched;
+  });
   const s = await solve(row, p, f, { lease, journal, existing });
   await journal.flush();
   const stop = row.ctx.stop;

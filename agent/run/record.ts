@@ -127,6 +127,21 @@ function buildManifest(
   };
 }
 
+/** Files the wipe leaves, said once (the first few) and each in the run log. */
+function warnKept(row: Row, kept: Manifest['kept']): void {
+  if (kept.length === 0) return;
+  const few =
+    kept
+      .slice(0, 5)
+      .map((k) => k.path)
+      .join(', ') + (kept.length > 5 ? ', …' : '');
+  row.log.warn(
+    `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ` +
+      `${few} (listed in the manifest)`,
+  );
+  for (const k of kept) row.log.detail(`kept ${k.path}: ${k.reason}`);
+}
+
 /**
  * Decides the run's status, plans the wipe (so the manifest can list what stays), and claims the
  * prefix: the manifest, the run log, and `_SUCCESS` last, only for a complete run.
@@ -166,18 +181,12 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, rr: R
     return [...mine].map(([path, o]) => ({ path, ...o, attempt: p.attempt }));
   });
   const manifest = buildManifest(row, p, f, s, verdict, rr, outputs, kept);
-  if (kept.length > 0) {
-    const few =
-      kept
-        .slice(0, 5)
-        .map((k) => k.path)
-        .join(', ') + (kept.length > 5 ? ', …' : '');
+  warnKept(row, kept);
+  if (verdict.status === 'complete' && outputs.length === 0)
     row.log.warn(
-      `${kept.length} file(s) stay in the run directory (not created by the run, or not accounted for): ` +
-        `${few} (listed in the manifest)`,
+      'the run made no output file: the row is complete with nothing under its output prefix but ' +
+        "ferry's own objects (does the solver write somewhere else, or was the input not what it expects?)",
     );
-    for (const k of kept) row.log.detail(`kept ${k.path}: ${k.reason}`);
-  }
   const claimed = await claimPrefix(row, manifest, rr.lease);
   if (claimed.status !== verdict.status) verdict.status = claimed.status; // not whole: _SUCCESS withheld
   return { verdict, plan, manifest: claimed.manifest, written: claimed.written };

@@ -8,7 +8,6 @@ import type { Journal } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { ObjectInfo } from '../store/store.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
-import { checkSolver } from '../solver/plan.ts';
 import { openForWriting, writersAreLocal } from '../solver/writers.ts';
 import { guardStops, runPids } from './stops.ts';
 import { runSolver, type SolverResult } from '../solver/run.ts';
@@ -70,7 +69,6 @@ function uploaderFor(row: Row, p: Prepared, h: Holding): Uploader {
  */
 export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
   const { cfg, ctx } = row;
-  checkSolver(cfg, ctx.env);
   const uploader = uploaderFor(row, p, h);
   const notOut = notOutput(p.job, p.own);
   // The checkpoint trigger asks for a checkpoint: never uploaded, so a later attempt never finds one.

@@ -16,6 +16,7 @@ import { downloadOptions, fetchZip, type ZipHooks } from './fetch-zip.ts';
 import { planAll, replan, type Job, type Planned, type PlanOptions } from './input-plan.ts';
 import { landingPath } from './key-path.ts';
 import type { Snapshot } from '../rundir/tree.ts';
+import { plural } from '../plural.ts';
 
 export interface FetchedInput {
   uri: string;
@@ -97,7 +98,7 @@ async function fetchPlanned(p: Planned, dir: string, log: Log, hooks: ZipHooks):
   const inDir = (rel: string) => (relDir === '.' ? rel : `${relDir}/${rel}`);
   await insideDir(dir, dirname(dest), job);
   const out = await fetchZip(job.store, job.loc, job.obj, dirname(dest), p.zip, hooks);
-  log.info(`extracted ${formatUri(job.loc)}: ${out.length} files`);
+  log.info(`extracted ${formatUri(job.loc)}: ${plural(out.length, 'file')}`);
   return out.map(inDir);
 }
 

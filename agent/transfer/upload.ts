@@ -289,9 +289,11 @@ export async function uploadTree(
   const notes =
     (live ? `; ${live} uploaded while the solver ran` : '') +
     (resumed ? `; ${resumed} already there with the same bytes` : '');
-  log.info(
-    `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s ` +
-      `(${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`,
-  );
+  if (outcomes.length === 0) log.info(`nothing to upload to ${formatUri(up.prefix)}: the run made no output file`);
+  else
+    log.info(
+      `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s ` +
+        `(${formatRate(bytes, ms)}) to ${formatUri(up.prefix)}${notes}`,
+    );
   return { outcomes, bytes, ms, failed };
 }

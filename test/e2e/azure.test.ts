@@ -107,7 +107,7 @@ describe('ferry run --azure-config azure -- converge super (a whole row on Azure
       const r = await verify([row]);
       expect(r.exitCode, r.all).toBe(1);
       expect(r.stdout).toMatch(new RegExp(`^changed\\s+${row}output/rank_3\\.out\\s+`, 'm'));
-      expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`${row}: NOT whole: 1 changed`);
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`${row}: NOT whole: 1 finding (1 changed)`);
     } finally {
       await putBlob(c, key, orig);
     }

@@ -75,6 +75,7 @@ afterAll(() => admin.destroy());
 describe('ferry doe status on a DOE of 6 rows in every state', () => {
   it('the rehearsal: rows 1-2 complete, row 3 exits 3, row 4 stopped by SIGTERM (143), its lease removed', async () => {
     expect(rehearsal.exitCode, rehearsal.all).toBe(3);
+    expect(rehearsal.stderr).toContain('row fails failed (exit 3); see '); // named as doe status names it
     const keys = [...(await listAll(admin, BUCKET, 'output/sigterm/')).keys()];
     expect(keys).toContain('output/sigterm/_manifest.json');
     expect(keys).not.toContain('output/sigterm/_ferry.lease');
@@ -126,6 +127,7 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     expect(json[6]).toEqual({
       type: 'counts',
       rows: 6,
+      failed: 0,
       'solver-failed': 1,
       incomplete: 1,
       started: 1,

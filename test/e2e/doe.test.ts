@@ -73,7 +73,7 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
       new RegExp(`^1\\s+0\\s+\\S+ \\S+\\s+12\\.0 MiB\\s+[\\d.]+ s\\s+complete\\s+s3://${BUCKET}/output/hsdi/$`, 'm'),
     );
     expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+s3://${BUCKET}/output/pintle/$`, 'm'));
-    expect(r.all).toContain('[row 1] Cycle 6 of 6');
+    expect(r.all).toContain('[hsdi] Cycle 6 of 6');
     for (const [name, steps, vol] of [
       ['hsdi', 6, 12288],
       ['pintle', 4, 0],

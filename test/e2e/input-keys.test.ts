@@ -59,7 +59,11 @@ describe('an input prefix with keys that are not plain relative paths: 65 naming
     expect(r.stderr).toContain(says);
     expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log']);
     expect(await ledger.lost(admin, BUCKET, `out-${name}/`)).toEqual([]);
-    expect([...(await listAll(admin, BUCKET, `out-${name}/`)).keys()]).toEqual([]); // the lease went too
+    // the failure is recorded (a failed manifest and the log, issue 27 item 2); the lease went
+    const keys = [...(await listAll(admin, BUCKET, `out-${name}/`)).keys()].sort();
+    expect(keys).toEqual([`out-${name}/_ferry.log`, `out-${name}/_manifest.json`]);
+    const m = JSON.parse((await getBytes(admin, BUCKET, `out-${name}/_manifest.json`)).toString());
+    expect(m).toMatchObject({ status: 'failed', outputs: [], error: { exit_code: 65 } });
   });
 
   it('ferry get refuses the same key (65), writing nothing', async () => {

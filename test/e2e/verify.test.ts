@@ -76,10 +76,10 @@ describe('ferry verify s3://…/output/pintle/ (a row ferry run completed)', () 
         'm',
       ),
     );
-    expect(quick.stdout.split('\n').at(-1)).toBe(`${ROW}: NOT whole: 1 changed`);
+    expect(quick.stdout.split('\n').at(-1)).toBe(`${ROW}: NOT whole: 1 finding (1 changed)`);
     expect(deep.exitCode, deep.all).toBe(1);
     expect(deep.stdout).toMatch(new RegExp(`^sha256\\s+${ROW}output/rank_3\\.out\\s+sha256 [0-9a-f]{64} read, `, 'm'));
-    expect(deep.stdout.split('\n').at(-1)).toBe(`${ROW}: NOT whole: 1 changed, 1 sha256`);
+    expect(deep.stdout.split('\n').at(-1)).toBe(`${ROW}: NOT whole: 2 findings (1 changed, 1 sha256)`);
     expect((await verify([ROW])).exitCode).toBe(0); // the original bytes back: whole again
   });
 

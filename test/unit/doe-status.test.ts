@@ -175,6 +175,7 @@ describe('doe status: what it writes', () => {
       type: 'counts',
       rows: 5,
       complete: 1,
+      failed: 0,
       'solver-failed': 1,
       incomplete: 1,
       started: 1,

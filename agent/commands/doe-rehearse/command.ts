@@ -6,7 +6,7 @@ import { PAC_AUTO, storeSettings, transferSettings } from '../../config.ts';
 import { INPUT, OUTPUT, VARS, WORKDIR } from '../../config/run-flags.ts';
 import type { Args, Span } from '../../flags/parse.ts';
 import { parseCsv, render } from '../../csv.ts';
-import { checkDistinctOutputs, readManifest } from '../../doe/rows.ts';
+import { checkDistinctOutputs, readManifest, rowsFromCsv } from '../../doe/rows.ts';
 import { renderTable } from '../../doe/table.ts';
 import { EXIT, usageError } from '../../errors.ts';
 import { asPrefix, parseUri } from '../../location.ts';
@@ -20,6 +20,8 @@ import { parseFor } from '../spec.ts';
 
 interface RowResult {
   row: number;
+  /** The row's name, as doe status calls it (what differs between the outputs). */
+  name: string;
   exit: number;
   ms: number;
   output: string;
@@ -37,6 +39,8 @@ const CONFIG_COPIES: Array<[string, string]> = [
 /** What `doe rehearse` was asked: its own options, the run definition, and what goes on to each `ferry run`. */
 interface Rehearsal {
   rows: Array<Record<string, string>>;
+  /** Each row's name, as doe status calls it. */
+  names: string[];
   csvFile: string;
   template: string;
   slots: number;
@@ -79,8 +83,10 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
   }
   const csvFile = resolve(ctx.cwd, csvPath);
   if (!existsSync(csvFile)) throw usageError(`run definition not found: ${csvFile}`);
-  const rows = parseCsv(readFileSync(csvFile, 'utf8'), csvFile);
+  const text = readFileSync(csvFile, 'utf8');
+  const rows = parseCsv(text, csvFile);
   checkDistinctOutputs(rows, csvFile);
+  const names = rowsFromCsv(text, csvFile).map((r) => r.name);
   const tmplPath = resolve(ctx.cwd, p.get(VARS_TEMPLATE_FLAG) ?? join(dirname(csvFile), VARS_TEMPLATE));
   const template = existsSync(tmplPath)
     ? readFileSync(tmplPath, 'utf8')
@@ -91,6 +97,7 @@ function parseRehearsal(ctx: CommandContext): Rehearsal {
   });
   return {
     rows,
+    names,
     csvFile,
     template,
     slots: p.get(SLOTS),
@@ -124,9 +131,16 @@ async function rehearseRow(
     buffer: false,
     lines: true,
   });
-  for await (const line of child.iterable({ from: 'all' })) ctx.log.solver(`[row ${i + 1}] ${line}\n`, 'stdout');
+  for await (const line of child.iterable({ from: 'all' })) ctx.log.solver(`[${h.names[i]}] ${line}\n`, 'stdout');
   const r = await child;
-  return { row: i + 1, exit: r.exitCode ?? 1, ms: Date.now() - t0, output: row.s3_output, status: 'no manifest' };
+  return {
+    row: i + 1,
+    name: h.names[i],
+    exit: r.exitCode ?? 1,
+    ms: Date.now() - t0,
+    output: row.s3_output,
+    status: 'no manifest',
+  };
 }
 
 /** Bytes and status of each row, from its manifest. */
@@ -171,7 +185,7 @@ export async function doeRehearseCommand(ctx: CommandContext): Promise<number> {
   const seeLog = failed && join(h.base, `row-${failed.row}`, RUN_LOG);
   ctx.log.info(
     failed
-      ? `row ${failed.row} failed (exit ${failed.exit}); see ${seeLog}`
+      ? `row ${failed.name} failed (exit ${failed.exit}); see ${seeLog}`
       : `all ${results.length} rows succeeded (${basename(h.csvFile)})`,
   );
   return failed ? failed.exit : EXIT.ok;

@@ -34,6 +34,7 @@ export const DOE_STATUS: CommandSpec = {
   about: `Reads every row's outcome back from its output prefix (the manifest, _SUCCESS, the lease of a run
 under way), rows side by side, and prints one line per row: name, status, the solver's exit code,
 output files and bytes, duration, ferry version; then a count per status. Statuses:
+  failed         the row failed before its solver started (the error is in the note)
   complete       the solver exited 0 and every output is verified (manifest complete + _SUCCESS)
   solver-failed  the solver exited non-zero (its outputs are uploaded and verified)
   incomplete     stopped by a signal, or files not verified (or complete without _SUCCESS)

@@ -7,6 +7,7 @@ import { verifyPrefix, type Finding, type VerifyResult } from '../../prefix/veri
 import { openStores, type CommandContext } from '../context.ts';
 import { parseFor } from '../spec.ts';
 import { ANY_STATUS, DEEP, VERIFY } from './spec.ts';
+import { plural } from '../../plural.ts';
 
 /** What stdout says of one prefix: one line when whole; else a line per finding, then the verdict. */
 function report(prefix: Location, r: VerifyResult, deep: boolean): string {
@@ -18,7 +19,7 @@ function report(prefix: Location, r: VerifyResult, deep: boolean): string {
   const kinds = new Map<string, number>();
   for (const f of r.findings) kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
   const counts = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
-  return `${renderTable(rows)}\n${uri}: NOT whole: ${counts}\n`;
+  return `${renderTable(rows)}\n${uri}: NOT whole: ${plural(r.findings.length, 'finding')} (${counts})\n`;
 }
 
 /**
