@@ -52,10 +52,16 @@ export const RUN_LOG_OBJECT = '_ferry.log';
 export const RESERVED_OUTPUT = new Set([MANIFEST, SUCCESS, LEASE, RUN_LOG_OBJECT]);
 /** The row's journal under the output prefix (agent/prefix/journal.ts): ferry's own objects too. */
 export const JOURNAL = '_ferry.journal/';
+/**
+ * Where `ferry doe rehearse` writes a row: a prefix of its own inside the row's, so that a rehearsal
+ * never passes for the row's run (its done check, `doe status`, `verify`) and any policy of the row
+ * covers it. ferry's own, as the journal: never an output of the row.
+ */
+export const REHEARSAL = '_ferry.rehearsal/';
 
 /** True for a key (relative to the output prefix) that names one of ferry's own objects, not an output. */
 export function isOwnObject(rel: string): boolean {
-  return RESERVED_OUTPUT.has(rel) || rel.startsWith(JOURNAL);
+  return RESERVED_OUTPUT.has(rel) || rel.startsWith(JOURNAL) || rel.startsWith(REHEARSAL);
 }
 
 /** ferry's files at the top of a run directory, by name (temporary files go by their token: own-files.ts). */

@@ -1,7 +1,7 @@
 // The outcome of one DOE row, read back from its output prefix: the manifest, the _SUCCESS marker,
 // the lease of a run under way, and what else is there. Speaks only the Store seam.
 import { under, type Location } from '../location.ts';
-import { isOwnObject, LEASE, MANIFEST, SUCCESS } from '../names.ts';
+import { isOwnObject, LEASE, MANIFEST, REHEARSAL, SUCCESS } from '../names.ts';
 import { readJournal } from '../prefix/journal.ts';
 import { LEASE_TTL_MS, viewLease } from '../prefix/lease-view.ts';
 import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
@@ -101,11 +101,24 @@ function described(m: Manifest): Omit<RowState, 'row' | 'status'> {
   };
 }
 
+/** A row that was only rehearsed (`ferry doe rehearse`): what the rehearsal did, when and where. */
+async function rehearsalNote(store: Store, row: Row, call: Call): Promise<string> {
+  const at = under(row.output, REHEARSAL);
+  const m = await fetchManifest(store, at, call).catch(() => undefined);
+  const how = m ? `${m.status}, on ${m.attempts?.at(-1)?.host ?? '?'} at ${m.started_at}` : 'no manifest';
+  return `the row never ran; only a rehearsal did (${how}, under ${REHEARSAL})`;
+}
+
 /** A row without a manifest: nothing there (no-output), or objects (started: running, or died). */
 async function withoutManifest(store: Store, row: Row, lease: Fetched | undefined, call: Call, o: Clock) {
-  const objects = await store.list(row.output, call);
-  const outputs = objects.filter((o) => !isOwnObject(o.key.slice(row.output.key.length)));
-  if (objects.length === 0) return { status: 'no-output' as const, exitCode: null, signal: null };
+  const listed = await store.list(row.output, call);
+  const rehearsed = listed.some((x) => x.key.startsWith(`${row.output.key}${REHEARSAL}`));
+  const objects = listed.filter((x) => !x.key.startsWith(`${row.output.key}${REHEARSAL}`));
+  const outputs = objects.filter((x) => !isOwnObject(x.key.slice(row.output.key.length)));
+  if (objects.length === 0) {
+    const note = rehearsed ? await rehearsalNote(store, row, call) : undefined;
+    return { status: 'no-output' as const, exitCode: null, signal: null, ...(note ? { note } : {}) };
+  }
   const note = lease
     ? leaseNote(lease, o.now, o.ttlMs)
     : `no ${MANIFEST} yet: still running, or the run died without one`;

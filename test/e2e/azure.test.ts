@@ -299,16 +299,16 @@ describe('ferry doe init + doe rehearse --slots 2 on Azure', () => {
       },
     );
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+${uri('doe/pintle/')}$`, 'm'));
-    expect((await getBlob(c, 'doe/pintle/listing.txt')).toString()).toContain('inputs.in');
-    expect((await listBlobs(c, 'doe/hsdi/')).has('doe/hsdi/_SUCCESS')).toBe(true);
+    expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+${uri('doe/pintle/_ferry.rehearsal/')}$`, 'm'));
+    expect((await getBlob(c, 'doe/pintle/_ferry.rehearsal/listing.txt')).toString()).toContain('inputs.in');
+    expect((await listBlobs(c, 'doe/hsdi/')).has('doe/hsdi/_ferry.rehearsal/_SUCCESS')).toBe(true);
     expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
-    // and doe status reads both rows back from Azure
+    // and doe status reads both rows back from Azure: rehearsed, never run
     const st = await ferry(['doe', 'status', 'inputs.csv', '--azure-config', 'azure'], { cwd: dir });
-    expect(st.exitCode, st.all).toBe(0);
-    expect(st.stdout).toMatch(/^hsdi\s+complete\s+0\s+\d+\s+/m);
-    expect(st.stdout).toMatch(/^pintle\s+complete\s+0\s+\d+\s+/m);
-    expect(st.stdout.trimEnd().split('\n').at(-1)).toBe('2 row(s): 2 complete');
+    expect(st.exitCode, st.all).not.toBe(0);
+    expect(st.stdout).toMatch(/^hsdi\s+no-output\s.*only a rehearsal did \(complete, on /m);
+    expect(st.stdout).toMatch(/^pintle\s+no-output\s.*only a rehearsal did \(complete, on /m);
+    expect(st.stdout.trimEnd().split('\n').at(-1)).toBe('2 row(s): 2 no-output');
   });
 });
 

@@ -21,6 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => admin.destroy());
 
+/** Where a rehearsal writes a row: a prefix of its own in the row's (in a pattern). */
+const REH = '_ferry\\.rehearsal/$';
+
 describe('ferry doe init + ferry doe rehearse --slots 2', () => {
   it('reproduces the two-row DOE end to end', async () => {
     const dir = tempDir('doe');
@@ -70,9 +73,14 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     );
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(
-      new RegExp(`^1\\s+0\\s+\\S+ \\S+\\s+12\\.0 MiB\\s+[\\d.]+ s\\s+complete\\s+s3://${BUCKET}/output/hsdi/$`, 'm'),
+      new RegExp(
+        `^1\\s+0\\s+\\S+ \\S+\\s+12\\.0 MiB\\s+[\\d.]+ s\\s+complete\\s+s3://${BUCKET}/output/hsdi/` + REH,
+        'm',
+      ),
     );
-    expect(r.stdout).toMatch(new RegExp(`^2\\s+0\\s+.*complete\\s+s3://${BUCKET}/output/pintle/$`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(`^2\\s+0\\s+.*complete\\s+s3://${BUCKET}/output/pintle/_ferry\\.rehearsal/$`, 'm'),
+    );
     expect(r.all).toContain('[hsdi] Cycle 6 of 6');
     for (const [name, steps, vol] of [
       ['hsdi', 6, 12288],
@@ -80,10 +88,24 @@ describe('ferry doe init + ferry doe rehearse --slots 2', () => {
     ] as const) {
       const expected = expectedOutputs(name, 8, steps, vol);
       for (const [rel, bytes] of expected)
-        expect((await getBytes(admin, BUCKET, `output/${name}/${rel}`)).equals(bytes), `${name}/${rel}`).toBe(true);
-      expect((await listAll(admin, BUCKET, `output/${name}/`)).has(`output/${name}/_SUCCESS`)).toBe(true);
+        expect((await getBytes(admin, BUCKET, `output/${name}/_ferry.rehearsal/${rel}`)).equals(bytes), rel).toBe(true);
+      const keys = [...(await listAll(admin, BUCKET, `output/${name}/`)).keys()];
+      expect(keys).toContain(`output/${name}/_ferry.rehearsal/_SUCCESS`);
+      // the row's own prefix holds nothing but the rehearsal: a rehearsal never passes for the run
+      expect(keys.filter((k) => !k.startsWith(`output/${name}/_ferry.rehearsal/`))).toEqual([]);
     }
     expect(readdirSync(join(dir, 'rehearsal/row-1'))).toEqual(['ferry.log']);
+    const st = await ferry(['doe', 'status', 'inputs.csv', '--aws-config', 'config', '--json'], { cwd: dir, env });
+    expect(st.exitCode, st.all).not.toBe(0);
+    const rows = st.stdout
+      .trim()
+      .split('\n')
+      .slice(0, 2)
+      .map((l) => JSON.parse(l));
+    for (const row of rows) {
+      expect(row.status).toBe('no-output');
+      expect(row.note).toMatch(/^the row never ran; only a rehearsal did \(complete, on \S+ at 20\d\d-/);
+    }
   });
 
   it('doe init refuses to overwrite, and names an input prefix without zips', async () => {

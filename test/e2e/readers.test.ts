@@ -126,10 +126,10 @@ describe('keys holding , and "', () => {
     );
     expect(rehearse.exitCode, rehearse.all).toBe(0);
     for (const out of ['case,v2', 'we"ird']) {
-      const m = JSON.parse((await getBytes(admin, BUCKET, `out17/${out}/_manifest.json`)).toString());
+      const m = JSON.parse((await getBytes(admin, BUCKET, `out17/${out}/_ferry.rehearsal/_manifest.json`)).toString());
       expect(m.status).toBe('complete');
       expect(m.inputs.map((i: { uri: string }) => i.uri)).toEqual([`s3://${BUCKET}/in17/${out}.zip`]);
-      expect((await getBytes(admin, BUCKET, `out17/${out}/ls.txt`)).toString()).toContain('case.in');
+      expect((await getBytes(admin, BUCKET, `out17/${out}/_ferry.rehearsal/ls.txt`)).toString()).toContain('case.in');
     }
     expect(await ledger.lost(admin, BUCKET, 'out17/')).toEqual([]);
   });

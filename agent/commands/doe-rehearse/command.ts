@@ -9,9 +9,9 @@ import { parseCsv, render } from '../../csv.ts';
 import { checkDistinctOutputs, readManifest, rowsFromCsv } from '../../doe/rows.ts';
 import { renderTable } from '../../doe/table.ts';
 import { EXIT, usageError } from '../../errors.ts';
-import { asPrefix, parseUri } from '../../location.ts';
+import { asPrefix, formatUri, parseUri, under } from '../../location.ts';
 import { formatBytes } from '../../log.ts';
-import { RUN_LOG } from '../../names.ts';
+import { REHEARSAL, RUN_LOG } from '../../names.ts';
 import { selfCommand } from '../../version.ts';
 import { openStores, type CommandContext } from '../context.ts';
 import { VARS_TEMPLATE } from '../doe-init/command.ts';
@@ -118,7 +118,9 @@ async function rehearseRow(
   const dir = join(h.base, `row-${i + 1}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, VARS_TEMPLATE), render(h.template, row));
+  // Under the row's own prefix, in one of its own: a rehearsal never passes for the row's run.
+  const output = formatUri(under(asPrefix(parseUri(row.s3_output, 's3_output')), REHEARSAL));
+  writeFileSync(join(dir, VARS_TEMPLATE), render(h.template, { ...row, s3_output: output }));
   for (const c of h.configs) copyFileSync(c.from, join(dir, c.as));
   const t0 = Date.now();
   const child = execa(selfCommand(ctx.env), ['run', '--vars', VARS_TEMPLATE, ...h.runArgs], {
@@ -138,7 +140,7 @@ async function rehearseRow(
     name: h.names[i],
     exit: r.exitCode ?? 1,
     ms: Date.now() - t0,
-    output: row.s3_output,
+    output,
     status: 'no manifest',
   };
 }
