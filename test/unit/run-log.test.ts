@@ -101,7 +101,7 @@ describe('RunLogCopy: the log so far in the prefix', () => {
 
 describe("doe status's reading of a timed log", () => {
   const call = { phase: 'download' as const };
-  it('leaves out detail lines after their time; finds the last heartbeat however many solver lines follow', async () => {
+  it('leaves out detail lines past their time, finds the last heartbeat however many solver lines follow', async () => {
     const store = new MemoryStore();
     const t = '2026-12-02T01:00:00Z ';
     const lines = [
