@@ -44,15 +44,21 @@ describe('ferry run with FERRY_HEARTBEAT_SECONDS=1 (a heartbeat a second)', () =
       gate,
     ];
     const run = startFerry(args, { cwd: dir, env: cleanEnv({ FERRY_HEARTBEAT_SECONDS: '1' }) });
-    // The solver waits for the gate: a heartbeat naming early.dat in the uploaded log came while it ran.
+    // The solver waits for the gate: a heartbeat counting both live uploads in the uploaded log came while it ran.
     const uploaded = async () => {
       if (!(await listAll(admin, BUCKET, 'doe/row/')).has('doe/row/_ferry.log')) return false;
       during = (await getBytes(admin, BUCKET, 'doe/row/_ferry.log')).toString();
-      return /heartbeat: .*the last out\/early\.dat at /.test(during);
+      return /heartbeat: .*2 file\(s\), 11 B uploaded so far, the last (out\/early\.dat|scratch\.tmp) at /.test(during);
     };
+    // (the gate opens whatever happens: a failed wait leaves no solver behind)
     await waitFor('a heartbeat in the uploaded _ferry.log while the solver waits', uploaded, {
       alive: run.running,
       everyMs: 200,
+      context: () => `ferry so far:\n${run.output()}\nthe uploaded log:\n${during}`,
+    }).catch(async (err) => {
+      writeFileSync(gate, '');
+      await run.result;
+      throw err;
     });
     const st = await ferry(['doe', 'status', '--output', `s3://${BUCKET}/doe/`, '--aws-config', 'config'], {
       cwd: dir,
@@ -113,7 +119,7 @@ describe('ferry run with FERRY_HEARTBEAT_SECONDS=1 (a heartbeat a second)', () =
 
   it('doe status shows the running row with its last heartbeat line', () => {
     expect(status.stdout).toContain('running rows, from the log each uploaded last:');
-    expect(status.stdout).toMatch(/\n {2}row: \S+ ferry: heartbeat: solver running for .*the last out\/early\.dat at /);
+    expect(status.stdout).toMatch(/\n {2}row: \S+ ferry: heartbeat: solver running for .*, the last \S+ at /);
     expect(status.json).toMatchObject({ row: 'row', status: 'started' });
     expect(String(status.json.progress)).toMatch(/ferry: heartbeat: solver running for /);
   });
