@@ -16,8 +16,20 @@ export interface LogOptions {
 type Fields = Record<string, unknown>;
 type Stream = 'stdout' | 'stderr';
 
-/** How a per-file detail line of the run log begins (readers of the log can tell them apart). */
+/** How a per-file detail line of the run log begins after its time (readers of the log can tell them apart). */
 export const DETAIL_MARK = 'ferry:   ';
+/** The time at the start of every line of the run log: `2026-12-02T01:53:07Z ` (ISO 8601, UTC, seconds). */
+export const LINE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /;
+
+/** `2026-12-02T01:53:07Z`: a time as the run log writes it (UTC, whole seconds). */
+export function logTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** A line of the run log without its time (a log written before lines carried one is left as is). */
+export function untimed(line: string): string {
+  return line.replace(LINE_TIME, '');
+}
 /** A solver line longer than this is passed on in pieces (JSON: later pieces carry "continued"). */
 export const LINE_MAX = 64 * 1024;
 /** An unfinished line is shown after this long without more output (text mode). */
@@ -47,6 +59,10 @@ export class Log {
   /** Secrets replaced by *** in everything written. */
   readonly masker = new Masker();
   private fileFailed = false;
+  /** The run log's next byte begins a line (and so gets the time). */
+  private lineStart = true;
+  private stampSecond = -1;
+  private stampText = '';
 
   constructor(opts: LogOptions = {}) {
     this.opts = { format: 'text', quiet: false, tty: false, ...opts };
@@ -79,7 +95,7 @@ export class Log {
 
   /** Per-file details: into the run log only, never on the console, indented under ferry's own lines. */
   detail(msg: string): void {
-    this.toFile(`${DETAIL_MARK}${this.masker.mask(msg)}\n`);
+    this.toFile(`${DETAIL_MARK}${this.masker.mask(msg)}\n`, true);
   }
 
   warn(msg: string, fields?: Fields): void {
@@ -170,7 +186,7 @@ export class Log {
   private event(level: string, text: string, fields: Fields | undefined, show: boolean): void {
     const prefix = level === 'info' || level === 'progress' ? 'ferry: ' : `ferry: ${level}: `;
     const msg = printable(this.masker.mask(text), true);
-    this.toFile(`${prefix}${msg}\n`);
+    this.toFile(`${prefix}${msg}\n`, true);
     if (!show) return;
     if (this.json)
       process.stderr.write(
@@ -194,10 +210,36 @@ export class Log {
     this.status = '';
   }
 
-  private toFile(data: string): void {
+  /** The time for the start of a line, made once a second. */
+  private stamp(): string {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.stampSecond) [this.stampSecond, this.stampText] = [second, `${logTime(now)} `];
+    return this.stampText;
+  }
+
+  /**
+   * Appends to the run log, the time at the start of every line (hint lines of a message too). ferry's
+   * own lines (`own`) start a line of their own: a solver line they interrupt goes on on the next line.
+   */
+  private timed(data: string, own: boolean): string {
+    let out = own && !this.lineStart ? '\n' : '';
+    if (out) this.lineStart = true;
+    for (let i = 0; i < data.length;) {
+      if (this.lineStart) out += this.stamp();
+      const nl = data.indexOf('\n', i);
+      const end = nl === -1 ? data.length : nl + 1;
+      out += data.slice(i, end);
+      this.lineStart = nl !== -1;
+      i = end;
+    }
+    return out;
+  }
+
+  private toFile(data: string, own = false): void {
     if (this.fd === undefined) return;
     try {
-      writeSync(this.fd, data);
+      writeSync(this.fd, this.timed(data, own));
     } catch (err) {
       // The run log is best effort: a full disk must not turn into a second failure. Said once, on stderr.
       if (this.fileFailed) return;
@@ -232,6 +274,14 @@ export function formatBytes(n: number): string {
     i++;
   }
   return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** 42.0 s, 12 min 5 s, 3 h 2 min. */
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m} min ${Math.floor(seconds % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 export function formatRate(bytes: number, ms: number): string {

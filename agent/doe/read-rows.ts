@@ -31,6 +31,7 @@ export async function readRows(
   const one = async (row: Row) => {
     const state = await readRow(await storeFor(row.output), row, call, o);
     if (state.logTail && o.mask) state.logTail = state.logTail.map(o.mask);
+    if (state.progress && o.mask) state.progress = o.mask(state.progress);
     return state;
   };
   return settleAll(

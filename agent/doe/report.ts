@@ -1,6 +1,6 @@
 // `ferry doe status` on stdout: one line per row (text table or JSON lines), then a count per status.
 import { formatUri } from '../location.ts';
-import { formatBytes } from '../log.ts';
+import { formatBytes, formatDuration } from '../log.ts';
 import { ROW_STATUSES, type RowState, type RowStatus } from './status.ts';
 import { renderTable } from './table.ts';
 
@@ -9,13 +9,7 @@ export function exitText(s: RowState): string {
   return s.signal ?? (s.exitCode === null ? '-' : String(s.exitCode));
 }
 
-/** 42.0 s, 12 min 5 s, 3 h 2 min. */
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined) return '-';
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const m = Math.floor(seconds / 60);
-  return m < 60 ? `${m} min ${Math.floor(seconds % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+export { formatDuration } from '../log.ts';
 
 /** `ferry 0.1.0 (abc, node 20)` → `0.1.0`. */
 export function ferryVersion(line: string | undefined): string {
@@ -49,7 +43,9 @@ export function textReport(states: RowState[]): string {
     ferryVersion(s.ferry),
     s.note ?? '',
   ]);
-  return `${renderTable([head, ...lines])}\n\n${countsLine(states)}\n`;
+  const running = states.filter((s) => s.progress).map((s) => `  ${s.row.name}: ${s.progress}`);
+  const progress = running.length ? `\n\nrunning rows, from the log each uploaded last:\n${running.join('\n')}` : '';
+  return `${renderTable([head, ...lines])}${progress}\n\n${countsLine(states)}\n`;
 }
 
 /** The same as JSON lines: one object per row, then one with the counts. */
@@ -70,6 +66,7 @@ export function jsonReport(states: RowState[]): string {
       ferry: s.ferry ?? null,
       attempts: s.attempts ?? null,
       checkpoint: s.checkpoint ?? null,
+      progress: s.progress ?? null,
       note: s.note ?? null,
     }),
   );

@@ -6,7 +6,7 @@ import { readJournal } from '../prefix/journal.ts';
 import { LEASE_TTL_MS, viewLease } from '../prefix/lease-view.ts';
 import { fetchManifest, UnreadableManifest, type Manifest } from '../prefix/manifest.ts';
 import type { Call, Fetched, Store } from '../store/store.ts';
-import { readLogTail } from './log-tail.ts';
+import { readLogTail, readProgress } from './log-tail.ts';
 
 /** Every status, the ones that need attention first (the order of the HTML report and the counts). */
 export const ROW_STATUSES = ['failed', 'solver-failed', 'incomplete', 'started', 'no-output', 'complete'] as const;
@@ -39,6 +39,8 @@ export interface RowState {
   note?: string;
   /** The last lines of the row's uploaded ferry.log (asked for rows that are not complete). */
   logTail?: string[];
+  /** A running row's last heartbeat line (or last line) from the log it uploaded so far. */
+  progress?: string;
   /** How many attempts of the row wrote under its prefix. */
   attempts?: number;
   /** The newest checkpoint an attempt journaled (a running or stopped row resumes from it). */
@@ -65,6 +67,11 @@ async function attemptsOf(store: Store, row: Row, call: Call, m?: Manifest) {
   for (const e of j?.entries.values() ?? [])
     if (e.checkpoint && (!checkpoint || e.at > checkpoint.at)) checkpoint = { path: e.path, at: e.at };
   return { attempts, checkpoint };
+}
+
+function leaseLive(lease: Fetched, o: Clock): boolean {
+  const held = viewLease(lease);
+  return (held.ageMs ?? o.now - (lease.info.modified?.getTime() ?? o.now)) < o.ttlMs;
 }
 
 interface Clock {
@@ -176,6 +183,7 @@ export async function readRow(
       state.note = state.note ? `${state.note}; ${more}` : more;
     }
   }
+  if (lease && leaseLive(lease, clock)) state.progress = await readProgress(store, row.output, call);
   if (o.logTail && state.status !== 'complete' && state.status !== 'no-output')
     state.logTail = await readLogTail(store, row.output, call);
   return state;

@@ -65,6 +65,8 @@ export class Lease {
   private renewing: Promise<boolean> | undefined;
   private etag = '';
   private renewedAt = 0;
+  /** When the lease was last written (this machine's clock, ms since the epoch): the heartbeat says it. */
+  lastRenewal = 0;
   private readonly loc: Location;
   private readonly body: LeaseBody;
 
@@ -167,6 +169,7 @@ export class Lease {
     if (!written) return false;
     this.etag = written.etag;
     this.renewedAt = performance.now();
+    this.lastRenewal = Date.now();
     return true;
   }
 

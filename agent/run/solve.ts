@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes } from '../log.ts';
 import { formatUri, under } from '../location.ts';
-import { RESERVED_OUTPUT } from '../names.ts';
+import { RESERVED_OUTPUT, RUN_LOG } from '../names.ts';
+import { RunLogCopy } from '../prefix/run-log.ts';
+import { Heartbeat, heartbeatMs } from '../transfer/heartbeat.ts';
 import type { Journal } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { ObjectInfo } from '../store/store.ts';
@@ -76,7 +78,8 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
   const live = cfg.liveUpload ? liveUpload(row, p, f, uploader, skip) : undefined;
   const guard = guardStops(row, p, uploader, h.journal);
   try {
-    const solver = await runWatched(row, p, f, live, guard.signal).finally(() => guard.end());
+    const beat = () => heartbeat(row, h, uploader, live);
+    const solver = await runWatched(row, p, f, live, guard.signal, beat).finally(() => guard.end());
     if (live && live.uploaded > 0)
       row.log.info(`${live.uploaded} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
     let progress: PhaseProgress | undefined;
@@ -115,7 +118,7 @@ function liveUpload(row: Row, p: Prepared, f: Fetched, uploader: Uploader, skip:
     skip,
     settleMs: row.cfg.settleSeconds * 1000,
     log: row.log,
-    progress: row.ctx.progress.start('live upload'),
+    progress: row.ctx.progress.start('live upload', {}, { lines: false }),
   });
 }
 
@@ -126,6 +129,7 @@ async function runWatched(
   f: Fetched,
   live: LiveUpload | undefined,
   stop: AbortSignal,
+  beat: () => Heartbeat,
 ): Promise<SolverResult> {
   const { cfg, ctx, log } = row;
   for (const n of p.command.notes) log.info(n);
@@ -133,13 +137,14 @@ async function runWatched(
     `launching: ${[p.command.file, ...p.command.args].join(' ')} (${f.result.files.length} input files in place)`,
   );
   live?.start();
+  const heart = beat().start();
   const solved = await runSolver(p.command, cfg.workdir, { ...ctx.env, ...f.solverEnv }, log, {
     signal: stop,
     hardStop: ctx.hardStop,
     graceMs: cfg.graceSeconds * 1000,
     mark: randomUUID(),
     keepCredentials: cfg.solverEnvCredentials,
-  }).finally(() => live?.stopWatching());
+  }).finally(() => Promise.all([live?.stopWatching(), heart.stop()]));
   if (solved.startError)
     log.error(
       `solve: ${solved.startError}\n  hint: check the solver's #! line and its permissions; ` +
@@ -152,6 +157,27 @@ async function runWatched(
     );
   if (live?.progress) ctx.progress.end(live.progress);
   return solved;
+}
+
+/** The heartbeat of the solver's run: its line every few minutes, then the run log so far to the prefix. */
+function heartbeat(row: Row, h: Holding, up: Uploader, live: LiveUpload | undefined): Heartbeat {
+  const { cfg, ctx, log } = row;
+  const logCopy = new RunLogCopy({
+    store: row.output,
+    prefix: cfg.output,
+    file: join(cfg.workdir, RUN_LOG),
+    log,
+    fence: () => h.lease.fence(),
+    signal: ctx.hardStop,
+  });
+  return new Heartbeat({
+    log,
+    everyMs: heartbeatMs(ctx.env),
+    startedAt: Date.now(),
+    uploads: live && (() => ({ files: live.progress?.files ?? 0, bytes: up.bytes, last: live.last })),
+    leaseRenewal: () => h.lease.lastRenewal,
+    after: () => logCopy.update(),
+  });
 }
 
 function warnNotUploaded(row: Row, sweep: SweepResult): void {

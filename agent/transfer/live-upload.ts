@@ -49,6 +49,8 @@ export class LiveUpload {
   /** Scans made so far. */
   scans = 0;
   private stopped = false;
+  /** The last file it uploaded and verified, and when (the heartbeat says it). */
+  last: { rel: string; at: number } | undefined;
 
   constructor(
     private readonly up: Uploader,
@@ -152,7 +154,8 @@ export class LiveUpload {
     if (this.inFlight.size >= UPLOADS_UNDER_WAY) return; // the next scan (or the final sweep) takes it
     this.sent++;
     const p = this.up.upload(rel, this.o.progress, state, true).then((outcome) => {
-      if (outcome.verified) this.o.log.detail(`live upload: ${rel} (${outcome.size} bytes) verified`);
+      // (the uploader logs the verified upload: once)
+      if (outcome.verified) this.last = { rel, at: Date.now() };
       else this.failed.set(rel, state);
       this.inFlight.delete(rel);
       return outcome;
@@ -165,6 +168,7 @@ export class LiveUpload {
     await this.inFlight.get(rel);
     const o = await this.up.upload(rel, this.o.progress, undefined, true);
     this.sent++;
+    if (o.verified) this.last = { rel, at: Date.now() };
     return o;
   }
 }

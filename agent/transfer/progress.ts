@@ -80,10 +80,14 @@ export class Progress {
     private readonly everyMs = 10_000,
   ) {}
 
-  start(phase: string, totals: { bytes?: number; files?: number } = {}): PhaseProgress {
+  /**
+   * `lines: false`: no periodic line for this phase without a terminal (the live upload: the heartbeat,
+   * agent/transfer/heartbeat.ts, says how it stands every few minutes instead).
+   */
+  start(phase: string, totals: { bytes?: number; files?: number } = {}, o: { lines?: boolean } = {}): PhaseProgress {
     const p = new PhaseProgress(phase, totals.bytes, totals.files);
     this.active.add(p);
-    this.lastLine.set(p, Date.now());
+    if (o.lines !== false) this.lastLine.set(p, Date.now());
     this.timer ??= setInterval(() => this.tick(), this.log.tty ? 250 : 1000);
     this.timer.unref();
     if (this.log.tty) this.tick();
@@ -109,7 +113,8 @@ export class Progress {
     }
     const now = Date.now();
     for (const p of this.active) {
-      if (now - (this.lastLine.get(p) ?? 0) < this.everyMs) continue;
+      const last = this.lastLine.get(p);
+      if (last === undefined || now - last < this.everyMs) continue;
       this.lastLine.set(p, now);
       this.log.progress(p.describe(), p.fields());
     }

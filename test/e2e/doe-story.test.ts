@@ -134,7 +134,8 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
   it('the uploaded _ferry.log is the local log up to the line that uploads it; _SUCCESS, the wipe follow', async () => {
     const local = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
     const uploaded = (await getBytes(admin, BUCKET, 'output/hsdi/_ferry.log')).toString();
-    const lines = uploaded.trimEnd().split('\n');
+    const untimed = (l: string) => l.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /, '');
+    const lines = uploaded.trimEnd().split('\n').map(untimed);
     expect(lines[0]).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
     expect(uploaded).toContain('Cycle 6 of 6');
     expect(lines.at(-2)).toBe(`ferry: wrote s3://${BUCKET}/output/hsdi/_manifest.json (status complete)`);
@@ -143,7 +144,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(local.startsWith(uploaded)).toBe(true);
     const after = local.slice(uploaded.length);
     const up = `s3://${BUCKET}/output/hsdi/`;
-    expect(after.split('\n').slice(0, 2)).toEqual([
+    expect(after.split('\n').slice(0, 2).map(untimed)).toEqual([
       `ferry:   uploaded ferry.log (${Buffer.byteLength(uploaded)} bytes) to ${up}_ferry.log, verified`,
       `ferry: wrote ${up}_SUCCESS: the prefix is complete`,
     ]);
@@ -160,7 +161,7 @@ describe('ferry run --aws-config config -- converge super (two DOE rows at once)
     expect(runs.hsdi.all).toContain('Cycle 6 of 6');
     expect(runs.pintle.all).toContain('Cycle 4 of 4');
     const log = readFileSync(join(runs.hsdi.dir, 'ferry.log'), 'utf8');
-    expect(log).toMatch(/^ferry: ferry \d+\.\d+\.\d+ \(/);
+    expect(log).toMatch(/^\S+Z ferry: ferry \d+\.\d+\.\d+ \(/);
     expect(log).toContain('Cycle 6 of 6');
     expect(log).toContain('-np 8');
   });
@@ -239,7 +240,7 @@ describe('solver failures and bad runs', () => {
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stderr).toContain('not uploading ./_ferry.log');
     const log = (await getBytes(admin, BUCKET, 'output/own-log/_ferry.log')).toString();
-    expect(log).toMatch(/^ferry: ferry /);
+    expect(log).toMatch(/^\S+Z ferry: ferry /);
     expect(log.split('\n')).not.toContain('SOLVER-LOG'); // the solver's file is not what went up
     expect(readFileSync(join(dir, '_ferry.log'), 'utf8')).toBe('SOLVER-LOG\n');
     const m = JSON.parse((await getBytes(admin, BUCKET, 'output/own-log/_manifest.json')).toString());

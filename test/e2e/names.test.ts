@@ -92,7 +92,7 @@ describe('names', () => {
       expect(r.stderr).toContain("not extracting 'ferry.log'");
       expect(r.stderr).toContain("not extracting '.ferry-state.json'");
       const log = readFileSync(join(dir, 'ferry.log'), 'utf8');
-      expect(log).toMatch(/^ferry: ferry /);
+      expect(log).toMatch(/^\S+Z ferry: ferry /);
       expect(log).not.toContain('HIJACKED');
       expect((await manifest('ownzip/')).run_id).not.toBe('evil');
       expect([...(await listAll(admin, BUCKET, 'ownzip/')).keys()].sort()).toEqual([

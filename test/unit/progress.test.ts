@@ -38,4 +38,19 @@ describe('progress', () => {
     expect(lines).toHaveLength(5);
     expect(progress.done).toEqual([p]);
   });
+
+  it('a phase started with lines: false (the live upload: the heartbeat speaks for it) prints no line', () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const log = { tty: false, progress: (msg: string) => lines.push(msg), setStatus: () => {} } as unknown as Log;
+    const progress = new Progress(log, 1500);
+    const live = progress.start('live upload', {}, { lines: false });
+    const down = progress.start('download', { bytes: 100 });
+    live.addBytes(10);
+    vi.advanceTimersByTime(10_000);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.startsWith('download '))).toBe(true);
+    progress.end(live);
+    progress.end(down);
+  });
 });
