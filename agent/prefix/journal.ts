@@ -3,7 +3,7 @@
 // while the attempt runs. A later attempt on any node reads it back to adopt what earlier ones left
 // (their sha256 without reading their bytes) and to resume from the newest checkpoint they verified.
 import { hostname } from 'node:os';
-import { EXIT, FerryError } from '../errors.ts';
+import { describeError, EXIT, FerryError, isAbort } from '../errors.ts';
 import { formatUri, under, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { JOURNAL } from '../names.ts';
@@ -89,9 +89,9 @@ export class Journal {
         contentType: 'application/json',
       });
     } catch (err) {
-      // The lease lost: said by the lease, once; the journal just stops.
-      const lost = err instanceof FerryError && err.exitCode === EXIT.busy;
-      this.o.log[lost ? 'detail' : 'warn'](`could not write the journal ${formatUri(loc)}: ${(err as Error).message}`);
+      // The lease lost (said by the lease, once) or transfers stopped by a second signal: the journal just stops.
+      const quiet = (err instanceof FerryError && err.exitCode === EXIT.busy) || isAbort(err);
+      this.o.log[quiet ? 'detail' : 'warn'](`could not write the journal ${formatUri(loc)}: ${describeError(err)}`);
     }
   }
 }
@@ -137,7 +137,7 @@ export async function removeJournal(store: Store, prefix: Location, call: Call, 
   const segs = await store.list(withKey(prefix, `${prefix.key}${JOURNAL}`), call);
   for (const o of segs)
     await store.remove(withKey(prefix, o.key), { ...call, what: 'removing the journal' }).catch((err) => {
-      log.warn(`could not remove ${formatUri(withKey(prefix, o.key))}: ${(err as Error).message}`);
+      log.warn(`could not remove ${formatUri(withKey(prefix, o.key))}: ${describeError(err)}`);
     });
 }
 

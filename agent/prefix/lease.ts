@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { backOff } from '../backoff.ts';
-import { EXIT, FerryError } from '../errors.ts';
+import { describeError, EXIT, FerryError } from '../errors.ts';
 import { formatUri, under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { LEASE } from '../names.ts';
@@ -33,7 +33,7 @@ export interface LeaseOptions {
  * lease URI: …` (the store's own hint is about writing, not deleting: left out).
  */
 export function leaseLeft(uri: string, err: unknown, ttlMs: number): string {
-  const e = err instanceof FerryError ? `${err.phase}: ${err.message}` : (err as Error).message;
+  const e = err instanceof FerryError ? `${err.phase}: ${err.message}` : describeError(err);
   const denied = err instanceof FerryError && err.exitCode === EXIT.noPerm;
   return (
     `could not remove the lease ${uri}: ${e}\n  the lease stays: until it goes stale (${Math.round(ttlMs / 1000)} s ` +
@@ -207,7 +207,7 @@ export class Lease {
       this.markLost(now, now ? undefined : await this.lastClaim());
       return false;
     } catch (err) {
-      this.o.log.warn(`could not renew the lease ${this.uri}: ${(err as Error).message}`);
+      this.o.log.warn(`could not renew the lease ${this.uri}: ${describeError(err)}`);
       return !this.lost;
     }
   }

@@ -1,3 +1,4 @@
+import { describeError } from '../errors.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -197,7 +198,7 @@ async function removeDeleted(row: Row, up: Uploader, sweep: SweepResult): Promis
         row.log.info(`removed ${uri}: uploaded while the solver ran, deleted by it since`);
       else row.log.warn(`not removing ${uri}: it was replaced in the store since this run uploaded it`);
     } catch (err) {
-      row.log.warn(`could not remove ${uri}: ${(err as Error).message}`);
+      row.log.warn(`could not remove ${uri}: ${describeError(err)}`);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { describeError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { PhaseProgress } from './progress.ts';
 import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from '../rundir/tree.ts';
@@ -76,7 +77,7 @@ export class LiveUpload {
         () => {
           const t0 = Date.now();
           this.scanning = this.tick()
-            .catch((err) => this.o.log.warn(`live upload scan failed: ${(err as Error).message}`))
+            .catch((err) => this.o.log.warn(`live upload scan failed: ${describeError(err)}`))
             .finally(() => next(Date.now() - t0));
         },
         Math.max(every, 10 * lastMs),

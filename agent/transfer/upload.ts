@@ -289,7 +289,7 @@ export async function uploadTree(
   const notes =
     (live ? `; ${live} uploaded while the solver ran` : '') +
     (resumed ? `; ${resumed} already there with the same bytes` : '');
-  if (outcomes.length === 0) log.info(`nothing to upload to ${formatUri(up.prefix)}: the run made no output file`);
+  if (outcomes.length === 0) log.info(`nothing left to upload to ${formatUri(up.prefix)}`);
   else
     log.info(
       `uploaded ${sent}/${outcomes.length} file(s), ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s ` +

@@ -26,7 +26,7 @@ describe('the lines of an odd run', () => {
     }).run;
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stderr).toContain('warning: the run made no output file: the row is complete with nothing under');
-    expect(r.stderr).toContain(`nothing to upload to s3://${BUCKET}/empty/: the run made no output file`);
+    expect(r.stderr).toContain(`nothing left to upload to s3://${BUCKET}/empty/`);
     expect(r.stderr).not.toContain('0/0 file(s)');
     expect([...(await listAll(admin, BUCKET, 'empty/')).keys()]).toContain('empty/_SUCCESS');
   });

@@ -81,7 +81,8 @@ describe('a process that keeps the solver’s stdout open', () => {
     expect(r.exitCode, r.all).toBe(143);
     expect(r.all).not.toContain('[object Object]');
     expect(r.all).not.toContain('outputs that existed are uploaded');
-    expect(r.all).toMatch(/stopped by a signal: 0 output\(s\) uploaded and verified.*nothing was deleted/);
+    // out.txt may have gone up live already (no process writes it)
+    expect(r.all).toMatch(/stopped by a signal: [01] output\(s\) uploaded and verified.*nothing was deleted/);
     expect(processesWith('TEST_MARK', mark)).toEqual([]);
     expect(await hasLease('signals')).toBe(false);
     const ledger = new Ledger(dir);

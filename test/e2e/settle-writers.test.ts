@@ -54,8 +54,8 @@ describe('ferry run --settle 600: a finished file goes up at once, an open one w
     const r = await run.result;
     expect(r.exitCode, r.all).toBe(0);
     const log = readFileSync(join(dir, 'ferry.log'), 'utf8');
-    expect(log).toMatch(/live upload: closed\.dat \(5 bytes\) verified/);
-    expect(log).toMatch(/live upload: open\.dat \(10 bytes\) verified/);
+    expect(log).toMatch(/uploaded closed\.dat \(5 bytes\), verified/);
+    expect(log).toMatch(/uploaded open\.dat \(10 bytes\), verified/);
     expect(log).toMatch(/uploading 0 output file\(s\) \(2 more already uploaded and unchanged\)/);
     expect((await getBytes(admin, BUCKET, 'out/closed.dat')).toString()).toBe('done\n');
   });
