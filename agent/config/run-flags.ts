@@ -67,6 +67,12 @@ export const SETTLE = secs('settle', {
     'while the solver runs, upload outputs unchanged for this long (default 30); a file no\n' +
     'process of the run holds open for writing goes up at once, unless it changed after its upload',
 });
+export const EXCLUDE = texts('exclude', {
+  arg: 'GLOB',
+  help:
+    'leave files matching GLOB out (relative to the run directory, e.g. console.txt, logs/**/*.tmp):\n' +
+    'never uploaded, not in the manifest, kept in the run directory (--wipe-all removes them too); may repeat',
+});
 export const RESUME_SKIP = texts('resume-skip', {
   arg: 'GLOB',
   help:
@@ -134,6 +140,7 @@ export const RUN_OWN_FLAGS = [
   SOLVER_ENV_CREDENTIALS,
   DRY_RUN,
   RERUN,
+  EXCLUDE,
   RESUME_SKIP,
   CHECKPOINT,
   CHECKPOINT_FILES,

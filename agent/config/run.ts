@@ -45,6 +45,8 @@ export interface RunConfig {
   dryRun: boolean;
   /** Run the row even when its prefix already holds its complete, whole manifest. */
   rerun: boolean;
+  /** Files of the run directory never uploaded (--exclude). */
+  exclude: (rel: string) => boolean;
   /** Objects a resumed attempt leaves in the store only (--resume-skip). */
   resumeSkip: (rel: string) => boolean;
   /** The solver's checkpoints as asked (--checkpoint, --checkpoint-files/-trigger; resolved by the run). */
@@ -159,6 +161,7 @@ export function runConfig(p: Args, env: Env, cwd: string): RunConfig {
     graceSeconds: p.get(F.GRACE),
     dryRun: p.get(F.DRY_RUN),
     rerun: p.get(F.RERUN),
+    exclude: globs(p.get(F.EXCLUDE), '--exclude'),
     resumeSkip: globs(p.get(F.RESUME_SKIP), '--resume-skip'),
     checkpoint: {
       checkpoint: p.get(F.CHECKPOINT),

@@ -36,7 +36,7 @@ export interface Recorded {
   written: boolean;
 }
 
-const KEPT_CHANGING = 'it kept changing after the solver ended';
+export const KEPT_CHANGING = 'it kept changing after the solver ended';
 
 /** The solver's own code: its exit code, 128+N for a signal, 126 when it could not start. */
 export function solverExit(s: SolverResult): number {

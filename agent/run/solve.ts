@@ -75,7 +75,7 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
   const uploader = uploaderFor(row, p, h);
   const notOut = notOutput(p.job, p.own);
   // The checkpoint trigger asks for a checkpoint: never uploaded, so a later attempt never finds one.
-  const skip = (rel: string) => notOut(rel) || rel === p.checkpoint?.trigger;
+  const skip = (rel: string) => notOut(rel) || rel === p.checkpoint?.trigger || cfg.exclude(rel);
   const live = cfg.liveUpload ? liveUpload(row, p, f, uploader, skip) : undefined;
   const guard = guardStops(row, p, uploader, h.journal);
   try {

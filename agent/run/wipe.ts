@@ -6,7 +6,8 @@ import { withdrawSuccess } from '../prefix/manifest.ts';
 import { wipeAccounted, wipeAll } from '../rundir/wipe.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { JobInputs } from '../rundir/job-inputs.ts';
-import { claimPrefix, type Recorded } from './record.ts';
+import { shellWord } from '../shell.ts';
+import { claimPrefix, KEPT_CHANGING, type Recorded } from './record.ts';
 import type { Row } from './row.ts';
 
 /** What the wipe did: the files that changed between its plan and their unlink (kept). */
@@ -26,6 +27,20 @@ function stoppedLine(rec: Recorded): string {
   );
 }
 
+/** Why nothing was deleted, and what to do: a re-run uploads what failed, not what something outside keeps writing. */
+function notVerifiedLine(notUploaded: Map<string, string>): string {
+  const changing = [...notUploaded].filter(([, why]) => why === KEPT_CHANGING).map(([rel]) => rel);
+  const line = `${notUploaded.size} file(s) are not verified in the store; nothing was deleted.`;
+  if (changing.length === 0) return `${line} Re-run the same row to upload them.`;
+  const shown = changing.slice(0, 3).map((r) => `--exclude ${shellWord(r)}`);
+  return (
+    `${line} ${changing.length} kept changing after the solver and its processes ended: something outside the ` +
+    `run writes them (a console capture, a monitor), so a re-run would not help: leave them out with ` +
+    `${shown.join(' ')}${changing.length > 3 ? ' …' : ''} (a glob, as the AWS CLI's)` +
+    (changing.length < notUploaded.size ? '; re-run the row for the others' : '')
+  );
+}
+
 /**
  * Only a run whose every output is verified and whose manifest is written deletes anything: what it
  * accounts for (--wipe-all: everything but ferry.log). A file that changed between the plan and its
@@ -36,11 +51,7 @@ export async function wipe(row: Row, rec: Recorded, lease: Lease, job: JobInputs
   const none: Wiped = { changedAtWipe: [] };
   if (!rec.written || rec.verdict.status === 'incomplete') {
     if (ctx.stop.aborted) log.info(stoppedLine(rec));
-    else if (rec.verdict.notUploaded.size > 0)
-      log.error(
-        `${rec.verdict.notUploaded.size} file(s) are not verified in the store; nothing was deleted. ` +
-          'Re-run the same row to upload them.',
-      );
+    else if (rec.verdict.notUploaded.size > 0) log.error(notVerifiedLine(rec.verdict.notUploaded));
     return none;
   }
   if (cfg.keep) return (log.info('--keep: run directory left as is'), none);
