@@ -12,7 +12,7 @@ import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, p
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const BUCKET = bucketFor('ferry-exclude');
-const solver = ['sh', '-c', 'mkdir -p logs res && echo scratch > logs/a.log && echo result > res/r.txt'];
+const solver = ['sh', '-c', 'sleep 1; mkdir -p logs res && echo scratch > logs/a.log && echo result > res/r.txt'];
 
 beforeAll(async () => {
   await ensureBucket(admin, BUCKET);
@@ -25,7 +25,7 @@ afterAll(() => admin.destroy());
 async function runWithMonitor(out: string, extra: string[]) {
   const dir = tempDir('exclude');
   writeAwsConfig(dir, s3);
-  const monitor = spawn('sh', ['-c', 'while :; do echo tick >> monitor.log; sleep 0.1; done'], {
+  const monitor = spawn('sh', ['-c', 'sleep 0.5; while :; do echo tick >> monitor.log; done'], {
     cwd: dir,
     stdio: 'ignore',
   });
@@ -49,7 +49,7 @@ describe('--exclude GLOB: files the run must not upload', () => {
     expect(existsSync(join(dir, 'res/r.txt'))).toBe(true); // nothing deleted
   });
 
-  it('--exclude monitor.log --exclude "logs/**": 0, never sent, not in the manifest, kept; the rest wiped', async () => {
+  it('--exclude monitor.log --exclude "logs/**": 0, never sent, not in the manifest, kept; rest wiped', async () => {
     const { dir, r } = await runWithMonitor('excluded', ['--exclude', 'monitor.log', '--exclude', 'logs/**']);
     expect(r.exitCode, r.all).toBe(0);
     const keys = [...(await listAll(admin, BUCKET, 'excluded/')).keys()];
