@@ -20,7 +20,7 @@ import { prepare, type Prepared } from './prepare.ts';
 import { record, solverExit, type Verdict } from './record.ts';
 import type { Row } from './row.ts';
 import { solve } from './solve.ts';
-import { wipe } from './wipe.ts';
+import { removeSecretInputs, wipe } from './wipe.ts';
 import { checkSolver } from '../solver/plan.ts';
 import { BeforeSolver, beforeSolver, recordable, recordFailure, type Held } from './failed.ts';
 
@@ -71,7 +71,9 @@ export async function runRow(row: Row): Promise<RowEnd> {
   try {
     return await leased(row, held);
   } catch (e) {
-    return failedRow(row, e, held);
+    return await failedRow(row, e, held);
+  } finally {
+    await removeSecretInputs(row, held.p?.job);
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localIoError } from '../errors.ts';
+import { describeError, localIoError } from '../errors.ts';
 import { RUN_LOG } from '../names.ts';
 import { withdrawSuccess } from '../prefix/manifest.ts';
 import { wipeAccounted, wipeAll } from '../rundir/wipe.ts';
@@ -78,4 +79,28 @@ export async function wipe(row: Row, rec: Recorded, lease: Lease, job: JobInputs
   const m = rec.manifest;
   await claimPrefix(row, { ...m, status: 'incomplete', not_uploaded: [...m.not_uploaded, ...late] }, lease);
   return { changedAtWipe: res.changed };
+}
+
+/** The job inputs that hold secrets: removed when the run ends on the platform, whatever its status. */
+const SECRET_INPUTS = new Set(['--aws-config', '--azure-config', '--proxy-auth-file']);
+
+/**
+ * On the platform (RESCALE_JOB_ID set) the run directory is archived to the platform's storage once
+ * the command ends, and a retry of the row runs in a directory of its own: the credential files the
+ * job staged at the top of the run directory go, whatever the run's status (--keep keeps them).
+ * Elsewhere an unfinished run keeps them, so that the row can be re-run in place.
+ */
+export async function removeSecretInputs(row: Row, job: JobInputs | undefined): Promise<void> {
+  if (!job || !row.ctx.env.RESCALE_JOB_ID || row.cfg.keep) return;
+  for (const [rel, what] of job.top) {
+    if (!SECRET_INPUTS.has(what)) continue;
+    const path = join(row.cfg.workdir, rel);
+    if (!existsSync(path)) continue;
+    try {
+      await rm(path, { force: true });
+      row.log.info(`deleted ./${rel} (${what}): it holds a secret, and the platform archives the run directory`);
+    } catch (err) {
+      row.log.error(`could not delete ./${rel} (${what}), which holds a secret: ${describeError(err)}`);
+    }
+  }
 }
