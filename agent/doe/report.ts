@@ -31,7 +31,7 @@ export function countsLine(states: RowState[]): string {
 }
 
 export function textReport(states: RowState[]): string {
-  const head = ['row', 'status', 'exit', 'files', 'bytes', 'duration', 'attempts', 'ferry', 'note'];
+  const head = ['row', 'status', 'exit', 'files', 'bytes', 'duration', 'attempts', 'ferry', 'started', 'host', 'note'];
   const lines = states.map((s) => [
     s.row.name,
     s.status,
@@ -41,6 +41,9 @@ export function textReport(states: RowState[]): string {
     formatDuration(s.seconds),
     s.attempts === undefined ? '-' : String(s.attempts),
     ferryVersion(s.ferry),
+    // when and where the attempt that wrote the manifest ran (UTC, to the minute)
+    s.startedAt ? `${s.startedAt.slice(0, 16)}Z` : '-',
+    s.host ?? '-',
     s.note ?? '',
   ]);
   const running = states.filter((s) => s.progress).map((s) => `  ${s.row.name}: ${s.progress}`);

@@ -101,16 +101,20 @@ describe('ferry doe status on a DOE of 6 rows in every state', () => {
     expect(r.exitCode, r.all).toBe(1);
     const m4 = JSON.parse((await getBytes(admin, BUCKET, 'output/sigterm/_manifest.json')).toString());
     const exit4 = m4.solver.signal ?? String(m4.solver.exit_code);
+    // duration, attempts, ferry, then when (UTC, to the minute) and where the row ran
+    const RAN = `\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}\\s+20\\d\\d-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ\\s+\\S+$`;
     const want: Record<string, RegExp> = {
-      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
+      'ok-1': new RegExp(`^ok-1\\s+complete\\s+0\\s+${FILES}\\s+\\S+ \\S+${RAN}`),
       'ok-2': new RegExp(`^ok-2\\s+complete\\s+0\\s+${FILES}\\s+`),
-      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
-      sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+\\s+\\d+\\.\\d s\\s+1\\s+${VERSION}$`),
-      'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-\s+-$/,
-      'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+-\s+no _manifest\.json yet/,
+      fails: new RegExp(`^fails\\s+solver-failed\\s+3\\s+${FILES}\\s+\\S+ \\S+${RAN}`),
+      sigterm: new RegExp(`^sigterm\\s+incomplete\\s+${exit4}\\s+\\d\\s+\\S+ \\S+${RAN}`),
+      'never-run': /^never-run\s+no-output\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+-$/,
+      'no-manifest': /^no-manifest\s+started\s+-\s+1\s+27 B\s+-\s+-\s+-\s+-\s+-\s+no _manifest\.json yet/,
     };
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^row\s+status\s+exit\s+files\s+bytes\s+duration\s+attempts\s+ferry\s+note$/);
+    expect(lines[0]).toMatch(
+      /^row\s+status\s+exit\s+files\s+bytes\s+duration\s+attempts\s+ferry\s+started\s+host\s+note$/,
+    );
     ROWS.forEach((row, i) => expect(lines[i + 1]).toMatch(want[row]));
     expect(lines.at(-1)).toBe('6 row(s): 2 complete, 1 solver-failed, 1 incomplete, 1 started, 1 no-output');
   });

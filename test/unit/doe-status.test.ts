@@ -158,11 +158,13 @@ describe('doe status: what it writes', () => {
   it('a line per row and the counts; JSON lines with the same', async () => {
     const s = await states();
     const text = textReport(s);
-    expect(text.split('\n')[0]).toMatch(/^row\s+status\s+exit\s+files\s+bytes\s+duration\s+attempts\s+ferry\s+note$/);
-    expect(text).toMatch(/^ok\s+complete\s+0\s+1\s+4 B\s+2 min 5 s\s+-\s+0\.1\.0$/m);
-    expect(text).toMatch(/^fails\s+solver-failed\s+3\s+1\s+2 B\s+12\.0 s\s+-\s+0\.1\.0$/m);
+    expect(text.split('\n')[0]).toMatch(
+      /^row\s+status\s+exit\s+files\s+bytes\s+duration\s+attempts\s+ferry\s+started\s+host\s+note$/,
+    );
+    expect(text).toMatch(/^ok\s+complete\s+0\s+1\s+4 B\s+2 min 5 s\s+-\s+0\.1\.0\s+\S+\s+\S+$/m);
+    expect(text).toMatch(/^fails\s+solver-failed\s+3\s+1\s+2 B\s+12\.0 s\s+-\s+0\.1\.0\s+\S+\s+\S+$/m);
     expect(text).toMatch(/^killed\s+incomplete\s+SIGTERM\s+0\s+0 B\s+/m);
-    expect(text).toMatch(/^never\s+no-output\s+-\s+-\s+-\s+-\s+-\s+-$/m);
+    expect(text).toMatch(/^never\s+no-output\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+-$/m);
     expect(text.trimEnd().split('\n').at(-1)).toBe(
       '5 row(s): 1 complete, 1 solver-failed, 1 incomplete, 1 started, 1 no-output',
     );
