@@ -56,6 +56,9 @@ async function mainSweep(
   return progress;
 }
 
+/** How long the sweep waits before it scans again once a file changed after its upload. */
+const RESCAN_QUIET_MS = 1000;
+
 /**
  * Uploads every output once the solver has ended: what live upload already sent (and that has not
  * changed since) is reused, the rest goes now. Then the directory is scanned again and anything new
@@ -72,6 +75,9 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
   o.live?.forget(); // what it saw: a tree of 100,000 files need not be held twice
   let last = first;
   for (let round = 1; ; round++) {
+    // A file changed after its upload: something may still write it. Give that writer time to show
+    // itself before a scan calls the tree settled (a `tee` writes only when a line comes).
+    if (round > 1) await new Promise((r) => setTimeout(r, RESCAN_QUIET_MS));
     last = await scanTree(o.dir, o.skip, last.files);
     const changed = selectOutputs(o.baseline, last.files, o.uploadAll)
       .map((f) => f.rel)
@@ -86,7 +92,8 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
         `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: ` +
           `kept locally, the run is incomplete (${few})\n  hint: every process of the run has ended, so ` +
           'something outside it writes there: a `tee` or another program logging into the run directory, ' +
-          'another job in the same directory; write such files elsewhere (a re-run will see the same)',
+          'another job in the same directory; write such files elsewhere, or leave them out with --exclude ' +
+          '(a re-run will see the same)',
       );
       return { outcomes, deletedAfterLive, last, unsettled: changed };
     }
