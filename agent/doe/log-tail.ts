@@ -2,6 +2,7 @@ import { DETAIL_MARK, untimed } from '../log.ts';
 import { HEARTBEAT } from '../transfer/heartbeat.ts';
 import { under, type Location } from '../location.ts';
 import { RUN_LOG_OBJECT } from '../names.ts';
+import { ObjectChanged } from '../store/changed.ts';
 import type { Call, Store } from '../store/store.ts';
 
 /** Bytes of an uploaded ferry.log read at a time from its end, at most TAIL_MAX in all. */
@@ -14,8 +15,25 @@ export const TAIL_LINES = 25;
 const shown = (line: string) => !untimed(line).startsWith(DETAIL_MARK);
 const beat = (line: string) => untimed(line).startsWith(`ferry: ${HEARTBEAT}`);
 
-/** Reads the log backwards in ranged reads of TAIL_BYTES until `enough` says so, TAIL_MAX bytes at most. */
+/** Times the log is read again when a running row replaced it meanwhile (it does so with each heartbeat). */
+const REREADS = 3;
+
+/**
+ * Reads the log backwards in ranged reads of TAIL_BYTES until `enough` says so, TAIL_MAX bytes at
+ * most. A running row uploads its log anew with each heartbeat: a read pinned to the listed ETag
+ * then fails (ObjectChanged), and the new log is read from its end again, REREADS times at most.
+ */
 async function readBack(store: Store, prefix: Location, call: Call, enough: (lines: string[]) => boolean) {
+  for (let n = 1; ; n++) {
+    try {
+      return await readBackOnce(store, prefix, call, enough);
+    } catch (err) {
+      if (!(err instanceof ObjectChanged) || n > REREADS) throw err;
+    }
+  }
+}
+
+async function readBackOnce(store: Store, prefix: Location, call: Call, enough: (lines: string[]) => boolean) {
   const loc = under(prefix, RUN_LOG_OBJECT);
   const info = (await store.list(loc, call)).find((o) => o.key === loc.key);
   if (!info) return undefined;

@@ -68,8 +68,11 @@ describe('ferry run with FERRY_HEARTBEAT_SECONDS=1 (a heartbeat a second)', () =
       cwd: dir,
       env: cleanEnv(),
     });
-    status = { stdout: st.stdout, json: JSON.parse(js.stdout.split('\n')[0]) };
     writeFileSync(gate, '');
+    // (not every row is complete: doe status says so with 1; an error reading a row would be another code)
+    expect(st.exitCode, st.all).toBe(1);
+    expect(js.exitCode, js.all).toBe(1);
+    status = { stdout: st.stdout, json: JSON.parse(js.stdout.split('\n')[0]) };
     r = await run.result;
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FerryError } from '../../agent/errors.ts';
 import type { Location } from '../../agent/location.ts';
+import { ObjectChanged } from '../../agent/store/changed.ts';
 import type {
   Call,
   Fetched,
@@ -35,6 +36,9 @@ export class MemoryStore implements Store {
   maxInFlight = 0;
   /** Largest chunk handed to a reader (the memory a streaming reader needs). */
   chunk = 1024;
+
+  /** Called once a read of `key` was let through, before its bytes: a test may write the object meanwhile. */
+  onRead?: (key: string) => void;
 
   /** The store's clock (LastModified and the Date of its answers): a test may move it. */
   now = () => Date.now();
@@ -92,7 +96,8 @@ export class MemoryStore implements Store {
   ): Promise<void> {
     return this.op(`read ${loc.key} ${start}-${end}`, async () => {
       const o = this.objects.get(loc.key);
-      if (!o || o.etag !== etag) throw new FerryError('precondition failed', { phase: call.phase, exitCode: 73 });
+      if (!o || o.etag !== etag) throw new ObjectChanged(`memory://${loc.key}`); // as the S3 and Azure stores do
+      this.onRead?.(loc.key);
       for (let pos = start; pos < end; pos += this.chunk)
         await onChunk(Buffer.from(o.body.subarray(pos, Math.min(end, pos + this.chunk))), pos);
     });

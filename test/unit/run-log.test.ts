@@ -119,4 +119,24 @@ describe("doe status's reading of a timed log", () => {
     store.put(`${OUT.key}_ferry.log`, `${t}ferry: launching\n${t}Cycle 1\n`);
     expect(await readProgress(store, OUT, call)).toBe(`${t}Cycle 1`); // no heartbeat yet: the last line
   });
+
+  it('a log the running row replaced between the listing and a read is read again from its end', async () => {
+    const store = new MemoryStore();
+    const t = '2026-12-02T01:00:00Z ';
+    const log = (n: number) =>
+      [
+        `${t}ferry: heartbeat: solver running for ${n}.0 s; no file uploaded yet; lease renewed at x`,
+        ...Array.from({ length: 3000 }, (_, i) => `${t}Cycle ${i}`),
+      ].join('\n') + '\n';
+    store.put(`${OUT.key}_ferry.log`, log(5));
+    let beats = 0;
+    store.onRead = (key) => {
+      if (beats++ < 2) store.put(key, log(5 + 5 * beats)); // a heartbeat uploads it anew, twice
+    };
+    expect(await readProgress(store, OUT, call)).toBe(
+      `${t}ferry: heartbeat: solver running for 15.0 s; no file uploaded yet; lease renewed at x`,
+    );
+    store.onRead = (key) => store.put(key, log(20 + beats++)); // replaced at every read: an error, no endless loop
+    await expect(readProgress(store, OUT, call)).rejects.toThrow(/changed while it was downloaded/);
+  });
 });
