@@ -3,6 +3,7 @@ import type { Args } from '../flags/parse.ts';
 import { count, secs, text } from '../flags/flag.ts';
 import type { FlagGroup } from '../flags/help.ts';
 import { isPacFile, PAC_AUTO } from '../net/wpad.ts';
+import { jobFile } from './job-file.ts';
 import type { Env } from './values.ts';
 
 /** How ferry reaches its stores: which proxy, by which PAC file, with which proxy account. */
@@ -62,10 +63,9 @@ export { isPacFile, PAC_AUTO };
 export function netSettings(p: Args, env: Env, cwd: string): NetSettings {
   const given = p.get(PROXY_PAC) ?? (env.FERRY_PROXY_PAC || undefined);
   const pac = given?.toLowerCase() === PAC_AUTO ? PAC_AUTO : given; // a file named auto: ./auto
-  const authFile = p.get(PROXY_AUTH_FILE);
   return Object.freeze({
     proxy: p.get(PROXY),
     pac: isPacFile(pac) ? resolve(cwd, pac) : pac,
-    authFile: authFile === undefined ? undefined : resolve(cwd, authFile),
+    authFile: jobFile(p.get(PROXY_AUTH_FILE), PROXY_AUTH_FILE, cwd, 'proxy account'),
   });
 }

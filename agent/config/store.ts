@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { usageError } from '../errors.ts';
 import { choice, text, type Flag } from '../flags/flag.ts';
 import type { FlagGroup } from '../flags/help.ts';
 import type { Args } from '../flags/parse.ts';
+import { jobFile } from './job-file.ts';
 import { netSettings, RETRIES, TIMEOUT, type NetSettings } from './net.ts';
 import type { Env } from './values.ts';
 
@@ -99,23 +98,11 @@ export const AZURE_FLAGS: FlagGroup = {
 export function storeSettings(p: Args, env: Env, cwd: string): StoreConfig {
   const s3 = s3Settings(p, env, cwd);
   const azure = Object.freeze({
-    configFile: configFile(p.get(AZURE_CONFIG), AZURE_CONFIG, cwd, 'Azure credentials'),
+    configFile: jobFile(p.get(AZURE_CONFIG), AZURE_CONFIG, cwd, 'Azure credentials'),
     maxAttempts: s3.maxAttempts,
     idleTimeoutMs: s3.idleTimeoutMs,
   });
   return Object.freeze({ s3, azure, net: netSettings(p, env, cwd) });
-}
-
-/** The file a --…-config flag names, which must exist (it is a job input). */
-function configFile(given: string | undefined, flag: Flag<unknown>, cwd: string, what: string) {
-  const file = given === undefined ? undefined : resolve(cwd, given);
-  if (file !== undefined && !existsSync(file)) {
-    throw usageError(
-      `--${flag.name} file not found: ${file}`,
-      `upload the ${what} file as a job input and pass its name`,
-    );
-  }
-  return file;
 }
 
 export function s3Settings(p: Args, env: Env, cwd: string): S3Settings {
@@ -123,7 +110,7 @@ export function s3Settings(p: Args, env: Env, cwd: string): S3Settings {
     endpoint: p.get(ENDPOINT) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined,
     region: p.get(REGION),
     profile: p.get(PROFILE),
-    awsConfigFile: configFile(p.get(AWS_CONFIG), AWS_CONFIG, cwd, 'AWS config'),
+    awsConfigFile: jobFile(p.get(AWS_CONFIG), AWS_CONFIG, cwd, 'AWS config'),
     maxAttempts: p.get(RETRIES),
     idleTimeoutMs: p.get(TIMEOUT) * 1000,
     objectParams: objectParams(p),

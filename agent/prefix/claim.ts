@@ -85,8 +85,10 @@ export async function claim(store: Store, prefix: Location, manifest: Manifest, 
     return { written: true, status: 'complete', manifest };
   } catch (err) {
     if (isAbort(err) && o.signal?.aborted)
-      o.log.warn(`second signal: ${formatUri(under(prefix, MANIFEST))} was not written; nothing was deleted`);
-    else o.log.error(`${describeError(err)}\n  nothing was deleted; re-run the same row`);
+      o.log.warn(
+        `second signal: ${formatUri(under(prefix, MANIFEST))} was not written; the run directory was not wiped`,
+      );
+    else o.log.error(`${describeError(err)}\n  the run directory was not wiped; re-run the same row`);
     return { written: false, status: 'incomplete', manifest };
   }
 }

@@ -22,6 +22,7 @@ import type { Row } from './row.ts';
 import { solve } from './solve.ts';
 import { removeSecretInputs, wipe } from './wipe.ts';
 import { checkSolver } from '../solver/plan.ts';
+import { jobInputs, type JobInputs } from '../rundir/job-inputs.ts';
 import { BeforeSolver, beforeSolver, recordable, recordFailure, type Held } from './failed.ts';
 
 /** How the row ended: the exit code, and what the summary line reports. */
@@ -68,12 +69,15 @@ async function identify(row: Row): Promise<RowIdentity> {
 /** The row; a failure before its solver started is recorded under the output prefix (run/failed.ts). */
 export async function runRow(row: Row): Promise<RowEnd> {
   const held: Held = { take: (attempt, runId, id) => takeLease(row, { attempt, runId }, id) };
+  // The files this run was given, known before anything can fail: whatever follows, the secret ones go.
+  let job: JobInputs | undefined;
   try {
-    return await leased(row, held);
+    job = jobInputs(row.cfg, row.ctx.env, row.ctx.cwd);
+    return await leased(row, held, job);
   } catch (e) {
     return await failedRow(row, e, held);
   } finally {
-    await removeSecretInputs(row, held.p?.job);
+    await removeSecretInputs(row, job);
   }
 }
 
@@ -85,8 +89,8 @@ async function failedRow(row: Row, e: unknown, held: Held): Promise<RowEnd> {
   return { code: failure.exitCode, solverMs: 0, status: 'failed' };
 }
 
-async function leased(row: Row, held: Held): Promise<RowEnd> {
-  const p = (held.p = await beforeSolver(() => prepare(row)));
+async function leased(row: Row, held: Held, job: JobInputs): Promise<RowEnd> {
+  const p = (held.p = await beforeSolver(() => prepare(row, job)));
   const id = (held.id = await beforeSolver(() => identify(row)));
   if (!row.cfg.rerun && (await alreadyComplete(row, id))) return { code: EXIT.ok, solverMs: 0, status: 'complete' };
   const lease = await takeLease(row, { attempt: p.attempt, runId: p.state.runId }, id);
@@ -152,7 +156,7 @@ async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Pr
  */
 function lostLease(row: Row, solverMs: number, stoppedBy: string | undefined): RowEnd {
   row.log.error(
-    "this attempt lost the output prefix's lease (see above): it writes no manifest and deletes nothing " +
+    "this attempt lost the output prefix's lease (see above): it writes no manifest and wipes nothing " +
       '(its files stay in the run directory); the attempt holding the prefix carries the row on',
   );
   return { code: stoppedBy ? signalExit(stoppedBy) : EXIT.busy, solverMs, status: 'incomplete' };

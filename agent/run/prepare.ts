@@ -1,6 +1,6 @@
 import { formatUri } from '../location.ts';
 import { FIXED_OWN, RUN_LOG, RUN_LOG_OBJECT } from '../names.ts';
-import { jobInputs, type JobInputs } from '../rundir/job-inputs.ts';
+import type { JobInputs } from '../rundir/job-inputs.ts';
 import { consoleFiles, OwnFiles } from '../rundir/own-files.ts';
 import { loadRunState, type RunState } from '../rundir/state.ts';
 import { scanTree } from '../rundir/tree.ts';
@@ -26,12 +26,11 @@ export interface Prepared {
 }
 
 /**
- * Before any byte moves: what belongs to the job, this row's state (run id, files that were here
- * before), ferry's own files, and the launcher (found and asked its flavor).
+ * Before any byte moves, given what belongs to the job (runRow knows it first): this row's state (run
+ * id, files that were here before), ferry's own files, and the launcher (found and asked its flavor).
  */
-export async function prepare(row: Row): Promise<Prepared> {
+export async function prepare(row: Row, job: JobInputs): Promise<Prepared> {
   const { cfg, ctx, log } = row;
-  const job = jobInputs(cfg, ctx.env, ctx.cwd);
   const console = consoleFiles(cfg.workdir);
   for (const c of console)
     log.info(

@@ -24,14 +24,14 @@ function stoppedLine(rec: Recorded): string {
     `stopped by a signal: ${verified} output(s) uploaded and verified` +
     (missing ? `, ${missing} not` : '') +
     (rec.written ? '' : ', no manifest written') +
-    '; nothing was deleted'
+    '; the run directory was not wiped'
   );
 }
 
-/** Why nothing was deleted, and what to do: a re-run uploads what failed, not what something outside keeps writing. */
+/** Why the run dir was not wiped, and what to do: a re-run uploads what failed, not what something outside writes. */
 function notVerifiedLine(notUploaded: Map<string, string>): string {
   const changing = [...notUploaded].filter(([, why]) => why === KEPT_CHANGING).map(([rel]) => rel);
-  const line = `${notUploaded.size} file(s) are not verified in the store; nothing was deleted.`;
+  const line = `${notUploaded.size} file(s) are not verified in the store; the run directory was not wiped.`;
   if (changing.length === 0) return `${line} Re-run the same row to upload them.`;
   const shown = changing.slice(0, 3).map((r) => `--exclude ${shellWord(r)}`);
   return (
@@ -81,24 +81,27 @@ export async function wipe(row: Row, rec: Recorded, lease: Lease, job: JobInputs
   return { changedAtWipe: res.changed };
 }
 
-/** The job inputs that hold secrets: removed when the run ends on the platform, whatever its status. */
+/** The job inputs that hold secrets: removed when the run ends, whatever its status. */
 const SECRET_INPUTS = new Set(['--aws-config', '--azure-config', '--proxy-auth-file']);
 
 /**
- * On the platform (RESCALE_JOB_ID set) the run directory is archived to the platform's storage once
- * the command ends, and a retry of the row runs in a directory of its own: the credential files the
- * job staged at the top of the run directory go, whatever the run's status (--keep keeps them).
- * Elsewhere an unfinished run keeps them, so that the row can be re-run in place.
+ * Once a run that held the run directory ends, whatever its status, the credential files it was given
+ * at the top of the run directory go (--keep keeps them): a complete run's wipe deletes them anyway, so
+ * the job keeps its copy elsewhere, and a run directory is archived (the platform uploads it once the
+ * command ends) or reused. Never a file in a subfolder or outside the run directory (job.top).
  */
 export async function removeSecretInputs(row: Row, job: JobInputs | undefined): Promise<void> {
-  if (!job || !row.ctx.env.RESCALE_JOB_ID || row.cfg.keep) return;
+  if (!job || row.cfg.keep) return;
   for (const [rel, what] of job.top) {
     if (!SECRET_INPUTS.has(what)) continue;
     const path = join(row.cfg.workdir, rel);
     if (!existsSync(path)) continue;
     try {
       await rm(path, { force: true });
-      row.log.info(`deleted ./${rel} (${what}): it holds a secret, and the platform archives the run directory`);
+      row.log.info(
+        `deleted ./${rel} (${what}): it holds a secret, and a run directory is archived or reused; ` +
+          'keep your copy elsewhere (--keep keeps it)',
+      );
     } catch (err) {
       row.log.error(`could not delete ./${rel} (${what}), which holds a secret: ${describeError(err)}`);
     }

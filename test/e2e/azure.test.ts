@@ -142,7 +142,7 @@ describe('the wipe on Azure: only after every output is verified, only what ferr
     expect(m.kept.map((k: { path: string }) => k.path)).toEqual(['notes/project.txt']);
   });
 
-  it('a wrong account key: exit 77 naming the cause, the key never printed, nothing deleted', async () => {
+  it('a wrong account key: exit 77 naming the cause, the key never printed, only the key file deleted', async () => {
     const wrong = Buffer.alloc(64, 7).toString('base64');
     const { dir } = runDir('az-wrongkey', azureConfigText(az, wrong));
     writeFileSync(join(dir, 'mine.txt'), 'keep\n');
@@ -153,7 +153,9 @@ describe('the wipe on Azure: only after every output is verified, only what ferr
     expect(r.stderr).toMatch(/access denied/);
     expect(r.stderr).toMatch(/hint: .*(account key|AZURE_STORAGE_KEY)/);
     expect(r.all).not.toContain(wrong);
-    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'azure', 'ferry', 'ferry.log', 'mine.txt']);
+    expect(r.all).toContain('deleted ./azure (--azure-config): it holds a secret');
+    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'ferry', 'ferry.log', 'mine.txt']);
+    expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('keep\n');
   });
 
   it('a missing container: exit 66 naming it, nothing downloaded', async () => {

@@ -273,7 +273,7 @@ describe('solver failures and bad runs', () => {
     expect(r.stderr).toContain(`s3://${BUCKET}/input/nope.zip`);
   });
 
-  it('wrong secret key: exit 77, the secret is not printed, nothing deleted', async () => {
+  it('wrong secret key: exit 77, the secret is not printed, nothing deleted but the credentials file', async () => {
     const dir = tempDir('slot-badkey');
     writeAwsConfig(dir, s3, { accessKey: s3.accessKey, secretKey: 'wrong-secret-DO-NOT-PRINT' });
     const env = platformEnv(
@@ -284,7 +284,9 @@ describe('solver failures and bad runs', () => {
     expect(r.exitCode, r.all).toBe(77);
     expect(r.stderr).toMatch(/secret key is wrong|access denied/);
     expect(r.all).not.toContain('wrong-secret-DO-NOT-PRINT');
-    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log']);
+    // ./config holds the (wrong) secret: it goes when the run ends, whatever its status
+    expect(r.stderr).toContain('deleted ./config (--aws-config): it holds a secret');
+    expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'ferry.log']);
   });
 
   it('--upload-all mirrors the run directory but never uploads config, ferry.log or ferry itself', async () => {

@@ -3,7 +3,7 @@
 // which flag leaves them out (a re-run cannot help); with it they are never sent, not in the
 // manifest, and kept in the run directory; everything else goes up and is wiped as usual.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => admin.destroy());
 
 /** A run with a monitor outside the run appending to monitor.log all along; what it printed, the monitor's bytes. */
-async function runWithMonitor(out: string, extra: string[], env: Record<string, string> = {}) {
+async function runWithMonitor(out: string, extra: string[]) {
   const dir = tempDir('exclude');
   writeAwsConfig(dir, s3);
   const monitor = spawn('sh', ['-c', 'sleep 0.5; while :; do echo tick >> monitor.log; done'], {
@@ -32,7 +32,7 @@ async function runWithMonitor(out: string, extra: string[], env: Record<string, 
   try {
     const args = ['run', '--aws-config', 'config', '--input', `s3://${BUCKET}/in/params.txt`];
     args.push('--output', `s3://${BUCKET}/${out}/`, '--no-mpi', ...extra, '--', ...solver);
-    const r = await ferry(args, { cwd: dir, env: cleanEnv(env) });
+    const r = await ferry(args, { cwd: dir, env: cleanEnv() });
     return { dir, r };
   } finally {
     monitor.kill('SIGKILL');
@@ -46,17 +46,15 @@ describe('--exclude GLOB: files the run must not upload', () => {
     expect(r.stderr).toContain('kept changing after the solver and its processes ended');
     expect(r.stderr).toContain('--exclude monitor.log');
     expect(r.stderr).not.toContain('Re-run the same row');
-    expect(existsSync(join(dir, 'res/r.txt'))).toBe(true); // nothing deleted
-    expect(existsSync(join(dir, 'config'))).toBe(true); // kept for a re-run in place
-  });
-
-  it('on the platform (RESCALE_JOB_ID) the same 73 removes the credentials file, and nothing else', async () => {
-    const { dir, r } = await runWithMonitor('platform', [], { RESCALE_JOB_ID: 'aBcD1' });
-    expect(r.exitCode, r.all).toBe(73);
-    expect(r.stderr).toContain('deleted ./config (--aws-config): it holds a secret, and the platform archives');
+    // nothing deleted but the credentials file (it goes whatever the status: test/e2e/credential-files.test.ts)
+    expect(r.stderr).toContain('deleted ./config (--aws-config): it holds a secret');
     expect(existsSync(join(dir, 'config'))).toBe(false);
     expect(readFileSync(join(dir, 'res/r.txt'), 'utf8')).toBe('result\n');
     expect(readFileSync(join(dir, 'logs/a.log'), 'utf8')).toBe('scratch\n');
+    expect(readFileSync(join(dir, 'params.txt'), 'utf8')).toBe('p=1\n');
+    expect(readFileSync(join(dir, 'monitor.log'), 'utf8')).toMatch(/^(tick\n)+$/);
+    const top = ['.ferry-state.json', 'ferry.log', 'logs', 'monitor.log', 'params.txt', 'res'];
+    expect(readdirSync(dir).sort()).toEqual(top);
   });
 
   it('--exclude monitor.log --exclude "logs/**": 0, never sent, not in the manifest, kept; rest wiped', async () => {

@@ -15,8 +15,11 @@ const BUCKET = 'ferry-i21-landing';
 const s3 = inject('s3');
 const admin = adminClient(s3);
 const SOLVER = ['sh', '-c', 'ls -R > listing.txt'];
-/** What a run directory holds when ferry refused its inputs before downloading. */
-const UNTOUCHED = ['.ferry-state.json', 'config', 'ferry.log'];
+/**
+ * What a run directory holds when ferry refused its inputs before downloading: its state and log; the
+ * credentials file it was given (./config) is deleted when the run ends, whatever its status.
+ */
+const UNTOUCHED = ['.ferry-state.json', 'ferry.log'];
 
 /** A zip of `files` (name → text), as Info-ZIP writes it. */
 function zipOf(files: Record<string, string>): Buffer {
@@ -60,7 +63,7 @@ describe('an input that would land on a file that was in the run directory befor
       expect(r.exitCode, r.all).toBe(64);
       expect(r.stderr).toContain(says);
       expect(r.stderr).toContain('which was in the run directory before ferry started');
-      expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log', 'mesh.dat']);
+      expect(readdirSync(dir).sort()).toEqual([...UNTOUCHED, 'mesh.dat']);
       expect(await ledger.lost(admin, BUCKET, `out-before-${kind}/`)).toEqual([]);
     },
   );

@@ -122,11 +122,14 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     const fresh = await ferry(args, { cwd: dir }); // default TTL: the lease (just written) is fresh
     expect(fresh.exitCode, fresh.all).toBe(75);
     expect(fresh.stderr).toContain('run dead-run on node-17 (pid 4242');
-    // A TTL of 1 ms: the lease, written a moment ago, is stale at once.
+    // A TTL of 1 ms: the lease, written a moment ago, is stale at once. Each run that ends deletes
+    // ./config (it holds a secret): for each re-run in place the user copies it in again.
     const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '0.001' });
+    writeAwsConfig(dir, s3);
     const stale = await ferry(args, { cwd: dir, env });
     expect(stale.exitCode, stale.all).toBe(75);
     expect(stale.stderr).toContain('--take-over');
+    writeAwsConfig(dir, s3);
     const taken = await ferry([...args.slice(0, 1), '--take-over', ...args.slice(1)], { cwd: dir, env });
     expect(taken.exitCode, taken.all).toBe(0);
     expect(taken.stderr).toContain('taking over the stale lease of run dead-run');

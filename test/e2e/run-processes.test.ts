@@ -82,7 +82,9 @@ describe('a process that keeps the solver’s stdout open', () => {
     expect(r.all).not.toContain('[object Object]');
     expect(r.all).not.toContain('outputs that existed are uploaded');
     // out.txt may have gone up live already (no process writes it)
-    expect(r.all).toMatch(/stopped by a signal: [01] output\(s\) uploaded and verified.*nothing was deleted/);
+    expect(r.all).toMatch(
+      /stopped by a signal: [01] output\(s\) uploaded and verified.*the run directory was not wiped/,
+    );
     expect(processesWith('TEST_MARK', mark)).toEqual([]);
     expect(await hasLease('signals')).toBe(false);
     const ledger = new Ledger(dir);
