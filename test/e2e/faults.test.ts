@@ -102,7 +102,8 @@ describe('through a faulty network (resets, 503 SlowDown, latency)', () => {
       expect(r.stderr).toContain('did not answer');
       // Each attempt opens a connection that never answers: exactly --retries of them (default 5).
       expect(proxy.counts.hang).toBe(2);
-      expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'config', 'ferry.log', 'write-outputs.sh']);
+      // Nothing of the run's is deleted; the credential file it was given goes whatever the status.
+      expect(readdirSync(dir).sort()).toEqual(['.ferry-state.json', 'ferry.log', 'write-outputs.sh']);
     } finally {
       await proxy.close();
     }
@@ -133,6 +134,9 @@ describe.runIf(s3.kind === 'ceph')(FRONT_DIES, { tags: ['ceph'] }, () => {
     execFileSync(server, ['front-start']);
     expect(r1.exitCode, r1.all).toBe(73);
     for (let i = 1; i <= 6; i++) expect(existsSync(join(dir, `results/part_${i}.bin`)), `part ${i} kept`).toBe(true);
+    // The credential file it was given went with the failed run: the re-run is given it again.
+    expect(existsSync(join(dir, 'config')), 'config removed after 73').toBe(false);
+    writeAwsConfig(dir, s3);
     const afterFirst = await listAll(admin, BUCKET, 'resume/');
     expect(afterFirst.has('resume/_SUCCESS')).toBe(false);
     const had = [...afterFirst.keys()].filter((k) => k.startsWith('resume/results/')).sort();
