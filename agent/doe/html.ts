@@ -43,6 +43,7 @@ margin-right:6px}
 tr.log td{background:#fff8f5;border-bottom:2px solid #e0e0e0}
 pre{margin:0;overflow:auto;font:12px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap}
 .none{color:#757575;font-style:italic}
+.progress{margin:0 0 6px;font-weight:600;color:#1565c0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{font-weight:600}dd{margin:0}
 ${ROW_STATUSES.map((s) => `.s-${s}{background:${COLORS[s]}}`).join('\n')}
 `;
@@ -65,7 +66,7 @@ export function failedFirst(states: RowState[]): RowState[] {
 
 function grid(states: RowState[]): string {
   const tiles = states.map((s, i) => {
-    const title = `${s.row.name}: ${s.status}, exit ${exitText(s)}`;
+    const title = `${s.row.name}: ${s.status}, exit ${exitText(s)}${s.progress ? `; ${s.progress}` : ''}`;
     return (
       `<a class="tile s-${s.status}" href="#row-${i}" data-row="${escapeHtml(s.row.name)}" ` +
       `title="${escapeHtml(title)}">${escapeHtml(s.row.name)}<small>${s.status}</small></a>`
@@ -85,7 +86,10 @@ function logRow(s: RowState): string {
     ? `<pre>${escapeHtml(s.logTail.join('\n'))}</pre>`
     : '<span class="none">no ferry.log was uploaded for this row (a run uploads it right after its manifest)</span>';
   const note = s.note ? `<p>${escapeHtml(s.note)}</p>` : '';
-  return `<tr class="log" data-log-of="${escapeHtml(s.row.name)}"><td colspan="8">${note}${body}</td></tr>`;
+  const progress = s.progress
+    ? `<p class="progress" data-progress>running, from the log it uploaded last: ${escapeHtml(s.progress)}</p>`
+    : '';
+  return `<tr class="log" data-log-of="${escapeHtml(s.row.name)}"><td colspan="8">${note}${progress}${body}</td></tr>`;
 }
 
 function tableRows(states: RowState[], index: Map<RowState, number>): string {

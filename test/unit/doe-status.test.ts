@@ -201,7 +201,14 @@ describe('doe status: what it writes', () => {
   it('the page: failed rows first with their log, everything escaped, nothing fetched from anywhere', async () => {
     const s = await states();
     s[1].logTail = ['<script>alert(1)</script> & "quotes"'];
+    s[2].progress = '12:00:00 ferry: solver running 2h 5m; 3 file(s) <1 MiB> uploaded';
     const html = htmlReport(s, { source: 'inputs.csv', ferry: 'ferry 0.1.0', at: new Date(NOW) });
+    // A running row's last heartbeat shows above its log, and in its tile's title.
+    expect(html).toContain(
+      '<p class="progress" data-progress>running, from the log it uploaded last: ' +
+        '12:00:00 ferry: solver running 2h 5m; 3 file(s) &lt;1 MiB&gt; uploaded</p>',
+    );
+    expect(html).toMatch(/title="[^"]+; 12:00:00 ferry: solver running 2h 5m/);
     const order = [...html.matchAll(/<tr id="row-\d+" data-row="([^"]+)" data-status="([^"]+)"/g)].map((m) => m[1]);
     expect(order).toEqual(['fails', 'killed', 'nomanifest', 'never', 'ok']);
     expect(failedFirst(s).map((x) => x.status)).toEqual([
