@@ -120,7 +120,8 @@ export class RunProcesses {
    */
   leftovers(markName: string, mark: string, seen: Proc[], isAlive: (p: Proc) => boolean): Proc[] {
     const byKey = new Map<string, Proc>();
-    for (const p of [...findMarked(markName, mark), ...this.orphans(), ...seen.filter(isAlive)])
+    // Read now wins over seen earlier: a process seen before its exec (env, setsid, nohup) is named as it is.
+    for (const p of [...seen.filter(isAlive), ...findMarked(markName, mark), ...this.orphans()])
       byKey.set(`${p.pid}:${p.start}`, p);
     return [...byKey.values()];
   }
