@@ -38,6 +38,14 @@ export class ForwardAgent extends Agent {
     super(opts);
   }
 
+  /**
+   * This agent serves plain http only. agent-base otherwise tells by building an Error and reading its stack,
+   * on every request (its \`protocol\` getter): measured 9% of ferry's CPU on 2,000 small PUTs.
+   */
+  override isSecureEndpoint(): boolean {
+    return false;
+  }
+
   addRequest(req: ClientRequest, opts: AgentConnectOpts): void {
     const host = String(opts.host ?? 'localhost').replace(/^\[|\]$/g, '');
     const target = hostPort(host, Number(opts.port ?? 80));

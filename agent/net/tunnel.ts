@@ -17,6 +17,14 @@ export class TunnelAgent extends Agent {
     super(opts);
   }
 
+  /**
+   * This agent serves https only. agent-base otherwise tells by building an Error and reading its stack,
+   * on every request (its \`protocol\` getter): measured 9% of ferry's CPU on 2,000 small PUTs.
+   */
+  override isSecureEndpoint(): boolean {
+    return true;
+  }
+
   async connect(_req: ClientRequest, opts: AgentConnectOpts): Promise<Socket> {
     const host = String(opts.host ?? 'localhost').replace(/^\[|\]$/g, '');
     const port = Number(opts.port ?? 443);
