@@ -19,9 +19,10 @@ describe("the network's agents", () => {
     };
     try {
       const { httpAgent, httpsAgent } = net.agents;
+      const protocol = (a: unknown) => (a as { protocol: string }).protocol; // not in @types/node's Agent
       const names: string[] = [];
       for (let i = 0; i < 50; i++) {
-        names.push(httpAgent.protocol, httpsAgent.protocol);
+        names.push(protocol(httpAgent), protocol(httpsAgent));
         names.push(httpAgent.getName({ host: 'h', port: 80 }), httpsAgent.getName({ host: 'h', port: 443 }));
       }
       expect(stacks).toBe(0);
