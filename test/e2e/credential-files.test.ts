@@ -3,11 +3,12 @@
 // of the run directory, never one in a subfolder or outside it, never any other file; --keep keeps them.
 // A run refused before it owns the run directory (a usage error, another ferry there) deletes nothing.
 // The re-run in place that then finds no ./config is told why, and what to do.
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { Ledger } from '../helpers/ledger.ts';
+import { waitFor } from '../helpers/net.ts';
 import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes } from '../helpers/s3.ts';
 
 const s3 = inject('s3');
@@ -131,6 +132,33 @@ describe('the credential files ferry was given go when the run ends, whatever it
     expect(r.exitCode, r.all).toBe(64);
     expect(readdirSync(dir).sort()).toEqual(['config', 'job', 'mesh.dat', 'proxy-auth', 'vars.txt']);
     expect(await ledger.lost(admin, BUCKET, 'out/badflag/')).toEqual([]);
+  });
+
+  it('a second ferry on a run directory another run holds (75) deletes nothing; the first completes', async () => {
+    const { dir, ledger } = runDir('held');
+    ledger.record('proxy-auth', 'alice:proxy-password\n');
+    await ledger.put(admin, BUCKET, 'in/held/p.txt', 'p=1\n');
+    const hold = join(tempDir('held-gate'), 'hold'); // outside the run directory: not an output
+    writeFileSync(hold, '');
+    const waits = ['sh', '-c', `while [ -e ${hold} ]; do sleep 0.1; done; cat p.txt > out.txt`];
+    const flags = ['run', '--aws-config', 'config', '--proxy-auth-file', 'proxy-auth', '--vars', 'vars.txt'];
+    const first = startFerry([...flags, '--no-mpi', '--', ...waits], { cwd: dir, env: cleanEnv() });
+    await waitFor('the first run to launch its solver', () => first.output().includes('launching'), {
+      alive: first.running,
+    });
+    const second = await ferry(args(), { cwd: dir, env: cleanEnv() });
+    expect(second.exitCode, second.all).toBe(75);
+    expect(second.stderr).not.toContain('deleted ./');
+    expect(existsSync(join(dir, 'config')), 'the first run’s config').toBe(true);
+    expect(existsSync(join(dir, 'proxy-auth'))).toBe(true);
+    rmSync(hold);
+    const r = await first.result;
+    expect(r.exitCode, r.all).toBe(0);
+    expect((await getBytes(admin, BUCKET, 'out/held/out.txt')).toString()).toBe('p=1\n');
+    expect(existsSync(join(dir, 'config'))).toBe(false); // the run that held it: gone at its end
+    ledger.files.delete('vars.txt'); // a job input at the top: the complete run's wipe deletes it (README)
+    ledger.files.delete('proxy-auth');
+    expect(await ledger.lost(admin, BUCKET, 'out/held/')).toEqual([]);
   });
 });
 
