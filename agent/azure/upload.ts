@@ -1,10 +1,9 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { EXIT, FerryError } from '../errors.ts';
 import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
-import { sendParts, withWholeFile } from '../store/parts.ts';
+import { openForUpload, sendParts, withWholeFile, type OpenFile } from '../store/parts.ts';
 import type { Meter, Uploaded } from '../store/store.ts';
 
 export interface BlobUploadOptions {
@@ -46,7 +45,7 @@ function tooBig(file: string, size: number, partSize: number): FerryError | unde
 }
 
 /** A file of at most one block: one Put Blob from a pool buffer, whose Content-MD5 Azure checks. */
-function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
+function putWhole(blob: BlockBlobClient, fh: OpenFile, file: string, size: number, o: BlobUploadOptions) {
   return withWholeFile({ fh, file, size, budget: o.budget, signal: o.signal, meter: o.meter }, async (buf, md5) => {
     const sha = o.sha256 === false ? undefined : createHash('sha256').update(buf).digest('hex');
     const r = await blob.upload(buf, size, {
@@ -64,7 +63,7 @@ function putWhole(blob: BlockBlobClient, fh: FileHandle, file: string, size: num
  * shows, and what verification compares. On failure the pump stops and awaits every worker; the staged
  * blocks are left uncommitted (Azure has no abort: they expire, after 7 days on Azure).
  */
-async function putBlocks(blob: BlockBlobClient, fh: FileHandle, file: string, size: number, o: BlobUploadOptions) {
+async function putBlocks(blob: BlockBlobClient, fh: OpenFile, file: string, size: number, o: BlobUploadOptions) {
   const nonce = randomBytes(4).toString('hex');
   const whole = createHash('md5');
   const sha: Hash | undefined = o.sha256 === false ? undefined : createHash('sha256');
@@ -97,7 +96,7 @@ export async function uploadBlob(
   o.signal?.throwIfAborted();
   const refused = tooBig(file, size, o.partSize);
   if (refused) throw refused;
-  const fh = await open(file, 'r');
+  const fh = await openForUpload(file, size);
   try {
     const sent =
       size <= o.partSize ? await putWhole(blob, fh, file, size, o) : await putBlocks(blob, fh, file, size, o);

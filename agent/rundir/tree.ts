@@ -1,6 +1,7 @@
-import type { Dirent } from 'node:fs';
+import { lstatSync, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as yieldNow } from 'node:timers/promises';
 import { errnoCode } from '../errors.ts';
 
 /** The longest name of one file or folder on Linux file systems (NAME_MAX). */
@@ -52,13 +53,33 @@ export function sameFile(a: FileState | undefined, b: FileState | undefined): bo
   );
 }
 
+const stateOf = (st: Stats | undefined): FileState | undefined =>
+  st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined;
+
 export async function fileState(path: string): Promise<FileState | undefined> {
+  return lstat(path).then(stateOf, () => undefined);
+}
+
+/**
+ * The same, without the thread pool: a tree walk or a wipe does one lstat per file, ~5 µs in the
+ * kernel against ~30 µs through libuv's pool (measured: 2,000 files scanned in 57 ms async). The caller
+ * yields every SYNC_BATCH files so that timers (the lease) and sockets go on meanwhile.
+ */
+export function fileStateSync(path: string): FileState | undefined {
   try {
-    const st = await lstat(path);
-    return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino } : undefined;
+    return stateOf(lstatSync(path, { throwIfNoEntry: false }));
   } catch {
     return undefined;
   }
+}
+
+/** Files handled with synchronous calls between two yields to the event loop. */
+export const SYNC_BATCH = 1000;
+
+/** Yields to the event loop once every SYNC_BATCH calls. */
+export function everyBatch(): () => Promise<void> | undefined {
+  let n = 0;
+  return () => (++n % SYNC_BATCH === 0 ? yieldNow() : undefined);
 }
 
 /** A name for display: valid UTF-8 as is, other bytes as \xNN. */
@@ -106,6 +127,7 @@ export async function scanTree(
   previous?: Snapshot,
 ): Promise<Scan> {
   const scan: Scan = { files: new Map(), dirs: [], symlinks: [], badNames: [], unreadable: new Map() };
+  const breath = everyBatch();
   async function walk(abs: string, rel: string): Promise<void> {
     const entries = await entriesOf(abs, rel, scan);
     for (const e of entries) {
@@ -127,7 +149,8 @@ export async function scanTree(
         scan.dirs.push(relPath);
         await walk(path, relPath);
       } else if (e.isFile()) {
-        const st = await fileState(path);
+        await breath();
+        const st = fileStateSync(path);
         const prev = previous?.get(relPath);
         if (st) scan.files.set(relPath, prev && sameFile(prev, st) ? prev : st);
       }

@@ -1,7 +1,8 @@
-import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { rmdirSync, unlinkSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOwnObject, LOCK_FILE, RUN_LOG, STATE_FILE } from '../names.ts';
-import { fileState, sameFile, type FileState, type Scan, type Snapshot } from './tree.ts';
+import { everyBatch, fileStateSync, sameFile, type FileState, type Scan, type Snapshot } from './tree.ts';
 
 export interface Kept {
   path: string;
@@ -93,24 +94,29 @@ export async function wipeAccounted(dir: string, plan: WipePlan): Promise<WipeRe
   const changed: string[] = [];
   // The row's state goes last: killed mid-wipe, a re-run still knows this row's run id and files.
   const order = [...plan.remove].sort(([a], [b]) => Number(a === STATE_FILE) - Number(b === STATE_FILE));
+  const breath = everyBatch(); // synchronous calls (tree.ts: fileStateSync), in batches
   for (const [rel, want] of order) {
+    await breath();
     const path = join(dir, rel);
-    if (want && !sameFile(want, await fileState(path))) {
+    if (want && !sameFile(want, fileStateSync(path))) {
       changed.push(rel);
       continue;
     }
-    await unlink(path).then(
-      () => removed++,
-      (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      },
-    );
+    try {
+      unlinkSync(path);
+      removed++;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
   for (const d of plan.dirs) {
-    await rmdir(join(dir, d)).then(
-      () => removed++,
-      () => {},
-    ); // not empty: it holds what is kept
+    await breath();
+    try {
+      rmdirSync(join(dir, d));
+      removed++;
+    } catch {
+      // not empty: it holds what is kept
+    }
   }
   return { removed, changed };
 }

@@ -1,13 +1,12 @@
 import { sdkParams } from './params.ts';
 import { createHash, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectParams } from '../config.ts';
 import type { Location } from '../location.ts';
 import type { ByteBudget } from '../store/budget.ts';
 import type { Meter, Uploaded } from '../store/store.ts';
 import { bareEtag } from './etag.ts';
-import { withWholeFile } from '../store/parts.ts';
+import { openForUpload, withWholeFile, type OpenFile } from '../store/parts.ts';
 import { uploadParts } from './multipart.ts';
 import { checkFits, partSizeFor } from './parts.ts';
 
@@ -34,7 +33,7 @@ export interface UploadFileOptions {
 /** A file of at most one part: one PutObject from a pool buffer. */
 function putWhole(
   client: S3Client,
-  fh: FileHandle,
+  fh: OpenFile,
   file: string,
   size: number,
   dest: Location,
@@ -69,7 +68,7 @@ export async function uploadFile(
   opts.signal?.throwIfAborted();
   const partSize = partSizeFor(size, opts.partSize, opts.maxParts);
   checkFits(file, size, partSize);
-  const fh = await open(file, 'r');
+  const fh = await openForUpload(file, size);
   try {
     const sha = opts.sha256 === false ? undefined : createHash('sha256');
     if (size <= partSize) return await putWhole(client, fh, file, size, dest, opts, sha);

@@ -2,7 +2,8 @@
 // read them exactly into pool buffers (a file that shrinks is an upload that fails), send them side by
 // side, and hand them in file order to a whole-file hash; or send it whole when it fits one part.
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { EXIT, FerryError } from '../errors.ts';
 import { eachIndex } from '../workers.ts';
 import type { ByteBudget } from './budget.ts';
@@ -20,8 +21,31 @@ export function partSizeFor(size: number, base: number, maxParts: number): numbe
   return Math.ceil(size / maxParts / MiB) * MiB;
 }
 
+/** What an upload needs of the file it reads: positioned reads, and a close. */
+export interface OpenFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Files up to this size are opened, read and closed with synchronous calls: three syscalls of a few
+ * µs against three trips through libuv's thread pool (~30 µs each, and their promises): with 2,000
+ * files of 10 KB, open + read + close were 8% of ferry's CPU. Small enough never to hold the event loop.
+ */
+export const SYNC_READ_MAX = 256 * 1024;
+
+/** Opens `file` (of `size` bytes when it was scanned) for an upload. */
+export async function openForUpload(file: string, size: number): Promise<OpenFile> {
+  if (size > SYNC_READ_MAX) return open(file, 'r');
+  const fd = openSync(file, 'r');
+  return {
+    read: async (buf, off, len, pos) => ({ bytesRead: readSync(fd, buf, off, len, pos) }),
+    close: async () => closeSync(fd),
+  };
+}
+
 /** Fills `buf` from `pos` of `file`, or fails with 73 (the file shrank under us). */
-export async function readExactly(fh: FileHandle, buf: Buffer, pos: number, file: string): Promise<Buffer> {
+export async function readExactly(fh: OpenFile, buf: Buffer, pos: number, file: string): Promise<Buffer> {
   const len = buf.length;
   let got = 0;
   while (got < len) {
@@ -70,7 +94,7 @@ export class InOrder {
 
 /** A local file going out in parts: where it is, how it is cut, and what holds its bytes. */
 export interface FileParts {
-  fh: FileHandle;
+  fh: OpenFile;
   file: string;
   size: number;
   partSize: number;
