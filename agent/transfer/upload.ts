@@ -10,7 +10,7 @@ import { formatBytes, formatRate } from '../log.ts';
 import type { PhaseProgress } from './progress.ts';
 import type { ObjectInfo, Store, Uploaded } from '../store/store.ts';
 import { unfitKey } from './key-path.ts';
-import { fileState, sameFile, type FileState } from '../rundir/tree.ts';
+import { fileState, fileStateSync, sameFile, type FileState } from '../rundir/tree.ts';
 
 export interface UploadOutcome {
   rel: string;
@@ -172,7 +172,7 @@ export class Uploader {
     const { d } = this;
     const dest = under(d.prefix, rel);
     const path = join(d.dir, rel);
-    const now = await fileState(path);
+    const now = fileStateSync(path); // no trip through the thread pool (rundir/tree.ts)
     const before = known && sameFile(known, now) ? known : now; // share the scan's state object
     const base = { rel, size: before?.size ?? 0 };
     try {
@@ -205,7 +205,7 @@ export class Uploader {
         sha256: d.sha256 ?? true,
         meter: progress,
       });
-      return { base, up, state: sameFile(before, await fileState(path)) ? before : undefined };
+      return { base, up, state: sameFile(before, fileStateSync(path)) ? before : undefined };
     } catch (err) {
       return { outcome: this.failure(base, err) };
     }
