@@ -1,3 +1,5 @@
+import { noteDropped } from '../heap.ts';
+
 /** Requests up to this many bytes get a buffer of their own size (small files: no slot wasted). */
 export const SMALL_BUFFER = 1024 * 1024;
 
@@ -13,7 +15,8 @@ interface Waiter {
  * come from a pool of reused slots, allocated on first use (no per-part allocation, so RSS stays at
  * the bound instead of waiting for the garbage collector). Small bodies (≤ SMALL_BUFFER) and parts
  * larger than a slot (a file grown past 10,000 parts) get a buffer of their own size, dropped on
- * release; idle slots are dropped to make room for them. Waiters are served first come, first served.
+ * release; idle slots are dropped to make room for them (heap.ts collects what was dropped every 32 MiB).
+ * Waiters are served first come, first served.
  */
 export class ByteBudget {
   private readonly free: Buffer[] = [];
@@ -60,6 +63,7 @@ export class ByteBudget {
         done = true;
         this.lent -= need;
         if (standard) this.free.push(whole);
+        else noteDropped(need);
         this.pump();
       },
     };
@@ -73,7 +77,10 @@ export class ByteBudget {
   private grantNow(need: number, standard: boolean): Buffer {
     this.lent += need;
     if (standard && this.free.length > 0) return this.free.pop()!;
-    while (this.held > this.limit && this.free.length > 0) this.free.pop(); // the collector reclaims them
+    while (this.held > this.limit && this.free.length > 0) {
+      this.free.pop();
+      noteDropped(this.slotSize); // the collector reclaims it (heap.ts: soon)
+    }
     return Buffer.allocUnsafeSlow(need);
   }
 

@@ -34,6 +34,16 @@ export const QUIET_MS = 1000;
 const SCAN_MS = 500;
 
 /**
+ * The order settled files are handed to the uploader: checkpoints first, then the biggest. Big files
+ * go in a lane of their own; handed over in scan order, a post file found after UPLOADS_UNDER_WAY
+ * small logs was turned away and left for the final sweep (measured: 20,000 logs over a 13 s run,
+ * none of the 4 × 100 MiB post files went up live).
+ */
+export function sendOrder(ready: Array<[string, FileState]>, first: (rel: string) => boolean) {
+  return [...ready].sort(([a, x], [b, y]) => Number(first(b)) - Number(first(a)) || y.size - x.size);
+}
+
+/**
  * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
  * that changes after its upload is uploaded again; the final sweep then only moves what is new or
  * changed, so the time from solver exit to ferry exit is little more than the last files written.
@@ -147,8 +157,7 @@ export class LiveUpload {
     // ... and no process of the run holds it open for writing (a restart file written in pieces).
     const writing = settled.length + quiet.length > 0 ? this.o.writing?.() : undefined;
     const ready = [...settled, ...(writing?.all ? quiet : [])].filter(([rel]) => !writing?.paths.has(rel));
-    ready.sort(([a], [b]) => Number(first(b)) - Number(first(a)));
-    for (const [rel, state] of ready) this.send(rel, state);
+    for (const [rel, state] of sendOrder(ready, first)) this.send(rel, state);
   }
 
   private send(rel: string, state: FileState): void {

@@ -1,3 +1,4 @@
+import * as heap from '../../agent/heap.ts';
 import { describe, expect, it } from 'vitest';
 import { ByteBudget } from '../../agent/store/budget.ts';
 
@@ -82,5 +83,17 @@ describe('ByteBudget (the transfer memory bound)', () => {
     big.release();
     (await slot).release();
     expect(budget.inUse).toBe(0);
+  });
+});
+
+describe('buffers the budget drops', () => {
+  it('are collected every 32 MiB (V8 lets far more external memory pile up)', async () => {
+    const b = new ByteBudget(64 << 20, 8 << 20);
+    heap.noteDropped(32 << 20); // a collection now: what earlier tests dropped is counted no more
+    const before = heap.collections;
+    for (let i = 0; i < 31; i++) (await b.take(1 << 20)).release(); // own-size buffers, dropped on release
+    expect(heap.collections).toBe(before);
+    for (let i = 0; i < 2; i++) (await b.take(1 << 20)).release();
+    expect(heap.collections).toBe(before + 1);
   });
 });

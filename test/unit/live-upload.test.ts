@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
-import { LiveUpload } from '../../agent/transfer/live-upload.ts';
+import { LiveUpload, sendOrder } from '../../agent/transfer/live-upload.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
 
@@ -136,5 +136,19 @@ describe('LiveUpload against the in-memory store', () => {
       await live.stopWatching();
       await live.drain();
     }
+  });
+});
+
+describe('the order settled files are sent in', () => {
+  it('checkpoints first, then the biggest, whatever the scan found first', () => {
+    const st = (size: number) => ({ size, mtimeMs: 0 });
+    const ready: Array<[string, ReturnType<typeof st>]> = [
+      ['logs/a.txt', st(10)],
+      ['logs/b.txt', st(20)],
+      ['post/p.bin', st(100 << 20)],
+      ['restart/r.rst', st(5)],
+    ];
+    const order = sendOrder(ready, (rel) => rel.startsWith('restart/')).map(([rel]) => rel);
+    expect(order).toEqual(['restart/r.rst', 'post/p.bin', 'logs/b.txt', 'logs/a.txt']);
   });
 });
