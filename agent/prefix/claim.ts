@@ -74,9 +74,12 @@ export async function claim(store: Store, prefix: Location, manifest: Manifest, 
     await o.fence?.();
     await putManifest(store, prefix, manifest, o.signal);
     o.log.info(`wrote ${formatUri(under(prefix, MANIFEST))} (status ${manifest.status})`);
-    await uploadLog(store, prefix, o);
-    if (manifest.status !== 'complete') return { written: true, status: manifest.status, manifest };
-    const problems = await notWhole(store, prefix, o);
+    const logged = uploadLog(store, prefix, o); // never throws; beside the read-back (one round trip less)
+    if (manifest.status !== 'complete') {
+      await logged;
+      return { written: true, status: manifest.status, manifest };
+    }
+    const [problems] = await Promise.all([notWhole(store, prefix, o), logged]);
     if (problems.length > 0) return withhold(store, prefix, manifest, problems, o);
     await o.fence?.();
     await o.tidy?.(); // the journal: the complete manifest holds all it knew
