@@ -1,4 +1,5 @@
 import { describeError } from '../errors.ts';
+import { SMALL_FILE } from '../config.ts';
 import type { Log } from '../log.ts';
 import type { PhaseProgress } from './progress.ts';
 import { sameContent, sameFile, scanTree, type FileState, type Snapshot } from '../rundir/tree.ts';
@@ -161,7 +162,9 @@ export class LiveUpload {
   }
 
   private send(rel: string, state: FileState): void {
-    if (this.inFlight.size >= UPLOADS_UNDER_WAY) return; // the next scan (or the final sweep) takes it
+    // The next scan (or the final sweep) takes it. Not for a big file: those are few, and in a lane of
+    // their own; held back behind 1,024 small logs, none of a row's post files went up live.
+    if (this.inFlight.size >= UPLOADS_UNDER_WAY && state.size <= SMALL_FILE) return;
     this.sent++;
     const p = this.up.upload(rel, this.o.progress, state, true).then((outcome) => {
       // (the uploader logs the verified upload: once)

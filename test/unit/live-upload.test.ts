@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
 import { LiveUpload, sendOrder } from '../../agent/transfer/live-upload.ts';
+import { UPLOADS_UNDER_WAY } from '../../agent/transfer/upload.ts';
+import type { Location } from '../../agent/location.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
 
@@ -150,5 +152,45 @@ describe('the order settled files are sent in', () => {
     ];
     const order = sendOrder(ready, (rel) => rel.startsWith('restart/')).map(([rel]) => rel);
     expect(order).toEqual(['restart/r.rst', 'post/p.bin', 'logs/b.txt', 'logs/a.txt']);
+  });
+});
+
+/** Small files' uploads wait until `open()`; big ones go through. */
+class GatedStore extends MemoryStore {
+  private opened!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.opened = r));
+  open(): void {
+    this.opened();
+  }
+  override async putFile(file: string, size: number, dest: Location, o?: Parameters<MemoryStore['putFile']>[3]) {
+    if (size <= 1024 * 1024) await this.gate;
+    return super.putFile(file, size, dest, o);
+  }
+}
+
+describe('live upload with as many small uploads under way as it allows', () => {
+  it('still sends a big file that settles meanwhile', async () => {
+    const dir = runDir();
+    const store = new GatedStore();
+    const live = new LiveUpload(uploaderFor(store, dir), {
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      settleMs: 100,
+      log: quietLog(),
+    });
+    for (let i = 0; i < UPLOADS_UNDER_WAY + 10; i++) write(dir, `logs/log_${i}.txt`, `log ${i}\n`, 5_000);
+    live.start();
+    try {
+      expect(await until(() => live.scans >= 2)).toBe(true); // the small ones are under way (held)
+      write(dir, 'post/post_0.bin', 'p'.repeat(2 * 1024 * 1024), 5_000);
+      expect(await until(() => objectsUnder(store)['post/post_0.bin'] !== undefined)).toBe(true);
+      expect(Object.keys(objectsUnder(store))).toEqual(['post/post_0.bin']);
+    } finally {
+      store.open();
+      await live.stopWatching();
+      await live.drain();
+    }
   });
 });

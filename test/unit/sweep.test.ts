@@ -56,3 +56,17 @@ describe('the final sweep against the in-memory store', () => {
     expect(n).toBe(4); // the main sweep and 3 rounds
   });
 });
+
+describe('the final sweep, many small files and a big one', () => {
+  it('starts the big one first, whatever its name', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const up = uploaderFor(store, dir);
+    for (let i = 0; i < 50; i++) write(dir, `logs/log_${i}.txt`, `log ${i}\n`);
+    write(dir, 'zz/post.bin', 'p'.repeat(2 * 1024 * 1024));
+    await finalSweep({ dir, baseline: new Map(), uploadAll: false, skip: () => false, uploader: up, log: quietLog() });
+    const puts = store.calls.filter((c) => c.startsWith('put '));
+    expect(puts).toHaveLength(51);
+    expect(puts[0]).toBe('put out/row/zz/post.bin');
+  });
+});
