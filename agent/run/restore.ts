@@ -26,6 +26,7 @@ export async function restore(
     existing: o.existing,
     present: f.baseline,
     skip: cfg.resumeSkip,
+    checkpointFiles: p.checkpoint && ((rel: string) => p.checkpoint!.files.matches(rel)),
     transfer: cfg.transfer,
     temps: p.own,
     log: row.log,

@@ -17,7 +17,7 @@ import { runSolver, type SolverResult } from '../solver/run.ts';
 import { LiveUpload } from '../transfer/live-upload.ts';
 import type { PhaseProgress } from '../transfer/progress.ts';
 import { finalSweep, type SweepResult } from '../transfer/sweep.ts';
-import { Uploader } from '../transfer/upload.ts';
+import { Uploader, type UploadOutcome } from '../transfer/upload.ts';
 import type { Fetched } from './fetch.ts';
 import type { Prepared } from './prepare.ts';
 import type { Row } from './row.ts';
@@ -39,9 +39,13 @@ export interface Holding {
 }
 
 /** The uploader of this attempt: fenced by the lease, every verified upload journaled (checkpoints marked). */
-function uploaderFor(row: Row, p: Prepared, h: Holding): Uploader {
+function uploaderFor(row: Row, p: Prepared, h: Holding, endedCleanly: () => boolean): Uploader {
   const { cfg, ctx } = row;
-  const checkpoint = (rel: string) => p.checkpoint?.files.matches(rel) === true;
+  // A resume point is a checkpoint sent while the solver ran (settled, or the one asked for at a stop),
+  // or by the final sweep of a solver that ended cleanly: one a stopped or crashed solver was still
+  // writing goes up as an output, never as a resume point (the demo's attempt 2 once resumed from one).
+  const checkpoint = (o: UploadOutcome) =>
+    p.checkpoint?.files.matches(o.rel) === true && (o.live === true || endedCleanly());
   return new Uploader({
     store: row.output,
     dir: cfg.workdir,
@@ -59,7 +63,7 @@ function uploaderFor(row: Row, p: Prepared, h: Holding): Uploader {
         size: o.size,
         etag: o.etag ?? '',
         sha256: o.sha256 ?? '',
-        ...(checkpoint(o.rel) ? { checkpoint: true } : {}),
+        ...(checkpoint(o) ? { checkpoint: true } : {}),
       }),
   });
 }
@@ -72,7 +76,8 @@ function uploaderFor(row: Row, p: Prepared, h: Holding): Uploader {
  */
 export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Promise<Solved> {
   const { cfg, ctx } = row;
-  const uploader = uploaderFor(row, p, h);
+  let cleanly = false;
+  const uploader = uploaderFor(row, p, h, () => cleanly);
   const notOut = notOutput(p.job, p.own);
   // The checkpoint trigger asks for a checkpoint: never uploaded, so a later attempt never finds one.
   const skip = (rel: string) => notOut(rel) || rel === p.checkpoint?.trigger || cfg.exclude(rel);
@@ -81,6 +86,7 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
   try {
     const beat = () => heartbeat(row, h, uploader, live);
     const solver = await runWatched(row, p, f, live, guard.signal, beat).finally(() => guard.end());
+    cleanly = solver.exitCode === 0 && !solver.signal && !ctx.stop.aborted && guard.stopped() === undefined;
     if (live && live.uploaded > 0)
       row.log.info(`${live.uploaded} file(s) were uploaded while the solver ran (${formatBytes(uploader.bytes)})`);
     let progress: PhaseProgress | undefined;

@@ -27,6 +27,12 @@ export interface RestoreOptions {
   present: Snapshot;
   /** Relative paths left in the store only (--resume-skip). */
   skip: (rel: string) => boolean;
+  /**
+   * The solver's checkpoint files (a checkpoint profile): one journaled as an output but not as a
+   * resume point (a stopped solver was still writing it) stays in the store: back in the run
+   * directory, the solver would resume from it, the newest.
+   */
+  checkpointFiles?: (rel: string) => boolean;
   transfer: TransferSettings;
   temps: TempNames;
   log: Log;
@@ -40,6 +46,13 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** A checkpoint file journaled only as an output (it was being written when its attempt stopped): said once. */
+function unfinishedCheckpoint(e: JournalEntry, o: RestoreOptions): boolean {
+  if (!o.checkpointFiles?.(e.path) || e.checkpoint) return false;
+  o.log.info(`not restoring ${e.path}: a checkpoint its attempt did not finish (it stays in the store)`);
+  return true;
+}
+
 /** The journaled objects of this row that can come back: still in the store as journaled, not in the way. */
 function restorable(prefix: Location, journal: JournalView, o: RestoreOptions): JournalEntry[] {
   const ours = new Set(journal.attempts.filter((a) => a.row === o.row).map((a) => a.attempt));
@@ -51,6 +64,7 @@ function restorable(prefix: Location, journal: JournalView, o: RestoreOptions): 
       now.size === e.size &&
       !o.present.has(e.path) &&
       !o.skip(e.path) &&
+      !unfinishedCheckpoint(e, o) &&
       unsafeRel(e.path) === undefined
     );
   });
