@@ -2,7 +2,7 @@
 // read them exactly into pool buffers (a file that shrinks is an upload that fails), send them side by
 // side, and hand them in file order to a whole-file hash; or send it whole when it fits one part.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { EXIT, FerryError } from '../errors.ts';
 import { eachIndex } from '../workers.ts';
@@ -34,14 +34,37 @@ export interface OpenFile {
  */
 export const SYNC_READ_MAX = 256 * 1024;
 
-/** Opens `file` (of `size` bytes when it was scanned) for an upload. */
+/**
+ * Opens `file` (of `size` bytes when it was scanned) for an upload. O_NONBLOCK: a FIFO swapped in
+ * since the scan opens at once (a blocking open would wait for a writer: in the pool, or on the event
+ * loop for the synchronous path); anything but a regular file is then refused.
+ */
 export async function openForUpload(file: string, size: number): Promise<OpenFile> {
-  if (size > SYNC_READ_MAX) return open(file, 'r');
-  const fd = openSync(file, 'r');
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  if (size > SYNC_READ_MAX) {
+    const fh = await open(file, flags);
+    if ((await fh.stat()).isFile()) return fh;
+    await fh.close();
+    throw notRegular(file);
+  }
+  const fd = openSync(file, flags);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw notRegular(file);
+  }
   return {
     read: async (buf, off, len, pos) => ({ bytesRead: readSync(fd, buf, off, len, pos) }),
     close: async () => closeSync(fd),
   };
+}
+
+function notRegular(file: string): FerryError {
+  return new FerryError('it is no longer a regular file (replaced since the scan): not uploaded', {
+    phase: 'upload',
+    target: file,
+    exitCode: EXIT.cantCreate,
+    hint: 'something replaced it in the run directory; it stays there',
+  });
 }
 
 /** Fills `buf` from `pos` of `file`, or fails with 73 (the file shrank under us). */
