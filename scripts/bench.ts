@@ -477,11 +477,11 @@ async function memory(): Promise<string> {
   const peaks = [...rows.filter((r) => r.ferry).flatMap((r) => r.samples.map((s) => s.rssKiB)), ...extraRss];
   if (peaks.length === 0) return '';
   const peak = Math.max(...peaks);
-  const budget = 256 * 1024;
+  const budget = 96 * 1024; // the default --memory (KiB)
   const mib = (k: number) => (k / 1024).toFixed(0);
   const within = (bound: number) => (peak <= bound ? 'within' : 'OVER');
   return (
-    `Memory: ferry peak RSS ${mib(peak)} MiB; budget 256 MiB + runtime baseline ${mib(base.rssKiB)} MiB ` +
+    `Memory: ferry peak RSS ${mib(peak)} MiB; budget 96 MiB + runtime baseline ${mib(base.rssKiB)} MiB ` +
     `(ferry --version) = ${mib(budget + base.rssKiB)} MiB → ${within(budget + base.rssKiB)} the bound; ` +
     `with the SDK loaded (one small put: ${mib(sdk.rssKiB)} MiB) the bound is ${mib(budget + sdk.rssKiB)} MiB → ` +
     `${within(budget + sdk.rssKiB)}.`

@@ -9,11 +9,14 @@
  *   isChildSubreaper()      prctl(PR_GET_CHILD_SUBREAPER)
  *   reap(pid)               waitpid(pid, WNOHANG) for a process libuv did not spawn (an adopted
  *                           orphan): its pid once reaped, 0 while it runs, -errno on failure
+ *   trimMemory()            malloc_trim(0): free pages inside malloc's arenas go back to the system
+ *                           (glibc keeps what a burst of buffers and the inflate threads left behind)
  *   gssCredential(), gssContext(service), gssStep(ctx, token)
  *                           GSSAPI for Negotiate at a proxy, in gss.c (the library is opened at first use)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -64,11 +67,19 @@ static napi_value reap(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value trim_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_get_boolean(env, malloc_trim(0) != 0, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
     {"isChildSubreaper", NULL, is_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
     {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"trimMemory", NULL, trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ferry_register_gss(env, exports);

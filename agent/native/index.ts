@@ -15,6 +15,8 @@ export interface Native {
   isChildSubreaper(): boolean;
   /** waitpid(pid, WNOHANG) for an adopted orphan (never a child libuv spawned): pid, 0 if running, -errno. */
   reap(pid: number): number;
+  /** malloc_trim(0): the free pages inside malloc's arenas go back to the system; true if any did. */
+  trimMemory(): boolean;
   /**
    * GSSAPI (agent/native/gss.c, libgssapi_krb5.so.2 opened at first use). Each throws an Error with
    * code 'ENOGSSAPI' when the library is not there, and one with `gss: true`, `major`, `minor` and

@@ -6,6 +6,7 @@ import { FerryError, EXIT, isLocalIoError, localIoError } from '../errors.ts';
 import { formatUri, isPrefix, withKey, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import { formatBytes, formatRate } from '../log.ts';
+import { returnFreePages } from '../heap.ts';
 import { oneOffTemps, type TempNames } from '../names.ts';
 import type { Progress } from './progress.ts';
 import { settleAll } from '../settle.ts';
@@ -172,6 +173,7 @@ export async function fetchInputs(
   const ms = Date.now() - started;
   const took = `${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${formatRate(bytes, ms)})`;
   log.info(`input ready: ${planned.length} object(s), ${took}`);
+  returnFreePages(); // the download's buffers and the inflate threads' arenas: ~90 MiB of RSS on the bench row
   const inputs = planned.map(({ job }) => ({ uri: formatUri(job.loc), etag: job.obj.etag, size: job.obj.size }));
   return { inputs, files: files.sort(), bytes };
 }

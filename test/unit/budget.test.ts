@@ -1,6 +1,7 @@
+import { getEventListeners } from 'node:events';
 import * as heap from '../../agent/heap.ts';
-import { describe, expect, it } from 'vitest';
-import { ByteBudget } from '../../agent/store/budget.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ByteBudget, IDLE_SLOT_MS } from '../../agent/store/budget.ts';
 
 describe('ByteBudget (the transfer memory bound)', () => {
   it('never lends more slots than fit the limit, over many random concurrent holders', async () => {
@@ -54,6 +55,22 @@ describe('ByteBudget (the transfer memory bound)', () => {
     (await next).release();
     expect(budget.inUse).toBe(0);
   });
+  it('a granted wait leaves no listener on a long-lived signal (it would hold the buffer for the run)', async () => {
+    const budget = new ByteBudget(16, 8, 0);
+    const run = new AbortController();
+    const held = await budget.take(8, run.signal);
+    const waits = Array.from({ length: 50 }, () =>
+      budget.take(8, run.signal).then(async (t) => {
+        await new Promise((r) => setImmediate(r));
+        t.release();
+      }),
+    );
+    expect(getEventListeners(run.signal, 'abort').length).toBeGreaterThan(0); // some do wait
+    held.release();
+    await Promise.all(waits);
+    expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
+    expect(budget.inUse).toBe(0);
+  });
   it('refuses a budget smaller than one slot and a request larger than the whole bound', async () => {
     expect(() => new ByteBudget(4, 8)).toThrow(TypeError);
     await expect(new ByteBudget(8, 8).take(9)).rejects.toThrow(RangeError);
@@ -86,12 +103,36 @@ describe('ByteBudget (the transfer memory bound)', () => {
   });
 });
 
-describe('buffers the budget drops', () => {
-  it('are collected every 32 MiB (V8 lets far more external memory pile up)', async () => {
+describe('idle slots', () => {
+  afterEach(() => vi.useRealTimers());
+  it('are dropped once no part has used one for IDLE_SLOT_MS, and collected', async () => {
+    vi.useFakeTimers();
     const b = new ByteBudget(64 << 20, 8 << 20);
-    heap.noteDropped(32 << 20); // a collection now: what earlier tests dropped is counted no more
+    const four = await Promise.all([0, 1, 2, 3].map(() => b.take(8 << 20)));
+    for (const t of four) t.release();
+    expect(b.held).toBe(32 << 20);
+    vi.advanceTimersByTime(IDLE_SLOT_MS - 100);
+    const again = await b.take(8 << 20); // reused within the window: the pool stays, the clock restarts
+    again.release();
+    vi.advanceTimersByTime(IDLE_SLOT_MS - 100);
+    expect(b.held).toBe(32 << 20);
     const before = heap.collections;
-    for (let i = 0; i < 31; i++) (await b.take(1 << 20)).release(); // own-size buffers, dropped on release
+    vi.advanceTimersByTime(200);
+    expect(b.held).toBe(0);
+    expect(heap.collections).toBe(before + 1); // 32 MiB dropped at once (≥ GARBAGE): collected now
+    const fresh = await b.take(8 << 20); // a slot is allocated again when asked for
+    expect(fresh.buf.length).toBe(8 << 20);
+    fresh.release();
+  });
+});
+
+describe('buffers the budget drops', () => {
+  it('are collected every GARBAGE bytes (V8 lets far more external memory pile up)', async () => {
+    const b = new ByteBudget(64 << 20, 8 << 20);
+    heap.noteDropped(heap.GARBAGE); // a collection now: what earlier tests dropped is counted no more
+    const before = heap.collections;
+    const n = heap.GARBAGE / (1 << 20);
+    for (let i = 0; i < n - 1; i++) (await b.take(1 << 20)).release(); // own-size buffers, dropped on release
     expect(heap.collections).toBe(before);
     for (let i = 0; i < 2; i++) (await b.take(1 << 20)).release();
     expect(heap.collections).toBe(before + 1);

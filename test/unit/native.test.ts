@@ -16,6 +16,36 @@ l.native.setChildSubreaper();
 console.log(JSON.stringify({ before, after: l.native.isChildSubreaper(), reapInit: l.native.reap(1) }));
 `;
 
+// 112 MiB of 64 KiB buffers freed between kept ones (every 8th): glibc keeps the pages until malloc_trim.
+const trimProbe = `
+import { loadNative } from './agent/native/index.ts';
+const l = loadNative();
+if (!l.ok) throw new Error(l.why);
+const mib = () => process.memoryUsage.rss() / 1048576;
+const keep = [];
+let drop = [];
+for (let i = 0; i < 2048; i++) (i % 8 === 0 ? keep : drop).push(Buffer.allocUnsafeSlow(64 * 1024).fill(i));
+const full = mib();
+drop = [];
+// V8 frees the backing stores of dead buffers on a background thread, some time after the collection:
+// wait until RSS stops falling by itself, then trim, again while more of them are freed.
+let untrimmed = full;
+for (let i = 0; i < 10; i++) {
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  untrimmed = Math.min(untrimmed, mib());
+}
+let after = untrimmed;
+let trimmed = false;
+for (let i = 0; i < 40 && full - after < 64; i++) {
+  gc();
+  trimmed = l.native.trimMemory() || trimmed;
+  after = mib();
+  await new Promise((r) => setTimeout(r, 50));
+}
+console.log(JSON.stringify({ full, untrimmed, after, trimmed, kept: keep.length }));
+`;
+
 describe('the native addon (agent/native)', () => {
   it('loads from the source tree and makes this process the subreaper of its orphans', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
@@ -23,6 +53,19 @@ describe('the native addon (agent/native)', () => {
     });
     // reap(1): init is not a child of ours, so waitpid says ECHILD (10)
     expect(JSON.parse(out)).toEqual({ before: false, after: true, reapInit: -10 });
+  });
+
+  it('trimMemory hands the free pages inside malloc arenas back (RSS falls, the kept buffers stay)', () => {
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', trimProbe],
+      { encoding: 'utf8', cwd: ROOT },
+    );
+    const r = JSON.parse(out) as { full: number; untrimmed: number; after: number; trimmed: boolean; kept: number };
+    expect(r.kept).toBe(256);
+    expect(r.full - r.untrimmed).toBeLessThan(32); // freed, but glibc kept the pages
+    expect(r.trimmed).toBe(true);
+    expect(r.full - r.after).toBeGreaterThan(64); // of the 112 MiB freed (measured: ~116 MiB less)
   });
 
   it('a missing addon is a reason, not a crash', () => {
