@@ -16,7 +16,7 @@ const LAYERS = [
   ['s3/', 'azure/'],
   ['store/', 'zip/', 'policy.ts', 'policy-azure.ts'],
   ['config.ts', 'config/'],
-  ['net/', 'flags/', 'native/', 'platform.ts'],
+  ['net/', 'flags/', 'native/', 'platform.ts', 'heap.ts'],
   [''], // everything else: the ground (errors, log, names, location, workers…)
 ];
 
