@@ -2,6 +2,7 @@
 // Store seam only (so any store, any proxy, CA or credentials that store access uses).
 import pLimit from 'p-limit';
 import { under, type Location } from '../location.ts';
+import { checkHeap } from '../heap.ts';
 import { formatBytes } from '../log.ts';
 import { isOwnObject, LEASE, MANIFEST, RUN_LOG_OBJECT, SUCCESS } from '../names.ts';
 import { isStale, LEASE_TTL_MS, viewLease } from './lease-view.ts';
@@ -152,6 +153,7 @@ export async function verifyPrefix(store: Store, prefix: Location, o: VerifyOpti
     const detail = 'no manifest: the row has not finished (or never ran), or this is not an output prefix';
     return { findings: [{ kind: 'no-manifest', key: MANIFEST, detail }], objects: 0, bytes: 0 };
   }
+  checkHeap(); // the manifest read back and parsed (20,000 outputs: a few MB of JSON)
   const listed = new Map((await store.list(prefix, call)).map((x) => [x.key, x]));
   const running = listed.has(`${prefix.key}${LEASE}`) && !o.ownLease && (await runUnderWay(store, prefix, o, call));
   const findings = statusFindings(m, listed, prefix, { ...o, running });

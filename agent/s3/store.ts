@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { S3Settings, TransferSettings } from '../config.ts';
+import { checkHeap } from '../heap.ts';
 import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import { changedWhen } from '../store/changed.ts';
@@ -138,6 +139,7 @@ export class S3Store implements Store, FolderLister {
       );
       for (const o of page.Contents ?? []) if (o.Key) yield info(o.Key, o.Size ?? 0, bare(o.ETag), o.LastModified);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      checkHeap();
     } while (token);
   }
 

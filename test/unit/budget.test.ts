@@ -138,3 +138,16 @@ describe('buffers the budget drops', () => {
     expect(heap.collections).toBe(before + 1);
   });
 });
+
+describe('checkHeap', () => {
+  it('collects once the heap has grown by GROWTH since the last collection, not before', () => {
+    heap.noteDropped(heap.GARBAGE); // a collection now: the baseline
+    const before = heap.collections;
+    heap.checkHeap();
+    expect(heap.collections).toBe(before); // nothing grown
+    const live = Array.from({ length: 40_000 }, (_, i) => new Array(100).fill(i + 0.5)); // ~40 MB of arrays
+    heap.checkHeap();
+    expect(heap.collections).toBe(before + 1);
+    expect(live).toHaveLength(40_000);
+  });
+});
