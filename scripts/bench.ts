@@ -478,13 +478,14 @@ async function memory(): Promise<string> {
   if (peaks.length === 0) return '';
   const peak = Math.max(...peaks);
   const budget = 96 * 1024; // the default --memory (KiB)
+  const bound = 300 * 1024; // issue 28: peak RSS ≤ 300 MiB on the bench, every guarantee kept
   const mib = (k: number) => (k / 1024).toFixed(0);
-  const within = (bound: number) => (peak <= bound ? 'within' : 'OVER');
+  // The rest: V8's heap above the baseline's and the sockets and streams of the requests in flight.
+  const rest = peak - sdk.rssKiB - budget;
   return (
-    `Memory: ferry peak RSS ${mib(peak)} MiB; budget 96 MiB + runtime baseline ${mib(base.rssKiB)} MiB ` +
-    `(ferry --version) = ${mib(budget + base.rssKiB)} MiB → ${within(budget + base.rssKiB)} the bound; ` +
-    `with the SDK loaded (one small put: ${mib(sdk.rssKiB)} MiB) the bound is ${mib(budget + sdk.rssKiB)} MiB → ` +
-    `${within(budget + sdk.rssKiB)}.`
+    `Memory: ferry peak RSS ${mib(peak)} MiB → ${peak <= bound ? 'within' : 'OVER'} the 300 MiB bound. Of it: ` +
+    `the runtime with the SDK loaded (one small put) ${mib(sdk.rssKiB)} MiB (ferry --version: ${mib(base.rssKiB)}), ` +
+    `transfer buffers at most 96 MiB (--memory), the rest ${rest > 0 ? mib(rest) : 0} MiB.\n`
   );
 }
 
