@@ -52,7 +52,9 @@ export const PART_SIZE = size('part-size', { dflt: '8MiB', help: 'multipart part
  */
 export const MEMORY = size('memory', {
   dflt: '96MiB',
-  help: 'memory bound: all transfer buffers together hold at most this\n(default 96MiB; at least --part-size)',
+  help:
+    'memory bound: all transfer buffers together hold at most this\n' +
+    '(default 96MiB, or two parts of a bigger --part-size up to 256MiB;\nat least --part-size)',
 });
 
 export const TRANSFER_FLAGS: FlagGroup = {
@@ -67,7 +69,9 @@ export function transferSettings(p: Args): TransferSettings {
       `--part-size must be from 5MiB to 5GiB (the S3 limits for multipart parts), got '${p.typed(PART_SIZE)}'`,
     );
   }
-  const memory = p.get(MEMORY);
+  // Unset, the bound grows with a bigger --part-size (two parts, up to the 256 MiB of earlier
+  // releases, or one part over that): a --part-size that worked before never needs --memory now.
+  const memory = p.given(MEMORY) ? p.get(MEMORY) : Math.max(p.get(MEMORY), Math.min(2 * partSize, 256 << 20), partSize);
   if (memory < partSize) {
     throw usageError(
       `--memory (${p.typed(MEMORY)}) must be at least --part-size (${p.typed(PART_SIZE)})`,

@@ -11,6 +11,7 @@ import { parseVars } from '../../agent/vars.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-unit-'));
 const cfg = (argv: string[], env: Record<string, string> = {}) => runConfig(parseFor(RUN, argv), env, dir);
+const MiB = 1024 * 1024;
 
 function usage(fn: () => unknown): FerryError {
   try {
@@ -91,6 +92,24 @@ describe('runConfig', () => {
     expect(
       usage(() => cfg(['--part-size', '1MiB', 'x'], { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' })).message,
     ).toContain('5MiB');
+  });
+});
+
+describe('--memory', () => {
+  const io = { s3_input: 's3://bkt/a', s3_output: 's3://bkt/o/' };
+  const mem = (argv: string[]) => cfg([...argv, 'x'], io).transfer.memory;
+  it('defaults to 96 MiB, and to two parts of a bigger --part-size (up to 256 MiB, or one part over it)', () => {
+    expect(mem([])).toBe(96 * MiB);
+    expect(mem(['--part-size', '32MiB'])).toBe(96 * MiB);
+    expect(mem(['--part-size', '64MiB'])).toBe(128 * MiB);
+    expect(mem(['--part-size', '128MiB'])).toBe(256 * MiB);
+    expect(mem(['--part-size', '512MiB'])).toBe(512 * MiB); // refused before: 256 MiB < the part
+  });
+  it('as given is the bound, and one smaller than --part-size is refused', () => {
+    expect(mem(['--memory', '40MiB'])).toBe(40 * MiB);
+    expect(usage(() => mem(['--part-size', '64MiB', '--memory', '32MiB'])).message).toContain(
+      '--memory (32MiB) must be at least --part-size (64MiB)',
+    );
   });
 });
 
