@@ -2,11 +2,22 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
-import { LiveUpload, sendOrder } from '../../agent/transfer/live-upload.ts';
+import { LiveUpload, sendOrder, type LiveOptions } from '../../agent/transfer/live-upload.ts';
 import { UPLOADS_UNDER_WAY } from '../../agent/transfer/upload.ts';
 import type { Location } from '../../agent/location.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
+
+/** A live upload of `dir` to `store`: no baseline, nothing skipped, outputs only, unless `o` says otherwise. */
+const liveOn = (store: MemoryStore, dir: string, o: Partial<LiveOptions> & Pick<LiveOptions, 'settleMs'>) =>
+  new LiveUpload(uploaderFor(store, dir), {
+    dir,
+    baseline: new Map(),
+    uploadAll: false,
+    skip: () => false,
+    log: quietLog(),
+    ...o,
+  });
 
 const until = async (ok: () => boolean, ms = 5000) => {
   for (const end = Date.now() + ms; !ok() && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
@@ -45,14 +56,7 @@ describe('LiveUpload against the in-memory store', () => {
   it('a file not yet settled is not uploaded, however many scans see it', async () => {
     const dir = runDir();
     const store = new MemoryStore();
-    const live = new LiveUpload(uploaderFor(store, dir), {
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
-      settleMs: 800,
-      log: quietLog(),
-    });
+    const live = liveOn(store, dir, { settleMs: 800 });
     write(dir, 'growing.log', 'x', -3_600_000); // modified "in an hour": never quiet for 800 ms
     live.start();
     expect(await until(() => live.scans >= 3)).toBe(true); // seen, unchanged, by several scans
@@ -65,14 +69,9 @@ describe('LiveUpload against the in-memory store', () => {
     const dir = runDir();
     const store = new MemoryStore();
     const held = new Set(['held.dat']);
-    const live = new LiveUpload(uploaderFor(store, dir), {
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
+    const live = liveOn(store, dir, {
       settleMs: 3_600_000, // an hour: only the writers rule can send anything here
       writing: () => ({ paths: held, all: true }),
-      log: quietLog(),
     });
     write(dir, 'done.dat', 'done', 5_000); // written 5 s ago
     write(dir, 'held.dat', 'part', 5_000);
@@ -97,14 +96,9 @@ describe('LiveUpload against the in-memory store', () => {
   it('when some writer may be out of sight, only --settle counts', async () => {
     const dir = runDir();
     const store = new MemoryStore();
-    const live = new LiveUpload(uploaderFor(store, dir), {
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
+    const live = liveOn(store, dir, {
       settleMs: 3_600_000,
       writing: () => ({ paths: new Set(), all: false }), // e.g. ranks on another node
-      log: quietLog(),
     });
     write(dir, 'done.dat', 'done', 5_000);
     live.start();
@@ -116,15 +110,10 @@ describe('LiveUpload against the in-memory store', () => {
   it('a checkpoint nobody writes still waits out --settle (a later attempt would resume from it)', async () => {
     const dir = runDir();
     const store = new MemoryStore();
-    const live = new LiveUpload(uploaderFor(store, dir), {
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
+    const live = liveOn(store, dir, {
       settleMs: 3_600_000,
       writing: () => ({ paths: new Set(), all: true }),
       first: (rel) => rel.endsWith('.rst'),
-      log: quietLog(),
     });
     write(dir, 'restart0003.rst', 'closed, then maybe opened again', 5_000);
     write(dir, 'post.dat', 'post', 5_000);
@@ -172,14 +161,7 @@ describe('live upload with as many small uploads under way as it allows', () => 
   it('still sends a big file that settles meanwhile', async () => {
     const dir = runDir();
     const store = new GatedStore();
-    const live = new LiveUpload(uploaderFor(store, dir), {
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
-      settleMs: 100,
-      log: quietLog(),
-    });
+    const live = liveOn(store, dir, { settleMs: 100 });
     for (let i = 0; i < UPLOADS_UNDER_WAY + 10; i++) write(dir, `logs/log_${i}.txt`, `log ${i}\n`, 5_000);
     live.start();
     try {
