@@ -44,9 +44,6 @@ function collectNow(): void {
   returnFreePages();
 }
 
-/** Times malloc's free pages were handed back (tests read it). */
-export let trims = 0;
-
 /**
  * Hands the free pages inside malloc's arenas back to the system (malloc_trim through the native
  * addon; nothing where it did not load). glibc keeps them: measured on the bench row (206 MiB input,
@@ -58,7 +55,6 @@ export function returnFreePages(): void {
   const n = loadNative();
   if (!n.ok) return;
   n.native.trimMemory();
-  trims++;
 }
 
 /** `bytes` of buffers were dropped (the byte budget's own-size buffers, idle slots it let go). */
