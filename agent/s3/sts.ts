@@ -93,7 +93,7 @@ const bytes = (d: SourceData) =>
       : new Uint8Array(d);
 
 /** SHA-256, or HMAC-SHA-256 with a secret, as the signer asks. */
-class Sha256 {
+export class Sha256 {
   private readonly h;
   constructor(secret?: SourceData) {
     this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');

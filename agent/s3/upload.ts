@@ -7,6 +7,7 @@ import type { ByteBudget } from '../store/budget.ts';
 import type { Meter, Uploaded } from '../store/store.ts';
 import { bareEtag } from './etag.ts';
 import { openForUpload, withWholeFile, type OpenFile } from '../store/parts.ts';
+import { sendPut } from './direct-put.ts';
 import { uploadParts } from './multipart.ts';
 import { checkFits, partSizeFor } from './parts.ts';
 
@@ -51,7 +52,7 @@ function putWhole(
       ContentMD5: md5.toString('base64'),
       ...sdkParams(opts.objectParams),
     });
-    const r = await client.send(put, { abortSignal: opts.signal });
+    const r = await sendPut(client, put, opts.signal);
     const digest = md5.toString('hex');
     return { loc: dest, size, digest, etag: bareEtag(r.ETag) || digest, sha256: sha?.digest('hex') };
   });

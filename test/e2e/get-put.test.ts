@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
+import { startRecorder } from '../helpers/recorder.ts';
 import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
 
 const BUCKET = bucketFor('ferry-get-put');
@@ -94,6 +95,34 @@ describe('ferry put', () => {
     expect((await getBytes(admin, BUCKET, 'put/a/b.txt')).toString()).toBe('bee');
     expect((await getBytes(admin, BUCKET, 'put/empty.dat')).length).toBe(0);
     expect((await getBytes(admin, BUCKET, 'put/big.bin')).equals(big)).toBe(true);
+  });
+
+  it('small files after the first go up as direct PUTs (no SDK stack): all taken, byte-equal, odd names', async () => {
+    const dir = tempDir('put-direct');
+    const names = ['a b/c+d(1)/é ü*!.txt', "a b/q?x=1&y=it's.txt", '%41 50%.txt', 'deep/~tilde/[x]{y}#z.log'];
+    for (let i = 0; i < 56; i++) names.push(`logs/log_${String(i).padStart(3, '0')}.txt`);
+    const bodies = new Map(names.map((n, i) => [n, Buffer.from(`${n}\n`.repeat(1 + ((i * 37) % 300)))]));
+    for (const [n, b] of bodies) {
+      mkdirSync(join(dir, n, '..'), { recursive: true });
+      writeFileSync(join(dir, n), b);
+    }
+    await emptyPrefix(admin, BUCKET, 'direct/');
+    const rec = await startRecorder(s3.endpoint);
+    const args = ['put', '--aws-config', config, '--endpoint', rec.url, '--small-concurrency', '4'];
+    const r = await ferry([...args, dir, `s3://${BUCKET}/direct/`], { env }).finally(() => rec.close());
+    expect(r.exitCode, r.all).toBe(0);
+    const puts = rec.requests.filter((q) => q.method === 'PUT');
+    const direct = puts.filter((q) => !q.sdk);
+    // While the first small PUTs (one per lane slot at most) teach ferry the bucket's request shape.
+    expect(direct.length, `${puts.length} PUTs`).toBeGreaterThanOrEqual(names.length - 8);
+    expect(direct.map((q) => q.status).filter((s) => s !== 200)).toEqual([]); // none refused, none sent again
+    expect(puts.length).toBe(names.length);
+    const listed = await listAll(admin, BUCKET, 'direct/');
+    expect([...listed.keys()].sort()).toEqual(names.map((n) => `direct/${n}`).sort());
+    for (const [n, b] of bodies) {
+      expect((await getBytes(admin, BUCKET, `direct/${n}`)).equals(b), n).toBe(true);
+      expect(listed.get(`direct/${n}`), n).toBe(b.length);
+    }
   });
 
   it('ferry put into a missing bucket: exit 66 naming the bucket', async () => {

@@ -13,6 +13,8 @@ export interface Recorded {
   path: string;
   /** The first 4 KiB of a form body (STS and IAM calls: Action=…). */
   form?: string;
+  /** Sent through the AWS SDK's middleware stack (it carries amz-sdk-invocation-id); false for ferry's direct PUTs. */
+  sdk: boolean;
   /** The server's status, once it answered; 0 when the server could not be reached. */
   status?: number;
   /** When the answer had been passed on in full (on the same counter). */
@@ -68,7 +70,8 @@ export async function startRecorder(
   let seq = 0;
 
   const pass = async (req: IncomingMessage, res: ServerResponse) => {
-    const q: Recorded = { seq: seq++, method: req.method ?? '', path: req.url ?? '' };
+    const sdk = req.headers['amz-sdk-invocation-id'] !== undefined;
+    const q: Recorded = { seq: seq++, method: req.method ?? '', path: req.url ?? '', sdk };
     requests.push(q);
     const form = /x-www-form-urlencoded/.test(String(req.headers['content-type']));
     const i = holds.findIndex((h) => h.match(q));
