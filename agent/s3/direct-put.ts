@@ -12,6 +12,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, HttpResponse, Provider } from '@smithy/types';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SMALL_FILE } from '../config.ts';
+import { PROXY_RETRY_HEADER } from '../net/index.ts';
 import { Sha256 } from './sts.ts';
 
 /** How a bucket's small PutObject requests look, learnt from one the SDK sent and had accepted. */
@@ -179,21 +180,27 @@ class DirectPut {
   ) {
     const c = this.client.config as unknown as Resolved;
     this.counts.direct++;
-    const req = shapedRequest(shape, input.Key!, input.Body, input.ContentMD5);
     try {
-      const signed = await this.signerFor(c).sign(req, {
-        signingDate: new Date(Date.now() + (c.systemClockOffset ?? 0)),
-        signingRegion: shape.region,
-        signingService: shape.service,
-      });
-      const { response } = await c.requestHandler.handle(signed as HttpRequest, { abortSignal: signal });
-      for await (const _ of response.body as AsyncIterable<unknown>); // the connection goes back to the pool
-      const etag = response.headers.etag ?? response.headers.ETag;
-      return response.statusCode === 200 && etag ? etag : undefined;
+      // A 407 the network's agent learnt from (a proxy's scheme, a renewed Digest nonce): once more,
+      // as the SDK path does (client.ts retryProxyChallenges).
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const req = shapedRequest(shape, input.Key!, input.Body, input.ContentMD5);
+        const signed = await this.signerFor(c).sign(req, {
+          signingDate: new Date(Date.now() + (c.systemClockOffset ?? 0)),
+          signingRegion: shape.region,
+          signingService: shape.service,
+        });
+        const { response } = await c.requestHandler.handle(signed as HttpRequest, { abortSignal: signal });
+        for await (const _ of response.body as AsyncIterable<unknown>); // the connection goes back to the pool
+        const etag = response.headers.etag;
+        if (response.statusCode === 200 && etag) return etag;
+        if (response.statusCode !== 407 || !response.headers[PROXY_RETRY_HEADER]) return undefined;
+      }
     } catch (err) {
       if (signal?.aborted) throw err;
-      return undefined; // refused, reset, timed out: the SDK's attempt says what it is
+      // refused, reset, timed out: the SDK's attempt says what it is
     }
+    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@ import { ntHash, ntowfv2 } from '../../agent/net/ntlm.ts';
 import { startCntlm, type Cntlm } from '../helpers/cntlm.ts';
 import { cleanEnv, ferry, tempDir, writeAwsConfig, zipCase } from '../helpers/ferry.ts';
 import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, putBytes } from '../helpers/s3.ts';
+import { startRecorder } from '../helpers/recorder.ts';
 import { startSquidWith, type Squid } from '../helpers/squid.ts';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front.ts';
 
@@ -166,6 +167,33 @@ describe.each(['http', 'https'] as const)('a whole run through squid, %s', (tran
     // any authenticated name will do here.
     expectThrough(await served(squids.ntlm, before, transport), transport, out, undefined);
   });
+});
+
+describe('direct PUTs through the proxies', () => {
+  it.each(SCHEMES)(
+    '$name: 40 small outputs, those after the first few as direct PUTs, none refused',
+    async (scheme) => {
+      // The recorder is the endpoint behind squid: it sees which requests came through the SDK's stack.
+      const rec = await startRecorder(s3.endpoint);
+      const out = `direct-${scheme.squid}`;
+      const solver = 'for i in $(seq 40); do echo "log $i" > "out_$i.txt"; done';
+      const extra = ['--endpoint', rec.url, '--small-concurrency', '4'];
+      const r = await run(out, {
+        transport: 'http',
+        proxy: squids[scheme.squid].address,
+        account: scheme.account,
+        extra,
+        solver,
+      }).finally(() => rec.close());
+      expect(r.exitCode, r.all).toBe(0);
+      const puts = rec.requests.filter((q) => q.method === 'PUT' && /\/out_\d+\.txt/.test(q.path));
+      expect(puts.length, 'one PUT per file: none sent again').toBe(40);
+      expect(puts.filter((q) => !q.sdk).length).toBeGreaterThanOrEqual(32);
+      expect(puts.filter((q) => q.status !== 200)).toEqual([]);
+      for (const i of [1, 20, 40])
+        expect((await getBytes(admin, BUCKET, `${out}/out_${i}.txt`)).toString()).toBe(`log ${i}\n`);
+    },
+  );
 });
 
 describe('the proxy password stays secret', () => {

@@ -77,8 +77,10 @@ describe('sendPut against a local HTTP server', () => {
   let server: Server;
   let url = '';
   const seen: Array<{ sdk: boolean; path: string; headers: IncomingMessage['headers']; body: string }> = [];
-  /** What the server answers the next direct (non-SDK) request: 200, or a status that refuses it. */
+  /** What the server answers direct (non-SDK) requests: 200, or a status that refuses them. */
   let directAnswer = 200;
+  /** Answers for the next direct requests, ahead of directAnswer. */
+  const nextDirect: number[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -88,9 +90,11 @@ describe('sendPut against a local HTTP server', () => {
         const body = Buffer.concat(chunks);
         const sdk = req.headers['amz-sdk-invocation-id'] !== undefined;
         seen.push({ sdk, path: req.url ?? '', headers: req.headers, body: body.toString() });
-        const status = sdk ? 200 : directAnswer;
+        const status = sdk ? 200 : (nextDirect.shift() ?? directAnswer);
         const etag = `"${createHash('md5').update(body).digest('hex')}"`;
-        res.writeHead(status, status === 200 ? { ETag: etag } : { 'Content-Type': 'application/xml' });
+        // (ferry's proxy agent marks a 407 it learnt from so: agent/net/core.ts)
+        const refused = status === 407 ? { 'x-ferry-proxy-retry': 'http://proxy' } : {};
+        res.writeHead(status, status === 200 ? { ETag: etag } : { 'Content-Type': 'application/xml', ...refused });
         res.end(status === 200 ? '' : '<Error><Code>InternalError</Code><Message>no</Message></Error>');
       });
     });
@@ -152,6 +156,22 @@ describe('sendPut against a local HTTP server', () => {
       [true, '/bkt/refused.txt'],
     ]);
     expect(directCounts(c)).toEqual({ direct: 1, again: 1 });
+    c.destroy();
+  });
+
+  it('a 407 the proxy agent learnt from (a renewed Digest nonce) is sent once more direct', async () => {
+    const c = client();
+    await put(c, 'learn.txt', 'x');
+    seen.length = 0;
+    nextDirect.push(407);
+    await put(c, 'nonce.txt', 'n');
+    expect(seen.map((q) => q.sdk)).toEqual([false, false]);
+    nextDirect.push(407, 407);
+    await put(c, 'twice.txt', 't');
+    expect(
+      seen.map((q) => q.sdk),
+      'refused twice: the SDK',
+    ).toEqual([false, false, false, false, true]);
     c.destroy();
   });
 
