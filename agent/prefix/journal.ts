@@ -146,8 +146,10 @@ export async function removeJournal(store: Store, prefix: Location, call: Call, 
  * of the same row (a complete prefix keeps no journal: its manifest holds it all).
  */
 export async function readEarlier(store: Store, prefix: Location, call: Call, row: string): Promise<JournalView> {
-  const view = await readJournal(store, prefix, call);
-  const m = await fetchManifest(store, prefix, call).catch(() => undefined);
+  // The manifest is read beside the journal's listing (one round trip, not two, before the download).
+  const manifest = fetchManifest(store, prefix, call).catch(() => undefined);
+  const view = await readJournal(store, prefix, call).finally(() => manifest);
+  const m = await manifest;
   if (!m || m.row !== row) return view;
   for (const a of m.attempts ?? [])
     if (!view.attempts.some((x) => x.attempt === a.attempt)) view.attempts.push({ ...a, row });

@@ -10,7 +10,9 @@ import { formatUri, isPrefix } from '../location.ts';
 import { planInputs } from '../transfer/fetch.ts';
 import { versionLine } from '../version.ts';
 import { errorExit, EXIT, signalExit } from '../errors.ts';
-import { Journal, readEarlier } from '../prefix/journal.ts';
+import { Journal, readEarlier, type JournalView } from '../prefix/journal.ts';
+import { settleAll } from '../settle.ts';
+import type { ObjectInfo } from '../store/store.ts';
 import { prepareOutput } from '../prefix/prepare.ts';
 import { alreadyComplete } from './done.ts';
 import { restore } from './restore.ts';
@@ -111,14 +113,17 @@ async function leased(row: Row, held: Held, job: JobInputs): Promise<RowEnd> {
 /** The attempt, once the lease is this run's: its journal, then the stages in order. */
 async function attempt(row: Row, p: Prepared, id: RowIdentity, lease: Lease): Promise<RowEnd> {
   const call = { phase: 'upload' as const, signal: row.ctx.stop };
-  const earlier = await readEarlier(row.output, row.cfg.output, call, id.key);
+  // What earlier attempts left, read beside the output's preparation: independent round trips.
+  const [earlier, existing] = (await settleAll<unknown>([
+    readEarlier(row.output, row.cfg.output, call, id.key),
+    prepareOutput(row.output, row.cfg.output, row.log, row.ctx.stop),
+  ])) as [JournalView, Map<string, ObjectInfo>];
   const info = { attempt: p.attempt, row: id.key, ...(id.jobId ? { job_id: id.jobId } : {}) };
   const journal = new Journal(row.output, row.cfg.output, info, {
     log: row.log,
     signal: row.ctx.hardStop,
     fence: () => lease.fence(),
   });
-  const existing = await prepareOutput(row.output, row.cfg.output, row.log, row.ctx.stop);
   // a failure here is recorded under this attempt's lease (run/failed.ts)
   const f = await beforeSolver(async () => {
     const fetched = await restore(row, p, id, await fetch(row, p), { earlier, existing });
