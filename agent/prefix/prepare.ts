@@ -18,7 +18,9 @@ export async function prepareOutput(
 ): Promise<Map<string, ObjectInfo>> {
   const call = { phase: 'upload' as const, signal };
   // Unfinished uploads are aborted beside the listing (one round trip, not two, before the download).
+  // (its failure is handled at once: rethrown below, or dropped when the listing's is rethrown).
   const aborting = store.abortUnfinished(prefix, call);
+  aborting.catch(() => {});
   const objects = await store.list(prefix, call).finally(() => aborting.catch(() => {}));
   const existing = new Map(objects.filter((o) => !isOwnObject(o.key.slice(prefix.key.length))).map((o) => [o.key, o]));
   if (existing.size > 0)
