@@ -7,8 +7,7 @@ import { withdrawSuccess } from './manifest.ts';
 /**
  * Before anything is uploaded: learn what a previous attempt left under the output prefix (so
  * unchanged files are not sent again), withdraw its `_SUCCESS` (the prefix must not claim to be
- * complete while it changes), and abort unfinished uploads it left (beside the listing). Returns the
- * objects by key.
+ * complete while it changes), and abort unfinished uploads it left. Returns the objects by key.
  */
 export async function prepareOutput(
   store: Store,
@@ -17,11 +16,7 @@ export async function prepareOutput(
   signal?: AbortSignal,
 ): Promise<Map<string, ObjectInfo>> {
   const call = { phase: 'upload' as const, signal };
-  // Unfinished uploads are aborted beside the listing (one round trip, not two, before the download).
-  // (its failure is handled at once: rethrown below, or dropped when the listing's is rethrown).
-  const aborting = store.abortUnfinished(prefix, call);
-  aborting.catch(() => {});
-  const objects = await store.list(prefix, call).finally(() => aborting.catch(() => {}));
+  const objects = await store.list(prefix, call);
   const existing = new Map(objects.filter((o) => !isOwnObject(o.key.slice(prefix.key.length))).map((o) => [o.key, o]));
   if (existing.size > 0)
     log.info(
@@ -32,7 +27,7 @@ export async function prepareOutput(
     await withdrawSuccess(store, prefix, signal);
     log.info(`withdrew ${formatUri(prefix)}${SUCCESS} until this run completes`);
   }
-  const aborted = await aborting;
+  const aborted = await store.abortUnfinished(prefix, call);
   if (aborted > 0) log.info(`aborted ${aborted} unfinished multipart upload(s) left under ${formatUri(prefix)}`);
   return existing;
 }
