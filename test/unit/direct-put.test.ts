@@ -123,6 +123,14 @@ describe('sendPut against a local HTTP server', () => {
     );
   };
 
+  /** A client whose first PUT (through the SDK) has taught it the bucket's shape; `seen` emptied after it. */
+  const learnt = async () => {
+    const c = client();
+    await put(c, 'learn.txt', 'x');
+    seen.length = 0;
+    return c;
+  };
+
   it('the first PUT goes through the SDK; the next ones direct, signed with the region, token and MD5', async () => {
     const c = client();
     seen.length = 0;
@@ -142,9 +150,7 @@ describe('sendPut against a local HTTP server', () => {
   });
 
   it('a direct PUT the server refuses is sent again through the SDK (its answer is the result)', async () => {
-    const c = client();
-    await put(c, 'learn.txt', 'x');
-    seen.length = 0;
+    const c = await learnt();
     directAnswer = 500;
     try {
       expect((await put(c, 'refused.txt', 'again')).ETag).toBe(`"${createHash('md5').update('again').digest('hex')}"`);
@@ -160,9 +166,7 @@ describe('sendPut against a local HTTP server', () => {
   });
 
   it('a 407 the proxy agent learnt from (a renewed Digest nonce) is sent once more direct', async () => {
-    const c = client();
-    await put(c, 'learn.txt', 'x');
-    seen.length = 0;
+    const c = await learnt();
     nextDirect.push(407);
     await put(c, 'nonce.txt', 'n');
     expect(seen.map((q) => q.sdk)).toEqual([false, false]);
@@ -176,9 +180,7 @@ describe('sendPut against a local HTTP server', () => {
   });
 
   it('an aborted run: the direct PUT throws the abort, nothing is sent again', async () => {
-    const c = client();
-    await put(c, 'learn.txt', 'x');
-    seen.length = 0;
+    const c = await learnt();
     const stop = new AbortController();
     stop.abort(new Error('the run was stopped'));
     await expect(put(c, 'late.txt', 'late', stop.signal)).rejects.toThrow();
@@ -188,9 +190,7 @@ describe('sendPut against a local HTTP server', () => {
   });
 
   it('files over 1 MiB always go through the SDK', async () => {
-    const c = client();
-    await put(c, 'learn.txt', 'x');
-    seen.length = 0;
+    const c = await learnt();
     await put(c, 'big.bin', 'b'.repeat(1024 * 1024 + 1));
     expect(seen.map((q) => q.sdk)).toEqual([true]);
     c.destroy();
