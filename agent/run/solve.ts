@@ -11,7 +11,7 @@ import type { Journal } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { ObjectInfo } from '../store/store.ts';
 import { notOutput } from '../rundir/job-inputs.ts';
-import { openForWriting, writersAreLocal } from '../solver/writers.ts';
+import { heldOpenOutside, openForWriting, writersAreLocal } from '../solver/writers.ts';
 import { guardStops, runPids } from './stops.ts';
 import { runSolver, type SolverResult } from '../solver/run.ts';
 import { LiveUpload } from '../transfer/live-upload.ts';
@@ -97,6 +97,7 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
       skip,
       uploader,
       live,
+      holders: () => heldOpenOutside(cfg.workdir),
       log: row.log,
       onPlan: (files, bytes) => (progress = ctx.progress.start('upload', { files, bytes })),
     });

@@ -3,7 +3,7 @@
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { errnoCode, localIoError } from '../errors.ts';
-import { descendants } from './process-tree.ts';
+import { descendants, processTable } from './process-tree.ts';
 
 /** What one scan found. */
 export interface Writers {
@@ -101,6 +101,41 @@ export function openForWriting(dir: string, pids: Iterable<number>): Writers {
   const unreadable: number[] = [];
   for (const pid of new Set(pids)) if (!scanProcess(pid, root, paths)) unreadable.push(pid);
   return { paths: [...paths].sort(), unreadable };
+}
+
+/**
+ * The files under `dir` held open for writing by a process of this node other than ferry itself,
+ * each with the first such process ("pid 4242, tee"). Asked once every process of the run has
+ * ended: whatever still writes there is outside the run (a `tee` of ferry's own output), and a file
+ * it holds is not finished while it does. Processes this user may not look into are skipped.
+ */
+export function heldOpenOutside(dir: string): Map<string, string> {
+  const held = new Map<string, string>();
+  let root: string;
+  try {
+    root = realpathSync(dir);
+  } catch {
+    return held; // a directory that is gone (or not readable) holds nothing ferry would upload
+  }
+  for (const pid of processTable().keys()) {
+    if (pid === process.pid) continue;
+    const paths = new Set<string>();
+    try {
+      scanProcess(pid, root, paths);
+    } catch {
+      continue; // a process that went odd while looked at: it is not what decides the sweep
+    }
+    for (const rel of paths) if (!held.has(rel)) held.set(rel, `pid ${pid}, ${nameOf(pid)}`);
+  }
+  return held;
+}
+
+function nameOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 /** Variables of batch systems that hand a job more than one node (mpirun then starts ranks there). */

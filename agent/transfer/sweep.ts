@@ -17,6 +17,11 @@ export interface SweepOptions {
   uploader: Uploader;
   live?: LiveUpload;
   log: Log;
+  /**
+   * The files under the run directory a process outside the run holds open for writing, each with that
+   * process: not called settled on the first look after the main sweep, whatever its mtime says.
+   */
+  holders?: () => Map<string, string>;
   /** Called with the number of files and bytes of the main sweep before it starts: its progress counters. */
   onPlan?: (files: number, bytes: number) => PhaseProgress | undefined;
 }
@@ -77,26 +82,34 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
   const progress = await mainSweep(o, first, outcomes);
   o.live?.forget(); // what it saw: a tree of 100,000 files need not be held twice
   let last = first;
-  for (let round = 1; ; round++) {
-    // A file changed after its upload: something may still write it. Give that writer time to show
-    // itself before a scan calls the tree settled (a `tee` writes only when a line comes).
-    if (round > 1) await new Promise((r) => setTimeout(r, RESCAN_QUIET_MS));
+  let waited = false;
+  for (let round = 1; ;) {
+    // A file changed after its upload, or one is held open from outside the run: something may still
+    // write it. Give that writer time to show itself before a scan calls the tree settled (a `tee`
+    // writes only when a line comes).
+    if (waited) await new Promise((r) => setTimeout(r, RESCAN_QUIET_MS));
     last = await scanTree(o.dir, o.skip, last.files);
-    const changed = selectOutputs(o.baseline, last.files, o.uploadAll)
-      .map((f) => f.rel)
-      .filter((rel) => {
-        const prev = outcomes.get(rel);
-        return !prev || (prev.verified && !sameFile(prev.state, last.files.get(rel)));
-      });
-    if (changed.length === 0) return { outcomes, deletedAfterLive, last, unsettled: [] };
+    const outputs = selectOutputs(o.baseline, last.files, o.uploadAll).map((f) => f.rel);
+    const changed = outputs.filter((rel) => {
+      const prev = outcomes.get(rel);
+      return !prev || (prev.verified && !sameFile(prev.state, last.files.get(rel)));
+    });
+    if (changed.length === 0) {
+      const held = waited ? [] : heldOutputs(o, outputs);
+      if (held.length === 0) return { outcomes, deletedAfterLive, last, unsettled: [] };
+      o.log.info(`${held.join(', ')}: open for writing outside the run, looking again in ${RESCAN_QUIET_MS} ms`);
+      waited = true;
+      continue;
+    }
     const few = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}`;
     if (round > MAX_ROUNDS) {
+      const held = heldOutputs(o, changed);
       o.log.error(
         `${changed.length} file(s) still changed after ${MAX_ROUNDS} rounds of uploads: ` +
           `kept locally, the run is incomplete (${few})\n  hint: every process of the run has ended, so ` +
           'something outside it writes there: a `tee` or another program logging into the run directory, ' +
           'another job in the same directory; write such files elsewhere, or leave them out with --exclude ' +
-          '(a re-run will see the same)',
+          `(a re-run will see the same)${held.length ? `; held open now: ${held.slice(0, 5).join(', ')}` : ''}`,
       );
       return { outcomes, deletedAfterLive, last, unsettled: changed };
     }
@@ -106,5 +119,14 @@ export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
     );
     const again = await uploadTree(o.uploader, changed, o.log, { progress, sizes: last.files });
     for (const out of again.outcomes) outcomes.set(out.rel, out);
+    round++;
+    waited = true;
   }
+}
+
+/** Which of `rels` a process outside the run holds open for writing, each with that process. */
+function heldOutputs(o: SweepOptions, rels: string[]): string[] {
+  const held = o.holders?.();
+  if (!held?.size) return [];
+  return rels.filter((rel) => held.has(rel)).map((rel) => `${rel} (held by ${held.get(rel)})`);
 }

@@ -108,6 +108,7 @@ describe("ferry's own console redirected into the run directory", () => {
       /still changed after 3 rounds of uploads: kept locally, the run is incomplete \(console\.txt\)/,
     );
     expect(r.all).toContain('a `tee` or another program logging into the run directory');
+    expect(r.all).toMatch(/held open now: console\.txt \(held by pid \d+, tee\)/);
     expect((await manifest('tee/')).not_uploaded).toEqual([{ path: 'console.txt', error: expect.any(String) }]);
     const ledger = new Ledger(dir);
     ledger.record('console.txt', readFileSync(join(dir, 'console.txt')));

@@ -57,6 +57,82 @@ describe('the final sweep against the in-memory store', () => {
   });
 });
 
+describe('the final sweep and a file held open from outside the run', () => {
+  // A `tee` of ferry's output writes its file only when ferry prints a line: right after the main
+  // sweep the file may look settled, yet the tee holds it open and writes again a moment later.
+  it('looks again after a wait, and uploads what the holder wrote meanwhile', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const up = uploaderFor(store, dir);
+    write(dir, 'console.txt', 'line 1\n');
+    const real = up.upload.bind(up);
+    let late: Promise<void> | undefined;
+    up.upload = async (...a: Parameters<typeof real>) => {
+      const o = await real(...a);
+      if (a[0] === 'console.txt' && !late)
+        late = new Promise((r) => setTimeout(r, 300)).then(() => write(dir, 'console.txt', 'line 1\nline 2\n'));
+      return o;
+    };
+    const holders = () => new Map([['console.txt', 'pid 4242, tee']]);
+    const r = await finalSweep({
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      uploader: up,
+      holders,
+      log: quietLog(),
+    });
+    expect(r.unsettled).toEqual([]);
+    expect(objectsUnder(store)['console.txt']).toBe('line 1\nline 2\n');
+  });
+
+  it('without the holder the same late write is missed (what the wait is for)', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const up = uploaderFor(store, dir);
+    write(dir, 'console.txt', 'line 1\n');
+    const real = up.upload.bind(up);
+    up.upload = async (...a: Parameters<typeof real>) => {
+      const o = await real(...a);
+      if (a[0] === 'console.txt') setTimeout(() => write(dir, 'console.txt', 'line 1\nline 2\n'), 300);
+      return o;
+    };
+    await finalSweep({ dir, baseline: new Map(), uploadAll: false, skip: () => false, uploader: up, log: quietLog() });
+    expect(objectsUnder(store)['console.txt']).toBe('line 1\n');
+  });
+
+  it('a holder that writes nothing more delays the sweep once, then the file counts as settled', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const up = uploaderFor(store, dir);
+    write(dir, 'idle.log', 'opened, never written again\n');
+    write(dir, 'other.txt', 'not held');
+    let asked = 0;
+    const holders = () => (
+      asked++,
+      new Map([
+        ['idle.log', 'pid 4242, daemon'],
+        ['in-skip.txt', 'pid 1, x'],
+      ])
+    );
+    const t0 = Date.now();
+    const r = await finalSweep({
+      dir,
+      baseline: new Map(),
+      uploadAll: false,
+      skip: () => false,
+      uploader: up,
+      holders,
+      log: quietLog(),
+    });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(asked).toBe(1);
+    expect(r.unsettled).toEqual([]);
+    expect(Object.keys(objectsUnder(store)).sort()).toEqual(['idle.log', 'other.txt']);
+  });
+});
+
 describe('the final sweep, many small files and a big one', () => {
   it('starts the big one first, whatever its name', async () => {
     const dir = runDir();

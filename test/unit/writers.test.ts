@@ -1,9 +1,19 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openForWriting, processAndDescendants, writersAreLocal } from '../../agent/solver/writers.ts';
+import { heldOpenOutside, openForWriting, processAndDescendants, writersAreLocal } from '../../agent/solver/writers.ts';
 import { ROOT } from '../helpers/env.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-writers-'));
@@ -120,6 +130,23 @@ describe('openForWriting', () => {
     expect(pids.length).toBeGreaterThanOrEqual(2);
     expect(openForWriting(link, pids).paths).toEqual(['child.out', 'parent.out']);
     expect(openForWriting(d, [c.pid!]).paths).toEqual(['parent.out']);
+  });
+
+  it('heldOpenOutside: what other processes of the node write there, with pid and name; never ferry', async () => {
+    const d = dirWith('outside-run', ['tee.txt', 'read.txt', 'mine.txt']);
+    const c = await hold([
+      { path: join(d, 'tee.txt'), flags: 'a' },
+      { path: join(d, 'read.txt'), flags: 'r' },
+    ]);
+    const mine = openSync(join(d, 'mine.txt'), 'w');
+    try {
+      const held = heldOpenOutside(d);
+      expect([...held.keys()]).toEqual(['tee.txt']);
+      expect(held.get('tee.txt')).toMatch(new RegExp(`^pid ${c.pid}, \\S+$`));
+    } finally {
+      closeSync(mine);
+    }
+    expect(heldOpenOutside(join(d, 'not-there')).size).toBe(0);
   });
 
   it('skips processes that are gone and fds that close during the scan', async () => {
