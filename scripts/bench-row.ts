@@ -4,7 +4,17 @@
 // down by phase from the arrival time of its own log lines; the physical floor is printed beside it.
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ROOT } from '../test/helpers/env.ts';
 import { ensureData, randomFile } from './bench-data.ts';
@@ -148,8 +158,10 @@ async function one(tool: string, many: boolean, fs: string, n: number, settle?: 
 const overhead = (r: Run) => r.wall - r.solver;
 const f2 = (x: number) => x.toFixed(2);
 
-/** The server's read and write rates, measured now with the AWS CLI on big objects (MiB/s). */
-async function serverRates(zip: string, fs: string): Promise<{ read: number; write: number }> {
+type Rates = { read: number; write: number; creates: number; createS: number; inflateS: number };
+
+/** The server's read and write rates (and the local costs), measured now with the AWS CLI on big objects (MiB/s). */
+async function serverRates(zip: string, fs: string): Promise<Rates> {
   const t0 = Date.now();
   aws(['s3', 'cp', '--quiet', `s3://${BUCKET}/row.zip`, join(fs, 'rate.zip')]);
   const read = statSync(zip).size / MiB / ((Date.now() - t0) / 1000);
@@ -157,7 +169,26 @@ async function serverRates(zip: string, fs: string): Promise<{ read: number; wri
   aws(['s3', 'cp', '--quiet', join(fs, 'rate.zip'), `s3://${BUCKET}/rate.zip`]);
   const write = statSync(zip).size / MiB / ((Date.now() - t1) / 1000);
   rmSync(join(fs, 'rate.zip'));
-  return { read, write };
+  return { read, write, ...localCosts(zip, fs) };
+}
+
+/**
+ * What the byte floor leaves out, measured on the run's filesystem: creating as many empty files as
+ * the input has (serially: the kernel's part of an extraction), and inflating the whole archive in
+ * one thread from the page cache (`unzip -p` to /dev/null).
+ */
+function localCosts(zip: string, fs: string): { creates: number; createS: number; inflateS: number } {
+  const names = execFileSync('zipinfo', ['-1', zip], { encoding: 'utf8', maxBuffer: 64 * MiB }).split('\n');
+  const creates = names.filter((n) => n && !n.endsWith('/')).length;
+  const dir = join(fs, 'create-rate');
+  mkdirSync(dir, { recursive: true });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < creates; i++) closeSync(openSync(join(dir, `f${i}`), 'wx'));
+  const createS = Number(process.hrtime.bigint() - t0) / 1e9;
+  rmSync(dir, { recursive: true });
+  const t1 = process.hrtime.bigint();
+  execFileSync('sh', ['-c', `unzip -p '${zip}' > /dev/null`]);
+  return { creates, createS, inflateS: Number(process.hrtime.bigint() - t1) / 1e9 };
 }
 
 /** ferry's phases, as medians of the spans between its log marks (s). */
@@ -184,7 +215,7 @@ async function bench(many: boolean): Promise<string> {
   const settle = process.env.FERRY_BENCH_ROW_SETTLE;
   const tools = ['ferry run (defaults)', ...(settle ? [`ferry run --settle ${settle}`] : []), 'template'];
   const got = new Map<string, Run[]>(tools.map((t) => [t, []]));
-  const rates: Array<{ read: number; write: number }> = [];
+  const rates: Rates[] = [];
   try {
     for (let n = 0; n < RUNS; n++) {
       rates.push(await serverRates(zip, fs.dir));
@@ -205,7 +236,7 @@ async function bench(many: boolean): Promise<string> {
   return report(many, zip, got, rates);
 }
 
-function report(many: boolean, zip: string, got: Map<string, Run[]>, rates: Array<{ read: number; write: number }>) {
+function report(many: boolean, zip: string, got: Map<string, Run[]>, rates: Rates[]) {
   const tpl = median(got.get('template')!.map(overhead));
   const read = median(rates.map((r) => r.read));
   const write = median(rates.map((r) => r.write));
@@ -232,6 +263,10 @@ function report(many: boolean, zip: string, got: Map<string, Run[]>, rates: Arra
     `Floor ${f2(floor)} s: the input's ${zipMiB.toFixed(0)} MiB at the server's read rate (${read.toFixed(0)} MiB/s, ` +
       `aws s3 cp, median) + the ~${lastMiB.toFixed(0)} MiB written in the solver's last second at its write rate ` +
       `(${write.toFixed(0)} MiB/s).`,
+    `Left out of it, measured on the run's filesystem (medians): creating the input's ${rates[0]?.creates} files ` +
+      `${f2(median(rates.map((r) => r.createS)))} s (one after another; the kernel's part of any extraction), ` +
+      `inflating the archive in one thread ${f2(median(rates.map((r) => r.inflateS)))} s; the two cores are ` +
+      `shared with the server.`,
   );
   for (const [tool, runs] of got) if (tool.startsWith('ferry')) lines.push(`${tool}:`, ...phases(runs));
   const t = got.get('template')!;

@@ -17,6 +17,11 @@ export interface DownloadOptions {
   onWritten?: (start: number, upTo: number) => void;
   /** Write straight into `dest` (a temp file the caller removes) instead of a temp name + rename. */
   inPlace?: boolean;
+  /**
+   * Takes the parts of a chunk (at `pos` in the object) that it writes elsewhere, and returns the
+   * pieces still to write into the file (a big stored zip entry goes straight to its own file).
+   */
+  divert?: (chunk: Buffer, pos: number) => Promise<Array<[Buffer, number]>>;
   /** Where the temp name comes from (a run's record of its own files); else a one-off name. */
   temps?: TempNames;
 }
@@ -50,7 +55,8 @@ export async function downloadObject(
       opts.concurrency,
       (i, signal) =>
         store.read(loc, obj.etag, ranges[i], { phase: 'download', signal }, async (chunk, pos) => {
-          await fh.write(chunk, 0, chunk.length, pos);
+          if (!opts.divert) await fh.write(chunk, 0, chunk.length, pos);
+          else for (const [piece, at] of await opts.divert(chunk, pos)) await fh.write(piece, 0, piece.length, at);
           opts.meter?.addBytes(chunk.length);
           opts.onWritten?.(ranges[i][0], pos + chunk.length);
         }),

@@ -10,6 +10,7 @@ import type { Meter, ObjectInfo, Store } from '../store/store.ts';
 import { readCentralDirectory, type CentralDirectory } from '../zip/central.ts';
 import { extractEntries, planExtraction, type PlannedEntry } from '../zip/extract.ts';
 import { InflatePool } from '../zip/inflate-pool.ts';
+import { StoredEntries } from './stored-entries.ts';
 import type { TransferSettings } from '../config.ts';
 
 /** Transfer settings, progress hooks and temp names, filled in by fetchInputs. */
@@ -119,15 +120,15 @@ async function extractWhileDownloading(
   const stop = new AbortController();
   const signal = linked(opts.signal, stop.signal);
   const onWritten = (s: number, upTo: number) => tracker.advance(s, upTo);
-  const download = downloadObject(store, loc, obj, tmp, { ...downloadOptions(opts), signal, inPlace: true, onWritten });
+  // Big stored entries go straight to their files once the extraction has made (and checked) the folders.
+  const src = { store, loc, obj, zip: name, signal };
+  const { stored, onDirs, divert } = StoredEntries.start(plan, destDir, opts.temps, src);
+  const to = { ...downloadOptions(opts), signal, inPlace: true, onWritten, divert };
+  const download = downloadObject(store, loc, obj, tmp, to);
   const ready = (s: number, e: number) => tracker.waitFor(s, e);
-  const extract = extractEntries(name, tmp, plan, destDir, {
-    ready,
-    signal,
-    onFile: opts.onFile,
-    pool,
-    temps: opts.temps,
-  });
+  const landed = (p: PlannedEntry) => stored.landed(p);
+  const eo = { ready, signal, onFile: opts.onFile, pool, temps: opts.temps, onDirs, landed };
+  const extract = extractEntries(name, tmp, plan, destDir, eo);
   try {
     const [dl, ex] = await Promise.allSettled([
       download.catch((err) => {
@@ -143,6 +144,7 @@ async function extractWhileDownloading(
     if (failure) throw failure;
     return (ex as PromiseFulfilledResult<{ files: string[] }>).value.files;
   } finally {
+    await stored.close().then(() => stored.removeLeft());
     await rm(tmp, { force: true });
     opts.temps.gone(tmp);
   }

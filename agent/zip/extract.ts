@@ -37,6 +37,10 @@ export interface ExtractOptions {
   pool?: InflatePool;
   /** Where temp names come from (a run's record of its own files); else one-off names. */
   temps?: TempNames;
+  /** Called once the directories are made and checked (entries may be written from then on). */
+  onDirs?: () => void;
+  /** Entries whose bytes the download writes straight into a temp file: only checked and renamed here. */
+  landed?: (p: PlannedEntry) => Promise<{ start: number; end: number; tmp: string }> | undefined;
 }
 
 /**
@@ -112,11 +116,14 @@ export async function extractEntries(
   const files: string[] = [];
   const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
   await makeDirs(zip, dir, ordered);
+  opts.onDirs?.();
   const one = async (p: PlannedEntry) => {
     opts.signal?.throwIfAborted();
     const target = join(dir, p.rel);
     const small = p.entry.size <= IN_MEMORY_MAX && p.entry.compressedSize <= IN_MEMORY_MAX;
-    if (small) await inflateSmall(zip, file, p, target, (pool ??= new InflatePool()), opts);
+    const landed = opts.landed?.(p);
+    if (landed) await checkLanded(zip, p, target, await landed, opts);
+    else if (small) await inflateSmall(zip, file, p, target, (pool ??= new InflatePool()), opts);
     else await writeEntry(zip, handle, p, target, opts);
     files.push(p.rel);
     opts.onFile?.(p.entry.size);
@@ -131,6 +138,40 @@ export async function extractEntries(
     if (pool !== opts.pool) await pool?.close();
   }
   return { files: files.sort(), bytes: plan.reduce((n, p) => n + p.entry.size, 0) };
+}
+
+/**
+ * A stored entry the download wrote straight into its temp file: once every byte is there, read back
+ * (from the page cache) for its CRC-32, renamed into place when size and CRC match.
+ */
+async function checkLanded(
+  zip: string,
+  p: PlannedEntry,
+  target: string,
+  l: { start: number; end: number; tmp: string },
+  opts: ExtractOptions,
+): Promise<void> {
+  await opts.ready?.(l.start, l.end);
+  opts.signal?.throwIfAborted();
+  const fh = await open(l.tmp, 'r');
+  let n = 0;
+  let crc = 0;
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, n);
+      if (bytesRead === 0) break;
+      crc = crc32(buf.subarray(0, bytesRead), crc);
+      n += bytesRead;
+      opts.signal?.throwIfAborted();
+    }
+  } finally {
+    await fh.close();
+  }
+  const bad = checkInflated(n, crc, p.entry);
+  if (bad) throw refuse(zip, p.entry.name, bad);
+  await rename(l.tmp, target);
+  (opts.temps ?? oneOffTemps()).gone(l.tmp);
 }
 
 /** Where a large entry's data lies in the archive, once its local header is on disk; then waits for the data. */

@@ -69,6 +69,22 @@ os.rename(path('archive.jar'), path('jar.zip'))
 add('jar.zip', 'ok', files={'sub/x.txt': 'streamed\n' * 100, 'META-INF/MANIFEST.MF': None})  # jar's own, its bytes vary
 shutil.rmtree(src)
 
+# Big stored entries (a mesh) are written straight from the ranged reads into their files: one
+# between deflated ones, its local header longer than the central one's (an extra field of its own).
+import random
+rnd = random.Random(7)
+mesh = rnd.randbytes(9 * 1024 * 1024 + 12345); mesh2 = rnd.randbytes(8 * 1024 * 1024)
+with zipfile.ZipFile(path('stored-big.zip'), 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('a.csv', 'cell,value\n' * 5000)
+    zi = zipfile.ZipInfo('case/mesh.bin'); zi.compress_type = zipfile.ZIP_STORED
+    zi.extra = struct.pack('<HH', 0xcafe, 40) + b'm' * 40
+    z.writestr(zi, mesh)
+    zi = zipfile.ZipInfo('case/mesh2.bin'); zi.compress_type = zipfile.ZIP_STORED
+    z.writestr(zi, mesh2)
+    z.writestr('z.csv', 'last\n' * 5000)
+add('stored-big.zip', 'ok', files={'a.csv': 'cell,value\n' * 5000, 'case/mesh.bin': sha(mesh),
+                                   'case/mesh2.bin': sha(mesh2), 'z.csv': 'last\n' * 5000})
+
 # Info-ZIP on Windows: the header holds the OEM name ('?' for what the code page lacks) and the
 # Unicode Path extra field (0x7075: version 1, CRC-32 of the header name, UTF-8 name) the real one.
 # A field whose CRC does not match the header name is stale and ignored.
@@ -111,6 +127,11 @@ add('symlink.zip', 'refuse', 'symbolic link', 'link')
 zwrite('crc.zip', [('data.txt', 'payload ' * 100)])
 patch_cd('crc.zip', lambda d, p: d.__setitem__(slice(p + 16, p + 20), b'\x00\x00\x00\x00'))
 add('crc.zip', 'refuse', 'CRC-32', 'data.txt')
+with zipfile.ZipFile(path('stored-big-crc.zip'), 'w', zipfile.ZIP_STORED) as z:  # one byte of its data flipped
+    z.writestr('mesh.bin', mesh)
+d = bytearray(open(path('stored-big-crc.zip'), 'rb').read()); d[5_000_000] ^= 0xff
+open(path('stored-big-crc.zip'), 'wb').write(bytes(d))
+add('stored-big-crc.zip', 'refuse', 'CRC-32', 'mesh.bin')
 zwrite('size-lie.zip', [('lie.txt', 'A' * 5000)])
 patch_cd('size-lie.zip', lambda d, p: d.__setitem__(slice(p + 24, p + 28), struct.pack('<I', 100)))
 add('size-lie.zip', 'refuse', 'inflates to more than', 'lie.txt')
