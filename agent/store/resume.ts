@@ -34,7 +34,10 @@ export async function readResuming(
         pos += chunk.length;
       }
     } catch (err) {
-      if (err instanceof TransferError || o.signal?.aborted) throw err;
+      // Stopped: the body broke off because the request was aborted (ECONNRESET "aborted"): say the stop,
+      // not a network failure (a SIGTERM mid-download ended as 69 "did not answer after retries").
+      if (o.signal?.aborted) throw o.signal.reason ?? err;
+      if (err instanceof TransferError) throw err;
       cause = err;
     } finally {
       body.destroy();

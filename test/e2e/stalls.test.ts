@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanEnv, ferry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
+import { cleanEnv, ferry, startFerry, tempDir, writeAwsConfig } from '../helpers/ferry.ts';
 import { adminClient, bucketFor, emptyPrefix, ensureBucket, listAll, putBytes } from '../helpers/s3.ts';
 import { startStallProxy, stallGetsOf } from '../helpers/stall-proxy.ts';
 
@@ -97,6 +97,34 @@ describe('ferry get through a server that sends headers and part of a body, then
       expect(r.exitCode, r.all).toBe(69);
       expect(r.stderr).toMatch(/broke off .* 2 time\(s\)/);
       expect(proxy.counts['stall-body']).toBe(2);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('ferry get stopped by a signal while a body is coming', () => {
+  it('SIGTERM with a range half-received: 143 "stopped by SIGTERM", not a network failure; no file left', async () => {
+    // The body stalls half-way (as a slow server's would); the signal aborts the request under it,
+    // which the socket reports as ECONNRESET "aborted": once read as a broken body, exit 69.
+    const proxy = await startStallProxy(
+      s3.endpoint,
+      getsOfBig(() => true),
+      100_000,
+    );
+    try {
+      const dir = tempDir('stall-term');
+      const args = ['get', '--aws-config', config, '--endpoint', proxy.url, '--timeout', '60'];
+      const run = startFerry([...args, `s3://${BUCKET}/in/big.bin`, dir], { env: cleanEnv() });
+      const t0 = Date.now();
+      while (proxy.counts['stall-body'] < 1 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(proxy.counts['stall-body']).toBe(1);
+      run.child.kill('SIGTERM');
+      const r = await run.result;
+      expect(r.exitCode, r.all).toBe(143);
+      expect(r.all).toContain('stopped by SIGTERM');
+      expect(r.all).not.toContain('did not answer');
       expect(readdirSync(dir)).toEqual([]);
     } finally {
       await proxy.close();
