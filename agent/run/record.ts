@@ -37,6 +37,8 @@ export interface Recorded {
 }
 
 export const KEPT_CHANGING = 'it kept changing after the solver ended';
+/** The end of the reason a file with a name no key can hold is not uploaded: renaming it is the fix, not a re-run. */
+export const RENAME_IT = ': rename it';
 
 /** The solver's own code: its exit code, 128+N for a signal, 126 when it could not start. */
 export function solverExit(s: SolverResult): number {
@@ -60,7 +62,7 @@ function decide(row: Row, s: Solved, lease: Lease): { verdict: Verdict; verified
   for (const rel of unsettled) if (!notUploaded.has(rel)) notUploaded.set(rel, KEPT_CHANGING);
   const { key } = row.output.terms;
   for (const b of sweep.last.badNames) {
-    notUploaded.set(b, `its name is not valid UTF-8, so no ${key} can name it: rename it`);
+    notUploaded.set(b, `its name is not valid UTF-8, so no ${key} can name it${RENAME_IT}`);
     row.log.error(`not uploading ${b}: its name is not valid UTF-8 (${key}s are UTF-8); it stays in the run directory`);
   }
   for (const [rel, why] of sweep.last.unreadable ?? []) {

@@ -8,7 +8,7 @@ import { wipeAccounted, wipeAll } from '../rundir/wipe.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { JobInputs } from '../rundir/job-inputs.ts';
 import { shellWord } from '../shell.ts';
-import { claimPrefix, KEPT_CHANGING, type Recorded } from './record.ts';
+import { claimPrefix, KEPT_CHANGING, RENAME_IT, type Recorded } from './record.ts';
 import type { Row } from './row.ts';
 
 /** What the wipe did: the files that changed between its plan and their unlink (kept). */
@@ -28,18 +28,35 @@ function stoppedLine(rec: Recorded): string {
   );
 }
 
-/** Why the run dir was not wiped, and what to do: a re-run uploads what failed, not what something outside writes. */
+/**
+ * Why the run dir was not wiped, and what to do: a re-run uploads what failed, not what something
+ * outside writes, nor a file whose name no key can hold (renaming it is the fix).
+ */
 function notVerifiedLine(notUploaded: Map<string, string>): string {
-  const changing = [...notUploaded].filter(([, why]) => why === KEPT_CHANGING).map(([rel]) => rel);
-  const line = `${notUploaded.size} file(s) are not verified in the store; the run directory was not wiped.`;
-  if (changing.length === 0) return `${line} Re-run the same row to upload them.`;
-  const shown = changing.slice(0, 3).map((r) => `--exclude ${shellWord(r)}`);
-  return (
-    `${line} ${changing.length} kept changing after the solver and its processes ended: something outside the ` +
-    `run writes them (a console capture, a monitor), so a re-run would not help: leave them out with ` +
-    `${shown.join(' ')}${changing.length > 3 ? ' …' : ''} (a glob, as the AWS CLI's)` +
-    (changing.length < notUploaded.size ? '; re-run the row for the others' : '')
-  );
+  const all = [...notUploaded];
+  const changing = all.filter(([, why]) => why === KEPT_CHANGING).map(([rel]) => rel);
+  const badNames = all.filter(([, why]) => why.endsWith(RENAME_IT)).map(([rel]) => rel);
+  const others = notUploaded.size - changing.length - badNames.length;
+  const parts = [`${notUploaded.size} file(s) are not verified in the store; the run directory was not wiped.`];
+  if (changing.length > 0) {
+    const shown = changing.slice(0, 3).map((r) => `--exclude ${shellWord(r)}`);
+    parts.push(
+      `${changing.length} kept changing after the solver and its processes ended: something outside the ` +
+        `run writes them (a console capture, a monitor), so a re-run would not help: leave them out with ` +
+        `${shown.join(' ')}${changing.length > 3 ? ' …' : ''} (a glob, as the AWS CLI's).`,
+    );
+  }
+  if (badNames.length > 0)
+    parts.push(
+      `${badNames.length} have names that are not valid UTF-8 (${badNames.slice(0, 3).join(', ')}` +
+        `${badNames.length > 3 ? ', …' : ''}): no key can hold them, so a re-run would not help: have the ` +
+        'solver write UTF-8 names (or rename them in the job script after it), then run the row again.',
+    );
+  if (others > 0)
+    parts.push(
+      changing.length + badNames.length > 0 ? 'Re-run the row for the others.' : 'Re-run the same row to upload them.',
+    );
+  return parts.join(' ');
 }
 
 /**

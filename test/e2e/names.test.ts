@@ -54,6 +54,9 @@ describe('names', () => {
       const m = await manifest('badname/');
       expect(m.status).toBe('incomplete');
       expect(m.not_uploaded).toEqual([{ path: 'bad\\xffname', error: expect.stringContaining('not valid UTF-8') }]);
+      // The last word is what fixes it: a re-run meets the same name.
+      expect(r.stderr).toContain('not valid UTF-8 (bad\\xffname): no key can hold them, so a re-run would not help');
+      expect(r.stderr).not.toContain('Re-run the same row');
       expect(readdirSync(dir, { encoding: 'buffer' }).some((n) => n.equals(Buffer.from('bad\xffname', 'latin1')))).toBe(
         true,
       );
