@@ -67,6 +67,11 @@ export class Lease {
   private renewedAt = 0;
   /** When the lease was last written (this machine's clock, ms since the epoch): the heartbeat says it. */
   lastRenewal = 0;
+  /**
+   * The earlier attempt of this row whose lease this one took over: it died holding it (a node lost, a
+   * kill -9), maybe before it journaled anything, so its lease is the only word of it the row has.
+   */
+  takenFrom: LeaseBody | undefined;
   private readonly loc: Location;
   private readonly body: LeaseBody;
 
@@ -124,7 +129,10 @@ export class Lease {
         if (!mine && !sameRow && !this.o.takeOver && !held.holderGone) throw this.busy(held, false);
         const what = held.holderGone ? 'lease' : 'stale lease';
         if (!mine) this.o.log.warn(`taking over the ${what} of ${describeHolder(held, sameRow)} (${this.uri})`);
-        if (await this.write({ ifEtag: held.etag })) return this.confirm();
+        if (await this.write({ ifEtag: held.etag })) {
+          if (!mine && sameRow) this.takenFrom = held.body;
+          return this.confirm();
+        }
         continue; // someone else wrote it meanwhile: look again
       }
       if (!sameRow || performance.now() > deadline) throw this.busy(held, sameRow);

@@ -4,7 +4,7 @@ import { RUN_LOG } from '../names.ts';
 import { claim } from '../prefix/claim.ts';
 import { hostname } from 'node:os';
 import { everyOutput, type Listed } from '../prefix/adopt.ts';
-import { removeJournal, type JournalView } from '../prefix/journal.ts';
+import { removeJournal, type AttemptInfo, type JournalView } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { RowIdentity } from '../prefix/row.ts';
 import type { Manifest } from '../prefix/manifest.ts';
@@ -82,6 +82,21 @@ export interface RowRecord {
   earlier: JournalView;
 }
 
+/**
+ * The row's attempts before this one, oldest first: those its journal and earlier manifest name, and
+ * one that died holding the lease before its first journal flush (known by its lease only).
+ */
+function earlierAttempts(rr: RowRecord, self: string): AttemptInfo[] {
+  const earlier = rr.earlier.attempts.filter((a) => a.row === rr.id.key && a.attempt !== self);
+  const dead = rr.lease.takenFrom;
+  if (dead && dead.attempt !== self && !earlier.some((a) => a.attempt === dead.attempt)) {
+    const { attempt, row, host, job_id, started_at } = dead;
+    earlier.push({ attempt, row, host, job_id, started_at });
+    earlier.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : 0));
+  }
+  return earlier;
+}
+
 function buildManifest(
   row: Row,
   p: Prepared,
@@ -96,10 +111,7 @@ function buildManifest(
   const stopped = s.stopped ? { stopped: s.stopped } : {};
   const me = { attempt: p.attempt, host: hostname(), started_at: row.startedAt.toISOString() };
   const jobId = rr.id.jobId ? { job_id: rr.id.jobId } : {};
-  const attempts = [
-    ...rr.earlier.attempts.filter((a) => a.row === rr.id.key && a.attempt !== p.attempt),
-    { ...me, ...jobId },
-  ];
+  const attempts = [...earlierAttempts(rr, p.attempt), { ...me, ...jobId }];
   return {
     ferry: versionLine(),
     run_id: p.state.runId,

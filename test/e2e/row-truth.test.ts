@@ -12,7 +12,7 @@ import { Ledger } from '../helpers/ledger.ts';
 import { waitFor } from '../helpers/net.ts';
 import { pauseAtUnlink } from '../helpers/pause-unlink.ts';
 import { isWrite, startRecorder } from '../helpers/recorder.ts';
-import { RowAttempts, writes, type Keys } from '../helpers/row-attempts.ts';
+import { REC, RowAttempts, writes, type Keys } from '../helpers/row-attempts.ts';
 import { adminClient, bucketFor, emptyPrefix, ensureBucket, getBytes, listAll, snapshot } from '../helpers/s3.ts';
 
 const BUCKET = bucketFor('ferry-row-truth');
@@ -211,6 +211,35 @@ describe("7. the run directory's state is bound to its row", () => {
     expect(await rows.hasLease('killed-wipe')).toBe(false);
     await expectDone('killed-wipe');
     expect(await new Ledger(dir).fromSolver(ledgerFile).lost(admin, BUCKET, 'killed-wipe/')).toEqual([]);
+  });
+
+  it('(d) an attempt killed before it journaled anything: the next takes its lease, names it in attempts', async () => {
+    const dir = rows.runDir('killed-early');
+    const ledgerFile = solverLedger();
+    const hold = rows.holdFile();
+    const started = join(tempDir('rt-started'), 'started');
+    // One solver for both (the solver is part of the row): it waits while the hold file exists, then writes.
+    const wait = `if [ -e ${hold} ]; then touch ${started}; while [ -e ${hold} ]; do sleep 0.1; done; fi;`;
+    const solver = ['sh', '-c', `${REC} ${wait} echo done > out.txt; rec out.txt`];
+    const first = rows.launch(rows.runArgs('killed-early', solver), {
+      cwd: dir,
+      env: rows.env({ LEDGER: ledgerFile }),
+    });
+    const ready = async () => existsSync(started) && (await rows.hasLease('killed-early'));
+    await waitFor('the first attempt to run its solver', ready, { alive: first.running, context: first.output });
+    first.child.kill('SIGKILL');
+    await first.result;
+    const lease = await rows.leaseOf('killed-early');
+    // What this case is: the dead attempt left its lease and nothing in the journal.
+    expect([...(await listAll(admin, BUCKET, 'killed-early/_ferry.journal/')).keys()]).toEqual([]);
+    rmSync(hold);
+    const again = await rows.run(dir, rows.runArgs('killed-early', solver), { LEDGER: ledgerFile });
+    expect(again.exitCode, again.all).toBe(0);
+    const m = await rows.manifestOf('killed-early');
+    expect(m.attempts.map((a: { attempt: string }) => a.attempt)).toEqual([lease.attempt, m.attempt]);
+    expect(m.attempts[0]).toMatchObject({ host: lease.host, started_at: lease.started_at });
+    await expectDone('killed-early');
+    expect(await new Ledger(dir).fromSolver(ledgerFile).lost(admin, BUCKET, 'killed-early/')).toEqual([]);
   });
 
   it.runIf(s3.kind === 'ceph')(
