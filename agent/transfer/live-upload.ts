@@ -30,7 +30,7 @@ export interface LiveOptions {
 }
 
 /**
- * How old a file that no process holds open must be (and unchanged since the last scan) to go up.
+ * How long a file that no process holds open must be untouched (mtime and ctime) to go up.
  * With 1 s, a row's last post file, closed 1 s before the solver exited, was first sent at the exit
  * (bench row: what was left after the exit took 1.66 s to go up, 1.39 s at 250 ms).
  */
@@ -146,18 +146,22 @@ export class LiveUpload {
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
-      // Unchanged since the previous scan, not being sent, not sent (or failed) as it is now.
+      // Not being sent, not sent (or failed) as it is now.
       const prev = this.seen.get(rel);
       this.seen.set(rel, state);
-      if (!sameFile(prev, state) || this.inFlight.has(rel) || this.up.current(rel, state)) continue;
+      if (this.inFlight.has(rel) || this.up.current(rel, state)) continue;
       if (sameFile(this.failed.get(rel), state)) continue;
-      const age = now - state.mtimeMs;
-      if (age >= this.o.settleMs) settled.push([rel, state]);
-      // Never sent yet: no writer and unchanged is enough (a file changed after its upload waits out
-      // --settle). Not for a checkpoint: journaled, a later attempt resumes from it, so a writer that
-      // closes it and opens it again within a second must not get it sent half-written.
-      else if (age >= Math.min(QUIET_MS, this.o.settleMs) && !this.up.latest.has(rel) && !first(rel))
-        quiet.push([rel, state]);
+      const unchanged = sameFile(prev, state);
+      if (unchanged && now - state.mtimeMs >= this.o.settleMs) settled.push([rel, state]);
+      // Never sent yet: no writer and untouched for QUIET_MS is enough (a file changed after its
+      // upload waits out --settle), at the first scan that sees it so: its ctime, which no one can set
+      // back, says when anything last touched it (without one, two scans must see it unchanged). Not
+      // for a checkpoint: journaled, a later attempt resumes from it, so a writer that closes it and
+      // opens it again within a second must not get it sent half-written.
+      else if ((unchanged || state.ctimeMs !== undefined) && !this.up.latest.has(rel) && !first(rel)) {
+        const touched = Math.max(state.mtimeMs, state.ctimeMs ?? state.mtimeMs);
+        if (now - touched >= Math.min(QUIET_MS, this.o.settleMs)) quiet.push([rel, state]);
+      }
     }
     // ... and no process of the run holds it open for writing (a restart file written in pieces).
     const writing = settled.length + quiet.length > 0 ? this.o.writing?.() : undefined;

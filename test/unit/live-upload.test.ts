@@ -93,6 +93,23 @@ describe('LiveUpload against the in-memory store', () => {
     }
   });
 
+  it('every writer seen: a file untouched for the quiet time goes up at the first scan that sees it', async () => {
+    // A post file closed just before the solver exits: one scan (not two) decides, so it is under way
+    // by the exit; its ctime says nothing touched it since, whatever its mtime (set back here).
+    const dir = runDir();
+    const store = new MemoryStore();
+    const live = liveOn(store, dir, { settleMs: 3_600_000, writing: () => ({ paths: new Set(), all: true }) });
+    write(dir, 'post.bin', 'closed', 5_000);
+    live.start();
+    try {
+      expect(await until(() => objectsUnder(store)['post.bin'] === 'closed')).toBe(true);
+      expect(live.scans).toBe(1);
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+  });
+
   it('when some writer may be out of sight, only --settle counts', async () => {
     const dir = runDir();
     const store = new MemoryStore();
