@@ -23,6 +23,7 @@ export async function readResuming(
   for (let attempt = 1; ; attempt++) {
     const body = await open(pos);
     let cause: unknown;
+    let handler = false; // the failure is the chunk's handler's (a local write, a refused entry): no resume
     try {
       for await (const chunk of body) {
         if (pos + chunk.length > end)
@@ -30,10 +31,14 @@ export async function readResuming(
             'overrun',
             `the server sent more bytes than asked for (range ${start}-${end - 1} of ${formatUri(u)})`,
           );
+        handler = true;
         await onChunk(chunk, pos);
+        handler = false;
         pos += chunk.length;
       }
     } catch (err) {
+      // Not the body's: asking the server again would only fail the same way, and say "network".
+      if (handler && !o.signal?.aborted) throw err;
       // Stopped: the body broke off because the request was aborted (ECONNRESET "aborted"): say the stop,
       // not a network failure (a SIGTERM mid-download ended as 69 "did not answer after retries").
       if (o.signal?.aborted) throw o.signal.reason ?? err;

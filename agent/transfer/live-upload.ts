@@ -35,6 +35,8 @@ export interface LiveOptions {
  * (bench row: what was left after the exit took 1.66 s to go up, 1.39 s at 250 ms).
  */
 export const QUIET_MS = 250;
+/** Whether the file's ctime has sub-second precision (not FAT, not ext4 with small inodes, not some NFS). */
+const fineCtime = (s: FileState) => s.ctimeMs !== undefined && s.ctimeMs % 1000 !== 0;
 /** How often the tree is scanned when writers are seen (at most; see start()). */
 const SCAN_MS = 500;
 
@@ -155,10 +157,11 @@ export class LiveUpload {
       if (unchanged && now - state.mtimeMs >= this.o.settleMs) settled.push([rel, state]);
       // Never sent yet: no writer and untouched for QUIET_MS is enough (a file changed after its
       // upload waits out --settle), at the first scan that sees it so: its ctime, which no one can set
-      // back, says when anything last touched it (without one, two scans must see it unchanged). Not
-      // for a checkpoint: journaled, a later attempt resumes from it, so a writer that closes it and
-      // opens it again within a second must not get it sent half-written.
-      else if ((unchanged || state.ctimeMs !== undefined) && !this.up.latest.has(rel) && !first(rel)) {
+      // back, says when anything last touched it. Without one, or on a filesystem of whole-second
+      // times (a file then looks up to a second older than it is), two scans must see it unchanged.
+      // Not for a checkpoint: journaled, a later attempt resumes from it, so a writer that closes it
+      // and opens it again within a second must not get it sent half-written.
+      else if ((unchanged || fineCtime(state)) && !this.up.latest.has(rel) && !first(rel)) {
         const touched = Math.max(state.mtimeMs, state.ctimeMs ?? state.mtimeMs);
         if (now - touched >= Math.min(QUIET_MS, this.o.settleMs)) quiet.push([rel, state]);
       }

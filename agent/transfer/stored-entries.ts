@@ -108,7 +108,8 @@ export class StoredEntries {
   private prepare(store: Store, loc: Location, obj: ObjectInfo, zip: string, dirs: Promise<void>, signal: AbortSignal) {
     if (this.entries.length === 0) return undefined;
     this.started = true;
-    this.ready ??= Promise.all(
+    // Every entry settled before the first failure is told: close() never runs beside an open still under way.
+    this.ready ??= Promise.allSettled(
       this.entries.map(async (p) => {
         const lho = p.entry.localHeaderOffset;
         const head = Buffer.alloc(Math.min(HEADER_MAX, p.limit - lho, obj.size - lho));
@@ -125,7 +126,10 @@ export class StoredEntries {
         this.opened.set(p, { ...span, tmp, fh });
         await fh.truncate(p.entry.size);
       }),
-    ).then(() => {});
+    ).then((settled) => {
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
     return this.ready;
   }
 
