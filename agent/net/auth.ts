@@ -20,6 +20,9 @@ export const connectionScheme = (s: Scheme | undefined) => s === 'ntlm' || s ===
  * account for) and, for Digest, the current nonce. What it offered and how ferry answered are kept
  * for `ferry check`.
  */
+/** Non-stale Digest 407s in a row, after the proxy took our credentials, taken for replays (see ProxyAuth). */
+const REPLAYS_IN_A_ROW = 16;
+
 export class ProxyAuth {
   scheme?: Scheme;
   /** The schemes of the proxy's last challenge, as it wrote them. */
@@ -29,6 +32,19 @@ export class ProxyAuth {
   /** Negotiate handshakes that ended with the proxy's final token verified, and without one. */
   readonly mutual = { verified: 0, missing: 0 };
   private digest?: DigestSession;
+  /**
+   * Digest nonces the proxy has taken (a request sent with one was answered with anything but 407).
+   * A 407 to a request that carried one of them is not about the password: concurrent requests reach
+   * the proxy out of their nonce-count order, which squid answers as a replay (seen: one of 40
+   * parallel PUTs through squid, exit 77 "refused our credentials").
+   */
+  private readonly taken = new Set<string>();
+  /**
+   * 407s (not stale) since the proxy last took our Digest credentials: once it has taken them, a
+   * burst of requests sharing a fresh nonce may each be answered as a replay before any of them
+   * succeeds; only this many in a row, with no success between, mean the password is refused now.
+   */
+  private refusedSinceTaken: number | undefined;
 
   constructor(
     /** http://host:port, for messages. */
@@ -61,18 +77,34 @@ export class ProxyAuth {
     return undefined;
   }
 
+  /** The Digest nonce a request built now carries (undefined for other schemes). */
+  get digestNonce(): string | undefined {
+    return this.scheme === 'digest' ? this.digest?.nonce : undefined;
+  }
+
+  /** The proxy answered a request sent with this Digest nonce with anything but 407. */
+  took(nonce: string): void {
+    if (this.taken.size >= 64) this.taken.clear(); // nonces are renewed every few requests: keep the recent ones
+    this.taken.add(nonce);
+    this.refusedSinceTaken = 0;
+  }
+
   /**
    * A 407 answered a request that carried credentials of scheme `sent` (or none). Learns what to
    * answer next (a stale Digest nonce is renewed with the same password), or throws ProxyAuthError
    * when the proxy refused them, wants none ferry can give, or ferry has none.
    */
-  learn(challenges: AuthChallenge[], sent: Scheme | undefined): void {
+  learn(challenges: AuthChallenge[], sent: Scheme | undefined, nonce?: string): void {
     const offered = (this.offered = [...new Set(challenges.map((c) => c.name))]);
     const chosen = strongest(challenges);
     if (sent === 'negotiate')
       throw new NegotiateError(this.proxy, this.host, offered, { kind: 'refused' }, this.ticket);
     if (sent && sent !== 'none') {
-      if (sent === 'digest' && chosen?.scheme === 'digest' && isStale(chosen) && this.creds) {
+      const stale = chosen !== undefined && isStale(chosen);
+      const replay = stale || (nonce !== undefined && this.taken.has(nonce));
+      const burst = !replay && this.refusedSinceTaken !== undefined && ++this.refusedSinceTaken <= REPLAYS_IN_A_ROW;
+      const renew = replay || burst;
+      if (sent === 'digest' && chosen?.scheme === 'digest' && renew && this.creds) {
         this.digest = new DigestSession(chosen, this.creds.account, this.creds.password);
         return;
       }
@@ -108,10 +140,15 @@ export async function authenticated(auth: ProxyAuth, x: Exchange): Promise<{ soc
     for (let round = 0; round < 4; round++) {
       if (auth.scheme === 'ntlm') return { socket, answer: await ntlm(auth, socket, x) };
       if (auth.scheme === 'negotiate') return { socket, answer: await negotiate(auth, socket, x) };
+      const nonce = auth.digestNonce;
       const authorization = auth.perRequest(x.method, x.uri);
       const answer = await exchange(socket, x.request(authorization), x.method, x.timeoutMs);
-      if (answer.head.status !== 407) return { socket, answer };
-      auth.learn(challengesOf(answer), authorization ? auth.scheme : undefined);
+      const used = authorization ? nonce : undefined;
+      if (answer.head.status !== 407) {
+        if (used !== undefined) auth.took(used);
+        return { socket, answer };
+      }
+      auth.learn(challengesOf(answer), authorization ? auth.scheme : undefined, used);
       if (!answer.reusable) {
         socket.destroy();
         socket = await x.open();

@@ -139,14 +139,17 @@ export class NetCore {
    * nonce and marks the answer for a retry; a refusal is kept for the error message. The
    * connection is not reused: a new one is authenticated (NTLM) or carries the new header.
    */
-  on407(auth: ProxyAuth, res: IncomingMessage, sent: Scheme | undefined): void {
-    if (res.statusCode !== 407) return;
+  on407(auth: ProxyAuth, res: IncomingMessage, sent: Scheme | undefined, nonce?: string): void {
+    if (res.statusCode !== 407) {
+      if (nonce !== undefined) auth.took(nonce);
+      return;
+    }
     const values: string[] = [];
     for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
       if (res.rawHeaders[i].toLowerCase() === 'proxy-authenticate') values.push(res.rawHeaders[i + 1]);
     }
     try {
-      auth.learn(parseChallenges(values), sent);
+      auth.learn(parseChallenges(values), sent, nonce);
       res.headers[PROXY_RETRY_HEADER] = auth.proxy;
     } catch (err) {
       if (err instanceof ProxyAuthError) this.lastRefusal = err;

@@ -55,10 +55,12 @@ export class ForwardAgent extends Agent {
     if (!first.direct) {
       req.path = `http://${target}${req.path}`;
       const auth = this.core.authFor(first);
+      const nonce = auth.digestNonce;
       const authorization = auth.perRequest(req.method, req.path);
       if (authorization) req.setHeader('Proxy-Authorization', authorization);
       const sent = authorization ? auth.scheme : undefined;
-      req.prependListener('response', (res) => this.core.on407(auth, res, sent));
+      const used = authorization ? nonce : undefined;
+      req.prependListener('response', (res) => this.core.on407(auth, res, sent, used));
     }
     // @ts-expect-error addRequest() is not in @types/node's Agent
     super.addRequest(req, opts);

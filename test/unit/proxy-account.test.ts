@@ -65,6 +65,28 @@ describe('what a 407 teaches (ProxyAuth.learn)', () => {
     a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth", stale=true']), 'digest');
     expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
   });
+  it('a 407 (not stale) to a nonce the proxy took before: a new nonce, no refusal; then a refusal', () => {
+    // Concurrent requests reach squid out of their nonce-count order: it answers one as a replay.
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(digest(), undefined);
+    expect(a.digestNonce).toBe('n1');
+    a.took('n1'); // a request with n1 was answered
+    a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth"']), 'digest', 'n1');
+    expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
+    // n2 never taken: a burst sharing it may be answered as replays, but only 16 in a row; then refused
+    for (let i = 0; i < 16; i++)
+      a.learn(parseChallenges([`Digest realm="r", nonce="m${i}", qop="auth"`]), 'digest', 'n2');
+    expect(() => a.learn(parseChallenges(['Digest realm="r", nonce="n3", qop="auth"']), 'digest', 'n2')).toThrow(
+      /refused the DIGEST credentials/,
+    );
+  });
+  it('a 407 (not stale) before the proxy ever took our Digest: refused at once (a wrong password)', () => {
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(digest(), undefined);
+    expect(() => a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth"']), 'digest', 'n1')).toThrow(
+      /refused the DIGEST credentials/,
+    );
+  });
   it('a 407 after our credentials (not stale): refused, naming proxy, scheme and user', () => {
     const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
