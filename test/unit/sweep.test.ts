@@ -2,9 +2,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finalSweep } from '../../agent/transfer/sweep.ts';
+import type { Uploader } from '../../agent/transfer/upload.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
 import { scanTree } from '../../agent/rundir/tree.ts';
+
+/** The final sweep of `dir` with nothing in its baseline, nothing skipped, and `holders` when given. */
+const sweepOf = (dir: string, up: Uploader, holders?: () => Map<string, string>) =>
+  finalSweep({ dir, baseline: new Map(), uploadAll: false, skip: () => false, uploader: up, holders, log: quietLog() });
 
 describe('the final sweep against the in-memory store', () => {
   it('keeps the uploads of unchanged files, uploads the rest, names what was deleted after its upload', async () => {
@@ -44,14 +49,7 @@ describe('the final sweep against the in-memory store', () => {
       return o;
     };
     write(dir, 'busy.log', 'line 0\n');
-    const r = await finalSweep({
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
-      uploader: up,
-      log: quietLog(),
-    });
+    const r = await sweepOf(dir, up);
     expect(r.unsettled).toEqual(['busy.log']);
     expect(n).toBe(4); // the main sweep and 3 rounds
   });
@@ -74,15 +72,7 @@ describe('the final sweep and a file held open from outside the run', () => {
       return o;
     };
     const holders = () => new Map([['console.txt', 'pid 4242, tee']]);
-    const r = await finalSweep({
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
-      uploader: up,
-      holders,
-      log: quietLog(),
-    });
+    const r = await sweepOf(dir, up, holders);
     expect(r.unsettled).toEqual([]);
     expect(objectsUnder(store)['console.txt']).toBe('line 1\nline 2\n');
   });
@@ -98,7 +88,7 @@ describe('the final sweep and a file held open from outside the run', () => {
       if (a[0] === 'console.txt') setTimeout(() => write(dir, 'console.txt', 'line 1\nline 2\n'), 300);
       return o;
     };
-    await finalSweep({ dir, baseline: new Map(), uploadAll: false, skip: () => false, uploader: up, log: quietLog() });
+    await sweepOf(dir, up);
     expect(objectsUnder(store)['console.txt']).toBe('line 1\n');
   });
 
@@ -116,17 +106,7 @@ describe('the final sweep and a file held open from outside the run', () => {
         ['in-skip.txt', 'pid 1, x'],
       ])
     );
-    const t0 = Date.now();
-    const r = await finalSweep({
-      dir,
-      baseline: new Map(),
-      uploadAll: false,
-      skip: () => false,
-      uploader: up,
-      holders,
-      log: quietLog(),
-    });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    const r = await sweepOf(dir, up, holders);
     expect(asked).toBe(1);
     expect(r.unsettled).toEqual([]);
     expect(Object.keys(objectsUnder(store)).sort()).toEqual(['idle.log', 'other.txt']);
@@ -140,7 +120,7 @@ describe('the final sweep, many small files and a big one', () => {
     const up = uploaderFor(store, dir);
     for (let i = 0; i < 50; i++) write(dir, `logs/log_${i}.txt`, `log ${i}\n`);
     write(dir, 'zz/post.bin', 'p'.repeat(2 * 1024 * 1024));
-    await finalSweep({ dir, baseline: new Map(), uploadAll: false, skip: () => false, uploader: up, log: quietLog() });
+    await sweepOf(dir, up);
     const puts = store.calls.filter((c) => c.startsWith('put '));
     expect(puts).toHaveLength(51);
     expect(puts[0]).toBe('put out/row/zz/post.bin');
