@@ -14,15 +14,15 @@ export type Scheme = 'negotiate' | 'basic' | 'digest' | 'ntlm' | 'none';
 /** Schemes that authenticate a connection (a handshake on it), not each request. */
 export const connectionScheme = (s: Scheme | undefined) => s === 'ntlm' || s === 'negotiate';
 
+/** Non-stale Digest 407s in a row, after the proxy took our credentials, taken for replays (see ProxyAuth). */
+const REPLAYS_IN_A_ROW = 16;
+
 /**
  * One proxy's authentication state, shared by every connection to it: the scheme learnt from its
  * challenges (Negotiate when the user has a Kerberos ticket, else the strongest ferry has an
  * account for) and, for Digest, the current nonce. What it offered and how ferry answered are kept
  * for `ferry check`.
  */
-/** Non-stale Digest 407s in a row, after the proxy took our credentials, taken for replays (see ProxyAuth). */
-const REPLAYS_IN_A_ROW = 16;
-
 export class ProxyAuth {
   scheme?: Scheme;
   /** The schemes of the proxy's last challenge, as it wrote them. */
@@ -77,9 +77,14 @@ export class ProxyAuth {
     return undefined;
   }
 
-  /** The Digest nonce a request built now carries (undefined for other schemes). */
-  get digestNonce(): string | undefined {
-    return this.scheme === 'digest' ? this.digest?.nonce : undefined;
+  /**
+   * What a request sent now carries: its Proxy-Authorization value (none for a connection scheme, or
+   * before any challenge), the scheme that value is of, and its Digest nonce (for `took` and `learn`).
+   */
+  sending(method: string, uri: string): { authorization?: string; sent?: Scheme; nonce?: string } {
+    const nonce = this.scheme === 'digest' ? this.digest?.nonce : undefined;
+    const authorization = this.perRequest(method, uri);
+    return authorization ? { authorization, sent: this.scheme, nonce } : {};
   }
 
   /** The proxy answered a request sent with this Digest nonce with anything but 407. */
@@ -140,15 +145,13 @@ export async function authenticated(auth: ProxyAuth, x: Exchange): Promise<{ soc
     for (let round = 0; round < 4; round++) {
       if (auth.scheme === 'ntlm') return { socket, answer: await ntlm(auth, socket, x) };
       if (auth.scheme === 'negotiate') return { socket, answer: await negotiate(auth, socket, x) };
-      const nonce = auth.digestNonce;
-      const authorization = auth.perRequest(x.method, x.uri);
+      const { authorization, sent, nonce } = auth.sending(x.method, x.uri);
       const answer = await exchange(socket, x.request(authorization), x.method, x.timeoutMs);
-      const used = authorization ? nonce : undefined;
       if (answer.head.status !== 407) {
-        if (used !== undefined) auth.took(used);
+        if (nonce !== undefined) auth.took(nonce);
         return { socket, answer };
       }
-      auth.learn(challengesOf(answer), authorization ? auth.scheme : undefined, used);
+      auth.learn(challengesOf(answer), sent, nonce);
       if (!answer.reusable) {
         socket.destroy();
         socket = await x.open();

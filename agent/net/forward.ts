@@ -55,12 +55,9 @@ export class ForwardAgent extends Agent {
     if (!first.direct) {
       req.path = `http://${target}${req.path}`;
       const auth = this.core.authFor(first);
-      const nonce = auth.digestNonce;
-      const authorization = auth.perRequest(req.method, req.path);
+      const { authorization, sent, nonce } = auth.sending(req.method, req.path);
       if (authorization) req.setHeader('Proxy-Authorization', authorization);
-      const sent = authorization ? auth.scheme : undefined;
-      const used = authorization ? nonce : undefined;
-      req.prependListener('response', (res) => this.core.on407(auth, res, sent, used));
+      req.prependListener('response', (res) => this.core.on407(auth, res, sent, nonce));
     }
     // @ts-expect-error addRequest() is not in @types/node's Agent
     super.addRequest(req, opts);

@@ -69,7 +69,7 @@ describe('what a 407 teaches (ProxyAuth.learn)', () => {
     // Concurrent requests reach squid out of their nonce-count order: it answers one as a replay.
     const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
-    expect(a.digestNonce).toBe('n1');
+    expect(a.sending('GET', 'http://h/').nonce).toBe('n1');
     a.took('n1'); // a request with n1 was answered
     a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth"']), 'digest', 'n1');
     expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
