@@ -8,21 +8,13 @@ import type { Location } from '../location.ts';
 import type { TempNames } from '../names.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
 import { dataSpan, LOCAL_HEADER } from '../zip/entry-checks.ts';
+import type { LandedEntry } from '../zip/extract.ts';
 import { refuse, type PlannedEntry } from '../zip/plan.ts';
 
 /** Stored entries at least this big go straight to their file (smaller ones are few bytes to copy). */
 export const STORED_DIRECT_MIN = 8 * 1024 * 1024;
 /** A local header is at most its 30 bytes, a 64 KiB name and a 64 KiB extra field. */
 const HEADER_MAX = LOCAL_HEADER + 2 * 0xffff;
-
-/** One stored entry being written straight to its temp file. */
-export interface Landed {
-  /** Where its data lies in the archive. */
-  start: number;
-  end: number;
-  /** Its temp name beside its target (renamed into place by the extraction once it checks out). */
-  tmp: string;
-}
 
 /** The archive the entries come from: one version of one object, read under the download's signal. */
 interface Source {
@@ -34,7 +26,7 @@ interface Source {
   signal: AbortSignal;
 }
 
-interface Open extends Landed {
+interface Open extends LandedEntry {
   fh: FileHandle;
 }
 
@@ -46,8 +38,8 @@ interface Open extends Landed {
 export class StoredEntries {
   private readonly entries: PlannedEntry[];
   private readonly opened = new Map<PlannedEntry, Open>();
+  /** Every entry's header read and temp file open (undefined until `prepare`: none to prepare). */
   private ready: Promise<void> | undefined;
-  private started = false;
 
   constructor(
     plan: PlannedEntry[],
@@ -89,8 +81,8 @@ export class StoredEntries {
    * Where `p` lands straight in its file, once its temp file is open (then the extraction only checks
    * and renames it); undefined for an entry that goes through the archive's copy.
    */
-  landed(p: PlannedEntry): Promise<Landed> | undefined {
-    if (!this.started || !this.entries.includes(p)) return undefined;
+  landed(p: PlannedEntry): Promise<LandedEntry> | undefined {
+    if (!this.ready || !this.entries.includes(p)) return undefined;
     return this.ready!.then(() => this.opened.get(p)!);
   }
 
@@ -107,9 +99,8 @@ export class StoredEntries {
    */
   private prepare(store: Store, loc: Location, obj: ObjectInfo, zip: string, dirs: Promise<void>, signal: AbortSignal) {
     if (this.entries.length === 0) return undefined;
-    this.started = true;
     // Every entry settled before the first failure is told: close() never runs beside an open still under way.
-    this.ready ??= Promise.allSettled(
+    this.ready = Promise.allSettled(
       this.entries.map(async (p) => {
         const lho = p.entry.localHeaderOffset;
         const head = Buffer.alloc(Math.min(HEADER_MAX, p.limit - lho, obj.size - lho));
@@ -140,7 +131,7 @@ export class StoredEntries {
    */
   async divert(chunk: Buffer, pos: number): Promise<Array<[Buffer, number]>> {
     const end = pos + chunk.length;
-    if (!this.started || !this.entries.some((p) => p.entry.localHeaderOffset < end && pos < p.limit))
+    if (!this.ready || !this.entries.some((p) => p.entry.localHeaderOffset < end && pos < p.limit))
       return [[chunk, pos]];
     await this.ready;
     const rest: Array<[Buffer, number]> = [];

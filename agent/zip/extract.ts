@@ -40,7 +40,16 @@ export interface ExtractOptions {
   /** Called once the directories are made and checked (entries may be written from then on). */
   onDirs?: () => void;
   /** Entries whose bytes the download writes straight into a temp file: only checked and renamed here. */
-  landed?: (p: PlannedEntry) => Promise<{ start: number; end: number; tmp: string }> | undefined;
+  landed?: (p: PlannedEntry) => Promise<LandedEntry> | undefined;
+}
+
+/** An entry the download writes straight into its temp file (no copy of the archive in between). */
+export interface LandedEntry {
+  /** Where its data lies in the archive. */
+  start: number;
+  end: number;
+  /** Its temp name beside its target, renamed into place once size and CRC-32 match. */
+  tmp: string;
 }
 
 /**
@@ -148,7 +157,7 @@ async function checkLanded(
   zip: string,
   p: PlannedEntry,
   target: string,
-  l: { start: number; end: number; tmp: string },
+  l: LandedEntry,
   opts: ExtractOptions,
 ): Promise<void> {
   await opts.ready?.(l.start, l.end);
