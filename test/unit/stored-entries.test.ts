@@ -32,6 +32,20 @@ with zipfile.ZipFile(sys.argv[2], 'w') as z:
   return readFileSync(out);
 }
 
+/**
+ * `zip` served as s3://bucket/in/NAME by an in-memory store (chunks of `chunk` bytes), fetched into a
+ * fresh run dir: the store, the dir and the fetch (not awaited).
+ */
+function fetchZip(work: string, name: string, zip: Buffer, chunk: number) {
+  const store = new MemoryStore();
+  store.chunk = chunk;
+  store.put(`in/${name}`, zip);
+  const dir = join(work, 'run');
+  mkdirSync(dir);
+  const uri = parseUri(`s3://bucket/in/${name}`, '--input');
+  return { store, dir, get: fetchInputs(async () => store, [uri], dir, quietLog(), { transfer }) };
+}
+
 describe('big stored entries go straight from the ranged reads to their files', () => {
   it('every byte lands, across parts and chunks that straddle its edges; no temp file is left', async () => {
     const work = runDir();
@@ -46,14 +60,9 @@ describe('big stored entries go straight from the ranged reads to their files', 
       ['sub/deep/second.bin', second, true],
       ['z.csv', text, false],
     ]);
-    const store = new MemoryStore();
-    store.chunk = 65_537; // chunks that start and end inside an entry's header and data
-    store.put('in/case.zip', zip);
-    const dir = join(work, 'run');
-    mkdirSync(dir);
-    const r = await fetchInputs(async () => store, [parseUri('s3://bucket/in/case.zip', '--input')], dir, quietLog(), {
-      transfer,
-    });
+    // chunks that start and end inside an entry's header and data
+    const { store, dir, get } = fetchZip(work, 'case.zip', zip, 65_537);
+    const r = await get;
     expect(r.files.sort()).toEqual(['a.csv', 'case/mesh.bin', 'small.bin', 'sub/deep/second.bin', 'z.csv']);
     expect(readFileSync(join(dir, 'case/mesh.bin')).equals(mesh)).toBe(true);
     expect(readFileSync(join(dir, 'sub/deep/second.bin')).equals(second)).toBe(true);
@@ -74,14 +83,7 @@ describe('big stored entries go straight from the ranged reads to their files', 
     const mesh = randomBytes(STORED_DIRECT_MIN + 5);
     const zip = zipOf(work, [['mesh.bin', mesh, true]]);
     zip[zip.indexOf(mesh.subarray(0, 64)) + 1_000_000] ^= 0xff; // one byte of its data, CRC as it was
-    const store = new MemoryStore();
-    store.chunk = 1 << 20;
-    store.put('in/bad.zip', zip);
-    const dir = join(work, 'run');
-    mkdirSync(dir);
-    const get = fetchInputs(async () => store, [parseUri('s3://bucket/in/bad.zip', '--input')], dir, quietLog(), {
-      transfer,
-    });
+    const { dir, get } = fetchZip(work, 'bad.zip', zip, 1 << 20);
     await expect(get).rejects.toMatchObject({ exitCode: 65, message: expect.stringContaining('CRC-32') });
     expect(walk(dir)).toEqual([]);
   });
@@ -90,14 +92,7 @@ describe('big stored entries go straight from the ranged reads to their files', 
     const work = runDir();
     const zip = zipOf(work, [['mesh.bin', randomBytes(STORED_DIRECT_MIN), true]]);
     zip.writeUInt16LE(0xffff, 28); // the first local header's extra field length
-    const store = new MemoryStore();
-    store.chunk = 1 << 20;
-    store.put('in/overlap.zip', zip);
-    const dir = join(work, 'run');
-    mkdirSync(dir);
-    const get = fetchInputs(async () => store, [parseUri('s3://bucket/in/overlap.zip', '--input')], dir, quietLog(), {
-      transfer,
-    });
+    const { dir, get } = fetchZip(work, 'overlap.zip', zip, 1 << 20);
     await expect(get).rejects.toMatchObject({ exitCode: 65, message: expect.stringContaining('overlaps') });
     expect(walk(dir)).toEqual([]);
   });
