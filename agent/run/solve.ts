@@ -109,6 +109,7 @@ export async function solve(row: Row, p: Prepared, f: Fetched, h: Holding): Prom
   } finally {
     await live?.stopWatching();
     await live?.drain();
+    await uploader.growing.drop(); // what no upload finished (a file deleted, a run stopped)
   }
 }
 

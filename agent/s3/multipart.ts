@@ -10,6 +10,7 @@ import {
 import { backOff } from '../backoff.ts';
 import type { ObjectParams } from '../config.ts';
 import type { Location } from '../location.ts';
+import { GrowingUpload, type GrowingOptions } from '../store/growing.ts';
 import { sendParts, type FileParts } from '../store/parts.ts';
 import { bareEtag } from './etag.ts';
 import { sdkParams } from './params.ts';
@@ -20,12 +21,73 @@ export interface PartsOptions {
 }
 
 /**
+ * One S3 multipart upload, begun at its first part: parts sent with Content-MD5 (the server refuses
+ * a corrupted one), each under its number (sent again, the later one counts), then completed with
+ * the parts asked for, or aborted and the abort confirmed.
+ */
+export class Multipart {
+  private id: Promise<string> | undefined;
+  private readonly etags: string[] = [];
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly dest: Location,
+    private readonly o: PartsOptions,
+  ) {}
+
+  private begin(signal?: AbortSignal): Promise<string> {
+    if (this.id) return this.id;
+    const { bucket: Bucket, key: Key } = this.dest;
+    const create = new CreateMultipartUploadCommand({ Bucket, Key, ...sdkParams(this.o.objectParams) });
+    const id = this.client.send(create, { abortSignal: signal }).then((r) => r.UploadId!);
+    // A begin that failed is tried again by the next part.
+    id.catch(() => this.id === id && (this.id = undefined));
+    return (this.id = id);
+  }
+
+  async send(i: number, buf: Buffer, md5: Buffer, signal?: AbortSignal): Promise<void> {
+    const part = new UploadPartCommand({
+      Bucket: this.dest.bucket,
+      Key: this.dest.key,
+      UploadId: await this.begin(signal),
+      PartNumber: i + 1,
+      Body: buf,
+      ContentLength: buf.length,
+      ContentMD5: md5.toString('base64'),
+    });
+    const r = await this.client.send(part, { abortSignal: signal });
+    if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
+    this.etags[i] = r.ETag;
+  }
+
+  /**
+   * Completes the upload with parts 1 … md5s.length (their MD5s in order): the digest S3 must then
+   * report, md5(part md5s) + "-" + parts, and the ETag Complete returned (Ceph RGW has sent none: then
+   * the digest).
+   */
+  async commit(md5s: Buffer[], signal?: AbortSignal): Promise<{ digest: string; etag: string }> {
+    const Parts = md5s.map((_, i) => ({ ETag: this.etags[i], PartNumber: i + 1 }));
+    const { bucket: Bucket, key: Key } = this.dest;
+    const UploadId = await this.begin(signal);
+    const complete = new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } });
+    const done = await this.client.send(complete, { abortSignal: signal });
+    const digest = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}`;
+    return { digest, etag: bareEtag(done.ETag) || digest };
+  }
+
+  /** Aborts the upload, if it was begun (see abortUpload). */
+  async abort(): Promise<void> {
+    const id = await this.id?.catch(() => undefined);
+    this.id = undefined;
+    if (id) await abortUpload(this.client, this.dest, id);
+  }
+}
+
+/**
  * Uploads a file as an S3 multipart upload, its parts sent by the one part pump of every store
- * (agent/store/parts.ts: workers pulling part numbers, each part from the pool with Content-MD5, so
- * the server refuses a corrupted one). On failure the pump has stopped and awaited every worker; the
- * upload is then aborted and the abort confirmed, and the first error rethrown. Returns the ETag S3
- * must report, md5(part md5s) + "-" + parts (the digest), and the one Complete returned (Ceph RGW has
- * sent none: then the digest).
+ * (agent/store/parts.ts: workers pulling part numbers, each part from the pool with Content-MD5). On
+ * failure the pump has stopped and awaited every worker; the upload is then aborted and the abort
+ * confirmed, and the first error rethrown. Returns the digest and ETag (see Multipart.commit).
  */
 export async function uploadParts(
   client: S3Client,
@@ -33,36 +95,33 @@ export async function uploadParts(
   dest: Location,
   o: PartsOptions,
 ): Promise<{ digest: string; etag: string }> {
-  const { bucket: Bucket, key: Key } = dest;
-  const create = new CreateMultipartUploadCommand({ Bucket, Key, ...sdkParams(o.objectParams) });
-  const UploadId = (await client.send(create, { abortSignal: parts.signal })).UploadId!;
+  const upload = new Multipart(client, dest, o);
   const md5s: Buffer[] = [];
-  const etags: string[] = [];
   try {
-    const count = await sendParts(parts, async (i, buf, md5, signal) => {
-      const part = new UploadPartCommand({
-        Bucket,
-        Key,
-        UploadId,
-        PartNumber: i + 1,
-        Body: buf,
-        ContentLength: buf.length,
-        ContentMD5: md5.toString('base64'),
-      });
-      const r = await client.send(part, { abortSignal: signal });
-      if (!r.ETag) throw new Error(`part ${i + 1} was accepted without an ETag`);
-      etags[i] = r.ETag;
+    await sendParts(parts, async (i, buf, md5, signal) => {
+      await upload.send(i, buf, md5, signal);
       md5s[i] = md5;
     });
-    const Parts = etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 }));
-    const complete = new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } });
-    const done = await client.send(complete, { abortSignal: parts.signal });
-    const digest = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${count}`;
-    return { digest, etag: bareEtag(done.ETag) || digest };
+    return await upload.commit(md5s, parts.signal);
   } catch (err) {
-    await abortUpload(client, dest, UploadId).catch(() => {});
+    await upload.abort().catch(() => {});
     throw err;
   }
+}
+
+/** A growing upload (agent/store/growing.ts) as one S3 multipart upload; `guard` classifies its failures. */
+export function growingMultipart(
+  client: S3Client,
+  o: GrowingOptions,
+  objectParams: ObjectParams | undefined,
+  guard: <T>(fn: () => Promise<T>) => Promise<T>,
+): GrowingUpload {
+  const mp = new Multipart(client, o.dest, { objectParams });
+  return new GrowingUpload(o, {
+    send: (i, buf, md5, signal) => guard(() => mp.send(i, buf, md5, signal)),
+    commit: (md5s, signal) => guard(() => mp.commit(md5s, signal)),
+    abort: () => mp.abort().catch(() => {}),
+  });
 }
 
 /**

@@ -13,11 +13,13 @@ import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import { changedWhen } from '../store/changed.ts';
 import type { ByteBudget } from '../store/budget.ts';
+import type { GrowingUpload } from '../store/growing.ts';
 import { guarded } from '../store/rules.ts';
 import type {
   Call,
   Fetched,
   FolderLister,
+  GrowingUploads,
   ObjectInfo,
   PutBytesOptions,
   PutFileOptions,
@@ -30,7 +32,7 @@ import type { Network } from '../net/index.ts';
 import { classifyS3Error, httpStatus } from './errors.ts';
 import { bareEtag, localEtag } from './etag.ts';
 import { listFolders } from './folders.ts';
-import { abortStaleUploads } from './multipart.ts';
+import { abortStaleUploads, growingMultipart } from './multipart.ts';
 import { MAX_PARTS, partSizeFor } from './parts.ts';
 import { fetchWhole, readRange } from './read.ts';
 import { uploadFile } from './upload.ts';
@@ -52,7 +54,7 @@ const isPrecondition = (err: unknown) =>
  * the shared memory pool for every body, Content-MD5 on every write, and each failure classified
  * once, here (`op` names the operation in the message).
  */
-export class S3Store implements Store, FolderLister {
+export class S3Store implements Store, FolderLister, GrowingUploads {
   readonly terms = S3_TERMS;
   private readonly verifiers = new Map<string, BatchVerifier>();
   /** The server's clock against ours, learnt from the Date of every answer (agent/s3/renew.ts). */
@@ -88,31 +90,23 @@ export class S3Store implements Store, FolderLister {
   }
 
   head(loc: Location, call: Call): Promise<ObjectInfo> {
-    return this.guard(
-      call.phase === 'download' ? 'reading the input object' : 'reading an object',
-      loc,
-      call,
-      async () => {
-        const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
-          abortSignal: call.signal,
-        });
-        return info(loc.key, h.ContentLength ?? 0, bare(h.ETag), h.LastModified);
-      },
-    );
+    const op = call.phase === 'download' ? 'reading the input object' : 'reading an object';
+    return this.guard(op, loc, call, async () => {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+        abortSignal: call.signal,
+      });
+      return info(loc.key, h.ContentLength ?? 0, bare(h.ETag), h.LastModified);
+    });
   }
 
   list(prefix: Location, call: Call): Promise<ObjectInfo[]> {
-    return this.guard(
-      call.phase === 'download' ? 'listing the input prefix' : 'listing the prefix',
-      prefix,
-      call,
-      async () => {
-        const out: ObjectInfo[] = [];
-        for await (const o of this.pages(prefix.bucket, prefix.key, undefined, call.signal))
-          if (!o.key.endsWith('/')) out.push(o);
-        return out;
-      },
-    );
+    const op = call.phase === 'download' ? 'listing the input prefix' : 'listing the prefix';
+    return this.guard(op, prefix, call, async () => {
+      const out: ObjectInfo[] = [];
+      for await (const o of this.pages(prefix.bucket, prefix.key, undefined, call.signal))
+        if (!o.key.endsWith('/')) out.push(o);
+      return out;
+    });
   }
 
   folders(prefix: Location, call: Call): Promise<string[]> {
@@ -176,6 +170,16 @@ export class S3Store implements Store, FolderLister {
         meter: o.meter,
       }),
     );
+  }
+
+  get growingPart(): number {
+    return this.t.partSize;
+  }
+
+  growing(file: string, dest: Location, call: Call): GrowingUpload {
+    const { partSize, partsPerFile } = this.t;
+    const o = { file, dest, partSize, maxParts: this.maxParts, partsPerFile, budget: this.budget };
+    return growingMultipart(this.client, o, this.s.objectParams, (fn) => this.guard('upload', dest, call, fn));
   }
 
   async putBytes(dest: Location, body: Buffer, o: PutBytesOptions): Promise<Uploaded | undefined> {

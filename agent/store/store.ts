@@ -4,6 +4,7 @@
 // hint), so callers never look at a store's own error codes.
 import type { Phase } from '../errors.ts';
 import type { Location } from '../location.ts';
+import type { GrowingUpload } from './growing.ts';
 
 /**
  * An object as a listing or HEAD shows it. Two identities: `etag` names this version of the object
@@ -49,6 +50,8 @@ export interface Uploaded {
   etag: string;
   /** SHA-256 of the bytes sent, hex (when asked for). */
   sha256?: string;
+  /** A growing upload's parts sent while the file was written and found unchanged at its close, of `parts`. */
+  ahead?: { parts: number; of: number };
 }
 
 export interface Verdict {
@@ -165,4 +168,20 @@ export interface SelfCheck {
 
 export function canSelfCheck(store: Store): store is Store & SelfCheck {
   return typeof (store as Partial<SelfCheck>).about === 'function';
+}
+
+/**
+ * An optional ability: an upload begun while its file is still being written, its parts sent as the
+ * file grows past them and the whole checked again at the close (agent/store/growing.ts). A store
+ * without it uploads each file once it has settled.
+ */
+export interface GrowingUploads {
+  /** The part size of its growing uploads: a file needs more than two to be worth one. */
+  readonly growingPart: number;
+  /** A growing upload of `file` to `dest` (nothing sent before its first grow); its failures are classified. */
+  growing(file: string, dest: Location, call: Call): GrowingUpload;
+}
+
+export function canGrow(store: Store): store is Store & GrowingUploads {
+  return typeof (store as Partial<GrowingUploads>).growing === 'function';
 }

@@ -145,6 +145,7 @@ export class LiveUpload {
     const first = this.o.first ?? (() => false);
     const quiet: Array<[string, FileState]> = [];
     const settled: Array<[string, FileState]> = [];
+    const big: Array<[string, FileState]> = [];
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
@@ -153,6 +154,7 @@ export class LiveUpload {
       this.seen.set(rel, state);
       if (this.inFlight.has(rel) || this.up.current(rel, state)) continue;
       if (sameFile(this.failed.get(rel), state)) continue;
+      if (state.size > this.up.growing.above) big.push([rel, state]);
       const unchanged = sameFile(prev, state);
       if (unchanged && now - state.mtimeMs >= this.o.settleMs) settled.push([rel, state]);
       // Never sent yet: no writer and untouched for QUIET_MS is enough (a file changed after its
@@ -170,6 +172,11 @@ export class LiveUpload {
     const writing = settled.length + quiet.length > 0 ? this.o.writing?.() : undefined;
     const ready = [...settled, ...(writing?.all ? quiet : [])].filter(([rel]) => !writing?.paths.has(rel));
     for (const [rel, state] of sendOrder(ready, first)) this.send(rel, state);
+    // A big file not sent now (still written, or not yet settled) sends the parts it holds whole: at
+    // its close, little is left (bench row: a 100 MiB post file closed 1 s before the solver exited).
+    const sending = new Set(ready.map(([rel]) => rel));
+    for (const [rel, state] of big) if (!sending.has(rel)) this.up.growing.grow(rel, state);
+    void this.up.growing.drop((rel) => files.has(rel));
   }
 
   private send(rel: string, state: FileState): void {

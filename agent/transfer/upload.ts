@@ -5,10 +5,10 @@ import { SMALL_FILE } from '../config.ts';
 import { EXIT, FerryError, isAbort, isLocalIoError, localIoError } from '../errors.ts';
 import { tidyHeap } from '../heap.ts';
 import { formatUri, under, type Location } from '../location.ts';
-import type { Log } from '../log.ts';
-import { formatBytes, formatRate } from '../log.ts';
+import { formatBytes, formatRate, type Log } from '../log.ts';
 import type { PhaseProgress } from './progress.ts';
 import type { ObjectInfo, Store, Uploaded } from '../store/store.ts';
+import { GrowingFiles } from './growing-files.ts';
 import { unfitKey } from './key-path.ts';
 import { fileState, fileStateSync, sameFile, type FileState } from '../rundir/tree.ts';
 
@@ -127,10 +127,13 @@ export class Uploader {
    * upload and the final sweep read it; a file uploaded again replaces its entry).
    */
   readonly latest = new Map<string, UploadOutcome>();
+  /** Uploads of files still being written, their parts sent ahead of the close; a file's upload finishes its own. */
+  readonly growing: GrowingFiles;
 
   constructor(private readonly d: UploaderDeps) {
     this.big = pLimit(d.filesInFlight);
     this.small = pLimit(d.smallInFlight);
+    this.growing = new GrowingFiles(d);
   }
 
   get prefix(): Location {
@@ -175,40 +178,37 @@ export class Uploader {
     const now = fileStateSync(path); // no trip through the thread pool (rundir/tree.ts)
     const before = known && sameFile(known, now) ? known : now; // share the scan's state object
     const base = { rel, size: before?.size ?? 0 };
+    const growing = this.growing.take(rel);
     try {
       const cannot = before ? unfitKey(d.prefix, rel) : `${rel} disappeared before it could be uploaded`;
       if (cannot || !before)
         throw new FerryError(cannot!, { phase: 'upload', target: path, exitCode: EXIT.cantCreate });
       checkPartFits(d.store, path, before.size, d.memory);
-      const prior = d.existing?.get(dest.key);
-      if (prior && prior.size === before.size) {
-        const local = await d.store.fingerprint(path, before.size, d.signal);
-        if (prior.digest !== undefined && local.digest === prior.digest) {
-          this.resumed++;
-          progress?.addFile();
-          d.log.detail(`already in the store with the same bytes, not sent again: ${rel}`);
-          return {
-            outcome: outcome(base, {
-              etag: prior.etag,
-              sha256: local.sha256,
-              verified: true,
-              state: before,
-              resumed: true,
-            }),
-          };
-        }
-      }
+      const there = await this.alreadyThere(base, before, path, progress);
+      if (there) return { outcome: there };
       await d.fence?.();
-      const up = await d.store.putFile(path, before.size, dest, {
-        phase: 'upload',
-        signal: d.signal,
-        sha256: d.sha256 ?? true,
-        meter: progress,
-      });
+      const how = { signal: d.signal, sha256: d.sha256 ?? true, meter: progress };
+      const up =
+        (await growing?.finish({ ...how, size: before.size })) ??
+        (await d.store.putFile(path, before.size, dest, { ...how, phase: 'upload' }));
       return { base, up, state: sameFile(before, fileStateSync(path)) ? before : undefined };
     } catch (err) {
       return { outcome: this.failure(base, err) };
+    } finally {
+      void growing?.abort(); // (none after a finish: its upload is committed)
     }
+  }
+
+  /** The outcome of a file whose bytes the prefix already held when the run began (a re-run): not sent again. */
+  private async alreadyThere(base: Base, before: FileState, path: string, progress?: PhaseProgress) {
+    const prior = this.d.existing?.get(under(this.d.prefix, base.rel).key);
+    if (!prior || prior.size !== before.size || prior.digest === undefined) return undefined;
+    const local = await this.d.store.fingerprint(path, before.size, this.d.signal);
+    if (local.digest !== prior.digest) return undefined;
+    this.resumed++;
+    progress?.addFile();
+    this.d.log.detail(`already in the store with the same bytes, not sent again: ${base.rel}`);
+    return outcome(base, { etag: prior.etag, sha256: local.sha256, verified: true, state: before, resumed: true });
   }
 
   private async confirm(s: Sent, progress?: PhaseProgress): Promise<UploadOutcome> {
@@ -225,7 +225,8 @@ export class Uploader {
     this.bytes += s.up.size;
     tidyHeap();
     progress?.addFile();
-    d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified`);
+    const ahead = s.up.ahead && `; ${s.up.ahead.parts} of its ${s.up.ahead.of} parts sent while it was written`;
+    d.log.detail(`uploaded ${s.base.rel} (${s.up.size} bytes), verified${ahead || ''}`);
     return outcome(s.base, { etag: s.up.etag, sha256: s.up.sha256, verified: true, state: s.state });
   }
 

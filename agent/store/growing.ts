@@ -1,0 +1,148 @@
+// An upload begun while its file is still being written (a solver's post file, written over minutes):
+// each part goes up once the file has grown past its end, so at the close only the last part is left.
+// Nothing is trusted at the close: the whole file is read again as it then is, and a part whose bytes
+// differ from the ones sent (a header rewritten in place, a file truncated and written again) is sent
+// again before the commit. What the store then holds is the file as it was at the close, verified as
+// any other upload (agent/store/parts.ts reads, hashes and sends; each store commits its own way).
+import { createHash } from 'node:crypto';
+import { openForUpload, readExactly, sendParts, type FileParts } from './parts.ts';
+import type { ByteBudget } from './budget.ts';
+import type { Location } from '../location.ts';
+import type { Meter, Uploaded } from './store.ts';
+
+/** What a store does with the parts of one upload in parts (S3: a multipart upload). */
+export interface PartSink {
+  /** Sends part `i` (0-based), replacing one sent before under the same number; begins the upload first. */
+  send(i: number, buf: Buffer, md5: Buffer, signal?: AbortSignal): Promise<void>;
+  /** Commits parts 0 … count-1 as the object (their MD5s in order): its digest, and the version's ETag. */
+  commit(md5s: Buffer[], signal?: AbortSignal): Promise<{ digest: string; etag: string }>;
+  /** Drops what was sent (nothing, when nothing was). */
+  abort(): Promise<void>;
+}
+
+export interface GrowingOptions {
+  file: string;
+  dest: Location;
+  /** Every part but the last is this long: the file's digest is then what `fingerprint` computes. */
+  partSize: number;
+  /** The store's parts per upload: a file that outgrows them is sent the usual way at its close. */
+  maxParts: number;
+  /** Parts of the file in flight at its close (while it grows, one at a time: the solver's cores). */
+  partsPerFile: number;
+  /** Memory: each part read takes its bytes from the one pool of every transfer. */
+  budget: ByteBudget;
+}
+
+/** The close of a growing upload: the file as it is now, its SHA-256 (if asked), where bytes are counted. */
+export interface FinishOptions {
+  size: number;
+  sha256?: boolean;
+  signal?: AbortSignal;
+  meter?: Meter;
+}
+
+/**
+ * One file's growing upload. `grow` sends the parts the file now holds whole (one call at a time: a
+ * call made while one runs returns at once); `finish` sends the rest and commits, or answers undefined
+ * when the file as it now is cannot be sent this way (at most one part, or more than `maxParts`): the
+ * caller then uploads it the usual way. Any failure of `finish` aborts what was sent.
+ */
+export class GrowingUpload {
+  /** MD5 of each part as sent, by part number. */
+  private readonly sent: Buffer[] = [];
+  /** The next part `grow` reads. */
+  private next = 0;
+  private running: Promise<void> | undefined;
+  /** Finished or aborted: no grow starts. */
+  private ended = false;
+  private committed = false;
+
+  constructor(
+    private readonly o: GrowingOptions,
+    private readonly sink: PartSink,
+  ) {}
+
+  /** Sends the parts wholly within the file's first `size` bytes not sent yet (one grow at a time). */
+  grow(size: number, signal?: AbortSignal): Promise<void> {
+    if (this.running || this.ended) return Promise.resolve();
+    const { partSize, maxParts } = this.o;
+    // Shrunk below what was read: written again from the start, so read again from there (a part
+    // whose bytes came back the same is not sent again).
+    if (size < this.next * partSize) this.next = 0;
+    if (Math.min(Math.floor(size / partSize), maxParts - 1) <= this.next) return Promise.resolve();
+    this.running = this.sendWhole(size, signal).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async sendWhole(size: number, signal?: AbortSignal): Promise<void> {
+    const { partSize, maxParts, file, budget } = this.o;
+    const fh = await openForUpload(file, size);
+    try {
+      for (; this.next < Math.min(Math.floor(size / partSize), maxParts - 1) && !this.ended; this.next++) {
+        const { buf, release } = await budget.take(partSize, signal);
+        try {
+          await readExactly(fh, buf, this.next * partSize, file);
+          const md5 = createHash('md5').update(buf).digest();
+          if (this.sent[this.next]?.equals(md5)) continue;
+          await this.sink.send(this.next, buf, md5, signal);
+          this.sent[this.next] = md5;
+        } finally {
+          release();
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * The file as it is now (`size` bytes, unchanged during the call: the caller checks its state):
+   * read whole, in parts; a part not sent, or sent with other bytes, goes now; then the commit.
+   */
+  async finish(f: FinishOptions): Promise<Uploaded | undefined> {
+    if (this.ended) return undefined;
+    this.ended = true; // a grow under way stops after its part, and none starts
+    await this.running?.catch(() => {});
+    const { partSize, maxParts, partsPerFile, budget, file } = this.o;
+    const count = Math.ceil(f.size / partSize);
+    if (count < 2 || count > maxParts) {
+      await this.sink.abort();
+      return undefined;
+    }
+    const sha = f.sha256 === false ? undefined : createHash('sha256');
+    const fh = await openForUpload(file, f.size);
+    try {
+      const md5s: Buffer[] = [];
+      const parts: FileParts = {
+        ...{ fh, file, size: f.size, partSize, partsPerFile, budget, signal: f.signal, meter: f.meter },
+        onOrdered: sha && ((b: Buffer) => void sha.update(b)),
+      };
+      let ahead = 0;
+      await sendParts(parts, async (i, buf, md5, signal) => {
+        md5s[i] = md5;
+        if (this.sent[i]?.equals(md5)) ahead++;
+        else await this.sink.send(i, buf, md5, signal);
+      });
+      const { digest, etag } = await this.sink.commit(md5s, f.signal);
+      this.committed = true;
+      const sha256 = sha?.digest('hex');
+      return { loc: this.o.dest, size: f.size, digest, etag, sha256, ahead: { parts: ahead, of: count } };
+    } catch (err) {
+      await this.sink.abort().catch(() => {});
+      throw err;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Drops the upload (the file is gone, went up another way, or the run ends); waits for a grow under
+   * way. Nothing, once committed.
+   */
+  async abort(): Promise<void> {
+    this.ended = true;
+    if (this.committed) return;
+    await this.running?.catch(() => {});
+    await this.sink.abort();
+  }
+}
