@@ -4,11 +4,13 @@
 // differ from the ones sent (a header rewritten in place, a file truncated and written again) is sent
 // again before the commit. What the store then holds is the file as it was at the close, verified as
 // any other upload (agent/store/parts.ts reads, hashes and sends; each store commits its own way).
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { openForUpload, readExactly, sendParts, type FileParts } from './parts.ts';
 import type { ByteBudget } from './budget.ts';
 import type { Location } from '../location.ts';
 import type { Meter, Uploaded } from './store.ts';
+
+const sha256Of = (b: Buffer) => createHash('sha256').update(b).digest();
 
 /** What a store does with the parts of one upload in parts (S3: a multipart upload). */
 export interface PartSink {
@@ -48,8 +50,19 @@ export interface FinishOptions {
  * caller then uploads it the usual way. Any failure of `finish` aborts what was sent.
  */
 export class GrowingUpload {
-  /** MD5 of each part as sent, by part number. */
+  /** MD5 of each part as sent, by part number (its Content-MD5, and its share of the digest). */
   private readonly sent: Buffer[] = [];
+  /** SHA-256 of each part as sent: at the close, a part is checked against it (faster than MD5 here). */
+  private readonly shas: Buffer[] = [];
+  /**
+   * SHA-256 of parts 0 … wholeParts-1 as the store holds them, fed as they went: at the close, when
+   * they are unchanged, the file's SHA-256 (for the manifest) goes on from there. Undefined once a
+   * part under it was sent again with other bytes.
+   */
+  private whole: Hash | undefined = createHash('sha256');
+  private wholeParts = 0;
+  /** Parts numbered below this may be in the store (sent, or tried: a lost answer may hide a stored one). */
+  private tried = 0;
   /** The next part `grow` reads. */
   private next = 0;
   private running: Promise<void> | undefined;
@@ -82,10 +95,15 @@ export class GrowingUpload {
         const { buf, release } = await budget.take(partSize, signal);
         try {
           await readExactly(fh, buf, this.next * partSize, file);
-          const md5 = createHash('md5').update(buf).digest();
-          if (this.sent[this.next]?.equals(md5)) continue;
-          await this.sink.send(this.next, buf, md5, signal);
-          this.sent[this.next] = md5;
+          const sha = sha256Of(buf);
+          const same = this.shas[this.next]?.equals(sha) === true;
+          if (!same) {
+            const md5 = createHash('md5').update(buf).digest();
+            this.tried = Math.max(this.tried, this.next + 1);
+            await this.sink.send(this.next, buf, md5, signal);
+            [this.sent[this.next], this.shas[this.next]] = [md5, sha];
+          }
+          this.held(this.next, buf, !same);
         } finally {
           release();
         }
@@ -93,6 +111,15 @@ export class GrowingUpload {
     } finally {
       await fh.close();
     }
+  }
+
+  /** Part `i` is in the store with the bytes of `buf` (`changed`: not the ones it held before). */
+  private held(i: number, buf: Buffer, changed: boolean): void {
+    if (!this.whole) return;
+    if (i === this.wholeParts) {
+      this.whole.update(buf);
+      this.wholeParts++;
+    } else if (changed || i > this.wholeParts) this.whole = undefined;
   }
 
   /**
@@ -105,27 +132,37 @@ export class GrowingUpload {
     await this.running?.catch(() => {});
     const { partSize, maxParts, partsPerFile, budget, file } = this.o;
     const count = Math.ceil(f.size / partSize);
-    if (count < 2 || count > maxParts) {
+    // Parts sent past the file's end now (it shrank, or was replaced by a smaller one): a commit that
+    // leaves sent parts out is refused by some servers (Ceph RGW: InvalidPart), so it goes up whole.
+    if (count < 2 || count > maxParts || this.tried > count) {
       await this.sink.abort();
       return undefined;
     }
-    const sha = f.sha256 === false ? undefined : createHash('sha256');
+    // The file's SHA-256 goes on from the parts already hashed in order as they went up.
+    const running = f.sha256 === false ? undefined : this.whole;
+    const skip = running ? this.wholeParts : 0;
+    const sha = f.sha256 === false ? undefined : (running ?? createHash('sha256'));
     const fh = await openForUpload(file, f.size);
     try {
       const md5s: Buffer[] = [];
+      let [ordered, ahead, stale] = [0, 0, false];
       const parts: FileParts = {
         ...{ fh, file, size: f.size, partSize, partsPerFile, budget, signal: f.signal, meter: f.meter },
-        onOrdered: sha && ((b: Buffer) => void sha.update(b)),
+        onOrdered: sha && ((b: Buffer) => void (ordered++ >= skip && sha.update(b))),
+        unchanged: (i, buf) => {
+          const same = this.shas[i] !== undefined && this.shas[i].equals(sha256Of(buf));
+          if (same) [md5s[i], ahead] = [this.sent[i], ahead + 1];
+          else if (i < skip) stale = true; // hashed as it was, not as it is
+          return same;
+        },
       };
-      let ahead = 0;
       await sendParts(parts, async (i, buf, md5, signal) => {
         md5s[i] = md5;
-        if (this.sent[i]?.equals(md5)) ahead++;
-        else await this.sink.send(i, buf, md5, signal);
+        await this.sink.send(i, buf, md5, signal);
       });
       const { digest, etag } = await this.sink.commit(md5s, f.signal);
       this.committed = true;
-      const sha256 = sha?.digest('hex');
+      const sha256 = sha && (stale ? await this.sha256Again(f.size, f.signal) : sha.digest('hex'));
       return { loc: this.o.dest, size: f.size, digest, etag, sha256, ahead: { parts: ahead, of: count } };
     } catch (err) {
       await this.sink.abort().catch(() => {});
@@ -133,6 +170,26 @@ export class GrowingUpload {
     } finally {
       await fh.close();
     }
+  }
+
+  /** The file's SHA-256 read again (a part under the running hash had changed since it went up). */
+  private async sha256Again(size: number, signal?: AbortSignal): Promise<string> {
+    const { file, partSize, budget } = this.o;
+    const hash = createHash('sha256');
+    const fh = await openForUpload(file, size);
+    try {
+      for (let pos = 0; pos < size; pos += partSize) {
+        const { buf, release } = await budget.take(Math.min(partSize, size - pos), signal);
+        try {
+          hash.update(await readExactly(fh, buf, pos, file));
+        } finally {
+          release();
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return hash.digest('hex');
   }
 
   /**

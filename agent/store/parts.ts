@@ -40,14 +40,24 @@ export const SYNC_READ_MAX = 256 * 1024;
  * loop for the synchronous path); anything but a regular file is then refused.
  */
 export async function openForUpload(file: string, size: number): Promise<OpenFile> {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  // O_NOFOLLOW: a symbolic link swapped in since the scan is refused, never read through (its target
+  // may be outside the run directory).
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+  const linked = (err: unknown) => {
+    throw (err as { code?: string }).code === 'ELOOP' ? notRegular(file) : err;
+  };
   if (size > SYNC_READ_MAX) {
-    const fh = await open(file, flags);
+    const fh = await open(file, flags).catch(linked);
     if ((await fh.stat()).isFile()) return fh;
     await fh.close();
     throw notRegular(file);
   }
-  const fd = openSync(file, flags);
+  let fd = -1;
+  try {
+    fd = openSync(file, flags);
+  } catch (err) {
+    linked(err);
+  }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
     throw notRegular(file);
@@ -129,6 +139,11 @@ export interface FileParts {
   onOrdered?: (buf: Buffer) => void;
   /** The ledger each part's bytes are counted in, once sent. */
   meter?: Meter;
+  /**
+   * True for a part the store already holds with these bytes (sent while the file grew): it is neither
+   * hashed with MD5 nor sent, and still handed to `onOrdered`.
+   */
+  unchanged?: (i: number, buf: Buffer) => boolean;
 }
 
 /** Part `i` read and ready: its bytes, their MD5 (every store's requests carry it), the shared signal. */
@@ -153,7 +168,7 @@ export async function sendParts(p: FileParts, send: SendPart): Promise<number> {
       try {
         await readExactly(p.fh, buf, pos, p.file);
         const consumed = inOrder.add(i, buf);
-        await send(i, buf, createHash('md5').update(buf).digest(), signal);
+        if (!p.unchanged?.(i, buf)) await send(i, buf, createHash('md5').update(buf).digest(), signal);
         p.meter?.addBytes(buf.length);
         await untilAborted(consumed, signal); // an earlier part that failed is never consumed
       } finally {

@@ -3,8 +3,8 @@ import { describeError, isAbort } from '../errors.ts';
 import { under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import type { FileState } from '../rundir/tree.ts';
-import type { GrowingUpload } from '../store/growing.ts';
-import { canGrow, type Store } from '../store/store.ts';
+import type { FinishOptions, GrowingUpload } from '../store/growing.ts';
+import { canGrow, type Store, type Uploaded } from '../store/store.ts';
 import { unfitKey } from './key-path.ts';
 
 export interface GrowingDeps {
@@ -63,6 +63,19 @@ export class GrowingFiles {
     const g = this.uploads.get(rel);
     this.uploads.delete(rel);
     return g;
+  }
+
+  /**
+   * `rel`'s growing upload (taken) finished as the file now is, or undefined: there was none, the file
+   * cannot go up this way, or its commit failed (then it goes up whole: a server may refuse what
+   * another takes).
+   */
+  async finish(rel: string, g: GrowingUpload | undefined, f: FinishOptions): Promise<Uploaded | undefined> {
+    return g?.finish(f).catch((err: unknown) => {
+      if (isAbort(err)) throw err;
+      this.d.log.detail(`${rel}: the parts sent while it was written were not committed (${describeError(err)})`);
+      return undefined;
+    });
   }
 
   /**

@@ -189,7 +189,7 @@ export class Uploader {
       await d.fence?.();
       const how = { signal: d.signal, sha256: d.sha256 ?? true, meter: progress };
       const up =
-        (await growing?.finish({ ...how, size: before.size })) ??
+        (await this.growing.finish(rel, growing, { ...how, size: before.size })) ??
         (await d.store.putFile(path, before.size, dest, { ...how, phase: 'upload' }));
       return { base, up, state: sameFile(before, fileStateSync(path)) ? before : undefined };
     } catch (err) {

@@ -78,6 +78,8 @@ describe('ferry run: a big output goes up part by part while it is written', () 
     open(g1);
     const has = async () => (await listAll(admin, BUCKET, 'out/')).has('out/post.bin');
     await waitFor('post.bin in S3 once closed, the solver still waiting', has, { alive: run.running });
+    const verified = () => readFileSync(join(dir, 'ferry.log'), 'utf8').includes('uploaded post.bin (');
+    await waitFor('post.bin verified, the solver still waiting', verified, { alive: run.running });
     open(g2);
     const r = await run.result;
     expect(r.exitCode, r.all).toBe(0);
@@ -89,6 +91,30 @@ describe('ferry run: a big output goes up part by part while it is written', () 
     );
     expect(log).toMatch(/uploading 0 output file\(s\) \(\d+ more already uploaded and unchanged\)/);
     expect([...(await unfinished('out/')).keys()]).toEqual([]);
+  });
+
+  it('a file preallocated, filled and cut back at its close goes up as it ends (exit 0, its bytes)', async () => {
+    // truncate -s grows it to 40 MiB at once (held open, its zero parts go up), 12 MiB of 'b' fill it, and the
+    // close cuts it to those: fewer parts than were sent, which Ceph will not complete as one upload.
+    const fill = `head -c ${12 * MiB} /dev/zero | tr '\\0' b | dd of=pre.bin conv=notrunc status=none`;
+    const { dir, run, open, g1 } = runScript('growing-shrink', 'shrink/', (g1) =>
+      [
+        `truncate -s ${40 * MiB} pre.bin; exec 3<> pre.bin`,
+        waitGate(g1),
+        fill,
+        `truncate -s ${12 * MiB} pre.bin; exec 3>&-`,
+      ].join('; '),
+    );
+    const parts = async () => (await unfinished('shrink/')).get('shrink/pre.bin')?.length ?? 0;
+    await waitFor('parts of pre.bin in S3 while it is 40 MiB', async () => (await parts()) >= 6, {
+      alive: run.running,
+    });
+    open(g1);
+    const r = await run.result;
+    expect(r.exitCode, r.all).toBe(0);
+    expect((await getBytes(admin, BUCKET, 'shrink/pre.bin')).equals(Buffer.alloc(12 * MiB, 'b'))).toBe(true);
+    expect(readFileSync(join(dir, 'ferry.log'), 'utf8')).toMatch(/uploaded pre\.bin \(12582912 bytes\), verified\n/);
+    expect([...(await unfinished('shrink/')).keys()]).toEqual([]);
   });
 
   it('a big file the solver deletes before its close leaves no upload behind', async () => {

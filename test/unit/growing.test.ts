@@ -88,6 +88,7 @@ describe('GrowingUpload: parts go up as the file grows; the close checks them al
     expect(log.slice(3)).toEqual(['send 1', 'commit 3']);
     expect(committed().equals(body)).toBe(true);
     expect(up?.ahead).toEqual({ parts: 2, of: 3 });
+    expect(up?.sha256).toBe(sha(body)); // not the hash of the bytes as they first went up
   });
 
   it('a file truncated and written again is read again from its start (same bytes: not sent again)', async () => {
@@ -107,6 +108,11 @@ describe('GrowingUpload: parts go up as the file grows; the close checks them al
     expect(log.slice(5)).toEqual(['send 3', 'commit 4']);
     expect(committed().equals(second)).toBe(true);
     expect(up?.ahead).toEqual({ parts: 3, of: 4 });
+    expect(up?.sha256).toBe(sha(second));
+    const none = setup('growing-no-sha');
+    writeFileSync(none.file, second);
+    await none.g.grow(second.length);
+    expect((await none.g.finish({ size: second.length, sha256: false }))?.sha256).toBeUndefined();
   });
 
   it('a file of one part at its close is dropped: the caller sends it whole', async () => {
@@ -116,6 +122,15 @@ describe('GrowingUpload: parts go up as the file grows; the close checks them al
     truncateSync(file, 100);
     expect(await g.finish({ size: 100 })).toBeUndefined();
     expect(log).toEqual(['send 0', 'send 1', 'abort']);
+  });
+
+  it('a file that shrank below the parts already sent goes up whole (a server may refuse to skip them)', async () => {
+    const { file, g, log } = setup('growing-shrank');
+    writeFileSync(file, bytes(4 * PART, 10));
+    await g.grow(4 * PART);
+    truncateSync(file, 2 * PART + 7); // 3 parts now, 4 sent
+    expect(await g.finish({ size: 2 * PART + 7 })).toBeUndefined();
+    expect(log).toEqual(['send 0', 'send 1', 'send 2', 'send 3', 'abort']);
   });
 
   it('a failure at the close aborts what was sent and rethrows; the pool gets every buffer back', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,19 @@ describe('a file opened for an upload', () => {
       const fifo = join(dir, `pipe${size}`);
       execFileSync('mkfifo', [fifo]);
       await expect(openForUpload(fifo, size)).rejects.toThrow('it is no longer a regular file');
+    }
+  });
+
+  it('a symbolic link swapped in since the scan is refused, its target never read (on either path)', async () => {
+    const outside = join(dir, 'secret.txt');
+    writeFileSync(outside, 'not an output');
+    for (const size of [10, SYNC_READ_MAX + 1]) {
+      const link = join(dir, `link${size}`);
+      symlinkSync(outside, link);
+      await expect(openForUpload(link, size)).rejects.toMatchObject({
+        exitCode: 73,
+        message: expect.stringContaining('it is no longer a regular file'),
+      });
     }
   });
 });
