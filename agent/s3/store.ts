@@ -13,12 +13,12 @@ import { formatUri, type Location } from '../location.ts';
 import { BatchVerifier, type Seen, type VerifySource } from '../store/batch-verify.ts';
 import { changedWhen } from '../store/changed.ts';
 import type { ByteBudget } from '../store/budget.ts';
-import type { GrowingUpload } from '../store/growing.ts';
 import { guarded } from '../store/rules.ts';
 import type {
   Call,
   Fetched,
   FolderLister,
+  Growing,
   GrowingUploads,
   ObjectInfo,
   PutBytesOptions,
@@ -176,7 +176,7 @@ export class S3Store implements Store, FolderLister, GrowingUploads {
     return this.t.partSize;
   }
 
-  growing(file: string, dest: Location, call: Call): GrowingUpload {
+  growing(file: string, dest: Location, call: Call): Growing {
     const { partSize, partsPerFile } = this.t;
     const o = { file, dest, partSize, maxParts: this.maxParts, partsPerFile, budget: this.budget };
     return growingMultipart(this.client, o, this.s.objectParams, (fn) => this.guard('upload', dest, call, fn));

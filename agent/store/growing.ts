@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { openForUpload, readExactly, sendParts, type FileParts } from './parts.ts';
 import type { ByteBudget } from './budget.ts';
 import type { Location } from '../location.ts';
-import type { Meter, Uploaded } from './store.ts';
+import type { FinishOptions, Growing, Uploaded } from './store.ts';
 
 const sha256Of = (b: Buffer) => createHash('sha256').update(b).digest();
 
@@ -35,21 +35,13 @@ export interface GrowingOptions {
   budget: ByteBudget;
 }
 
-/** The close of a growing upload: the file as it is now, its SHA-256 (if asked), where bytes are counted. */
-export interface FinishOptions {
-  size: number;
-  sha256?: boolean;
-  signal?: AbortSignal;
-  meter?: Meter;
-}
-
 /**
  * One file's growing upload. `grow` sends the parts the file now holds whole (one call at a time: a
  * call made while one runs returns at once); `finish` sends the rest and commits, or answers undefined
  * when the file as it now is cannot be sent this way (at most one part, or more than `maxParts`): the
  * caller then uploads it the usual way. Any failure of `finish` aborts what was sent.
  */
-export class GrowingUpload {
+export class GrowingUpload implements Growing {
   /** MD5 of each part as sent, by part number (its Content-MD5, and its share of the digest). */
   private readonly sent: Buffer[] = [];
   /** SHA-256 of each part as sent: at the close, a part is checked against it (faster than MD5 here). */

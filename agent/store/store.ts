@@ -4,7 +4,6 @@
 // hint), so callers never look at a store's own error codes.
 import type { Phase } from '../errors.ts';
 import type { Location } from '../location.ts';
-import type { GrowingUpload } from './growing.ts';
 
 /**
  * An object as a listing or HEAD shows it. Two identities: `etag` names this version of the object
@@ -179,7 +178,24 @@ export interface GrowingUploads {
   /** The part size of its growing uploads: a file needs more than two to be worth one. */
   readonly growingPart: number;
   /** A growing upload of `file` to `dest` (nothing sent before its first grow); its failures are classified. */
-  growing(file: string, dest: Location, call: Call): GrowingUpload;
+  growing(file: string, dest: Location, call: Call): Growing;
+}
+
+/** The close of a growing upload: the file as it is now, its SHA-256 (if asked), where bytes are counted. */
+export interface FinishOptions {
+  size: number;
+  sha256?: boolean;
+  signal?: AbortSignal;
+  meter?: Meter;
+}
+
+/** One file's upload begun while it is written (agent/store/growing.ts: GrowingUpload). */
+export interface Growing {
+  /** Sends the parts wholly within the file's first `size` bytes not sent yet. */
+  grow(size: number, signal?: AbortSignal): Promise<void>;
+  /** The upload of the file as it is now, or undefined when it must go up the usual way. */
+  finish(f: FinishOptions): Promise<Uploaded | undefined>;
+  abort(): Promise<void>;
 }
 
 export function canGrow(store: Store): store is Store & GrowingUploads {

@@ -3,8 +3,7 @@ import { describeError, isAbort } from '../errors.ts';
 import { under, type Location } from '../location.ts';
 import type { Log } from '../log.ts';
 import type { FileState } from '../rundir/tree.ts';
-import type { FinishOptions, GrowingUpload } from '../store/growing.ts';
-import { canGrow, type Store, type Uploaded } from '../store/store.ts';
+import { canGrow, type FinishOptions, type Growing, type Store, type Uploaded } from '../store/store.ts';
 import { unfitKey } from './key-path.ts';
 
 export interface GrowingDeps {
@@ -28,7 +27,7 @@ export const DROP_MS = 5000;
  * (Uploader.send) then takes its growing upload and finishes it. What no upload took is dropped.
  */
 export class GrowingFiles {
-  private readonly uploads = new Map<string, GrowingUpload>();
+  private readonly uploads = new Map<string, Growing>();
   /** Files larger than this are grown (Infinity: the store cannot); a file of one part goes in one request. */
   readonly above: number;
 
@@ -59,7 +58,7 @@ export class GrowingFiles {
   }
 
   /** The growing upload of `rel`, now the caller's to finish or abort (undefined: none). */
-  take(rel: string): GrowingUpload | undefined {
+  take(rel: string): Growing | undefined {
     const g = this.uploads.get(rel);
     this.uploads.delete(rel);
     return g;
@@ -70,7 +69,7 @@ export class GrowingFiles {
    * cannot go up this way, or its commit failed (then it goes up whole: a server may refuse what
    * another takes).
    */
-  async finish(rel: string, g: GrowingUpload | undefined, f: FinishOptions): Promise<Uploaded | undefined> {
+  async finish(rel: string, g: Growing | undefined, f: FinishOptions): Promise<Uploaded | undefined> {
     return g?.finish(f).catch((err: unknown) => {
       if (isAbort(err)) throw err;
       this.d.log.detail(`${rel}: the parts sent while it was written were not committed (${describeError(err)})`);

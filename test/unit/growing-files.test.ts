@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseUri } from '../../agent/location.ts';
-import type { GrowingUpload } from '../../agent/store/growing.ts';
-import type { Store } from '../../agent/store/store.ts';
+import type { Growing, Store } from '../../agent/store/store.ts';
 import { GrowingFiles } from '../../agent/transfer/growing-files.ts';
 import type { FileState } from '../../agent/rundir/tree.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
@@ -22,7 +21,7 @@ function growingStore(fail = false) {
           if (fail) throw new Error('the store broke off');
         },
         abort: async () => void asked.push(`abort ${file.split('/').pop()}`),
-      }) as unknown as GrowingUpload,
+      }) as unknown as Growing,
   });
   return { store: store as Store, asked };
 }
