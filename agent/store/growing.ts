@@ -38,8 +38,8 @@ export interface GrowingOptions {
 /**
  * One file's growing upload. `grow` sends the parts the file now holds whole (one call at a time: a
  * call made while one runs returns at once); `finish` sends the rest and commits, or answers undefined
- * when the file as it now is cannot be sent this way (at most one part, or more than `maxParts`): the
- * caller then uploads it the usual way. Any failure of `finish` aborts what was sent.
+ * when the file as it now is cannot be sent this way (at most one part, more than `maxParts`, or fewer
+ * than were sent): the caller then uploads it the usual way. Any failure of `finish` aborts what was sent.
  */
 export class GrowingUpload implements Growing {
   /** MD5 of each part as sent, by part number (its Content-MD5, and its share of the digest). */
@@ -70,20 +70,25 @@ export class GrowingUpload implements Growing {
   /** Sends the parts wholly within the file's first `size` bytes not sent yet (one grow at a time). */
   grow(size: number, signal?: AbortSignal): Promise<void> {
     if (this.running || this.ended) return Promise.resolve();
-    const { partSize, maxParts } = this.o;
+    const { partSize } = this.o;
     // Shrunk below what was read: written again from the start, so read again from there (a part
     // whose bytes came back the same is not sent again).
     if (size < this.next * partSize) this.next = 0;
-    if (Math.min(Math.floor(size / partSize), maxParts - 1) <= this.next) return Promise.resolve();
+    if (this.wholeIn(size) <= this.next) return Promise.resolve();
     this.running = this.sendWhole(size, signal).finally(() => (this.running = undefined));
     return this.running;
   }
 
+  /** How many parts the file's first `size` bytes hold whole (one short of the store's limit at most). */
+  private wholeIn(size: number): number {
+    return Math.min(Math.floor(size / this.o.partSize), this.o.maxParts - 1);
+  }
+
   private async sendWhole(size: number, signal?: AbortSignal): Promise<void> {
-    const { partSize, maxParts, file, budget } = this.o;
+    const { partSize, file, budget } = this.o;
     const fh = await openForUpload(file, size);
     try {
-      for (; this.next < Math.min(Math.floor(size / partSize), maxParts - 1) && !this.ended; this.next++) {
+      for (; this.next < this.wholeIn(size) && !this.ended; this.next++) {
         const { buf, release } = await budget.take(partSize, signal);
         try {
           await readExactly(fh, buf, this.next * partSize, file);

@@ -43,11 +43,11 @@ export async function openForUpload(file: string, size: number): Promise<OpenFil
   // O_NOFOLLOW: a symbolic link swapped in since the scan is refused, never read through (its target
   // may be outside the run directory).
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-  const linked = (err: unknown) => {
+  const refuseLink = (err: unknown) => {
     throw (err as { code?: string }).code === 'ELOOP' ? notRegular(file) : err;
   };
   if (size > SYNC_READ_MAX) {
-    const fh = await open(file, flags).catch(linked);
+    const fh = await open(file, flags).catch(refuseLink);
     if ((await fh.stat()).isFile()) return fh;
     await fh.close();
     throw notRegular(file);
@@ -56,7 +56,7 @@ export async function openForUpload(file: string, size: number): Promise<OpenFil
   try {
     fd = openSync(file, flags);
   } catch (err) {
-    linked(err);
+    refuseLink(err);
   }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
