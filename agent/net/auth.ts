@@ -14,6 +14,19 @@ export type Scheme = 'negotiate' | 'basic' | 'digest' | 'ntlm' | 'none';
 /** Schemes that authenticate a connection (a handshake on it), not each request. */
 export const connectionScheme = (s: Scheme | undefined) => s === 'ntlm' || s === 'negotiate';
 
+/** Digest nonces kept for the next requests (about as many as requests go to one proxy at once). */
+const MAX_IDLE = 64;
+
+/** What one request sends through a proxy (see ProxyAuth.sending). */
+export interface Sent {
+  authorization?: string;
+  sent?: Scheme;
+  /** Its Digest nonce (for `learn`). */
+  nonce?: string;
+  /** The Digest session of that nonce: this request's own until `answered` gives it back. */
+  session?: DigestSession;
+}
+
 /** Non-stale Digest 407s in a row, after the proxy took our credentials, taken for replays (see ProxyAuth). */
 const REPLAYS_IN_A_ROW = 16;
 
@@ -31,18 +44,24 @@ export class ProxyAuth {
   ticket?: Ticket;
   /** Negotiate handshakes that ended with the proxy's final token verified, and without one. */
   readonly mutual = { verified: 0, missing: 0 };
-  private digest?: DigestSession;
+  /**
+   * Digest nonces no request is using now. A nonce serves one request at a time: concurrent
+   * requests sharing one reach the proxy out of their nonce-count order, and squid then takes the
+   * nonce for a replay and refuses it, without stale=true (seen in CI: one of 40 parallel PUTs, exit
+   * 77 "refused our credentials"). A request that finds none free goes without credentials: its 407
+   * brings a nonce of its own, so there are about as many as requests at once.
+   */
+  private readonly idle: DigestSession[] = [];
   /**
    * Digest nonces the proxy has taken (a request sent with one was answered with anything but 407).
-   * A 407 to a request that carried one of them is not about the password: concurrent requests reach
-   * the proxy out of their nonce-count order, which squid answers as a replay (seen: one of 40
-   * parallel PUTs through squid, exit 77 "refused our credentials").
+   * A non-stale 407 to a request that carried one of them is not about the password (a nonce the
+   * proxy dropped early): its nonce is renewed.
    */
   private readonly taken = new Set<string>();
   /**
    * 407s (not stale) since the proxy last took our Digest credentials: once it has taken them, a
-   * burst of requests sharing a fresh nonce may each be answered as a replay before any of them
-   * succeeds; only this many in a row, with no success between, mean the password is refused now.
+   * burst of requests may each be answered so before any of them succeeds; only this many in a row,
+   * with no success between, mean the password is refused now.
    */
   private refusedSinceTaken: number | undefined;
 
@@ -67,31 +86,35 @@ export class ProxyAuth {
     return this.scheme && this.scheme !== 'none' ? this.creds?.account : undefined;
   }
 
-  /** The Proxy-Authorization of a request under a per-request scheme (Basic, Digest), else undefined. */
-  perRequest(method: string, uri: string): string | undefined {
-    if (!this.creds) return undefined;
+  /**
+   * What a request sent now carries: its Proxy-Authorization value (none for a connection scheme,
+   * before any challenge, or when every Digest nonce is in use) and the scheme it is of. Hand it
+   * back to `answered` once the proxy answers, or the request ends without an answer.
+   */
+  sending(method: string, uri: string): Sent {
+    if (!this.creds) return {};
     if (this.scheme === 'basic') {
-      return `Basic ${Buffer.from(`${this.creds.account}:${this.creds.password}`).toString('base64')}`;
+      const token = Buffer.from(`${this.creds.account}:${this.creds.password}`).toString('base64');
+      return { authorization: `Basic ${token}`, sent: 'basic' };
     }
-    if (this.scheme === 'digest') return this.digest!.authorization(method, uri);
-    return undefined;
+    if (this.scheme !== 'digest') return {};
+    const session = this.idle.pop();
+    if (!session) return {};
+    return { authorization: session.authorization(method, uri), sent: 'digest', nonce: session.nonce, session };
   }
 
   /**
-   * What a request sent now carries: its Proxy-Authorization value (none for a connection scheme, or
-   * before any challenge), the scheme that value is of, and its Digest nonce (for `took` and `learn`).
+   * The proxy answered a request that carried `s` with `status` (undefined: it ended unanswered).
+   * A Digest nonce it took serves the next request; one it refused, or whose fate is unknown, is dropped.
    */
-  sending(method: string, uri: string): { authorization?: string; sent?: Scheme; nonce?: string } {
-    const nonce = this.scheme === 'digest' ? this.digest?.nonce : undefined;
-    const authorization = this.perRequest(method, uri);
-    return authorization ? { authorization, sent: this.scheme, nonce } : {};
-  }
-
-  /** The proxy answered a request sent with this Digest nonce with anything but 407. */
-  took(nonce: string): void {
+  answered(s: Sent, status: number | undefined): void {
+    const session = s.session;
+    s.session = undefined; // once: a second call must not hand the nonce to two requests
+    if (!session || status === undefined || status === 407) return;
     if (this.taken.size >= 64) this.taken.clear(); // nonces are renewed every few requests: keep the recent ones
-    this.taken.add(nonce);
+    this.taken.add(session.nonce);
     this.refusedSinceTaken = 0;
+    if (this.idle.length < MAX_IDLE) this.idle.push(session);
   }
 
   /**
@@ -110,7 +133,7 @@ export class ProxyAuth {
       const burst = !replay && this.refusedSinceTaken !== undefined && ++this.refusedSinceTaken <= REPLAYS_IN_A_ROW;
       const renew = replay || burst;
       if (sent === 'digest' && chosen?.scheme === 'digest' && renew && this.creds) {
-        this.digest = new DigestSession(chosen, this.creds.account, this.creds.password);
+        this.idle.push(new DigestSession(chosen, this.creds.account, this.creds.password));
         return;
       }
       throw new ProxyAuthError('refused', this.proxy, offered, sent.toUpperCase(), this.creds?.account);
@@ -127,7 +150,7 @@ export class ProxyAuth {
     if (!chosen) throw new ProxyAuthError('unsupported', this.proxy, offered);
     if (!this.creds) throw new ProxyAuthError('no-credentials', this.proxy, offered);
     this.scheme = chosen.scheme as Scheme;
-    if (chosen.scheme === 'digest') this.digest = new DigestSession(chosen, this.creds.account, this.creds.password);
+    if (chosen.scheme === 'digest') this.idle.push(new DigestSession(chosen, this.creds.account, this.creds.password));
   }
 }
 
@@ -145,13 +168,16 @@ export async function authenticated(auth: ProxyAuth, x: Exchange): Promise<{ soc
     for (let round = 0; round < 4; round++) {
       if (auth.scheme === 'ntlm') return { socket, answer: await ntlm(auth, socket, x) };
       if (auth.scheme === 'negotiate') return { socket, answer: await negotiate(auth, socket, x) };
-      const { authorization, sent, nonce } = auth.sending(x.method, x.uri);
-      const answer = await exchange(socket, x.request(authorization), x.method, x.timeoutMs);
-      if (answer.head.status !== 407) {
-        if (nonce !== undefined) auth.took(nonce);
-        return { socket, answer };
-      }
-      auth.learn(challengesOf(answer), sent, nonce);
+      const sent = auth.sending(x.method, x.uri);
+      const answer = await exchange(socket, x.request(sent.authorization), x.method, x.timeoutMs).catch(
+        (err: unknown) => {
+          auth.answered(sent, undefined);
+          throw err;
+        },
+      );
+      auth.answered(sent, answer.head.status);
+      if (answer.head.status !== 407) return { socket, answer };
+      auth.learn(challengesOf(answer), sent.sent, sent.nonce);
       if (!answer.reusable) {
         socket.destroy();
         socket = await x.open();

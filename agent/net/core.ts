@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { errnoCode } from '../errors.ts';
-import { ProxyAuth, type Scheme } from './auth.ts';
+import { ProxyAuth, type Sent } from './auth.ts';
 import { parseChallenges } from './challenge.ts';
 import { fromProxyUrl, type ProxyCredentials } from './credentials.ts';
 import { ProxiesUnreachable, ProxyAuthError } from './errors.ts';
@@ -139,17 +139,14 @@ export class NetCore {
    * nonce and marks the answer for a retry; a refusal is kept for the error message. The
    * connection is not reused: a new one is authenticated (NTLM) or carries the new header.
    */
-  on407(auth: ProxyAuth, res: IncomingMessage, sent: Scheme | undefined, nonce?: string): void {
-    if (res.statusCode !== 407) {
-      if (nonce !== undefined) auth.took(nonce);
-      return;
-    }
+  on407(auth: ProxyAuth, res: IncomingMessage, sent: Sent): void {
+    if (res.statusCode !== 407) return;
     const values: string[] = [];
     for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
       if (res.rawHeaders[i].toLowerCase() === 'proxy-authenticate') values.push(res.rawHeaders[i + 1]);
     }
     try {
-      auth.learn(parseChallenges(values), sent, nonce);
+      auth.learn(parseChallenges(values), sent.sent, sent.nonce);
       res.headers[PROXY_RETRY_HEADER] = auth.proxy;
     } catch (err) {
       if (err instanceof ProxyAuthError) this.lastRefusal = err;

@@ -55,9 +55,13 @@ export class ForwardAgent extends Agent {
     if (!first.direct) {
       req.path = `http://${target}${req.path}`;
       const auth = this.core.authFor(first);
-      const { authorization, sent, nonce } = auth.sending(req.method, req.path);
-      if (authorization) req.setHeader('Proxy-Authorization', authorization);
-      req.prependListener('response', (res) => this.core.on407(auth, res, sent, nonce));
+      const sent = auth.sending(req.method, req.path);
+      if (sent.authorization) req.setHeader('Proxy-Authorization', sent.authorization);
+      req.prependListener('response', (res) => {
+        auth.answered(sent, res.statusCode);
+        this.core.on407(auth, res, sent);
+      });
+      req.once('close', () => auth.answered(sent, undefined)); // after an answer, a no-op
     }
     // @ts-expect-error addRequest() is not in @types/node's Agent
     super.addRequest(req, opts);

@@ -57,22 +57,29 @@ describe('what a 407 teaches (ProxyAuth.learn)', () => {
     const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
     expect(a.scheme).toBe('digest');
-    expect(a.perRequest('GET', 'http://h/')).toMatch(/^Digest username="CORP\\\\cfd", realm="r", nonce="n1"/);
+    expect(a.sending('GET', 'http://h/').authorization).toMatch(
+      /^Digest username="CORP\\\\cfd", realm="r", nonce="n1"/,
+    );
   });
   it('stale=true after our Digest: a new nonce, the same password, no refusal', () => {
     const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
-    a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth", stale=true']), 'digest');
-    expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
+    const first = a.sending('GET', 'http://h/');
+    a.answered(first, 407);
+    a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth", stale=true']), 'digest', first.nonce);
+    expect(a.sending('GET', 'http://h/').authorization).toContain('nonce="n2"');
   });
   it('a 407 (not stale) to a nonce the proxy took before: a new nonce, no refusal; then a refusal', () => {
     // Concurrent requests reach squid out of their nonce-count order: it answers one as a replay.
     const a = new ProxyAuth('http://p:3128', 'p', creds);
     a.learn(digest(), undefined);
-    expect(a.sending('GET', 'http://h/').nonce).toBe('n1');
-    a.took('n1'); // a request with n1 was answered
+    const first = a.sending('GET', 'http://h/');
+    expect(first.nonce).toBe('n1');
+    a.answered(first, 200); // a request with n1 was answered
+    const second = a.sending('GET', 'http://h/');
+    a.answered(second, 407);
     a.learn(parseChallenges(['Digest realm="r", nonce="n2", qop="auth"']), 'digest', 'n1');
-    expect(a.perRequest('GET', 'http://h/')).toContain('nonce="n2"');
+    expect(a.sending('GET', 'http://h/').authorization).toContain('nonce="n2"');
     // n2 never taken: a burst sharing it may be answered as replays, but only 16 in a row; then refused
     for (let i = 0; i < 16; i++)
       a.learn(parseChallenges([`Digest realm="r", nonce="m${i}", qop="auth"`]), 'digest', 'n2');
@@ -114,6 +121,53 @@ describe('what a 407 teaches (ProxyAuth.learn)', () => {
   });
 });
 
+describe('a Digest nonce serves one request at a time (ProxyAuth.sending, answered)', () => {
+  const creds = { account: 'cfd', domain: '', user: 'cfd', password: 'pw' };
+  const challenge = (nonce: string, extra = '') =>
+    parseChallenges([`Digest realm="r", nonce="${nonce}", qop="auth"${extra}`]);
+  const ncOf = (s: { authorization?: string }) => /nc=([0-9a-f]{8})/.exec(s.authorization ?? '')?.[1];
+
+  it('while one request holds the nonce, the next goes without credentials; its 407 brings a nonce of its own', () => {
+    // squid refuses a nonce whose counts arrive out of order (a replay): two requests in flight never share one.
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(challenge('n1'), undefined);
+    const first = a.sending('PUT', 'http://h/a');
+    expect(first.nonce).toBe('n1');
+    const second = a.sending('PUT', 'http://h/b');
+    expect(second).toEqual({});
+    a.learn(challenge('n2'), second.sent, second.nonce); // the bare request's 407: never a refusal
+    expect(a.sending('PUT', 'http://h/b').nonce).toBe('n2');
+  });
+  it('a nonce the proxy took serves the next request, its count one up; a second answer returns it no more', () => {
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(challenge('n1'), undefined);
+    const first = a.sending('PUT', 'http://h/a');
+    a.answered(first, 200);
+    a.answered(first, 200);
+    const next = a.sending('PUT', 'http://h/b');
+    expect([next.nonce, ncOf(first), ncOf(next)]).toEqual(['n1', '00000001', '00000002']);
+    expect(a.sending('PUT', 'http://h/c')).toEqual({});
+  });
+  it('a nonce refused (407) or whose request ended unanswered is not used again', () => {
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(challenge('n1'), undefined);
+    a.answered(a.sending('PUT', 'http://h/a'), 407);
+    expect(a.sending('PUT', 'http://h/b')).toEqual({});
+    a.learn(challenge('n2'), undefined);
+    a.answered(a.sending('PUT', 'http://h/c'), undefined);
+    expect(a.sending('PUT', 'http://h/d')).toEqual({});
+  });
+  it('Basic: every request carries the account, however many at once', () => {
+    const a = new ProxyAuth('http://p:3128', 'p', creds);
+    a.learn(parseChallenges(['Basic realm="r"']), undefined);
+    const token = `Basic ${Buffer.from('cfd:pw').toString('base64')}`;
+    expect([a.sending('GET', 'http://h/').authorization, a.sending('GET', 'http://h/').authorization]).toEqual([
+      token,
+      token,
+    ]);
+  });
+});
+
 // The user's ticket is GSSAPI's (agent/net/negotiate.ts); here each case brings its own.
 describe('Negotiate beside the account schemes (ProxyAuth.learn)', () => {
   const creds = { account: 'cfd', domain: '', user: 'cfd', password: 'pw' };
@@ -139,7 +193,7 @@ describe('Negotiate beside the account schemes (ProxyAuth.learn)', () => {
     a.learn(offer('Negotiate', 'NTLM', 'Basic realm="r"'), undefined);
     expect(a.scheme).toBe('negotiate');
     expect(a.who()).toBe('alice@CORP.EXAMPLE');
-    expect(a.perRequest('GET', 'http://h/')).toBeUndefined(); // a connection scheme: no per-request header
+    expect(a.sending('GET', 'http://h/')).toEqual({}); // a connection scheme: no per-request header
   });
   it('no ticket: the scheme of the account, and why Negotiate was passed over', () => {
     const a = auth(none);
