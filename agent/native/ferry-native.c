@@ -11,15 +11,22 @@
  *                           orphan): its pid once reaped, 0 while it runs, -errno on failure
  *   trimMemory()            malloc_trim(0): free pages inside malloc's arenas go back to the system
  *                           (glibc keeps what a burst of buffers and the inflate threads left behind)
+ *   quickAck(fd)            setsockopt(fd, TCP_QUICKACK, 1) after a request is written: the answer's first
+ *                           segment is acknowledged at once, so a server whose Nagle holds the rest of
+ *                           its answer for that acknowledgement does not wait out the delayed ACK
+ *                           (Ceph RGW's beast: 44 ms per answer with a body, 1 ms with it)
  *   gssCredential(), gssContext(service), gssStep(ctx, token)
  *                           GSSAPI for Negotiate at a proxy, in gss.c (the library is opened at first use)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <node_api.h>
@@ -74,12 +81,25 @@ static napi_value trim_memory(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value quick_ack(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) fd = -1;
+  int one = 1;
+  napi_value out;
+  napi_get_boolean(env, fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one) == 0, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
     {"isChildSubreaper", NULL, is_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
     {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimMemory", NULL, trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"quickAck", NULL, quick_ack, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ferry_register_gss(env, exports);

@@ -17,6 +17,8 @@ export interface Native {
   reap(pid: number): number;
   /** malloc_trim(0): the free pages inside malloc's arenas go back to the system; true if any did. */
   trimMemory(): boolean;
+  /** setsockopt(fd, TCP_QUICKACK, 1): the next segment that arrives is acknowledged at once; false if refused. */
+  quickAck(fd: number): boolean;
   /**
    * GSSAPI (agent/native/gss.c, libgssapi_krb5.so.2 opened at first use). Each throws an Error with
    * code 'ENOGSSAPI' when the library is not there, and one with `gss: true`, `major`, `minor` and

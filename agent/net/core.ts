@@ -90,7 +90,7 @@ export class NetCore {
   /** A TCP connection to host:port, within the connect timeout. */
   dial(host: string, port: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const s = tcpConnect({ host, port });
+      const s = tcpConnect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         s.destroy();
         reject(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: 'ETIMEDOUT' }));

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { authenticated, connectionScheme } from './auth.ts';
 import type { Exchange } from './wire.ts';
 import type { NetCore } from './core.ts';
+import { ackAnswerAtOnce } from './quick-ack.ts';
 import { DIRECT, type Route } from './route.ts';
 import { hostPort } from './tunnel.ts';
 
@@ -63,6 +64,7 @@ export class ForwardAgent extends Agent {
       });
       req.once('close', () => auth.answered(sent, undefined)); // after an answer, a no-op
     }
+    ackAnswerAtOnce(req);
     // @ts-expect-error addRequest() is not in @types/node's Agent
     super.addRequest(req, opts);
   }

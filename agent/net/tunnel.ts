@@ -6,6 +6,7 @@ import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { authenticated } from './auth.ts';
 import type { NetCore } from './core.ts';
+import { ackAnswerAtOnce } from './quick-ack.ts';
 
 export const hostPort = (host: string, port: number) => `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 
@@ -23,6 +24,12 @@ export class TunnelAgent extends Agent {
    */
   override isSecureEndpoint(): boolean {
     return true;
+  }
+
+  addRequest(req: ClientRequest, opts: AgentConnectOpts): void {
+    ackAnswerAtOnce(req);
+    // @ts-expect-error addRequest() is not in @types/node's Agent
+    super.addRequest(req, opts);
   }
 
   async connect(_req: ClientRequest, opts: AgentConnectOpts): Promise<Socket> {

@@ -1,9 +1,14 @@
 import { execFileSync } from 'node:child_process';
+import { pipeFds } from '../helpers/pipe-fds.ts';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openNative, SOURCE_ADDON } from '../../agent/native/index.ts';
+import { createServer as createHttpServer, request } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { loadNative, openNative, SOURCE_ADDON } from '../../agent/native/index.ts';
+import { openNetwork } from '../../agent/net/index.ts';
+import { setQuickAck } from '../../agent/net/quick-ack.ts';
 import { ROOT } from '../helpers/env.ts';
 
 // In a child process: becoming a subreaper lasts for the life of the process, not of a test.
@@ -137,5 +142,63 @@ describe('GSSAPI through the addon (gss.c)', () => {
     expect(out.context).toBe(7);
     expect(out.badName).toBe('TypeError: gssContext(service): service must be a string like HTTP@host');
     expect(out.badStep).toBe('TypeError: gssStep(ctx, token): ctx must come from gssContext()');
+  });
+});
+
+describe('TCP_QUICKACK through the addon (quickAck)', () => {
+  it('is set on a connected TCP socket; refused on a pipe and on a bad descriptor', async () => {
+    const l = loadNative();
+    if (!l.ok) throw new Error(l.why);
+    const server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    expect(l.native.quickAck(fd)).toBe(true);
+    socket.destroy();
+    server.close();
+    const [r] = pipeFds();
+    expect(l.native.quickAck(r)).toBe(false); // ENOTSOCK
+    expect(l.native.quickAck(-1)).toBe(false);
+  });
+
+  it('the http agents ask for it once each request is written, on that request socket', async () => {
+    const l = loadNative();
+    if (!l.ok) throw new Error(l.why);
+    const asked: number[] = [];
+    setQuickAck((fd) => (asked.push(fd), l.native.quickAck(fd)));
+    const server = createHttpServer((_q, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const net = await openNetwork({
+      env: {},
+      maxSockets: 1,
+      connectTimeoutMs: 5000,
+      idleTimeoutMs: 5000,
+      warn: () => {},
+      info: () => {},
+    });
+    try {
+      const fds: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((done, fail) => {
+          const q = request({
+            host: '127.0.0.1',
+            port: (server.address() as AddressInfo).port,
+            agent: net.agents.httpAgent,
+          });
+          q.on('response', (res) => {
+            fds.push((q.socket as unknown as { _handle: { fd: number } })._handle.fd);
+            res.resume().on('end', () => done());
+          });
+          q.on('error', fail).end();
+        });
+      }
+      expect(asked).toEqual(fds); // one per request, kept-alive: the same connection each time
+      expect(new Set(fds).size).toBe(1);
+    } finally {
+      setQuickAck(undefined);
+      net.destroy();
+      server.close();
+    }
   });
 });
