@@ -39,6 +39,8 @@ export const QUIET_MS = 250;
 const fineCtime = (s: FileState) => s.ctimeMs !== undefined && s.ctimeMs % 1000 !== 0;
 /** How often the tree is scanned when writers are seen (at most; see start()). */
 const SCAN_MS = 500;
+/** A scan for new files turning quiet comes this long after they do (mtime and ctime have a clock's grain). */
+const QUIET_SLACK_MS = 20;
 
 /**
  * The order settled files are handed to the uploader: checkpoints first, then the biggest. Big files
@@ -66,6 +68,8 @@ export class LiveUpload {
   private sent = 0;
   /** Scans made so far. */
   scans = 0;
+  /** How long after the last scan the next one comes (ms). */
+  nextScanMs = 0;
   private stopped = false;
   /** The last file it uploaded and verified, and when (the heartbeat says it). */
   last: { rel: string; at: number } | undefined;
@@ -88,17 +92,21 @@ export class LiveUpload {
   start(): void {
     const most = this.o.writing ? SCAN_MS : 5000;
     const every = Math.max(250, Math.min(most, Math.floor(this.o.settleMs / 8)));
-    const next = (lastMs: number) => {
+    const next = (lastMs: number, quietIn?: number) => {
       if (this.stopped) return;
-      this.timer = setTimeout(
-        () => {
-          const t0 = Date.now();
-          this.scanning = this.tick()
-            .catch((err) => this.o.log.warn(`live upload scan failed: ${describeError(err)}`))
-            .finally(() => next(Date.now() - t0));
-        },
-        Math.max(every, 10 * lastMs),
-      );
+      // A new file a scan found too fresh to send is looked at again as it turns QUIET_MS old, not a
+      // whole period later (a row's 500 logs, written 0.5 s before the exit, waited 0.5 s on average).
+      const wait = quietIn === undefined ? every : Math.min(every, quietIn + QUIET_SLACK_MS);
+      this.nextScanMs = Math.max(wait, 10 * lastMs);
+      this.timer = setTimeout(() => {
+        const t0 = Date.now();
+        this.scanning = this.tick()
+          .catch((err) => {
+            this.o.log.warn(`live upload scan failed: ${describeError(err)}`);
+            return undefined;
+          })
+          .then((quiet) => next(Date.now() - t0, quiet));
+      }, this.nextScanMs);
     };
     next(0);
   }
@@ -137,8 +145,9 @@ export class LiveUpload {
     return this.up.current(rel, state);
   }
 
-  private async tick(): Promise<void> {
-    if (this.stopped) return;
+  /** One scan; returns in how many ms the freshest new file it could not send yet turns quiet (if one). */
+  private async tick(): Promise<number | undefined> {
+    if (this.stopped) return undefined;
     this.scans++;
     const now = Date.now();
     const { files } = await scanTree(this.o.dir, this.o.skip, this.seen);
@@ -146,6 +155,7 @@ export class LiveUpload {
     const quiet: Array<[string, FileState]> = [];
     const settled: Array<[string, FileState]> = [];
     const big: Array<[string, FileState]> = [];
+    let quietIn: number | undefined;
     for (const [rel, state] of files) {
       const base = this.o.baseline.get(rel);
       if (!this.o.uploadAll && sameContent(base, state)) continue;
@@ -165,7 +175,10 @@ export class LiveUpload {
       // and opens it again within a second must not get it sent half-written.
       else if ((unchanged || fineCtime(state)) && !this.up.latest.has(rel) && !first(rel)) {
         const touched = Math.max(state.mtimeMs, state.ctimeMs ?? state.mtimeMs);
-        if (now - touched >= Math.min(QUIET_MS, this.o.settleMs)) quiet.push([rel, state]);
+        const left = touched + Math.min(QUIET_MS, this.o.settleMs) - now;
+        if (left <= 0) quiet.push([rel, state]);
+        // (a file seen for the first time: one written all the time must not double the scans for hours)
+        else if (fineCtime(state) && prev === undefined) quietIn = Math.min(quietIn ?? left, left);
       }
     }
     // ... and no process of the run holds it open for writing (a restart file written in pieces).
@@ -177,6 +190,7 @@ export class LiveUpload {
     const sending = new Set(ready.map(([rel]) => rel));
     for (const [rel, state] of big) if (!sending.has(rel)) this.up.growing.grow(rel, state);
     void this.up.growing.drop((rel) => files.has(rel));
+    return quietIn;
   }
 
   private send(rel: string, state: FileState): void {

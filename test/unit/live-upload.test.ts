@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
@@ -192,4 +192,52 @@ describe('live upload with as many small uploads under way as it allows', () => 
       await live.drain();
     }
   }, 40_000); // 1,034 files scanned and held: 2.5 s alone, over 5 s beside other work on two cores
+});
+
+describe('when the next scan comes', () => {
+  const at = (dir: string, rel: string, ms: number) => utimesSync(join(dir, rel), ms / 1000, ms / 1000);
+  /** Every value nextScanMs takes while `ok` is false (it changes once per scan, 250 ms apart at least). */
+  const waits = async (live: LiveUpload, ok: () => boolean, ms = 8000) => {
+    const seen: number[] = [];
+    for (const end = Date.now() + ms; !ok() && Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
+      if (seen.at(-1) !== live.nextScanMs) seen.push(live.nextScanMs);
+    return seen;
+  };
+  const writers = () => ({ paths: new Set<string>(), all: true });
+
+  it('a new file too fresh to send is looked at again as it turns quiet, not a whole period later', async () => {
+    const dir = runDir();
+    const store = new MemoryStore();
+    const live = liveOn(store, dir, { settleMs: 3_600_000, writing: writers });
+    write(dir, 'log_1.txt', 'step 1');
+    at(dir, 'log_1.txt', Date.now() + 500); // touched "in 0.5 s": the first scan, 0.5 s from now, finds it fresh
+    live.start();
+    try {
+      const seen = await waits(live, () => objectsUnder(store)['log_1.txt'] === 'step 1');
+      expect(objectsUnder(store)['log_1.txt']).toBe('step 1');
+      expect(
+        seen.some((w) => w > 0 && w < 500),
+        `waits ${seen.join(', ')}`,
+      ).toBe(true);
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+  });
+
+  it('a file written all the time pulls the scans forward once (when first seen), not at every scan', async () => {
+    const dir = runDir();
+    const live = liveOn(new MemoryStore(), dir, { settleMs: 3_600_000, writing: writers });
+    write(dir, 'solver.log', 'line');
+    const bump = setInterval(() => at(dir, 'solver.log', Date.now() + 100), 20); // always 0.35 s short of quiet
+    live.start();
+    try {
+      const seen = await waits(live, () => live.scans >= 6);
+      expect(seen.filter((w) => w < 500).length, `waits ${seen.join(', ')}`).toBeLessThanOrEqual(1);
+      expect(seen.at(-1)).toBe(500); // (values in a row are kept once)
+    } finally {
+      clearInterval(bump);
+      await live.stopWatching();
+    }
+  });
 });
