@@ -114,7 +114,7 @@ const FERRY_MARKS: Array<[string, RegExp]> = [
   ['input ready', /^ferry: input ready/],
   ['launching', /^ferry: launching/],
   ['solver ended (ferry saw it)', /^ferry: solver ended/],
-  ['sweep uploaded', /^ferry: uploaded \d+\/\d+ file/],
+  ['sweep uploaded', /^ferry: (uploaded \d+\/\d+ file|nothing left to upload)/],
   ['manifest written', /^ferry: wrote .*_manifest\.json/],
   ['_SUCCESS written', /^ferry: wrote .*_SUCCESS/],
   ['wipe done', /^ferry: all outputs verified; removed/],
