@@ -13,3 +13,14 @@ export function manyListeners<T extends AbortSignal>(...signals: T[]): T {
 export function linked(outer: AbortSignal | undefined, inner: AbortSignal): AbortSignal {
   return manyListeners(outer ? AbortSignal.any([outer, inner]) : inner);
 }
+
+/** `p`'s value, or the abort's reason as soon as `signal` aborts. */
+export function orAbort<T>(p: Promise<T> | undefined, signal: AbortSignal): Promise<T | undefined> {
+  if (!p) return Promise.resolve(undefined);
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}

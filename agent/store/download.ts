@@ -24,6 +24,11 @@ export interface DownloadOptions {
   divert?: (chunk: Buffer, pos: number) => Promise<Array<[Buffer, number]>>;
   /** Where the temp name comes from (a run's record of its own files); else a one-off name. */
   temps?: TempNames;
+  /**
+   * Parts whose bytes nothing waits to work on as they arrive (a zip's big stored entry: only a
+   * CRC-32 at the end) are read after the others: the inflating runs while they arrive.
+   */
+  later?: (start: number, end: number) => boolean;
 }
 
 /**
@@ -46,9 +51,7 @@ export async function downloadObject(
   const fh = await open(tmp, 'wx'); // wx: never through a link planted at that name
   try {
     if (obj.size > 0) await fh.truncate(obj.size);
-    const ranges: Array<[number, number]> = [];
-    for (let start = 0; start < obj.size; start += opts.partSize)
-      ranges.push([start, Math.min(obj.size, start + opts.partSize)]);
+    const ranges = partRanges(obj.size, opts.partSize, opts.later);
     // Every read returns before the file is closed (no write can land after close).
     await eachIndex(
       ranges.length,
@@ -71,4 +74,13 @@ export async function downloadObject(
   } finally {
     if (tmp !== dest) temps.gone(tmp);
   }
+}
+
+/** The object's parts, [start, end) each, in the order they are read: the `later` ones last. */
+export function partRanges(size: number, partSize: number, later?: (start: number, end: number) => boolean) {
+  const ranges: Array<[number, number]> = [];
+  for (let start = 0; start < size; start += partSize) ranges.push([start, Math.min(size, start + partSize)]);
+  if (!later) return ranges;
+  const last = ranges.filter(([s, e]) => later(s, e));
+  return [...ranges.filter(([s, e]) => !later(s, e)), ...last];
 }

@@ -123,7 +123,9 @@ async function extractWhileDownloading(
   // Big stored entries go straight to their files once the extraction has made (and checked) the folders.
   const src = { store, loc, obj, zip: name, signal };
   const { stored, onDirs, divert } = StoredEntries.start(plan, destDir, opts.temps, src);
-  const to = { ...downloadOptions(opts), signal, inPlace: true, onWritten, divert };
+  // The stored entries' parts last: only a CRC-32 waits for them, while the rest is inflated as it comes.
+  const later = stored.any ? (s: number, e: number) => stored.within(s, e) : undefined;
+  const to = { ...downloadOptions(opts), signal, inPlace: true, onWritten, divert, later };
   const download = downloadObject(store, loc, obj, tmp, to);
   const ready = (s: number, e: number) => tracker.waitFor(s, e);
   const landed = (p: PlannedEntry) => stored.landed(p);

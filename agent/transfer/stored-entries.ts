@@ -9,6 +9,7 @@ import type { TempNames } from '../names.ts';
 import type { ObjectInfo, Store } from '../store/store.ts';
 import { dataSpan, LOCAL_HEADER } from '../zip/entry-checks.ts';
 import type { LandedEntry } from '../zip/extract.ts';
+import { CrcPieces } from '../zip/crc-pieces.ts';
 import { refuse, type PlannedEntry } from '../zip/plan.ts';
 
 /** Stored entries at least this big go straight to their file (smaller ones are few bytes to copy). */
@@ -28,6 +29,8 @@ interface Source {
 
 interface Open extends LandedEntry {
   fh: FileHandle;
+  /** The CRC-32s of the bytes written, piece by piece, so the file need not be read back for it. */
+  pieces: CrcPieces;
 }
 
 /**
@@ -86,6 +89,11 @@ export class StoredEntries {
     return this.ready!.then(() => this.opened.get(p)!);
   }
 
+  /** Whether bytes [start, end) of the archive all belong to one entry that goes straight to its file. */
+  within(start: number, end: number): boolean {
+    return this.entries.some((p) => p.entry.localHeaderOffset <= start && end <= p.limit);
+  }
+
   /** Whether any entry goes straight to its file. */
   get any(): boolean {
     return this.entries.length > 0;
@@ -114,7 +122,8 @@ export class StoredEntries {
         const tmp = this.temps.temp(join(this.dir, p.rel));
         await rm(tmp, { force: true });
         const fh = await open(tmp, 'wx'); // wx: never through a link planted at the temp name
-        this.opened.set(p, { ...span, tmp, fh });
+        const pieces = new CrcPieces(0, span.end - span.start);
+        this.opened.set(p, { ...span, tmp, fh, pieces, crc: () => pieces.crc });
         await fh.truncate(p.entry.size);
       }),
     ).then((settled) => {
@@ -144,6 +153,7 @@ export class StoredEntries {
       const to = Math.min(end, o.end);
       if (from > at) rest.push([chunk.subarray(at - pos, from - pos), at]);
       await o.fh.write(chunk, from - pos, to - from, from - o.start);
+      o.pieces.add(from - o.start, chunk.subarray(from - pos, to - pos));
       at = to;
     }
     if (at < end) rest.push([chunk.subarray(at - pos), at]);

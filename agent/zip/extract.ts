@@ -13,6 +13,7 @@ import pLimit from 'p-limit';
 import { FerryError, isLocalIoError, localIoError } from '../errors.ts';
 import { oneOffTemps, type TempNames } from '../names.ts';
 import { settleAll } from '../settle.ts';
+import { linked, orAbort } from '../signals.ts';
 import { checkInflated, dataSpan, LOCAL_HEADER, REFUSE } from './entry-checks.ts';
 import { InflatePool } from './inflate-pool.ts';
 
@@ -26,7 +27,7 @@ export interface ExtractResult {
 }
 
 export interface ExtractOptions {
-  /** Entries inflated at once (default: 2 × cores). */
+  /** Large and landed entries worked on at once (default: 2 × cores); small ones queue for the workers. */
   concurrency?: number;
   signal?: AbortSignal;
   /** Resolves once bytes [start, end) of the archive file are on disk (download overlap). */
@@ -50,6 +51,11 @@ export interface LandedEntry {
   end: number;
   /** Its temp name beside its target, renamed into place once size and CRC-32 match. */
   tmp: string;
+  /**
+   * The CRC-32 of what was written into it, once every byte is there, when it could be kept as
+   * the bytes went by; undefined: read it back for it.
+   */
+  crc?: () => number | undefined;
 }
 
 /**
@@ -76,6 +82,10 @@ async function makeDirs(zip: string, dir: string, ordered: PlannedEntry[]): Prom
   }
 }
 
+/** Where a small entry's read ends: its local header and data. */
+const smallReadEnd = (p: PlannedEntry) =>
+  InflatePool.readEnd(p.entry.localHeaderOffset, p.entry.compressedSize, p.limit);
+
 /** A small entry: read, inflated, checked and written by a worker thread once its bytes are on disk. */
 async function inflateSmall(
   zip: string,
@@ -86,28 +96,64 @@ async function inflateSmall(
   opts: ExtractOptions,
 ): Promise<void> {
   const { entry } = p;
-  const readEnd = InflatePool.readEnd(entry.localHeaderOffset, entry.compressedSize, p.limit);
+  const readEnd = smallReadEnd(p);
   await opts.ready?.(entry.localHeaderOffset, readEnd);
   opts.signal?.throwIfAborted();
   const { method, compressedSize, size, crc32 } = entry;
   const temps = opts.temps ?? oneOffTemps();
   const tmp = temps.temp(target); // used only when a file of that name is there already (a re-run)
   const r = await pool
-    .run({
-      file,
-      lho: entry.localHeaderOffset,
-      readEnd,
-      limit: p.limit,
-      method,
-      compressedSize,
-      size,
-      crc32,
-      target,
-      tmp,
-    })
+    .run(
+      {
+        file,
+        lho: entry.localHeaderOffset,
+        readEnd,
+        limit: p.limit,
+        method,
+        compressedSize,
+        size,
+        crc32,
+        target,
+        tmp,
+      },
+      opts.signal,
+    )
     .finally(() => temps.gone(tmp));
   if (!r.ok && 'refuse' in r) throw refuse(zip, entry.name, r.refuse);
   if (!r.ok) throw localIoError(Object.assign(new Error(r.io.message), r.io), 'extract', target);
+}
+
+/** What every entry's extraction shares: the archive, the slots, the workers, the stop on the first failure. */
+interface Extraction {
+  zip: string;
+  file: string;
+  dir: string;
+  opts: ExtractOptions & { signal: AbortSignal };
+  handle: () => Promise<FileHandle>;
+  run: ReturnType<typeof pLimit>;
+  pool: () => InflatePool;
+}
+
+/** One entry, from the wait for its bytes to its file in place. */
+async function extractOne(x: Extraction, p: PlannedEntry): Promise<void> {
+  const { zip, file, dir, opts: o } = x;
+  const { signal } = o;
+  const target = join(dir, p.rel);
+  const small = p.entry.size <= IN_MEMORY_MAX && p.entry.compressedSize <= IN_MEMORY_MAX;
+  // A small or landed entry waits for its bytes before anything else: entries whose bytes came
+  // first (the download reads many parts at once) are not held up behind one still arriving.
+  const l = await orAbort(o.landed?.(p), signal);
+  if (l) await orAbort(o.ready?.(l.start, l.end), signal);
+  else if (small) await orAbort(o.ready?.(p.entry.localHeaderOffset, smallReadEnd(p)), signal);
+  signal.throwIfAborted();
+  // A small entry goes to the workers' queue at once (a job holds no bytes; each worker holds one
+  // entry at a time); the others, which hold buffers and file handles here, take a slot.
+  if (small && !l) return inflateSmall(zip, file, p, target, x.pool(), o);
+  await x.run(async () => {
+    signal.throwIfAborted();
+    if (l) await checkLanded(zip, p, target, l, o);
+    else await writeEntry(zip, x.handle, p, target, o);
+  });
 }
 
 /** Inflates the planned entries of the archive file `file` into `dir`. `zip` names it in errors. */
@@ -119,26 +165,34 @@ export async function extractEntries(
   opts: ExtractOptions = {},
 ): Promise<ExtractResult> {
   let opened: Promise<FileHandle> | undefined;
-  const handle = () => (opened ??= open(file, 'r'));
-  const run = pLimit(opts.concurrency ?? availableParallelism() * 2);
   let pool = opts.pool;
   const files: string[] = [];
   const ordered = [...plan].sort((a, b) => a.entry.localHeaderOffset - b.entry.localHeaderOffset);
   await makeDirs(zip, dir, ordered);
   opts.onDirs?.();
-  const one = async (p: PlannedEntry) => {
-    opts.signal?.throwIfAborted();
-    const target = join(dir, p.rel);
-    const small = p.entry.size <= IN_MEMORY_MAX && p.entry.compressedSize <= IN_MEMORY_MAX;
-    const landed = opts.landed?.(p);
-    if (landed) await checkLanded(zip, p, target, await landed, opts);
-    else if (small) await inflateSmall(zip, file, p, target, (pool ??= new InflatePool()), opts);
-    else await writeEntry(zip, handle, p, target, opts);
+  // The first entry refused (or failed) stops the others where they wait: its error is the reason.
+  const failed = new AbortController();
+  const x: Extraction = {
+    zip,
+    file,
+    dir,
+    opts: { ...opts, signal: linked(opts.signal, failed.signal) },
+    handle: () => (opened ??= open(file, 'r')),
+    run: pLimit(opts.concurrency ?? availableParallelism() * 2),
+    pool: () => (pool ??= new InflatePool()),
+  };
+  const each = async (p: PlannedEntry) => {
+    try {
+      await extractOne(x, p);
+    } catch (err) {
+      failed.abort(err);
+      throw err;
+    }
     files.push(p.rel);
     opts.onFile?.(p.entry.size);
   };
   try {
-    await settleAll(ordered.filter((p) => !p.isDir).map((p) => run(() => one(p))));
+    await settleAll(ordered.filter((p) => !p.isDir).map(each));
   } catch (err) {
     if (err instanceof FerryError || (err as Error)?.name === 'AbortError') throw err;
     throw isLocalIoError(err) ? localIoError(err, 'extract', dir) : err;
@@ -150,8 +204,9 @@ export async function extractEntries(
 }
 
 /**
- * A stored entry the download wrote straight into its temp file: once every byte is there, read back
- * (from the page cache) for its CRC-32, renamed into place when size and CRC match.
+ * A stored entry the download wrote straight into its temp file: once every byte is there, its CRC-32
+ * (kept as the bytes were written, else read back from the page cache) and size checked, then renamed
+ * into place.
  */
 async function checkLanded(
   zip: string,
@@ -162,7 +217,17 @@ async function checkLanded(
 ): Promise<void> {
   await opts.ready?.(l.start, l.end);
   opts.signal?.throwIfAborted();
-  const fh = await open(l.tmp, 'r');
+  const kept = l.crc?.();
+  const { n, crc } = kept === undefined ? await readBackCrc(l.tmp, opts.signal) : { n: l.end - l.start, crc: kept };
+  const bad = checkInflated(n, crc, p.entry);
+  if (bad) throw refuse(zip, p.entry.name, bad);
+  await rename(l.tmp, target);
+  (opts.temps ?? oneOffTemps()).gone(l.tmp);
+}
+
+/** A file's length and CRC-32, read back (from the page cache, just written). */
+async function readBackCrc(file: string, signal?: AbortSignal): Promise<{ n: number; crc: number }> {
+  const fh = await open(file, 'r');
   let n = 0;
   let crc = 0;
   try {
@@ -172,15 +237,12 @@ async function checkLanded(
       if (bytesRead === 0) break;
       crc = crc32(buf.subarray(0, bytesRead), crc);
       n += bytesRead;
-      opts.signal?.throwIfAborted();
+      signal?.throwIfAborted();
     }
   } finally {
     await fh.close();
   }
-  const bad = checkInflated(n, crc, p.entry);
-  if (bad) throw refuse(zip, p.entry.name, bad);
-  await rename(l.tmp, target);
-  (opts.temps ?? oneOffTemps()).gone(l.tmp);
+  return { n, crc };
 }
 
 /** Where a large entry's data lies in the archive, once its local header is on disk; then waits for the data. */

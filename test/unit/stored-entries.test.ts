@@ -78,6 +78,29 @@ describe('big stored entries go straight from the ranged reads to their files', 
     expect(reads.filter((c) => c.startsWith(at('small.bin')))).toHaveLength(0);
   });
 
+  it('the parts that hold only a big stored entry are read after the rest (which is inflated meanwhile)', async () => {
+    const work = runDir();
+    const mesh = randomBytes(4 * (5 << 20)); // parts 1 to 3 of 5 MiB lie inside it
+    const text = randomBytes(1 << 20).toString('base64'); // deflates, but not to nothing
+    const zip = zipOf(work, [
+      ['a.csv', Buffer.from(text), false],
+      ['mesh.bin', mesh, true],
+      ['z.csv', Buffer.from(text + text), false],
+    ]);
+    const { store, dir, get } = fetchZip(work, 'order.zip', zip, 1 << 20);
+    await get;
+    expect(readFileSync(join(dir, 'mesh.bin')).equals(mesh)).toBe(true);
+    const lho = zip.indexOf(Buffer.from('mesh.bin')) - 30;
+    const limit = zip.indexOf(Buffer.from('z.csv')) - 30;
+    const parts = store.calls
+      .filter((c) => c.startsWith('read in/order.zip '))
+      .map((c) => c.split(' ')[2].split('-').map(Number))
+      .filter(([s]) => s % (5 << 20) === 0);
+    const inside = parts.map(([s, e]) => lho <= s && e <= limit);
+    expect(inside.filter(Boolean).length).toBeGreaterThanOrEqual(2);
+    expect(inside.indexOf(true)).toBe(inside.lastIndexOf(false) + 1); // every other part first
+  });
+
   it('a big stored entry whose bytes fail their CRC is refused (65) and leaves no file, temp or real', async () => {
     const work = runDir();
     const mesh = randomBytes(STORED_DIRECT_MIN + 5);
