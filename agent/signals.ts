@@ -14,13 +14,27 @@ export function linked(outer: AbortSignal | undefined, inner: AbortSignal): Abor
   return manyListeners(outer ? AbortSignal.any([outer, inner]) : inner);
 }
 
-/** `p`'s value, or the abort's reason as soon as `signal` aborts. */
-export function orAbort<T>(p: Promise<T> | undefined, signal: AbortSignal): Promise<T | undefined> {
-  if (!p) return Promise.resolve(undefined);
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => reject(signal.reason);
-    signal.addEventListener('abort', stop, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
-  });
+/**
+ * Waits that end with the signal's reason as soon as it aborts: one listener for all of them (an
+ * EventTarget walks its listeners on every add, so one each made 40,000 waits quadratic).
+ */
+export class AbortGate {
+  private readonly waiting = new Set<(reason: unknown) => void>();
+
+  constructor(readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => {
+      for (const stop of this.waiting) stop(signal.reason);
+      this.waiting.clear();
+    });
+  }
+
+  /** `p`'s value, or the abort's reason once the signal aborts (at once when it has). */
+  wait<T>(p: Promise<T> | undefined): Promise<T | undefined> {
+    if (!p) return Promise.resolve(undefined);
+    if (this.signal.aborted) return Promise.reject(this.signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.add(reject);
+      p.then(resolve, reject).finally(() => this.waiting.delete(reject));
+    });
+  }
 }

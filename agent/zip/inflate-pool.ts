@@ -69,7 +69,7 @@ export class InflatePool {
     job: InflateJob;
     done: (r: InflateResult) => void;
     fail: (e: Error) => void;
-    signal?: AbortSignal;
+    signals: Array<AbortSignal | undefined>;
   }> = [];
   private readonly waiting = new Map<number, { done: (r: InflateResult) => void; fail: (e: Error) => void }>();
   private nextId = 0;
@@ -95,11 +95,11 @@ export class InflatePool {
     }
   }
 
-  /** Queues `job`; once `signal` aborts, a job not yet sent to a worker fails with its reason instead. */
-  run(job: InflateJob, signal?: AbortSignal): Promise<InflateResult> {
+  /** Queues `job`; once one of `signals` aborts, a job not yet sent to a worker fails with its reason instead. */
+  run(job: InflateJob, signals: Array<AbortSignal | undefined> = []): Promise<InflateResult> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((done, fail) => {
-      this.queue.push({ job, done, fail, signal });
+      this.queue.push({ job, done, fail, signals });
       this.dispatch();
     });
   }
@@ -117,8 +117,9 @@ export class InflatePool {
       for (const x of this.workers) if (this.load.get(x)! < this.load.get(w)!) w = x;
       if (this.load.get(w)! > JOBS_AHEAD) return;
       const next = this.queue.shift()!;
-      if (next.signal?.aborted) {
-        next.fail(next.signal.reason as Error);
+      const stopped = next.signals.find((s) => s?.aborted);
+      if (stopped) {
+        next.fail(stopped.reason as Error);
         continue;
       }
       const id = this.nextId++;

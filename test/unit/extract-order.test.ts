@@ -15,6 +15,23 @@ async function smallZip(work: string, n: number) {
   for (let i = 0; i < n; i++) writeFileSync(join(src, `e${i}.txt`), `entry ${i}\n`.repeat(2_000 + i));
   const file = join(work, 'small.zip');
   execFileSync('zip', ['-q', '-r', file, '.'], { cwd: src });
+  return planned(file);
+}
+
+/** A zip written by Python's zipfile from [name, size of zeros or text, compressed?] entries. */
+function pyZip(file: string, entries: Array<[string, number, boolean]>) {
+  const py = `
+import json, sys, zipfile
+with zipfile.ZipFile(sys.argv[2], 'w') as z:
+    for name, size, deflated in json.loads(sys.argv[1]):
+        body = (name.encode() + b' ') * (size // (len(name) + 1) + 1)
+        z.writestr(name, body[:size], zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED)
+`;
+  execFileSync('python3', ['-c', py, JSON.stringify(entries), file]);
+  return planned(file);
+}
+
+async function planned(file: string) {
   const zip = readFileSync(file);
   const cd = await readCentralDirectory('small.zip', zip.length, async (s, e) => zip.subarray(s, e));
   const plan = planExtraction('small.zip', cd, { maxBytes: Number.MAX_SAFE_INTEGER, limitName: 'x' });
@@ -60,6 +77,60 @@ describe('extraction takes entries as their bytes arrive', () => {
     });
     await expect(got).rejects.toMatchObject({ exitCode: 65, message: expect.stringContaining(sorted[0].rel) });
   }, 10_000);
+
+  it('a refusal while a big entry streams is what the extraction fails with, not that entry stopped', async () => {
+    const work = runDir();
+    const { file, plan } = await pyZip(join(work, 'z.zip'), [
+      ['big.csv', 6 << 20, true], // over the in-memory limit: streamed through zlib
+      ['small.txt', 5_000, true],
+    ]);
+    const small = plan.find((p) => p.rel === 'small.txt')!;
+    small.entry.crc32 ^= 1;
+    const big = plan.find((p) => p.rel === 'big.csv')!;
+    const dir = join(work, 'out');
+    mkdirSync(dir);
+    // The big entry's bytes come a little after the small one was refused.
+    const later = new Promise<void>((r) => setTimeout(r, 300));
+    const got = extractEntries('z.zip', file, plan, dir, {
+      signal: new AbortController().signal,
+      ready: (start) => (start >= big.entry.localHeaderOffset && start < big.limit ? later : Promise.resolve()),
+    });
+    await expect(got).rejects.toMatchObject({ exitCode: 65, message: expect.stringContaining('small.txt') });
+  });
+
+  it('many small entries wait in a bounded window, with one abort listener among them', async () => {
+    const work = runDir();
+    const n = 3_000;
+    const { file, plan } = await pyZip(
+      join(work, 'many.zip'),
+      Array.from({ length: n }, (_, i): [string, number, boolean] => [`f${i}.txt`, 40, true]),
+    );
+    const dir = join(work, 'out');
+    mkdirSync(dir);
+    let waiting = 0;
+    let most = 0;
+    const listen = EventTarget.prototype.addEventListener;
+    let aborts = 0;
+    EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, ...rest: unknown[]) {
+      if (type === 'abort') aborts++;
+      return (listen as (...a: unknown[]) => void).call(this, type, ...rest);
+    } as typeof listen;
+    try {
+      const r = await extractEntries('many.zip', file, plan, dir, {
+        signal: new AbortController().signal,
+        ready: () => {
+          most = Math.max(most, ++waiting);
+          return new Promise<void>((resolve) => setImmediate(() => (waiting--, resolve())));
+        },
+      });
+      expect(r.files).toHaveLength(n);
+    } finally {
+      EventTarget.prototype.addEventListener = listen;
+    }
+    expect(most).toBeGreaterThan(64); // side by side, far past the slots
+    expect(most).toBeLessThanOrEqual(1024);
+    expect(aborts).toBeLessThan(50); // not one per entry
+  }, 30_000);
 
   it('a landed entry whose CRC-32 was kept as its bytes went by is not read back; one without is', async () => {
     const work = runDir();
