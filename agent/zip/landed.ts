@@ -3,10 +3,16 @@
 // the file read back.
 import { open, rename } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { oneOffTemps } from '../names.ts';
+import { oneOffTemps, type TempNames } from '../names.ts';
 import { checkInflated } from './entry-checks.ts';
-import type { ExtractOptions } from './extract.ts';
 import { refuse, type PlannedEntry } from './plan.ts';
+
+/** What the check needs of the extraction's options (extract.ts's ExtractOptions). */
+interface LandedOptions {
+  ready?: (start: number, end: number) => Promise<void>;
+  signal?: AbortSignal;
+  temps?: TempNames;
+}
 
 /** An entry the download writes straight into its temp file (no copy of the archive in between). */
 export interface LandedEntry {
@@ -32,7 +38,7 @@ export async function checkLanded(
   p: PlannedEntry,
   target: string,
   l: LandedEntry,
-  opts: ExtractOptions,
+  opts: LandedOptions,
 ): Promise<void> {
   await opts.ready?.(l.start, l.end);
   opts.signal?.throwIfAborted();
