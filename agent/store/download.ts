@@ -78,9 +78,11 @@ export async function downloadObject(
 
 /** The object's parts, [start, end) each, in the order they are read: the `later` ones last. */
 export function partRanges(size: number, partSize: number, later?: (start: number, end: number) => boolean) {
-  const ranges: Array<[number, number]> = [];
-  for (let start = 0; start < size; start += partSize) ranges.push([start, Math.min(size, start + partSize)]);
-  if (!later) return ranges;
-  const last = ranges.filter(([s, e]) => later(s, e));
-  return [...ranges.filter(([s, e]) => !later(s, e)), ...last];
+  const first: Array<[number, number]> = [];
+  const last: Array<[number, number]> = [];
+  for (let start = 0; start < size; start += partSize) {
+    const end = Math.min(size, start + partSize);
+    (later?.(start, end) ? last : first).push([start, end]);
+  }
+  return [...first, ...last];
 }

@@ -74,7 +74,7 @@ async function makeDirs(zip: string, dir: string, ordered: PlannedEntry[]): Prom
 const smallReadEnd = (p: PlannedEntry) =>
   InflatePool.readEnd(p.entry.localHeaderOffset, p.entry.compressedSize, p.limit);
 
-/** A small entry: read, inflated, checked and written by a worker thread once its bytes are on disk. */
+/** A small entry whose bytes are on disk: read, inflated, checked and written by a worker thread. */
 async function inflateSmall(
   zip: string,
   file: string,
@@ -86,8 +86,6 @@ async function inflateSmall(
 ): Promise<void> {
   const { entry } = p;
   const readEnd = smallReadEnd(p);
-  await opts.ready?.(entry.localHeaderOffset, readEnd);
-  opts.signal?.throwIfAborted();
   const { method, compressedSize, size, crc32 } = entry;
   const temps = opts.temps ?? oneOffTemps();
   const tmp = temps.temp(target); // used only when a file of that name is there already (a re-run)

@@ -9,7 +9,6 @@ import { refuse, type PlannedEntry } from './plan.ts';
 
 /** What the check needs of the extraction's options (extract.ts's ExtractOptions). */
 interface LandedOptions {
-  ready?: (start: number, end: number) => Promise<void>;
   signal?: AbortSignal;
   temps?: TempNames;
 }
@@ -29,7 +28,7 @@ export interface LandedEntry {
 }
 
 /**
- * A stored entry the download wrote straight into its temp file: once every byte is there, its CRC-32
+ * A stored entry the download wrote straight into its temp file, every byte of it there: its CRC-32
  * (kept as the bytes were written, else read back from the page cache) and size checked, then renamed
  * into place.
  */
@@ -40,8 +39,6 @@ export async function checkLanded(
   l: LandedEntry,
   opts: LandedOptions,
 ): Promise<void> {
-  await opts.ready?.(l.start, l.end);
-  opts.signal?.throwIfAborted();
   const kept = l.crc?.();
   const { n, crc } = kept === undefined ? await readBackCrc(l.tmp, opts.signal) : { n: l.end - l.start, crc: kept };
   const bad = checkInflated(n, crc, p.entry);
