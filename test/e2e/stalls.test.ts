@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,6 +99,45 @@ describe('ferry get through a server that sends headers and part of a body, then
       expect(r.stderr).toMatch(/broke off .* 2 time\(s\)/);
       expect(proxy.counts['stall-body']).toBe(2);
       expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a zip whose ranged reads stall mid-body', () => {
+  it('a big stored entry and the deflated ones around it resume and land byte for byte', async () => {
+    const src = tempDir('stall-zip-src');
+    const mesh = Buffer.alloc(9 * 1024 * 1024 + 77); // over STORED_DIRECT_MIN: straight to its file
+    for (let i = 0; i + 4 <= mesh.length; i += 4) mesh.writeUInt32LE((i * 2654435761) >>> 0, i);
+    writeFileSync(join(src, 'mesh.bin'), mesh);
+    writeFileSync(join(src, 'a.csv'), 'x,y\n'.repeat(300_000));
+    writeFileSync(join(src, 'z.csv'), 'z,w\n'.repeat(300_000));
+    const zip = join(src, 'case.zip');
+    execFileSync('zip', ['-q', '-n', '.bin', zip, 'a.csv', 'mesh.bin', 'z.csv'], { cwd: src });
+    await putBytes(admin, BUCKET, 'in/case.zip', readFileSync(zip));
+    // The first three reads of the archive's body stop after 100,000 bytes (the mesh's among them).
+    const proxy = await startStallProxy(
+      s3.endpoint,
+      stallGetsOf(`/${BUCKET}/in/case.zip`, (n) => n >= 2 && n < 5),
+      100_000,
+    );
+    try {
+      const dir = tempDir('stall-zip');
+      const r = await ferry(
+        ['get', '--aws-config', config, '--endpoint', proxy.url, '--timeout', '2', '--retries', '3'].concat([
+          '--part-size',
+          '5MiB',
+          `s3://${BUCKET}/in/case.zip`,
+          dir,
+        ]),
+        { env: cleanEnv() },
+      );
+      expect(r.exitCode, r.all).toBe(0);
+      expect(proxy.counts['stall-body']).toBeGreaterThanOrEqual(1);
+      for (const f of ['a.csv', 'mesh.bin', 'z.csv'])
+        expect(readFileSync(join(dir, f)).equals(readFileSync(join(src, f))), f).toBe(true);
+      expect(readdirSync(dir).sort()).toEqual(['a.csv', 'mesh.bin', 'z.csv']);
     } finally {
       await proxy.close();
     }
