@@ -1,9 +1,10 @@
-import { utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
 import { LiveUpload, sendOrder, type LiveOptions } from '../../agent/transfer/live-upload.ts';
 import { UPLOADS_UNDER_WAY } from '../../agent/transfer/upload.ts';
+import { TreeWatch } from '../../agent/rundir/watch.ts';
 import type { Location } from '../../agent/location.ts';
 import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, quietLog, runDir, uploaderFor, write } from '../helpers/unit-run.ts';
@@ -238,6 +239,107 @@ describe('when the next scan comes', () => {
     } finally {
       clearInterval(bump);
       await live.stopWatching();
+    }
+  });
+});
+
+describe('files created while the solver runs', () => {
+  const writers = () => ({ paths: new Set<string>(), all: true });
+
+  it('bring the next scan forward, in a folder that was there and in one made since', async () => {
+    const dir = runDir({ 'case/mesh.dat': 'input' });
+    const baseline = (await scanTree(dir)).files;
+    const store = new MemoryStore();
+    // An hour of --settle: every scan comes SCAN_MS apart, unless a file created brings one forward.
+    const live = liveOn(store, dir, { settleMs: 3_600_000, writing: writers, baseline });
+    live.start();
+    try {
+      write(dir, 'case/result.csv', 'in a folder of the input');
+      expect(await until(() => objectsUnder(store)['case/result.csv'] !== undefined)).toBe(true);
+      const early = live.early;
+      expect(early).toBeGreaterThanOrEqual(1);
+      write(dir, 'logs/deep/log_1.txt', 'in folders made since');
+      expect(await until(() => objectsUnder(store)['logs/deep/log_1.txt'] !== undefined)).toBe(true);
+      expect(live.early).toBeGreaterThan(early);
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+    expect(Object.keys(objectsUnder(store)).sort()).toEqual(['case/result.csv', 'logs/deep/log_1.txt']);
+  });
+
+  it('writes to a file, and files of names skipped, bring no scan forward', async () => {
+    const dir = runDir({ 'solver.log': 'line 0\n' });
+    const baseline = (await scanTree(dir)).files;
+    const live = liveOn(new MemoryStore(), dir, {
+      settleMs: 3_600_000,
+      writing: writers,
+      baseline,
+      skip: (rel) => rel === 'ferry.log' || rel.startsWith('.ferry'),
+    });
+    live.start();
+    try {
+      for (let i = 1; i <= 40; i++) {
+        appendFileSync(join(dir, 'solver.log'), `line ${i}\n`);
+        if (i % 10 === 0) writeFileSync(join(dir, 'ferry.log'), `ferry line ${i}\n`);
+        if (i === 20) writeFileSync(join(dir, '.ferry-part'), 'temp');
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      expect(await until(() => live.scans >= 3)).toBe(true);
+      expect(live.early).toBe(0);
+    } finally {
+      await live.stopWatching();
+    }
+  });
+});
+
+describe('TreeWatch', () => {
+  it('watches the folders it is given, lets go of those gone, and no more than it may', () => {
+    const dir = runDir({ 'a/1': 'x', 'b/c/2': 'y', 'd/3': 'z' });
+    const w = new TreeWatch(
+      dir,
+      () => false,
+      () => undefined,
+      3,
+    );
+    try {
+      expect(w.update(['a', 'b'])).toBe(3); // and the run directory itself
+      expect(w.update(['a', 'b', 'b/c'])).toBe(0); // at most 3: b/c is found by the scans alone
+      expect(w.size).toBe(3);
+      expect(w.update(['b', 'b/c'])).toBe(1); // a let go: b/c now fits
+      expect(w.update(['b', 'b/c', 'gone'])).toBe(0); // a folder removed since the scan is not an error
+      expect(w.size).toBe(3);
+    } finally {
+      w.close();
+    }
+    expect(w.size).toBe(0);
+    expect(w.update(['a'])).toBe(0);
+  });
+
+  it('tells of entries created, renamed and removed, not of writes', async () => {
+    const dir = runDir({ 'out/old.txt': 'x', 'out/log.txt': 'l' });
+    let told = 0;
+    const w = new TreeWatch(
+      dir,
+      () => false,
+      () => told++,
+    );
+    const settled = () => new Promise((r) => setTimeout(r, 100));
+    try {
+      w.update(['out']);
+      for (let i = 0; i < 20; i++) appendFileSync(join(dir, 'out/log.txt'), 'more\n');
+      await settled();
+      expect(told).toBe(0);
+      writeFileSync(join(dir, 'out/new.txt'), 'n');
+      await settled();
+      expect(told).toBeGreaterThan(0);
+      const before = told;
+      renameSync(join(dir, 'out/old.txt'), join(dir, 'out/older.txt'));
+      rmSync(join(dir, 'out/new.txt'));
+      await settled();
+      expect(told).toBeGreaterThan(before);
+    } finally {
+      w.close();
     }
   });
 });
