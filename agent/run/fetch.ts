@@ -1,6 +1,7 @@
 import type { Snapshot } from '../rundir/tree.ts';
 import { scanTree } from '../rundir/tree.ts';
 import { fetchInputs, type FetchResult } from '../transfer/fetch.ts';
+import { planAll, type Job, type Planned } from '../transfer/input-plan.ts';
 import type { Prepared } from './prepare.ts';
 import type { Row } from './row.ts';
 
@@ -17,8 +18,23 @@ export interface Fetched {
   resumedFrom?: string;
 }
 
-/** Downloads and extracts the inputs; what is in the run dir then is not an output while unchanged. */
-export async function fetch(row: Row, p: Prepared): Promise<Fetched> {
+/** Where every input lands, checked as a whole before a byte is downloaded (transfer/input-plan.ts). */
+export function planFetch(row: Row, p: Prepared, jobs: Job[], signal: AbortSignal): Promise<Planned[]> {
+  const { cfg } = row;
+  return planAll(jobs, cfg.workdir, row.log, {
+    concurrency: cfg.transfer.filesInFlight,
+    maxExtract: cfg.maxExtract,
+    reserved: p.own.isOwn,
+    before: p.state.files,
+    signal,
+  });
+}
+
+/**
+ * Downloads and extracts the inputs as `planned` says; what is in the run dir then is not an output
+ * while unchanged.
+ */
+export async function fetch(row: Row, p: Prepared, planned: Promise<Planned[]>): Promise<Fetched> {
   const { cfg, ctx } = row;
   const result = await fetchInputs((loc) => row.stores.for(loc), cfg.inputs, cfg.workdir, row.log, {
     transfer: cfg.transfer,
@@ -28,6 +44,7 @@ export async function fetch(row: Row, p: Prepared): Promise<Fetched> {
     reserved: p.own.isOwn,
     before: p.state.files,
     temps: p.own,
+    planned,
   });
   const after = await scanTree(cfg.workdir, p.own.isOwn);
   const inputs: Snapshot = new Map();

@@ -44,6 +44,8 @@ export interface FetchOptions {
   temps?: TempNames;
   signal?: AbortSignal;
   progress?: Progress;
+  /** The inputs planned already (ferry run plans them beside the lease); else planned here. */
+  planned?: Promise<Planned[]>;
 }
 
 /** The store that serves a location (inputs may come from several). */
@@ -142,7 +144,7 @@ export async function fetchInputs(
 ): Promise<FetchResult> {
   const started = Date.now();
   const plan: PlanOptions = { ...opts, concurrency: opts.transfer.filesInFlight };
-  const planned = await planAll(await planInputs(storeOf, uris, opts.signal), dir, log, plan);
+  const planned = await (opts.planned ?? planAll(await planInputs(storeOf, uris, opts.signal), dir, log, plan));
   const files: string[] = [];
   let bytes = 0;
   const down = opts.progress?.start('download', {

@@ -116,6 +116,7 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
       heartbeat_at: '2026-01-01T00:00:00Z',
     };
     await putBytes(admin, BUCKET, 'stale/_ferry.lease', JSON.stringify(body));
+    const written = Date.now();
     const dir = tempDir('stale');
     writeAwsConfig(dir, s3);
     const args = runArgs('stale', 'echo x > x.txt');
@@ -125,6 +126,9 @@ describe('two rows with the same s3_output at once (a copy-paste slip in inputs.
     // A TTL of 1 ms: the lease, written a moment ago, is stale at once. Each run that ends deletes
     // ./config (it holds a secret): for each re-run in place the user copies it in again.
     const env = cleanEnv({ FERRY_LEASE_TTL_SECONDS: '0.001' });
+    // Ages are read off whole-second clocks (Date, Last-Modified): stale is 1 ms + 1 s of grain past
+    // its write, so 2 s on those clocks (the runs before took that long until they got faster).
+    await new Promise((r) => setTimeout(r, Math.max(0, written + 2100 - Date.now())));
     writeAwsConfig(dir, s3);
     const stale = await ferry(args, { cwd: dir, env });
     expect(stale.exitCode, stale.all).toBe(75);
