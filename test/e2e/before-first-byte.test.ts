@@ -30,7 +30,7 @@ const extracted = (dir: string) =>
   readdirSync(dir).filter((n) => n !== 'config' && !n.startsWith('ferry') && !n.startsWith('.ferry'));
 
 describe('before the first byte of the input', () => {
-  it('its central directory is read while the lease is taken; one HEAD; nothing extracted before the lease', async () => {
+  it('its central directory is read while the lease is taken; one HEAD; nothing extracted before it', async () => {
     const dir = tempDir('first-byte');
     writeAwsConfig(dir, s3);
     const front = await startRecorder(s3.endpoint);
