@@ -1,5 +1,5 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type Hash, type Hmac, type KeyObject } from 'node:crypto';
 import { getDefaultRoleAssumer, getDefaultRoleAssumerWithWebIdentity } from '@aws-sdk/nested-clients/sts';
 import { HttpRequest } from '@smithy/core/protocols';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -92,17 +92,62 @@ const bytes = (d: SourceData) =>
       ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
       : new Uint8Array(d);
 
-/** SHA-256, or HMAC-SHA-256 with a secret, as the signer asks. */
+/** Messages this short are MACed once per key (SigV4's per-request HMAC of the access key id). */
+const SHORT = 64;
+/** Keys and short MACs kept (a handful per set of credentials; all dropped when past it). */
+const KEPT = 256;
+const keys = new Map<string, KeyObject>();
+const shortMacs = new Map<string, Uint8Array>();
+
+const keep = <T>(m: Map<string, T>, k: string, make: () => T): T => {
+  let v = m.get(k);
+  if (v === undefined) {
+    if (m.size >= KEPT) m.clear();
+    m.set(k, (v = make()));
+  }
+  return v;
+};
+
+/**
+ * SHA-256, or HMAC-SHA-256 with a secret, as the signer asks. The signer looks up its cached signing
+ * key under HMAC(secret, access key id) at every request, and a string key is turned into a key object
+ * at every createHmac: 0.2 of the ~1.1 CPU-ms of a small direct PUT (a profile of 500 × 5 KB). Key
+ * objects are kept per key, and the MAC of a short message under it once computed.
+ */
 export class Sha256 {
-  private readonly h;
-  constructor(secret?: SourceData) {
-    this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
+  private h: Hash | Hmac | undefined;
+  private readonly key: string | undefined;
+  private short: Buffer[] = [];
+  private shortLength = 0;
+
+  constructor(private readonly secret?: SourceData) {
+    if (secret === undefined) this.h = createHash('sha256');
+    else this.key = Buffer.from(bytes(secret)).toString('base64');
   }
+
+  private hmac(): Hmac {
+    const key = keep(keys, this.key!, () => createSecretKey(Buffer.from(bytes(this.secret!))));
+    return createHmac('sha256', key);
+  }
+
   update(d: SourceData) {
-    this.h.update(bytes(d));
+    if (this.h) return void this.h.update(bytes(d));
+    const b = typeof d === 'string' ? Buffer.from(d) : Buffer.from(bytes(d) as Uint8Array);
+    this.short.push(b);
+    this.shortLength += b.length;
+    if (this.shortLength <= SHORT) return;
+    this.h = this.hmac();
+    for (const piece of this.short) this.h.update(piece);
+    this.short = [];
   }
+
   digest() {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
+    if (this.h) return Promise.resolve(new Uint8Array(this.h.digest()));
+    const message = Buffer.concat(this.short);
+    const mac = keep(shortMacs, `${this.key}:${message.toString('base64')}`, () => {
+      return new Uint8Array(this.hmac().update(message).digest());
+    });
+    return Promise.resolve(new Uint8Array(mac)); // (the caller's own copy)
   }
 }
 
