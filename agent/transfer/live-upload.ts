@@ -46,8 +46,10 @@ const fineCtime = (s: FileState) => s.ctimeMs !== undefined && s.ctimeMs % 1000 
 const SCAN_MS = 500;
 /** A scan for new files turning quiet comes this long after they do (mtime and ctime have a clock's grain). */
 const QUIET_SLACK_MS = 20;
-/** A file created brings the next scan this close (the rest of a burst of files lands meanwhile). */
+/** A file created brings the next scan this close (within the bound of ten times a scan's time). */
 const NEW_FILE_MS = 15;
+/** Files created one after another wait for their scan at most this long after the first of them. */
+const BURST_MS = 250;
 
 /**
  * The order settled files are handed to the uploader: checkpoints first, then the biggest. Big files
@@ -70,12 +72,95 @@ function foldersOf(files: Snapshot): string[] {
 }
 
 /**
+ * When the live upload's next scan comes: `every` ms after the last, sooner for a file turning quiet
+ * (`ended`'s quietIn) or files created (`created`), never sooner than ten times the last scan took
+ * after its end.
+ */
+class ScanTimes {
+  private timer: NodeJS.Timeout | undefined;
+  private due = Infinity;
+  private early = false;
+  private busy = false;
+  private poked = false;
+  private lastMs = 0;
+  private lastEnd = Date.now();
+  private burst: { first: number; timer: NodeJS.Timeout } | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly every: number,
+    private readonly scan: () => void,
+  ) {}
+
+  /** The next scan at `at`, if no other comes sooner. */
+  arm(at: number, byNew = false): void {
+    if (this.stopped || at >= this.due) return;
+    clearTimeout(this.timer);
+    this.due = at;
+    this.early = byNew;
+    this.timer = setTimeout(this.scan, Math.max(0, at - Date.now()));
+  }
+
+  private soon(ms = NEW_FILE_MS): void {
+    this.arm(Math.max(Date.now() + ms, this.lastEnd + 10 * this.lastMs), true);
+  }
+
+  /**
+   * A file created. Files created one after another (a solver writing its logs) are one burst: its
+   * scan comes once they have been quiet for QUIET_MS, so that it finds them all ready, or BURST_MS
+   * after the first of them.
+   */
+  created(): void {
+    const now = Date.now();
+    const first = this.burst?.first ?? now;
+    clearTimeout(this.burst?.timer);
+    const at = Math.min(now + QUIET_MS + QUIET_SLACK_MS, first + BURST_MS);
+    const timer = setTimeout(() => {
+      this.burst = undefined;
+      // (a scan under way may have read that folder already: one more comes after it)
+      if (this.busy) this.poked = true;
+      else this.soon(0);
+    }, at - now);
+    timer.unref();
+    this.burst = { first, timer };
+  }
+
+  /** A scan begins; whether a created file brought it forward. */
+  began(): boolean {
+    this.due = Infinity;
+    this.busy = true;
+    return this.early;
+  }
+
+  /** A scan that began at `t0` ended; returns how long until the next one. */
+  ended(t0: number, quietIn: number | undefined, poke: boolean): number {
+    this.busy = false;
+    this.lastEnd = Date.now();
+    this.lastMs = this.lastEnd - t0;
+    // A new file a scan found too fresh to send is looked at again as it turns QUIET_MS old, not a
+    // whole period later (a row's 500 logs, written 0.5 s before the exit, waited 0.5 s on average).
+    const wait = quietIn === undefined ? this.every : Math.min(this.every, quietIn + QUIET_SLACK_MS);
+    const next = Math.max(wait, 10 * this.lastMs);
+    this.arm(this.lastEnd + next);
+    if (poke || this.poked) this.soon();
+    this.poked = false;
+    return next;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.burst?.timer);
+  }
+}
+
+/**
  * While the solver runs, uploads output files that have settled (unchanged for `settleMs`). A file
  * that changes after its upload is uploaded again; the final sweep then only moves what is new or
  * changed, so the time from solver exit to ferry exit is little more than the last files written.
  */
 export class LiveUpload {
-  private timer: NodeJS.Timeout | undefined;
+  private times: ScanTimes | undefined;
   /** The run directory's folders: created entries in them bring the next scan forward. */
   private watch: TreeWatch | undefined;
   /** The folders the last scan found. */
@@ -111,69 +196,44 @@ export class LiveUpload {
    * Scans every settle/8 (at least 250 ms, at most SCAN_MS when writers are seen, else 5 s), and never
    * more often than every ten times the last scan took: a tree of 100,000 files takes a while to
    * scan, and the cores are the solver's (scans take at most a tenth of one). When the run's writers
-   * can be seen, a file created in a folder of the tree brings the next scan forward to NEW_FILE_MS
-   * from then (within that bound): a row's 500 logs, written 0.5 s before the solver's exit, were
-   * found 0.25 s after they were written on average, and the last of them went up 1.2 s after the
-   * exit (0.95 s now, with QUIET_MS 50 where it was 250).
+   * can be seen, files created in a folder of the tree bring the next scan forward (within that
+   * bound): to QUIET_MS after the last of a burst of them (so that it finds them all quiet), at most
+   * BURST_MS after its first. A row's 500 logs, written 0.5 s before the solver's exit, were found
+   * 0.25 s after they were written on average, and the last went up 1.2 s after the exit.
    */
   start(): void {
     const most = this.o.writing ? SCAN_MS : 5000;
     const every = Math.max(250, Math.min(most, Math.floor(this.o.settleMs / 8)));
-    let lastMs = 0;
-    let lastEnd = Date.now();
-    let busy = false;
-    let poked = false;
-    let due = Infinity;
-    let early = false;
-    const arm = (at: number, byNew = false) => {
-      if (this.stopped || at >= due) return;
-      clearTimeout(this.timer);
-      due = at;
-      early = byNew;
-      this.timer = setTimeout(scan, Math.max(0, at - Date.now()));
-    };
-    const soon = () => arm(Math.max(Date.now() + NEW_FILE_MS, lastEnd + 10 * lastMs), true);
-    // (a scan under way may have read that directory already: one more comes after it)
-    const onNew = () => (busy ? (poked = true) : soon());
-    const scan = () => {
-      due = Infinity;
-      if (early) this.early++;
-      busy = true;
-      const t0 = Date.now();
-      this.scanning = this.tick()
-        .catch((err) => {
-          this.o.log.warn(`live upload scan failed: ${describeError(err)}`);
-          return undefined;
-        })
-        .then((quietIn) => {
-          busy = false;
-          if (this.stopped) return;
-          lastEnd = Date.now();
-          lastMs = lastEnd - t0;
-          // A new file a scan found too fresh to send is looked at again as it turns QUIET_MS old, not a
-          // whole period later (a row's 500 logs, written 0.5 s before the exit, waited 0.5 s on average).
-          const wait = quietIn === undefined ? every : Math.min(every, quietIn + QUIET_SLACK_MS);
-          this.nextScanMs = Math.max(wait, 10 * lastMs);
-          // What was created in a directory before its watch began: the next scan finds it soon.
-          if (this.watch && this.watch.update(this.dirs) > 0) poked = true;
-          arm(lastEnd + this.nextScanMs);
-          if (poked) soon();
-          poked = false;
-        });
-    };
+    const times = (this.times = new ScanTimes(every, () => this.scanOnce(times)));
     // (only where a new file may go up before --settle: when the run's writers can be seen)
     if (this.o.writing) {
-      this.watch = new TreeWatch(this.o.dir, this.o.skip, onNew);
+      this.watch = new TreeWatch(this.o.dir, this.o.skip, () => times.created());
       this.watch.update(foldersOf(this.o.baseline));
     }
     this.nextScanMs = every;
-    arm(Date.now() + every);
+    times.arm(Date.now() + every);
+  }
+
+  private scanOnce(times: ScanTimes): void {
+    if (times.began()) this.early++;
+    const t0 = Date.now();
+    this.scanning = this.tick()
+      .catch((err) => {
+        this.o.log.warn(`live upload scan failed: ${describeError(err)}`);
+        return undefined;
+      })
+      .then((quietIn) => {
+        if (this.stopped) return;
+        // What was created in a folder before its watch began: the next scan finds it soon.
+        const added = this.watch ? this.watch.update(this.dirs) > 0 : false;
+        this.nextScanMs = times.ended(t0, quietIn, added);
+      });
   }
 
   /** Stops watching (uploads under way go on: the final sweep overlaps them). */
   async stopWatching(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.times?.stop();
     this.watch?.close();
     await this.scanning;
   }

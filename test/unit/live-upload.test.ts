@@ -268,6 +268,28 @@ describe('files created while the solver runs', () => {
     expect(Object.keys(objectsUnder(store)).sort()).toEqual(['case/result.csv', 'logs/deep/log_1.txt']);
   });
 
+  it('a burst of files brings one scan, once they are all quiet', async () => {
+    const dir = runDir({ 'case/mesh.dat': 'input', 'logs/earlier.txt': 'from before' }); // (logs/ watched)
+    const baseline = (await scanTree(dir)).files;
+    const store = new MemoryStore();
+    const live = liveOn(store, dir, { settleMs: 3_600_000, writing: writers, baseline });
+    live.start();
+    try {
+      // 20 logs, one every 5 ms (a solver writing its logs at the end): a scan at the first would
+      // find the others too fresh or not there yet, and more would follow.
+      for (let i = 0; i < 20; i++) {
+        write(dir, `logs/log_${i}.txt`, `step ${i}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const all = () => Object.keys(objectsUnder(store)).filter((k) => k.startsWith('logs/log_')).length === 20;
+      expect(await until(all)).toBe(true);
+      expect(live.early).toBe(1);
+    } finally {
+      await live.stopWatching();
+      await live.drain();
+    }
+  });
+
   it('writes to a file, and files of names skipped, bring no scan forward', async () => {
     const dir = runDir({ 'solver.log': 'line 0\n' });
     const baseline = (await scanTree(dir)).files;
