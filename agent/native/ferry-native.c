@@ -17,6 +17,8 @@
  *                           (Ceph RGW's beast: 44 ms per answer with a body, 1 ms with it)
  *   gssCredential(), gssContext(service), gssStep(ctx, token)
  *                           GSSAPI for Negotiate at a proxy, in gss.c (the library is opened at first use)
+ *   inotifyOpen(), inotifyWatch(fd, path), inotifyUnwatch(fd, wd), inotifyRead(fd)
+ *                           the run directory's folders watched for entries created, in inotify.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +33,8 @@
 #include <sys/wait.h>
 #include <node_api.h>
 
-void ferry_register_gss(napi_env env, napi_value exports); /* gss.c */
+void ferry_register_gss(napi_env env, napi_value exports);     /* gss.c */
+void ferry_register_inotify(napi_env env, napi_value exports); /* inotify.c */
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[160];
@@ -103,6 +106,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ferry_register_gss(env, exports);
+  ferry_register_inotify(env, exports);
   return exports;
 }
 

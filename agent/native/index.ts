@@ -28,6 +28,15 @@ export interface Native {
   gssCache(): { cache: string; principal: string | null; error: string | null };
   gssContext(service: string): GssContext;
   gssStep(ctx: GssContext, token: Buffer | null): Promise<{ token: Buffer | null; complete: boolean }>;
+  /**
+   * inotify (agent/native/inotify.c) for entries created, moved and removed in folders, never writes;
+   * non-blocking. Each returns -errno on failure; inotifyRead reads every event queued and gives the
+   * first `most` as [wd, mask, name, …], then [-1, IN_Q_OVERFLOW, ''] if there were more (or [-errno]).
+   */
+  inotifyOpen(): number;
+  inotifyWatch(fd: number, path: string): number;
+  inotifyUnwatch(fd: number, wd: number): number;
+  inotifyRead(fd: number, most?: number): Array<number | string>;
 }
 
 /** A GSSAPI security context (an opaque handle; freed when collected). */

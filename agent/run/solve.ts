@@ -200,6 +200,7 @@ function warnNotUploaded(row: Row, sweep: SweepResult): void {
 /** Files uploaded while the solver ran and deleted by it since: their objects go, if nobody replaced them. */
 async function removeDeleted(row: Row, up: Uploader, sweep: SweepResult): Promise<void> {
   for (const { rel, etag } of sweep.deletedAfterLive) {
+    if (sweep.outcomes.has(rel)) continue; // made again since, and uploaded again: it stays
     const uri = formatUri(under(up.prefix, rel));
     try {
       if (await up.remove(rel, etag))

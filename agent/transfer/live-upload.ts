@@ -298,8 +298,9 @@ export class LiveUpload {
         const touched = Math.max(state.mtimeMs, state.ctimeMs ?? state.mtimeMs);
         const left = touched + Math.min(QUIET_MS, this.o.settleMs) - now;
         if (left <= 0) quiet.push([rel, state]);
-        // (a file seen for the first time: one written all the time must not double the scans for hours)
-        else if (fineCtime(state) && prev === undefined) quietIn = Math.min(quietIn ?? left, left);
+        // (a file seen for the first time, or untouched since: one written all the time must not
+        // double the scans for hours; one seen again by an early scan must not wait a whole period)
+        else if (fineCtime(state) && (prev === undefined || unchanged)) quietIn = Math.min(quietIn ?? left, left);
       }
     }
     // ... and no process of the run holds it open for writing (a restart file written in pieces).

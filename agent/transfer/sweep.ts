@@ -74,12 +74,14 @@ const RESCAN_QUIET_MS = 1000;
  */
 export async function finalSweep(o: SweepOptions): Promise<SweepResult> {
   const first = await scanTree(o.dir, o.skip, o.live?.lastSeen);
+  const outcomes = new Map<string, UploadOutcome>();
+  const progress = await mainSweep(o, first, outcomes);
+  // Once the live uploads under way are done (mainSweep drains them): one that finished after the
+  // solver's exit, of a file the solver deleted before it, was left in a complete prefix.
   const deletedAfterLive: SweepResult['deletedAfterLive'] = [];
   for (const [rel, d] of o.uploader.latest) {
     if (d.live && !first.files.has(rel) && d.verified && d.etag) deletedAfterLive.push({ rel, etag: d.etag });
   }
-  const outcomes = new Map<string, UploadOutcome>();
-  const progress = await mainSweep(o, first, outcomes);
   o.live?.forget(); // what it saw: a tree of 100,000 files need not be held twice
   let last = first;
   let waited = false;

@@ -110,3 +110,41 @@ describe('ferry run --settle 0.5 (live upload while the solver runs)', () => {
     expect(await keysUnder('control/')).toEqual(final.map((k) => `control/${k}`));
   });
 });
+
+describe('a file the solver deletes while its live upload is still under way', () => {
+  it('goes from the store once that upload ends, after the solver exited; the run is complete without it', async () => {
+    const dir = tempDir('live-gone');
+    const front = await startRecorder(s3.endpoint);
+    try {
+      writeAwsConfig(dir, { ...s3, endpoint: front.url });
+      const gate = join(tempDir('gate'), 'open');
+      // scratch.tmp is written and closed; once the test has its upload held, it is deleted and the solver exits.
+      const solver =
+        'echo keep > result.txt; echo temp > scratch.tmp; ' +
+        `until [ -f ${gate} ]; do sleep 0.05; done; rm scratch.tmp`;
+      const held = front.hold((q) => q.method === 'PUT' && q.path.startsWith(`/${BUCKET}/gone/scratch.tmp`));
+      const run = startFerry(runArgs('gone', [], ['sh', '-c', solver]), { cwd: dir, env: cleanEnv() });
+      await held.wait(run.running);
+      writeFileSync(gate, '');
+      // The solver exits and the final sweep begins while the upload is held.
+      await waitFor('the solver to delete scratch.tmp', () => !existsSync(join(dir, 'scratch.tmp')), {
+        timeoutMs: 10_000,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      held.release();
+      const r = await run.result;
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stderr).toContain(`removed s3://${BUCKET}/gone/scratch.tmp`);
+      expect(await keysUnder('gone/')).toEqual([
+        'gone/_SUCCESS',
+        'gone/_ferry.log',
+        'gone/_manifest.json',
+        'gone/result.txt',
+      ]);
+      const m = JSON.parse((await getBytes(admin, BUCKET, 'gone/_manifest.json')).toString());
+      expect(m.outputs.map((o: { path: string }) => o.path)).toEqual(['result.txt']);
+    } finally {
+      await front.close();
+    }
+  });
+});

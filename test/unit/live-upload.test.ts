@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTree } from '../../agent/rundir/tree.ts';
@@ -360,6 +360,31 @@ describe('TreeWatch', () => {
       rmSync(join(dir, 'out/new.txt'));
       await settled();
       expect(told).toBeGreaterThan(before);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('watches a folder removed and made again anew (its old watch went with it)', async () => {
+    const dir = runDir({ 'w/a.txt': 'x' });
+    let told = 0;
+    const w = new TreeWatch(
+      dir,
+      () => false,
+      () => told++,
+    );
+    const settled = () => new Promise((r) => setTimeout(r, 100));
+    try {
+      expect(w.update(['w'])).toBe(2);
+      rmSync(join(dir, 'w'), { recursive: true });
+      mkdirSync(join(dir, 'w'));
+      await settled(); // the watch hears its folder go
+      expect(w.size).toBe(1);
+      expect(w.update(['w'])).toBe(1); // the scan that follows watches the new one
+      told = 0;
+      writeFileSync(join(dir, 'w/b.txt'), 'y');
+      await settled();
+      expect(told).toBeGreaterThan(0);
     } finally {
       w.close();
     }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { pipeFds } from '../helpers/pipe-fds.ts';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +77,54 @@ describe('the native addon (agent/native)', () => {
     const l = openNative('/nonexistent/ferry-native.node');
     expect(l.ok).toBe(false);
     expect(!l.ok && l.why).toMatch(/^ferry's native addon did not load: .*\/nonexistent\/ferry-native\.node/);
+  });
+});
+
+describe('inotify through the addon (inotify.c)', () => {
+  it('tells of entries created, moved and removed in a folder, never of writes to its files', () => {
+    const l = loadNative();
+    if (!l.ok) throw new Error(l.why);
+    const n = l.native;
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-inotify-'));
+    writeFileSync(join(dir, 'log.txt'), '');
+    const fd = n.inotifyOpen();
+    expect(fd).toBeGreaterThan(0);
+    try {
+      const wd = n.inotifyWatch(fd, dir);
+      expect(wd).toBeGreaterThan(0);
+      expect(n.inotifyRead(fd)).toEqual([]); // nothing yet, and no wait for it
+      for (let i = 0; i < 1000; i++) appendFileSync(join(dir, 'log.txt'), `line ${i}\n`);
+      expect(n.inotifyRead(fd)).toEqual([]); // a thousand writes: not one event
+      writeFileSync(join(dir, 'new.txt'), 'n');
+      renameSync(join(dir, 'new.txt'), join(dir, 'moved.txt'));
+      rmSync(join(dir, 'moved.txt'));
+      const got = n.inotifyRead(fd);
+      const IN = { CREATE: 0x100, MOVED_FROM: 0x40, MOVED_TO: 0x80, DELETE: 0x200 };
+      expect(got).toEqual([
+        wd,
+        IN.CREATE,
+        'new.txt',
+        wd,
+        IN.MOVED_FROM,
+        'new.txt',
+        wd,
+        IN.MOVED_TO,
+        'moved.txt',
+        wd,
+        IN.DELETE,
+        'moved.txt',
+      ]);
+      for (let i = 0; i < 500; i++) writeFileSync(join(dir, `t${i}.tmp`), 't');
+      // Told the first two; the other 498 read and dropped, said as "there were more" (IN_Q_OVERFLOW).
+      expect(n.inotifyRead(fd, 2)).toEqual([wd, IN.CREATE, 't0.tmp', wd, IN.CREATE, 't1.tmp', -1, 0x4000, '']);
+      expect(n.inotifyRead(fd)).toEqual([]);
+      expect(n.inotifyWatch(fd, join(dir, 'log.txt'))).toBe(-20); // a file, not a folder: ENOTDIR
+      expect(n.inotifyWatch(fd, join(dir, 'gone'))).toBe(-2); // ENOENT
+      expect(n.inotifyUnwatch(fd, wd)).toBe(0);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
