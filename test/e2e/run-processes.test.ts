@@ -96,15 +96,18 @@ describe('a process that keeps the solver’s stdout open', () => {
 describe('a helper that drops FERRY_RUN_MARK and detaches', () => {
   /**
    * The issue's helper: writes every 0.2 s for 20 s; on SIGTERM writes its last words and exits. The
-   * launcher starts it between two looks at its tree (they come every second: at 1.3 s) and exits at
-   * once, so only the subreaper can find it.
+   * launcher starts it between two looks at its tree (they come every second: at 1.3 s) and exits as
+   * soon as the helper has written its first file, so only the subreaper can find it.
    */
   const helper =
     `${REC} mkdir -p late; echo main > main.txt; rec main.txt; sleep 1.3; ` +
     `env -u FERRY_RUN_MARK setsid nohup sh -c '${REC} ` +
     'trap "echo last words > late/last.txt; rec late/last.txt; exit 0" TERM; ' +
     'i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "late $i" > late/l_$i.txt; rec late/l_$i.txt; sleep 0.2; done' +
-    "' >/dev/null 2>&1 & exit 0";
+    "' >/dev/null 2>&1 & " +
+    // Its trap set (its first file written) before the launcher exits: under load a SIGTERM that came
+    // while it was still on its way through env, setsid and nohup found no trap (CI saw it so once).
+    'until [ -f late/l_1.txt ]; do sleep 0.02; done; exit 0';
 
   it('comes to ferry (subreaper), is stopped before the final upload; every byte it wrote is in S3', async () => {
     const mark = randomUUID();
