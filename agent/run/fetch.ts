@@ -1,6 +1,6 @@
 import type { Snapshot } from '../rundir/tree.ts';
 import { scanTree } from '../rundir/tree.ts';
-import { fetchInputs, type FetchResult } from '../transfer/fetch.ts';
+import { fetchInputs, planOptions, type FetchOptions, type FetchResult } from '../transfer/fetch.ts';
 import { planAll, type Job, type Planned } from '../transfer/input-plan.ts';
 import type { Prepared } from './prepare.ts';
 import type { Row } from './row.ts';
@@ -18,25 +18,10 @@ export interface Fetched {
   resumedFrom?: string;
 }
 
-/** Where every input lands, checked as a whole before a byte is downloaded (transfer/input-plan.ts). */
-export function planFetch(row: Row, p: Prepared, jobs: Job[], signal: AbortSignal): Promise<Planned[]> {
-  const { cfg } = row;
-  return planAll(jobs, cfg.workdir, row.log, {
-    concurrency: cfg.transfer.filesInFlight,
-    maxExtract: cfg.maxExtract,
-    reserved: p.own.isOwn,
-    before: p.state.files,
-    signal,
-  });
-}
-
-/**
- * Downloads and extracts the inputs as `planned` says; what is in the run dir then is not an output
- * while unchanged.
- */
-export async function fetch(row: Row, p: Prepared, planned: Promise<Planned[]>): Promise<Fetched> {
+/** How this row's inputs are fetched into the run directory. */
+function fetchOptions(row: Row, p: Prepared): FetchOptions {
   const { cfg, ctx } = row;
-  const result = await fetchInputs((loc) => row.stores.for(loc), cfg.inputs, cfg.workdir, row.log, {
+  return {
     transfer: cfg.transfer,
     maxExtract: cfg.maxExtract,
     signal: ctx.stop,
@@ -44,8 +29,22 @@ export async function fetch(row: Row, p: Prepared, planned: Promise<Planned[]>):
     reserved: p.own.isOwn,
     before: p.state.files,
     temps: p.own,
-    planned,
-  });
+  };
+}
+
+/** Where every input lands, checked as a whole before a byte is downloaded (transfer/input-plan.ts). */
+export function planFetch(row: Row, p: Prepared, jobs: Job[], signal: AbortSignal): Promise<Planned[]> {
+  return planAll(jobs, row.cfg.workdir, row.log, { ...planOptions(fetchOptions(row, p)), signal });
+}
+
+/**
+ * Downloads and extracts the inputs as `planned` says; what is in the run dir then is not an output
+ * while unchanged.
+ */
+export async function fetch(row: Row, p: Prepared, planned: Promise<Planned[]>): Promise<Fetched> {
+  const { cfg } = row;
+  const opts = { ...fetchOptions(row, p), planned };
+  const result = await fetchInputs((loc) => row.stores.for(loc), cfg.inputs, cfg.workdir, row.log, opts);
   const after = await scanTree(cfg.workdir, p.own.isOwn);
   const inputs: Snapshot = new Map();
   for (const rel of result.files) if (after.files.has(rel)) inputs.set(rel, after.files.get(rel)!);

@@ -51,6 +51,11 @@ export interface FetchOptions {
 /** The store that serves a location (inputs may come from several). */
 export type StoreOf = (loc: Location) => Promise<Store>;
 
+/** How the inputs of a fetch with `opts` are planned (the same whether planned here or beforehand). */
+export function planOptions(opts: FetchOptions): PlanOptions {
+  return { ...opts, concurrency: opts.transfer.filesInFlight };
+}
+
 /** Lists the input prefixes and HEADs the input objects: every object to fetch, before any byte moves. */
 export async function planInputs(storeOf: StoreOf, uris: Location[], signal?: AbortSignal): Promise<Job[]> {
   const jobs: Job[] = [];
@@ -143,7 +148,7 @@ export async function fetchInputs(
   opts: FetchOptions,
 ): Promise<FetchResult> {
   const started = Date.now();
-  const plan: PlanOptions = { ...opts, concurrency: opts.transfer.filesInFlight };
+  const plan = planOptions(opts);
   const planned = await (opts.planned ?? planAll(await planInputs(storeOf, uris, opts.signal), dir, log, plan));
   const files: string[] = [];
   let bytes = 0;
