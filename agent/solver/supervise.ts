@@ -88,6 +88,13 @@ export async function stopLeftovers(
   for (const p of killed) {
     log.warn(`process ${p.pid} (${p.command}) did not stop on SIGTERM within ${Math.round(grace / 1000)} s: killed`);
   }
+  // What they started while they were stopped (a helper's `sleep` between two lines, begun after
+  // the list above was made): killed at once, a few rounds at most (CI saw one outlive ferry).
+  for (let round = 0; round < 3; round++) {
+    const more = procs.leftovers(o.markName, o.mark, tracked, isAlive);
+    if (more.length === 0) break;
+    await stopProcesses(more, 0, o.hardStop);
+  }
   log.info(`${left.length} leftover process(es) of the run stopped before the final upload`);
   return left;
 }
