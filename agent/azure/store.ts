@@ -102,9 +102,9 @@ export class AzureStore implements Store {
   }
 
   /** Blobs under `prefix` after `startAfter`, in name order (startFrom where the server knows it). */
-  private async *pages(c: ContainerClient, prefix: string, startAfter: string, signal?: AbortSignal) {
+  private async *pages(c: ContainerClient, prefix: string, startAfter: string, signal?: AbortSignal, pageSize = 1000) {
     const opts = { prefix, abortSignal: signal, ...(startAfter ? { startFrom: startAfter } : {}) };
-    for await (const page of c.listBlobsFlat(opts).byPage({ maxPageSize: 1000 })) {
+    for await (const page of c.listBlobsFlat(opts).byPage({ maxPageSize: pageSize })) {
       for (const b of page.segment.blobItems as BlobItem[]) if (b.name > startAfter) yield info(b.name, b.properties);
     }
   }
@@ -218,7 +218,7 @@ export class AzureStore implements Store {
         const p = await c.getBlobClient(key).getProperties({ abortSignal: signal });
         return { size: p.contentLength ?? -1, digest: md5hex(p.contentMD5) };
       },
-      list: (prefix, startAfter, signal) => this.pages(c, prefix, startAfter, signal),
+      list: (prefix, startAfter, signal, pageSize) => this.pages(c, prefix, startAfter, signal, pageSize),
     };
   }
 

@@ -118,6 +118,7 @@ export class S3Store implements Store, FolderLister, GrowingUploads {
     prefix: string,
     startAfter: string | undefined,
     signal?: AbortSignal,
+    pageSize = 1000,
   ): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
@@ -127,7 +128,7 @@ export class S3Store implements Store, FolderLister, GrowingUploads {
           Prefix: prefix,
           ContinuationToken: token,
           StartAfter: token ? undefined : startAfter,
-          MaxKeys: 1000,
+          MaxKeys: pageSize,
         }),
         { abortSignal: signal },
       );
@@ -258,7 +259,7 @@ export class S3Store implements Store, FolderLister, GrowingUploads {
         const opaqueDigest = h.ServerSideEncryption === 'aws:kms' || h.ServerSideEncryption === 'aws:kms:dsse';
         return { size: h.ContentLength ?? -1, digest: bare(h.ETag), opaqueDigest };
       },
-      list: (prefix, startAfter, signal) => this.pages(bucket, prefix, startAfter, signal),
+      list: (prefix, startAfter, signal, pageSize) => this.pages(bucket, prefix, startAfter, signal, pageSize),
     };
   }
 
