@@ -164,15 +164,17 @@ async function attempt(
     return fetched;
   });
   const s = await solve(row, p, f, { lease, journal, existing });
-  await journal.flush();
+  // What is left of the journal goes up beside the record stage's scan and listing (the claim waits
+  // for it before it removes the journal): one round trip less after the solver's exit.
+  const journaled = journal.flush();
   const stop = row.ctx.stop;
   const stoppedBy = stop.aborted ? ((stop.reason as { signal?: string } | undefined)?.signal ?? 'SIGTERM') : undefined;
   // A run frozen past its lease, with nothing left to upload, learns here that it lost it.
   await lease.fence().catch((err) => {
     if (!(err instanceof LeaseLost)) throw err;
   });
-  if (lease.lost) return lostLease(row, s.solver.ms, stoppedBy);
-  const rec = await record(row, p, f, s, { id, lease, earlier });
+  if (lease.lost) return await journaled.then(() => lostLease(row, s.solver.ms, stoppedBy));
+  const rec = await record(row, p, f, s, { id, lease, earlier, journaled });
   const w = await wipe(row, rec, lease, p.job);
   const code = exitCode({
     manifestWritten: rec.written,

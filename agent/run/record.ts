@@ -80,6 +80,8 @@ export interface RowRecord {
   lease: Lease;
   /** What earlier attempts of the row journaled (read when this attempt began). */
   earlier: JournalView;
+  /** This attempt's last journal segment, on its way: in the store before the claim removes the journal. */
+  journaled?: Promise<void>;
 }
 
 /**
@@ -201,6 +203,7 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, rr: R
       'the run made no output file: the row is complete with nothing under its output prefix but ' +
         "ferry's own objects (does the solver write somewhere else, or was the input not what it expects?)",
     );
+  await rr.journaled;
   const claimed = await claimPrefix(row, manifest, rr.lease);
   if (claimed.status !== verdict.status) verdict.status = claimed.status; // not whole: _SUCCESS withheld
   return { verdict, plan, manifest: claimed.manifest, written: claimed.written };

@@ -67,6 +67,26 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(store.objects.has(`${OUT.key}_ferry.lease`)).toBe(false); // the lease released
   });
 
+  it("the journal's last segment goes up beside the listing of the record stage, in before the manifest", async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=1\n');
+    const order: string[] = [];
+    store.beforePut = async (key) => {
+      if (key === `${OUT.key}_manifest.json`) order.push('put _manifest.json');
+      if (!key.includes('_ferry.journal/')) return;
+      const from = store.calls.length;
+      await new Promise((r) => setTimeout(r, 300)); // the segment's PUT, held
+      // (what else was asked meanwhile: the listing the manifest is made from)
+      order.push(...store.calls.slice(from).filter((c) => c === `list ${OUT.key}`));
+      order.push('journal stored');
+    };
+    const dir = runDir({}, 60_000);
+    const end = await row(dir, store, 'mkdir -p out && cat params.txt > out/result.txt');
+    expect(end.code).toBe(0);
+    expect(order.slice(0, 3)).toEqual([`list ${OUT.key}`, 'journal stored', 'put _manifest.json']);
+    expect(Object.keys(objectsUnder(store, OUT)).filter((k) => k.startsWith('_ferry.journal/'))).toEqual([]);
+  });
+
   it('a solver that fails: its outputs still go up, verified (so the wipe takes them), its code is ours', async () => {
     const store = new MemoryStore();
     store.put('in/params.txt', 'p=2\n');
