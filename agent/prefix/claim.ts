@@ -20,8 +20,11 @@ export interface ClaimOptions {
   signal?: AbortSignal;
   /** Throws when this run may not claim the prefix any more (the lease). */
   fence?: () => Promise<void>;
-  /** Before `_SUCCESS`: what the complete manifest makes redundant goes (the row's journal). */
-  tidy?: () => Promise<void>;
+  /**
+   * What the complete manifest makes redundant (the row's journal): found beside the read-back, and
+   * removed (the function it resolves with) before `_SUCCESS`, once the prefix reads back whole.
+   */
+  tidy?: () => Promise<() => Promise<void>>;
 }
 
 /**
@@ -79,10 +82,13 @@ export async function claim(store: Store, prefix: Location, manifest: Manifest, 
       await logged;
       return { written: true, status: manifest.status, manifest };
     }
+    const redundant = o.tidy?.();
+    redundant?.catch(() => undefined); // (awaited below, unless the prefix is not whole)
     const [problems] = await Promise.all([notWhole(store, prefix, o), logged]);
     if (problems.length > 0) return withhold(store, prefix, manifest, problems, o);
     await o.fence?.();
-    await o.tidy?.(); // the journal: the complete manifest holds all it knew
+    const remove = await redundant;
+    await remove?.(); // the journal: the complete manifest holds all it knew
     await markSuccess(store, prefix, o.signal);
     o.log.info(`wrote ${formatUri(under(prefix, SUCCESS))}: the prefix is complete`);
     return { written: true, status: 'complete', manifest };

@@ -131,12 +131,29 @@ export async function readJournal(store: Store, prefix: Location, call: Call): P
 }
 
 /**
- * Removes the row's journal once a complete manifest holds all it knew (before `_SUCCESS`, which stays
- * the last object of a complete prefix); a segment that cannot be removed is a warning.
+ * Lists the row's journal and returns what removes it, once a complete manifest holds all it knew
+ * (before `_SUCCESS`, which stays the last object of a complete prefix); a segment that cannot be
+ * removed is a warning. The listing may go beside the manifest's read-back: once this attempt's last
+ * segment is in, nothing adds to the journal while its lease holds.
  */
-export async function removeJournal(store: Store, prefix: Location, call: Call, log: Log): Promise<void> {
+export async function journalRemoval(
+  store: Store,
+  prefix: Location,
+  call: Call,
+  log: Log,
+): Promise<() => Promise<void>> {
   const segs = await store.list(withKey(prefix, `${prefix.key}${JOURNAL}`), call);
   // Side by side: a long run flushes a segment every FLUSH_MS it verified something (thousands in 40 hours).
+  return () => removeSegments(store, prefix, segs, call, log);
+}
+
+async function removeSegments(
+  store: Store,
+  prefix: Location,
+  segs: Array<{ key: string }>,
+  call: Call,
+  log: Log,
+): Promise<void> {
   await eachIndex(segs.length, REMOVALS_AT_ONCE, async (i) => {
     const loc = withKey(prefix, segs[i].key);
     await store.remove(loc, { ...call, what: 'removing the journal' }).catch((err) => {

@@ -4,7 +4,7 @@ import { RUN_LOG } from '../names.ts';
 import { claim } from '../prefix/claim.ts';
 import { hostname } from 'node:os';
 import { everyOutput, type Listed } from '../prefix/adopt.ts';
-import { removeJournal, type AttemptInfo, type JournalView } from '../prefix/journal.ts';
+import { journalRemoval, type AttemptInfo, type JournalView } from '../prefix/journal.ts';
 import type { Lease } from '../prefix/lease.ts';
 import type { RowIdentity } from '../prefix/row.ts';
 import type { Manifest } from '../prefix/manifest.ts';
@@ -217,6 +217,6 @@ export function claimPrefix(row: Row, manifest: Manifest, lease: Lease) {
     log: row.log,
     signal: row.ctx.hardStop,
     fence: () => lease.fence(),
-    tidy: () => removeJournal(row.output, row.cfg.output, { phase: 'upload', signal: row.ctx.hardStop }, row.log),
+    tidy: () => journalRemoval(row.output, row.cfg.output, { phase: 'upload', signal: row.ctx.hardStop }, row.log),
   });
 }
