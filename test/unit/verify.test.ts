@@ -92,7 +92,7 @@ describe('BatchVerifier', () => {
     expect(await v.verify(up('out/b', 5, 'y'))).toEqual({ ok: false, reason: 'size in S3 is 4, local file is 5' });
   });
 
-  it('a listing asks for pages the size of its group, not the 1,000 keys after its first', async () => {
+  it('a listing asks for a page as long as it reads at most, not the 1,000 keys after its first', async () => {
     // 500 logs uploaded, 40 of them in the group to check (a live upload going on meanwhile).
     const objs = new Map<string, Obj>();
     for (let i = 0; i < 500; i++) objs.set(`out/log_${String(i).padStart(4, '0')}`, { size: i, etag: `e${i}` });
@@ -101,9 +101,9 @@ describe('BatchVerifier', () => {
     const source: VerifySource = {
       head: async (key) => ({ size: objs.get(key)!.size, digest: objs.get(key)!.etag }),
       async *list(prefix, startAfter, _signal, pageSize = 1000) {
-        pages.push(pageSize);
         const keys = [...objs.keys()].filter((k) => k.startsWith(prefix) && k > startAfter).sort();
         for (let from = 0; from < keys.length; from += pageSize) {
+          pages.push(pageSize); // a round trip
           const page = keys.slice(from, from + pageSize);
           served += page.length; // what the server lists and ferry parses: the whole page
           for (const k of page) yield { key: k, size: objs.get(k)!.size, digest: objs.get(k)!.etag };
@@ -111,14 +111,21 @@ describe('BatchVerifier', () => {
       },
     };
     const v = new BatchVerifier(source, S3);
-    const group = Array.from({ length: 40 }, (_, j) => 100 + j);
+    const group = Array.from({ length: 40 }, (_, j) => 95 + j); // (their common prefix: out/log_0)
     const verdicts = await Promise.all(
       group.map((i) => v.verify(up(`out/log_${String(i).padStart(4, '0')}`, i, `e${i}`))),
     );
     expect(verdicts).toEqual(Array(40).fill({ ok: true }));
-    // The first upload alone is checked by HEAD, the other 39 by one listing of pages of 78 keys.
-    expect(pages).toEqual([78]);
-    expect(served).toBe(78); // against 400 (every key after the group's first) with pages of 1,000
+    // The first upload alone is checked by HEAD, the other 39 by one listing of one page: as many keys
+    // as it reads at most (8 a key), against 410 (every key after the group's first) with 1,000 a page.
+    expect(pages).toEqual([312]);
+    expect(served).toBe(312);
+    // A group whose keys lie spread over a range (uploads end out of order): still one round trip.
+    pages.length = 0;
+    const spread = Array.from({ length: 40 }, (_, j) => 200 + 7 * j);
+    const w = new BatchVerifier(source, S3);
+    await Promise.all(spread.map((i) => w.verify(up(`out/log_${String(i).padStart(4, '0')}`, i, `e${i}`))));
+    expect(pages).toEqual([312]);
   });
 
   it('a key missing from S3 fails that upload only', async () => {
