@@ -14,6 +14,8 @@ export interface Ending {
   failedExit?: number;
   /** A file changed between the wipe's last check and its unlink (kept; manifest rewritten). */
   changedAtWipe: boolean;
+  /** The prefix did not read back as the complete manifest says (`_SUCCESS` withheld, nothing wiped). */
+  notWhole?: boolean;
   /** The solver's own code: its exit code, 128+N for a signal, 126 when it could not start. */
   solverExit: number;
 }
@@ -22,7 +24,8 @@ export interface Ending {
  * The exit-code policy of `ferry run`, in one place (README "Exit codes"): stopped by a signal first
  * (128+N, whatever the signal cut short), then preempted by an interruption notice (75: try again
  * elsewhere), then ferry's own failures — the manifest not written, the
- * lease lost, files not verified, a file changed at the wipe — and only when ferry itself succeeded,
+ * lease lost, files not verified, the prefix not reading back whole, a file changed at the wipe — and
+ * only when ferry itself succeeded,
  * the solver's code.
  */
 export function exitCode(e: Ending): number {
@@ -31,6 +34,7 @@ export function exitCode(e: Ending): number {
   if (!e.manifestWritten) return EXIT.cantCreate;
   if (e.leaseLost) return EXIT.busy;
   if (e.notUploaded > 0) return e.failedExit ?? EXIT.cantCreate;
+  if (e.notWhole) return EXIT.cantCreate;
   if (e.changedAtWipe) return EXIT.cantCreate;
   return e.solverExit;
 }

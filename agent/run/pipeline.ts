@@ -184,6 +184,7 @@ async function attempt(
     notUploaded: rec.verdict.notUploaded.size,
     failedExit: rec.verdict.failedExit,
     changedAtWipe: w.changedAtWipe.length > 0,
+    notWhole: rec.notWhole,
     solverExit: solverExit(s.solver),
   });
   return { code, solverMs: s.solver.ms, status: rec.verdict.status };

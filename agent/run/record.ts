@@ -34,6 +34,8 @@ export interface Recorded {
   manifest: Manifest;
   /** The manifest (and, for a complete run, `_SUCCESS`) is in the store. */
   written: boolean;
+  /** The run was complete, but its prefix did not read back as the manifest says: `_SUCCESS` withheld. */
+  notWhole: boolean;
 }
 
 export const KEPT_CHANGING = 'it kept changing after the solver ended';
@@ -205,8 +207,9 @@ export async function record(row: Row, p: Prepared, f: Fetched, s: Solved, rr: R
     );
   await rr.journaled;
   const claimed = await claimPrefix(row, manifest, rr.lease);
-  if (claimed.status !== verdict.status) verdict.status = claimed.status; // not whole: _SUCCESS withheld
-  return { verdict, plan, manifest: claimed.manifest, written: claimed.written };
+  const notWhole = claimed.written && claimed.status !== verdict.status; // _SUCCESS withheld
+  if (claimed.status !== verdict.status) verdict.status = claimed.status;
+  return { verdict, plan, manifest: claimed.manifest, written: claimed.written, notWhole };
 }
 
 /** The manifest, the run log, and `_SUCCESS` for a complete run whose prefix is whole (prefix/claim.ts). */

@@ -67,6 +67,21 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(store.objects.has(`${OUT.key}_ferry.lease`)).toBe(false); // the lease released
   });
 
+  it('a prefix that does not read back as its manifest says: no _SUCCESS, nothing wiped, exit 73', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=1\n');
+    // Someone deletes an output from the prefix while the manifest is on its way.
+    store.beforePut = (key) =>
+      void (key === `${OUT.key}_manifest.json` && store.objects.delete(`${OUT.key}out/result.txt`));
+    const dir = runDir({}, 60_000);
+    const end = await row(dir, store, 'mkdir -p out && cat params.txt > out/result.txt');
+    expect(end).toMatchObject({ code: 73, status: 'incomplete' });
+    const objects = objectsUnder(store, OUT);
+    expect(objects['_SUCCESS']).toBeUndefined();
+    expect(JSON.parse(objects['_manifest.json']).status).toBe('incomplete');
+    expect(readFileSync(join(dir, 'out/result.txt'), 'utf8')).toBe('p=1\n'); // its bytes: still here
+  });
+
   it("the journal's last segment goes up beside the listing of the record stage, in before the manifest", async () => {
     const store = new MemoryStore();
     store.put('in/params.txt', 'p=1\n');
@@ -74,7 +89,7 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     store.beforePut = async (key) => {
       if (key === `${OUT.key}_manifest.json`) order.push('put _manifest.json');
       if (!key.includes('_ferry.journal/')) return;
-      const from = store.calls.length;
+      const from = store.calls.lastIndexOf(`put ${key}`) + 1; // (the calls after its own)
       await new Promise((r) => setTimeout(r, 300)); // the segment's PUT, held
       // (what else was asked meanwhile: the listing the manifest is made from)
       order.push(...store.calls.slice(from).filter((c) => c === `list ${OUT.key}`));
