@@ -72,6 +72,11 @@ export class Lease {
    * kill -9), maybe before it journaled anything, so its lease is the only word of it the row has.
    */
   takenFrom: LeaseBody | undefined;
+  /**
+   * Another attempt held the lease when this one came (it waited for it, or took it over): that one
+   * may have finished the row meanwhile, so whether the row is done is asked again.
+   */
+  contended = false;
   private readonly loc: Location;
   private readonly body: LeaseBody;
 
@@ -121,6 +126,7 @@ export class Lease {
       if (!held) continue; // removed meanwhile: try to create it again
       const sameRow = held.body.row === this.o.row.key;
       const mine = held.body.attempt === this.o.attempt;
+      if (!mine) this.contended = true;
       if (!firstSeen.has(held.etag)) firstSeen.set(held.etag, performance.now());
       const unchangedMs = held.ageMs ?? performance.now() - firstSeen.get(held.etag)!;
       const stale = held.holderGone || unchangedMs >= this.o.ttlMs + CLOCK_GRAIN_MS;

@@ -125,6 +125,11 @@ async function leasedAttempt(
 ): Promise<RowEnd> {
   let end: RowEnd | undefined;
   try {
+    // The attempt it waited for (or a dead one it took over from) may have finished the row: done is
+    // done, not withdrawn and run again (hostile review: a second run of a row begun meanwhile took
+    // _SUCCESS away from the prefix the first had just completed, and ran the solver from step 0).
+    if (lease.contended && !row.cfg.rerun && (await alreadyComplete(row, id)))
+      return (end = { code: EXIT.ok, solverMs: 0, status: 'complete' });
     return (end = await attempt(row, p, id, lease, planning));
   } catch (e) {
     if (!(e instanceof BeforeSolver)) throw e;

@@ -40,7 +40,7 @@ export class MemoryStore implements Store {
   /** Called once a read of `key` was let through, before its bytes: a test may write the object meanwhile. */
   onRead?: (key: string) => void;
   /** Awaited before a small PUT (putBytes) of `key` is stored: a test may hold it there. */
-  beforePut?: (key: string) => Promise<void> | void;
+  beforePut?: (key: string, body: Buffer) => Promise<void> | void;
 
   /** The store's clock (LastModified and the Date of its answers): a test may move it. */
   now = () => Date.now();
@@ -126,7 +126,7 @@ export class MemoryStore implements Store {
   /** Honours ifAbsent (If-None-Match: *) and ifEtag (If-Match) as a conditional store does. */
   putBytes(dest: Location, body: Buffer, o?: PutBytesOptions): Promise<Uploaded | undefined> {
     return this.op(`put ${dest.key}`, async () => {
-      await this.beforePut?.(dest.key);
+      await this.beforePut?.(dest.key, body);
       const now = this.objects.get(dest.key);
       if (o?.ifAbsent && now) return undefined;
       if (o?.ifEtag !== undefined && now?.etag !== o.ifEtag) return undefined;

@@ -15,9 +15,9 @@ import { MemoryStore } from '../helpers/memory-store.ts';
 import { objectsUnder, OUT, quietLog, runDir, storesOf } from '../helpers/unit-run.ts';
 
 /** One `ferry run` row through every stage, in this process, against the in-memory store. */
-async function row(dir: string, store: MemoryStore, script: string, extra: string[] = []) {
+async function row(dir: string, store: MemoryStore, script: string, extra: string[] = [], more = {}) {
   const argv = ['--input', 's3://bucket/in/params.txt', '--output', 's3://bucket/out/row/', '--no-mpi', ...extra];
-  const env = { PATH: process.env.PATH, HOME: dir };
+  const env = { PATH: process.env.PATH, HOME: dir, ...more };
   const cfg = runConfig(parseFor(RUN, [...argv, '--', 'sh', '-c', script]), env, dir);
   const log = quietLog();
   log.attachFile(join(dir, 'ferry.log'));
@@ -66,6 +66,39 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(existsSync(join(dir, 'out'))).toBe(false);
     expect(store.objects.has(`${OUT.key}_ferry.lease`)).toBe(false); // the lease released
   });
+
+  it('a run that waited for the lease of an attempt that then completed the row: done, not run again', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=1\n');
+    let lease = '';
+    store.beforePut = (key, body) => void (key === `${OUT.key}_ferry.lease` && (lease = body.toString()));
+    const script = 'mkdir -p out && cat params.txt > out/result.txt';
+    const first = await row(runDir({}, 60_000), store, script);
+    expect(first.code).toBe(0);
+    const now = new Date().toISOString();
+    const other = { ...JSON.parse(lease), attempt: 'another-attempt', host: 'another-node', heartbeat_at: now };
+    // The prefix as the first attempt left it a moment before its end: no _SUCCESS yet, and its lease
+    // (another node's, renewed just now). It ends 1.5 s later.
+    const success = store.objects.get(`${OUT.key}_SUCCESS`)!;
+    store.objects.delete(`${OUT.key}_SUCCESS`);
+    store.put(`${OUT.key}_ferry.lease`, JSON.stringify(other));
+    const ends = setTimeout(() => {
+      store.objects.set(`${OUT.key}_SUCCESS`, success);
+      store.objects.delete(`${OUT.key}_ferry.lease`);
+    }, 1500);
+    try {
+      const dir = runDir({}, 60_000);
+      const mark = store.calls.length;
+      const second = await row(dir, store, script, [], { FERRY_LEASE_TTL_SECONDS: '12' });
+      expect(second).toMatchObject({ code: 0, status: 'complete', solverMs: 0 });
+      expect(existsSync(join(dir, 'out'))).toBe(false); // the solver did not run
+      expect(store.calls.slice(mark).filter((c) => c.startsWith('put ') && !c.endsWith('_ferry.lease'))).toEqual([]);
+    } finally {
+      clearTimeout(ends);
+    }
+    expect(store.objects.get(`${OUT.key}_SUCCESS`)).toBe(success); // never withdrawn
+    expect(store.calls.filter((c) => c === `remove ${OUT.key}_SUCCESS`)).toEqual([]);
+  }, 30_000);
 
   it('a prefix that does not read back as its manifest says: no _SUCCESS, nothing wiped, exit 73', async () => {
     const store = new MemoryStore();
