@@ -44,6 +44,8 @@ const FLUSH_MS = 15_000;
 const FLUSH_ENTRIES = 500;
 
 export class Journal {
+  /** The paths whose latest entry this attempt journaled marks a checkpoint (the manifest marks them too). */
+  readonly checkpoints = new Set<string>();
   private pending: JournalEntry[] = [];
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -62,6 +64,8 @@ export class Journal {
   /** Records a verified upload; a checkpoint goes up at once (returns when it is in the store). */
   async record(e: Omit<JournalEntry, 'attempt' | 'at'>): Promise<void> {
     this.pending.push({ ...e, attempt: this.info.attempt, at: new Date().toISOString() });
+    if (e.checkpoint) this.checkpoints.add(e.path);
+    else this.checkpoints.delete(e.path);
     if (e.checkpoint || this.pending.length >= FLUSH_ENTRIES) return this.flush();
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
   }

@@ -34,7 +34,12 @@ export interface Manifest {
   /** Every attempt of the row that wrote under the prefix, oldest first (from the journal). */
   attempts?: Array<{ attempt: string; host: string; job_id?: string; started_at: string }>;
   /** Every object under the prefix but ferry's own, with the attempt that wrote it. */
-  outputs: Array<{ path: string; size: number; sha256: string; etag: string; attempt?: string }>;
+  /**
+   * `checkpoint`: a checkpoint its attempt finished and verified (a resume point). The journal says so
+   * while the row runs and goes once a complete manifest is written; an attempt killed between that
+   * and `_SUCCESS` leaves the manifest the only word of it.
+   */
+  outputs: Array<{ path: string; size: number; sha256: string; etag: string; attempt?: string; checkpoint?: true }>;
   /** Files that are not verified in the store (they stay in the run directory). */
   not_uploaded: Array<{ path: string; error: string }>;
   /** Files the wipe leaves in the run directory, with the reason (not created by the run, links…). */

@@ -179,7 +179,7 @@ async function attempt(
     if (!(err instanceof LeaseLost)) throw err;
   });
   if (lease.lost) return await journaled.then(() => lostLease(row, s.solver.ms, stoppedBy));
-  const rec = await record(row, p, f, s, { id, lease, earlier, journaled });
+  const rec = await record(row, p, f, s, { id, lease, earlier, journaled, checkpoints: journal.checkpoints });
   const w = await wipe(row, rec, lease, p.job);
   const code = exitCode({
     manifestWritten: rec.written,

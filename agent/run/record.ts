@@ -84,6 +84,20 @@ export interface RowRecord {
   earlier: JournalView;
   /** This attempt's last journal segment, on its way: in the store before the claim removes the journal. */
   journaled?: Promise<void>;
+  /** The outputs this attempt journaled as checkpoints (resume points). */
+  checkpoints?: ReadonlySet<string>;
+}
+
+/**
+ * The outputs, the resume points among them marked: this attempt's as its journal marked them, an
+ * earlier attempt's as its journal did (the same object: the listing matched it by ETag).
+ */
+function markCheckpoints(outputs: Listed[], rr: RowRecord, self: string): Manifest['outputs'] {
+  return outputs.map((o) => {
+    const before = rr.earlier.entries.get(o.path);
+    const cp = o.attempt === self ? rr.checkpoints?.has(o.path) : before?.checkpoint === true && before.etag === o.etag;
+    return cp ? { ...o, checkpoint: true as const } : o;
+  });
 }
 
 /**
@@ -139,7 +153,7 @@ function buildManifest(
       started_at,
       ...(job_id ? { job_id } : {}),
     })),
-    outputs,
+    outputs: markCheckpoints(outputs, rr, p.attempt),
     not_uploaded: [...v.notUploaded].map(([path, error]) => ({ path, error })),
     kept,
   };

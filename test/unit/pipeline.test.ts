@@ -100,6 +100,23 @@ describe('the pipeline of ferry run, stage by stage, against the in-memory store
     expect(store.calls.filter((c) => c === `remove ${OUT.key}_SUCCESS`)).toEqual([]);
   }, 30_000);
 
+  it('killed after the journal went, before its _SUCCESS: the next attempt resumes from its checkpoint', async () => {
+    const store = new MemoryStore();
+    store.put('in/params.txt', 'p=1\n');
+    const script = 'echo "from=$FERRY_RESUMED_FROM" > resumed.txt && echo state > ckpt_0001.chk';
+    const flags = ['--checkpoint-files', 'ckpt_*.chk'];
+    expect((await row(runDir({}, 60_000), store, script, flags)).code).toBe(0);
+    const first = JSON.parse(objectsUnder(store, OUT)['_manifest.json']);
+    expect(first.outputs.find((o: { path: string }) => o.path === 'ckpt_0001.chk').checkpoint).toBe(true);
+    // Killed between removing the journal and writing _SUCCESS: a complete manifest is all that is left.
+    store.objects.delete(`${OUT.key}_SUCCESS`);
+    expect(Object.keys(objectsUnder(store, OUT)).filter((k) => k.startsWith('_ferry.journal/'))).toEqual([]);
+    expect((await row(runDir({}, 60_000), store, script, flags)).code).toBe(0);
+    expect(objectsUnder(store, OUT)['resumed.txt']).toMatch(/^from=\/.+\/ckpt_0001\.chk\n$/); // resumed from it
+    const second = JSON.parse(objectsUnder(store, OUT)['_manifest.json']);
+    expect(second.outputs.find((o: { path: string }) => o.path === 'ckpt_0001.chk').checkpoint).toBe(true);
+  });
+
   it('a prefix that does not read back as its manifest says: no _SUCCESS, nothing wiped, exit 73', async () => {
     const store = new MemoryStore();
     store.put('in/params.txt', 'p=1\n');
