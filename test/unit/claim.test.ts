@@ -95,7 +95,7 @@ describe('the claim: manifest → run log → _SUCCESS', () => {
       expect(removed).toBeLessThan(store.calls.indexOf(`put ${OUT.key}_SUCCESS`));
     });
 
-    it('stays when the prefix does not read back whole (it alone says which checkpoints were verified)', async () => {
+    it('stays when the prefix does not read back whole (no _SUCCESS: nothing the row has learnt goes)', async () => {
       const store = journaled();
       const dir = runDir({ 'ferry.log': 'x\n' });
       const outputs = [{ path: 'out/gone.txt', size: 1, sha256: '', etag: 'x' }];
