@@ -23,10 +23,9 @@ export interface Ending {
 /**
  * The exit-code policy of `ferry run`, in one place (README "Exit codes"): stopped by a signal first
  * (128+N, whatever the signal cut short), then preempted by an interruption notice (75: try again
- * elsewhere), then ferry's own failures — the manifest not written, the
- * lease lost, files not verified, the prefix not reading back whole, a file changed at the wipe — and
- * only when ferry itself succeeded,
- * the solver's code.
+ * elsewhere), then ferry's own failures — the manifest not written, the lease lost, files not
+ * verified, the prefix not reading back whole, a file changed at the wipe — and only when ferry
+ * itself succeeded, the solver's code.
  */
 export function exitCode(e: Ending): number {
   if (e.stoppedBy) return signalExit(e.stoppedBy);

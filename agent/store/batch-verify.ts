@@ -42,6 +42,7 @@ export function judge(up: Uploaded, seen: Seen, names: Names): Verdict {
 const HEAD_BATCH = 3;
 /** A listing that reads more than this many keys per key it confirms is cut short (HEAD the rest). */
 const KEYS_PER_CONFIRM = 8;
+
 function commonPrefix(keys: string[]): string {
   let p = keys[0];
   for (const k of keys) while (!k.startsWith(p)) p = p.slice(0, -1);
@@ -123,10 +124,10 @@ export class BatchVerifier {
     const cap = keys.length * KEYS_PER_CONFIRM;
     const seen = new Map<string, Seen>();
     let read = 0;
-    // Pages as long as the most it reads (at most 1,000): the server lists, and ferry parses, what a
-    // page holds, and past that nothing is wanted. With 1,000 a page, the row's 500 logs were checked
-    // in 4 listings that read ~1,000 keys for 500; with twice the group's keys, a group whose keys lay
-    // spread over a range of 350 (uploads end out of order) took 4 pages, a round trip each.
+    // One page as long as the most it reads (at most 1,000): the server lists, and ferry parses, what
+    // a page holds, and past that nothing is wanted (the row's 500 logs were checked in 4 listings
+    // that read ~1,000 keys for 500). Not shorter: a group's keys lie spread over a range (uploads
+    // end out of order), and a page per round trip.
     const page = Math.min(1000, cap);
     for await (const o of this.source.list(commonPrefix(keys), first.slice(0, -1), this.signal, page)) {
       read++;
